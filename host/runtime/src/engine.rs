@@ -1,0 +1,75 @@
+//! The one wasmtime Engine and Linker of the process, the epoch ticker that drives
+//! deadlines, and the on-disk cache of compiled components.
+
+use crate::bindings::capabilities_world::Capabilities as CapabilitiesWorld;
+use crate::host_impl::HostState;
+use crate::limits::EPOCH_TICK;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+/// How the runtime is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached (keyed by wasm digest and engine
+    /// compatibility hash). `None` disables the cache: every load compiles.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The plugin runtime: compile, pre-instantiate and invoke plugins.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Hex digest of the engine's compatibility hash: part of every cache key so a
+    /// wasmtime upgrade or config change never loads stale machine code.
+    pub(crate) engine_key: String,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Build the engine and linker and start the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let mut cfg = Config::new();
+        // Deadlines: the ticker bumps the epoch; stores trap or yield when they pass theirs.
+        cfg.epoch_interruption(true);
+        cfg.wasm_component_model(true);
+        // Plugins are small and loaded rarely; optimise them fully.
+        cfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&cfg)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        // Rust std pulls in wasi:cli and wasi:io imports, so WASI p2 must be linked;
+        // the context each store gets is empty (see HostState::new).
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        CapabilitiesWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        let engine_key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create plugin compile cache {}: {e}", dir.display()))?;
+        }
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new().name("planmap-epoch".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        }
+        Ok(Runtime { engine, linker, cache_dir: config.cache_dir, engine_key, ticker_stop })
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}

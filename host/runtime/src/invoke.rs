@@ -1,0 +1,200 @@
+//! One invocation: a fresh store with a memory cap and a guest-time deadline, the
+//! kind's export called once with the whole batch, and every failure turned into a
+//! typed error naming plugin, digest, graph node, plan node and cause. A store that
+//! trapped is dropped with the invocation; nothing is ever re-entered.
+
+use crate::capabilities::{CallScope, Capabilities, Grants};
+use crate::host_impl::{HostState, HostUsage};
+use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
+use crate::plugin::{duration_ms, LoadedPlugin, Pre};
+use crate::wit::{Candidate, Decision, ErrorCode, PluginError, StepInput};
+use crate::Runtime;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::{Store, UpdateDeadline};
+
+/// What to run.
+pub struct Call {
+    pub input: StepInput,
+    pub limits: CallLimits,
+    pub grants: Grants,
+    pub capabilities: Arc<dyn Capabilities>,
+    pub scope: CallScope,
+}
+
+/// A step's result.
+#[derive(Debug, Clone)]
+pub enum StepOutput {
+    Candidates(Vec<Candidate>),
+    Decision(Decision),
+}
+
+/// Measurements of one invocation (success or failure).
+#[derive(Debug, Clone, Default)]
+pub struct InvokeReport {
+    /// Store creation + instantiation.
+    pub instantiate: Duration,
+    /// The export call, including capability time.
+    pub call: Duration,
+    /// Capability usage.
+    pub usage: HostUsage,
+    /// Highest linear memory reached.
+    pub peak_memory: usize,
+    /// `ok`, `timeout`, `memory`, `trap`, `plugin-error`, `host`.
+    pub outcome: &'static str,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, Clone)]
+pub enum InvokeCause {
+    Timeout(Duration),
+    Memory(usize),
+    Trap(String),
+    /// The plugin returned its own typed error.
+    Plugin { code: ErrorCode, message: String },
+    /// The host failed around the call (instantiation, hard wall-clock stop).
+    Host(String),
+}
+
+impl InvokeCause {
+    /// The outcome label used in metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            InvokeCause::Timeout(_) => "timeout",
+            InvokeCause::Memory(_) => "memory",
+            InvokeCause::Trap(_) => "trap",
+            InvokeCause::Plugin { .. } => "plugin-error",
+            InvokeCause::Host(_) => "host",
+        }
+    }
+}
+
+impl fmt::Display for InvokeCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvokeCause::Timeout(d) => write!(f, "timed out after {}", human(*d)),
+            InvokeCause::Memory(cap) => write!(f, "exceeded {}", mib(*cap)),
+            InvokeCause::Trap(t) => write!(f, "trapped: {t}"),
+            InvokeCause::Plugin { code, message } => write!(f, "plugin error ({code:?}): {message}"),
+            InvokeCause::Host(m) => write!(f, "host error: {m}"),
+        }
+    }
+}
+
+/// A failed invocation, with everything needed to find the culprit.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("plugin '{plugin}' ({digest}) on graph node '{graph_node}' for plan node {plan_node}: {cause}")]
+pub struct InvokeError {
+    pub plugin: String,
+    pub digest: String,
+    pub graph_node: String,
+    pub plan_node: String,
+    pub cause: InvokeCause,
+    pub report: InvokeReport,
+}
+
+impl Runtime {
+    /// Run the plugin's export once. Never panics on guest misbehaviour; the store is
+    /// created here and dropped before returning.
+    pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call) -> (Result<StepOutput, InvokeError>, InvokeReport) {
+        let Call { input, limits, grants, capabilities, scope } = call;
+        let fail = |cause: InvokeCause, report: &InvokeReport| InvokeError {
+            plugin: plugin.info.name.clone(),
+            digest: plugin.short_digest().to_string(),
+            graph_node: scope.graph_node.clone(),
+            plan_node: scope.plan_node.clone(),
+            cause,
+            report: report.clone(),
+        };
+        let span = tracing::debug_span!("plugin", plugin = %plugin.info.name, graph_node = %scope.graph_node, plan_node = %scope.plan_node);
+        let _enter = span.enter();
+        let start = Instant::now();
+        let state = HostState::new(capabilities, grants, scope.clone(), limits.memory_bytes, limits.timeout);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // Deadlines count guest time only: each tick, compare the guest's own time
+        // (wall time minus time spent in capability calls) with its budget.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let st = ctx.data();
+            if st.guest_time() > st.guest_budget {
+                ctx.data_mut().timed_out = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
+        let mut report = InvokeReport::default();
+        let fut = run(&plugin.pre, &mut store, &input);
+        let result = tokio::time::timeout(hard_stop, fut).await;
+        report.call = start.elapsed();
+        let st = store.data();
+        report.usage = st.usage.clone();
+        report.peak_memory = st.limiter.peak;
+        let outcome = match result {
+            Err(_) => Err(InvokeCause::Host(format!("no answer within {} (capability calls included)", human(hard_stop)))),
+            Ok(Ok(Ok(out))) => Ok(out),
+            Ok(Ok(Err(e))) => Err(InvokeCause::Plugin { code: e.code, message: e.message }),
+            Ok(Err(err)) => Err(classify(&err, st, limits)),
+        };
+        report.outcome = match &outcome {
+            Ok(_) => "ok",
+            Err(c) => c.outcome(),
+        };
+        drop(store);
+        match outcome {
+            Ok(out) => {
+                tracing::debug!(ms = duration_ms(report.call), host_calls = report.usage.calls, "plugin ok");
+                (Ok(out), report)
+            }
+            Err(cause) => {
+                let e = fail(cause, &report);
+                tracing::warn!(outcome = report.outcome, "{e}");
+                (Err(e), report)
+            }
+        }
+    }
+}
+
+/// Instantiate and call the kind's export.
+async fn run(pre: &Pre, store: &mut Store<HostState>, input: &StepInput) -> wasmtime::Result<Result<StepOutput, PluginError>> {
+    Ok(match pre {
+        Pre::Retriever(p) => {
+            let i = p.instantiate_async(&mut *store).await?;
+            i.planmap_strategy_retrieve().call_retrieve(&mut *store, input).await?.map(StepOutput::Candidates)
+        }
+        Pre::Matcher(p) => {
+            let i = p.instantiate_async(&mut *store).await?;
+            i.planmap_strategy_matching().call_match_candidates(&mut *store, input).await?.map(StepOutput::Candidates)
+        }
+        Pre::Scorer(p) => {
+            let i = p.instantiate_async(&mut *store).await?;
+            i.planmap_strategy_score().call_score(&mut *store, input).await?.map(StepOutput::Candidates)
+        }
+        Pre::Router(p) => {
+            let i = p.instantiate_async(&mut *store).await?;
+            i.planmap_strategy_route().call_route(&mut *store, input).await?.map(StepOutput::Decision)
+        }
+    })
+}
+
+/// Turn a wasmtime error into a cause, using what the store observed.
+fn classify(err: &wasmtime::Error, st: &HostState, limits: CallLimits) -> InvokeCause {
+    if st.timed_out {
+        return InvokeCause::Timeout(limits.timeout);
+    }
+    if st.limiter.exceeded {
+        return InvokeCause::Memory(limits.memory_bytes);
+    }
+    let mut msg = match err.downcast_ref::<wasmtime::Trap>() {
+        Some(t) => format!("{t}"),
+        None => format!("{err:#}"),
+    };
+    // A Rust guest that panics prints the message to stderr before trapping.
+    let stderr = String::from_utf8_lossy(&st.stderr.contents()).trim().to_string();
+    if !stderr.is_empty() {
+        msg = format!("{msg}; guest stderr: {stderr}");
+    }
+    InvokeCause::Trap(msg)
+}

@@ -1,0 +1,68 @@
+//! Host capabilities behind the plugin imports, each with an embedded default:
+//! code search (in-process index), cache (in-process), vectors and LLM (off until
+//! configured). `JobCapabilities` bundles one job's backends for the sandbox.
+
+pub mod cache;
+pub mod code_index;
+
+use planmap_runtime::capabilities::cap_error;
+use planmap_runtime::wit::{code_search, llm, vectors, CodeSite};
+use planmap_runtime::{CallScope, Capabilities, CapabilityError};
+use planmap_runtime::wit::CapabilityErrorKind;
+use std::sync::Arc;
+
+pub use cache::{Cache, MemoryCache};
+pub use code_index::{CodeIndex, MemoryIndex};
+
+/// Hits a single search may return, whatever the plugin asks: bounds the bytes copied
+/// into the sandbox per call (each hit carries a snippet).
+pub const MAX_SEARCH_HITS: u32 = 200;
+
+/// The backends one job's plugins see.
+#[derive(Clone)]
+pub struct JobCapabilities {
+    pub index: Arc<dyn CodeIndex>,
+    pub cache: Arc<dyn Cache>,
+}
+
+impl JobCapabilities {
+    pub fn new(index: Arc<dyn CodeIndex>, cache: Arc<dyn Cache>) -> Self {
+        JobCapabilities { index, cache }
+    }
+}
+
+#[async_trait::async_trait]
+impl Capabilities for JobCapabilities {
+    async fn search(&self, _scope: &CallScope, q: code_search::Query) -> Result<Vec<code_search::Hit>, CapabilityError> {
+        let limit = q.limit.clamp(1, MAX_SEARCH_HITS) as usize;
+        Ok(self.index.search(&q.terms, &q.kinds, limit))
+    }
+
+    async fn sites(&self, _scope: &CallScope, ids: Vec<String>) -> Result<Vec<CodeSite>, CapabilityError> {
+        Ok(ids.iter().take(MAX_SEARCH_HITS as usize).filter_map(|id| self.index.site(id)).collect())
+    }
+
+    async fn upstream(&self, _scope: &CallScope, site_id: String, depth: u32) -> Result<Vec<String>, CapabilityError> {
+        Ok(self.index.upstream(&site_id, depth.min(16)))
+    }
+
+    async fn cache_get(&self, _scope: &CallScope, key: String) -> Result<Option<Vec<u8>>, CapabilityError> {
+        self.cache.get(&key).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("cache: {e}")))
+    }
+
+    async fn cache_set(&self, _scope: &CallScope, key: String, value: Vec<u8>, ttl_seconds: u32) -> Result<(), CapabilityError> {
+        if value.len() > cache::MAX_VALUE_BYTES {
+            return Err(cap_error(CapabilityErrorKind::Invalid, format!("cache: value of {} bytes is over the {} byte limit", value.len(), cache::MAX_VALUE_BYTES)));
+        }
+        let ttl = if ttl_seconds == 0 { None } else { Some(std::time::Duration::from_secs(ttl_seconds as u64)) };
+        self.cache.set(&key, value, ttl).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("cache: {e}")))
+    }
+
+    async fn nearest(&self, _scope: &CallScope, _text: String, _limit: u32) -> Result<Vec<vectors::VectorHit>, CapabilityError> {
+        Err(cap_error(CapabilityErrorKind::Unavailable, "vectors: no embedding model is configured; lexical retrieval serves"))
+    }
+
+    async fn complete(&self, _scope: &CallScope, _req: llm::CompletionRequest) -> Result<llm::Completion, CapabilityError> {
+        Err(cap_error(CapabilityErrorKind::Unavailable, "llm: no model is configured (set OPENAI_API_KEY / OPENAI_BASE_URL)"))
+    }
+}

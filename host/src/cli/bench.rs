@@ -1,0 +1,162 @@
+//! `planmap bench runtime`: compile time per plugin (cold and cached), per-step
+//! instantiate + call overhead on a 50-candidate batch, and graph steps per second
+//! on one core. Prints a table; numbers go into the README and closing notes.
+
+use super::Common;
+use crate::capabilities::{JobCapabilities, MemoryCache, MemoryIndex};
+use crate::pipeline::{run_node, RunContext};
+use crate::snapshot::{Registry, Sources};
+use clap::Subcommand;
+use planmap_runtime::wit::*;
+use planmap_runtime::{Call, CallLimits, CallScope, Grants, Runtime, RuntimeConfig};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Plugin runtime: compile, instantiate + call, steps per second.
+    Runtime {
+        /// Invocations per measurement.
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
+}
+
+/// A synthetic code site, shaped like a real PySpark join/groupBy site.
+pub fn synthetic_site(i: usize) -> CodeSite {
+    let kinds = ["join", "aggregate", "filter", "select", "read", "window", "sort"];
+    let kind = kinds[i % kinds.len()];
+    CodeSite {
+        id: format!("s{i}"),
+        location: Location { file: format!("etl/job_{}.py", i / 40), symbol: format!("build_{}", i % 13), line_start: (i % 400) as u32 + 1, line_end: (i % 400) as u32 + 3 },
+        statement_start: (i % 400) as u32 + 1,
+        statement_end: (i % 400) as u32 + 4,
+        kind: kind.into(),
+        language: "python".into(),
+        snippet: format!("df_{i} = orders.{kind}(customers, on=\"customer_id_{}\", how=\"left\")", i % 17),
+        columns: vec![format!("customer_id_{}", i % 17), "amount".into(), format!("col_{}", i % 29)],
+        tables: vec![format!("sales.table_{}", i % 11)],
+        literals: vec![format!("{}", i % 7)],
+        functions: vec!["sum".into(), "col".into()],
+        inputs: vec![format!("df_{}", i.saturating_sub(1))],
+        outputs: vec![format!("df_{i}")],
+    }
+}
+
+/// A SortMergeJoin plan node whose keys match some of the synthetic sites.
+pub fn synthetic_node() -> PlanNode {
+    PlanNode {
+        id: "7".into(),
+        operator: "SortMergeJoin".into(),
+        family: Family::Join,
+        induced: None,
+        semantics: Semantics {
+            tables: vec![], paths: vec![], format: None, columns: vec!["amount".into()], output_columns: vec![],
+            left_keys: vec!["customer_id_3".into()], right_keys: vec!["customer_id_3".into()], join_type: Some("LeftOuter".into()), build_side: None,
+            grouping_keys: vec![], aggregate_functions: vec![], predicates: vec![], literals: vec![], sort_keys: vec![], window_partition: vec![],
+            window_functions: vec![], limit: None, udfs: vec![], aliases: vec![], functions: vec![], write_target: None, truncated: false,
+        },
+        neighbours: vec![],
+        fragment: "SortMergeJoin [customer_id_3#1], [customer_id_3#9], LeftOuter".into(),
+    }
+}
+
+fn candidates(n: usize) -> Vec<Candidate> {
+    (0..n).map(|i| Candidate { site: synthetic_site(i), retrieval_score: 1.0 / (i + 1) as f64, features: vec![], evidence: vec![], confidence: 0.0, explanation: String::new() }).collect()
+}
+
+fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
+    v.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let mean = v.iter().map(|d| us(*d)).sum::<f64>() / v.len() as f64;
+    (us(v[v.len() / 2]), us(v[v.len() * 99 / 100]), mean)
+}
+
+pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
+    let BenchCmd::Runtime { iterations } = cmd;
+    let (sources, _) = crate::plugins::discover(None);
+    println!("## compile per plugin");
+    println!("{:<22} {:>10} {:>12} {:>10}", "plugin", "bytes", "cold ms", "cached ms");
+    let cache = tempfile_dir()?;
+    for s in &sources {
+        let cold_rt = Runtime::new(RuntimeConfig { cache_dir: None })?;
+        let t = Instant::now();
+        cold_rt.load(&s.name, &s.bytes, "bench")?;
+        let cold = t.elapsed();
+        let warm_rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()) })?;
+        warm_rt.load(&s.name, &s.bytes, "bench")?; // fills the cache
+        let warm_rt2 = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()) })?;
+        let t = Instant::now();
+        warm_rt2.load(&s.name, &s.bytes, "bench")?;
+        let cached = t.elapsed();
+        println!("{:<22} {:>10} {:>12.1} {:>10.2}", s.name, s.bytes.len(), cold.as_secs_f64() * 1e3, cached.as_secs_f64() * 1e3);
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+
+    let runtime = crate::config::runtime(common.compile_cache.clone(), common.no_compile_cache)?;
+    let sites: Vec<CodeSite> = (0..2000).map(synthetic_site).collect();
+    let index = Arc::new(MemoryIndex::build(sites, &[]));
+    let caps = Arc::new(JobCapabilities::new(index, Arc::new(MemoryCache::new())));
+    let node = synthetic_node();
+    println!("\n## one invocation with a 50-candidate batch ({iterations} runs each; µs)");
+    println!("{:<22} {:>10} {:>10} {:>10}", "plugin", "p50", "p99", "mean");
+    let mut plugins: Vec<(String, Arc<[u8]>, String)> = sources.iter().map(|s| (s.name.clone(), s.bytes.clone(), String::new())).collect();
+    if let Some(dir) = option_env!("PLANMAP_TEST_WASM_DIR") {
+        if let Ok(b) = std::fs::read(format!("{dir}/chaos_scorer.wasm")) {
+            plugins.push(("no-op (chaos-scorer ok)".into(), Arc::from(b), r#"{"mode":"ok","confidence":0.5}"#.into()));
+        }
+    }
+    for (name, bytes, config) in &plugins {
+        let p = runtime.load(name, bytes, "bench")?;
+        let grants: Grants = planmap_runtime::Capability::ALL.into_iter().collect();
+        let mut times = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            let input = StepInput {
+                node: node.clone(),
+                candidates: candidates(50),
+                config: config.clone(),
+                context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 },
+            };
+            let call = Call { input, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
+            let t = Instant::now();
+            let (r, _) = runtime.invoke(&p, call).await;
+            times.push(t.elapsed());
+            r?;
+        }
+        let (p50, p99, mean) = stats(times);
+        println!("{:<22} {:>10.1} {:>10.1} {:>10.1}", name, p50, p99, mean);
+    }
+
+    println!("\n## default graph (4 nodes) on one core");
+    let registry = Arc::new(Registry::open(runtime.clone(), Sources::default()).map_err(|e| anyhow::anyhow!(e.join("\n")))?);
+    let snap = registry.snapshot();
+    let graph = snap.graph("default")?;
+    let caps2 = caps.clone();
+    let iters = iterations / 4;
+    let (steps, took, plugin_time) = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let ctx = RunContext { analysis_id: "bench".into(), ..Default::default() };
+            let mut steps = 0;
+            let mut plugin_time = Duration::ZERO;
+            let t = Instant::now();
+            for _ in 0..iters {
+                let o = run_node(&runtime, &snap, &graph, synthetic_node(), caps2.clone(), &ctx).await;
+                steps += o.steps.len();
+                plugin_time += o.plugin_time;
+            }
+            (steps, t.elapsed(), plugin_time)
+        })
+    })
+    .await?;
+    println!("plan nodes: {iters}, steps: {steps}, {:.0} steps/s, {:.1} µs/step ({:.1} µs/step inside plugin invocations)",
+        steps as f64 / took.as_secs_f64(), took.as_secs_f64() * 1e6 / steps as f64, plugin_time.as_secs_f64() * 1e6 / steps as f64);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("planmap-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}

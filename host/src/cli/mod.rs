@@ -1,0 +1,108 @@
+//! The `planmap` command line: one small file per command group.
+
+mod bench;
+mod graph;
+mod plugin;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "planmap", version, about = "Map every Spark plan node to the code that produced it")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command shares.
+#[derive(Args, Clone)]
+pub struct Common {
+    /// Folder of dropped-in plugin .wasm files (overrides built-ins of the same name).
+    #[arg(long, global = true, env = "PLANMAP_PLUGIN_DIR", default_value = "plugins")]
+    pub plugins: PathBuf,
+    /// Folder of graph .toml files.
+    #[arg(long, global = true, env = "PLANMAP_GRAPH_DIR", default_value = "graphs")]
+    pub graphs: PathBuf,
+    /// Folder for compiled-plugin cache files [default: ~/.cache/planmap/compiled].
+    #[arg(long, global = true, env = "PLANMAP_COMPILE_CACHE")]
+    pub compile_cache: Option<PathBuf>,
+    /// Compile every plugin afresh (no on-disk cache).
+    #[arg(long, global = true)]
+    pub no_compile_cache: bool,
+    /// Log filter (e.g. `info`, `planmap=debug`).
+    #[arg(long, global = true, env = "LOG_LEVEL", default_value = "warn")]
+    pub log_level: String,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate and render mapping graphs.
+    #[command(subcommand)]
+    Graph(graph::GraphCmd),
+    /// Inspect and list strategy plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCmd),
+    /// Measure the engine (see README "Benchmarks").
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+fn init_logging(c: &Common) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&c.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if c.log_json {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+/// Run the command line; errors print as `error: …` with their causes, exit code 1
+/// (2 for usage errors, from clap).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.common);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Graph(c) => graph::run(c, &cli.common).await,
+            Command::Plugin(c) => plugin::run(c, &cli.common).await,
+            Command::Bench(c) => bench::run(c, &cli.common).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The plugin runtime and the kinds of all available plugins (built-ins + folder).
+pub(crate) fn plugin_kinds(c: &Common) -> anyhow::Result<(std::sync::Arc<planmap_runtime::Runtime>, crate::graph::PluginKinds, Vec<String>)> {
+    let runtime = crate::config::runtime(c.compile_cache.clone(), c.no_compile_cache)?;
+    let (sources, mut errors) = crate::plugins::discover(Some(&c.plugins));
+    let mut kinds = crate::graph::PluginKinds::new();
+    for s in sources {
+        match runtime.load(&s.name, &s.bytes, &s.origin) {
+            Ok(p) => {
+                kinds.insert(s.name, p.kind);
+            }
+            Err(e) => errors.push(format!("{}: {e}", s.origin)),
+        }
+    }
+    Ok((runtime, kinds, errors))
+}

@@ -1,0 +1,113 @@
+//! The validated, in-memory form of a mapping graph.
+
+use planmap_runtime::{CallLimits, Grants, Kind};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Edge targets that end the run for a plan node: `finish` reports the best candidate
+/// with a status from its confidence; `unmapped` reports no mapping (the candidates
+/// are kept as alternatives).
+pub const TERMINALS: &[&str] = &["finish", "unmapped"];
+
+/// Where an edge leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Node(String),
+    Finish,
+    Unmapped,
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Target {
+        match s {
+            "finish" => Target::Finish,
+            "unmapped" => Target::Unmapped,
+            other => Target::Node(other.to_string()),
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Node(n) => n,
+            Target::Finish => "finish",
+            Target::Unmapped => "unmapped",
+        }
+    }
+}
+
+/// One edge: unconditional (`on = None`) or keyed by a router decision label.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub from: String,
+    pub on: Option<String>,
+    pub to: Target,
+}
+
+/// One weighted variant of an A/B experiment.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: String,
+    pub plugin: String,
+    pub weight: u32,
+    /// Config overriding the node's config for this variant.
+    pub config: Option<serde_json::Value>,
+}
+
+/// What the sticky A/B assignment hashes with the salt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickyKey {
+    AnalysisId,
+    Repo,
+    Tenant,
+}
+
+/// The plugin(s) a graph node runs.
+#[derive(Debug, Clone)]
+pub enum PluginChoice {
+    Single(String),
+    Experiment { name: String, salt: String, sticky_key: StickyKey, variants: Vec<Variant>, shadow: Vec<Variant> },
+}
+
+impl PluginChoice {
+    /// Every plugin name the node may run (variants and shadows included).
+    pub fn plugins(&self) -> Vec<&str> {
+        match self {
+            PluginChoice::Single(p) => vec![p.as_str()],
+            PluginChoice::Experiment { variants, shadow, .. } => variants.iter().chain(shadow).map(|v| v.plugin.as_str()).collect(),
+        }
+    }
+}
+
+/// One step of the graph.
+#[derive(Debug, Clone)]
+pub struct GraphNode {
+    pub name: String,
+    pub kind: Kind,
+    pub plugin: PluginChoice,
+    /// The node's `config` table as JSON, passed verbatim to the plugin.
+    pub config: serde_json::Value,
+    pub grants: Grants,
+    pub limits: CallLimits,
+}
+
+/// What a node leads to: a fixed next step, or a table of router decisions.
+#[derive(Debug, Clone)]
+pub enum NodeTarget {
+    Next(Target),
+    Decisions(BTreeMap<String, Target>),
+}
+
+/// A validated graph.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub name: String,
+    /// The author's `version` plus the file digest, e.g. `3+sha256:0a1b2c3d4e5f`.
+    pub version: String,
+    pub description: String,
+    pub file: PathBuf,
+    pub entry: String,
+    /// The most times any graph node may run for one plan node (the loop bound).
+    pub max_visits: u32,
+    pub nodes: BTreeMap<String, GraphNode>,
+    pub edges: Vec<Edge>,
+    pub routes: BTreeMap<String, NodeTarget>,
+}

@@ -1,0 +1,17 @@
+//! planmap: maps every node of a Spark physical plan to the source code that produced it.
+//!
+//! The crate is organised like the design: `plan` (plan ingestion), `repo` (code
+//! index), `graph` (mapping topologies), `plugins` + `snapshot` (what is loaded and
+//! live reload), `pipeline` (running a graph for a plan node), `capabilities` (what
+//! plugins may call), `cli` (the `planmap` command).
+
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod graph;
+pub mod metrics;
+pub mod pipeline;
+pub mod plugins;
+pub mod snapshot;
+
+pub use planmap_runtime as runtime;

@@ -1,0 +1,5 @@
+//! The `planmap` command.
+
+fn main() -> std::process::ExitCode {
+    planmap::cli::main()
+}

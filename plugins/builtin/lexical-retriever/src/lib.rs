@@ -1,0 +1,112 @@
+//! Built-in retriever: proposes code sites whose kind fits the node's operator family,
+//! ranked by the host's lexical index on the node's semantics, merged with vector hits
+//! when the node is granted `vectors` and embeddings are configured. On a second visit
+//! (the graph looped back to widen) it drops the kind filter and asks for more.
+
+wit_bindgen::generate!({ world: "retriever", path: "../../../wit" });
+
+use exports::planmap::strategy::retrieve::Guest;
+use planmap::strategy::types::{Candidate, ErrorCode, Family, PluginError, Semantics, StepInput};
+use planmap::strategy::{code_search, log, vectors};
+use planmap_plugin_sdk as sdk;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Config {
+    /// Candidates to return on the first pass.
+    top_k: u32,
+    /// Multiplier on `top_k` when widening.
+    widen_factor: u32,
+    /// Ask the vector capability too (ignored when it is denied or unavailable).
+    vectors: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { top_k: 20, widen_factor: 3, vectors: true }
+    }
+}
+
+/// The words of a node's semantics that should appear in the code that produced it.
+fn terms(s: &Semantics) -> Vec<String> {
+    let mut t: Vec<String> = Vec::new();
+    t.extend(s.tables.iter().map(|x| sdk::base_name(x)));
+    t.extend(s.paths.iter().flat_map(|p| sdk::tokens(p)));
+    for list in [&s.columns, &s.left_keys, &s.right_keys, &s.grouping_keys, &s.aggregate_functions,
+                 &s.window_partition, &s.window_functions, &s.udfs, &s.aliases, &s.functions, &s.literals] {
+        t.extend(list.iter().flat_map(|x| sdk::tokens(x)));
+    }
+    t.extend(s.sort_keys.iter().flat_map(|k| sdk::tokens(&k.expr)));
+    t.extend(s.predicates.iter().flat_map(|p| sdk::tokens(p)));
+    if let Some(w) = &s.write_target {
+        t.extend(sdk::tokens(w));
+    }
+    sdk::dedup(t)
+}
+
+struct Retriever;
+
+impl Guest for Retriever {
+    fn retrieve(input: StepInput) -> Result<Vec<Candidate>, PluginError> {
+        let cfg: Config = sdk::parse_config(&input.config)
+            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+        let node = &input.node;
+        if node.family == Family::Infrastructure {
+            return Ok(Vec::new());
+        }
+        let widen = input.context.visit > 1;
+        let family = sdk::FAMILIES[node.family as usize];
+        let kinds: Vec<String> = if widen {
+            Vec::new()
+        } else {
+            sdk::kinds_for_family(family).iter().map(|k| k.to_string()).collect()
+        };
+        let limit = if widen { cfg.top_k.saturating_mul(cfg.widen_factor.max(1)) } else { cfg.top_k };
+        let q = code_search::Query { terms: terms(&node.semantics), kinds, limit };
+        let hits = code_search::search(&q).map_err(|e| PluginError {
+            code: ErrorCode::Capability,
+            message: format!("code-search failed: {}", e.message),
+        })?;
+        let mut out: Vec<Candidate> = input.candidates.clone();
+        for h in hits {
+            if !out.iter().any(|c| c.site.id == h.site.id) {
+                out.push(candidate(h.site, h.score));
+            }
+        }
+        if cfg.vectors {
+            merge_vector_hits(&input, &mut out, limit);
+        }
+        out.sort_by(|a, b| b.retrieval_score.total_cmp(&a.retrieval_score));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+}
+
+fn candidate(site: planmap::strategy::types::CodeSite, score: f64) -> Candidate {
+    Candidate { site, retrieval_score: score, features: Vec::new(), evidence: Vec::new(), confidence: 0.0, explanation: String::new() }
+}
+
+/// Add nearest-neighbour hits; a denied or unconfigured capability is not an error.
+fn merge_vector_hits(input: &StepInput, out: &mut Vec<Candidate>, limit: u32) {
+    let text = format!("{} {}", input.node.operator, input.node.fragment);
+    let hits = match vectors::nearest(&text, limit) {
+        Ok(h) => h,
+        Err(e) => {
+            log::write(log::Level::Debug, &format!("vectors skipped: {}", e.message));
+            return;
+        }
+    };
+    let top = out.first().map(|c| c.retrieval_score).unwrap_or(1.0).max(1e-9);
+    let missing: Vec<String> = hits.iter().filter(|h| !out.iter().any(|c| c.site.id == h.site_id)).map(|h| h.site_id.clone()).collect();
+    let sites = code_search::sites(&missing).unwrap_or_default();
+    for h in hits {
+        if let Some(c) = out.iter_mut().find(|c| c.site.id == h.site_id) {
+            c.retrieval_score += top * 0.5 * h.similarity;
+        } else if let Some(site) = sites.iter().find(|s| s.id == h.site_id) {
+            out.push(candidate(site.clone(), top * 0.5 * h.similarity));
+        }
+    }
+}
+
+export!(Retriever);

@@ -1,0 +1,57 @@
+//! Built-in router: accepts a confident best candidate, gives up on a hopeless one, and
+//! sends the band in between to verification (or to a wider retrieval pass), never
+//! past the graph's loop bound.
+
+wit_bindgen::generate!({ world: "router", path: "../../../wit" });
+
+use exports::planmap::strategy::route::Guest;
+use planmap::strategy::types::{Decision, ErrorCode, PluginError, StepInput};
+use planmap_plugin_sdk as sdk;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Config {
+    /// At or above: `accept`.
+    high: f64,
+    /// Below: `reject`.
+    low: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { high: 0.8, low: 0.5 }
+    }
+}
+
+struct Router;
+
+impl Guest for Router {
+    fn route(input: StepInput) -> Result<Decision, PluginError> {
+        let cfg: Config = sdk::parse_config(&input.config)
+            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+        if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
+            return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
+        }
+        let best = input.candidates.first().map(|c| c.confidence).unwrap_or(0.0);
+        let ctx = &input.context;
+        let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
+        if input.candidates.is_empty() {
+            if ctx.visit < ctx.max_visits {
+                return d("verify", "no candidates; widening".to_string());
+            }
+            return d("reject", "no candidates after widening".to_string());
+        }
+        if best >= cfg.high {
+            d("accept", format!("confidence {best:.2} >= {:.2}", cfg.high))
+        } else if best < cfg.low {
+            d("reject", format!("confidence {best:.2} < {:.2}", cfg.low))
+        } else if ctx.visit < ctx.max_visits {
+            d("verify", format!("confidence {best:.2} is between {:.2} and {:.2}", cfg.low, cfg.high))
+        } else {
+            d("settle", format!("confidence {best:.2} still uncertain after {} passes", ctx.visit))
+        }
+    }
+}
+
+export!(Router);

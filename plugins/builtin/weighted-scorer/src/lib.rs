@@ -1,0 +1,68 @@
+//! Built-in scorer: a logistic model over the matcher's features. Weights and bias come
+//! from the graph node's config so variants can be A/B tested without a rebuild.
+//! Features a candidate lacks count as "no signal" (0 contribution), not as a miss.
+
+wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
+
+use exports::planmap::strategy::score::Guest;
+use planmap::strategy::types::{Candidate, ErrorCode, PluginError, StepInput};
+use planmap_plugin_sdk as sdk;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Config {
+    /// Intercept of the logistic model.
+    bias: f64,
+    /// Weight per feature name; a feature value v contributes weight * (v - 0.5) * 2.
+    weights: BTreeMap<String, f64>,
+    /// How strongly a close runner-up lowers the winner's confidence.
+    margin_weight: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let weights = [("kind", 2.0), ("tables", 1.5), ("keys", 2.0), ("columns", 1.0), ("literals", 1.0), ("functions", 1.0), ("lexical", 1.5)]
+            .into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Config { bias: -0.5, weights, margin_weight: 1.0 }
+    }
+}
+
+struct Scorer;
+
+fn logit(cfg: &Config, c: &Candidate) -> f64 {
+    cfg.bias + c.features.iter().map(|f| cfg.weights.get(&f.name).copied().unwrap_or(0.0) * (f.value - 0.5) * 2.0).sum::<f64>()
+}
+
+fn explain(c: &Candidate) -> String {
+    let mut ev = c.evidence.clone();
+    ev.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+    let parts: Vec<String> = ev.iter().filter(|e| e.weight != 0.0).take(3).map(|e| e.detail.clone()).collect();
+    if parts.is_empty() { "no matching evidence".to_string() } else { parts.join("; ") }
+}
+
+impl Guest for Scorer {
+    fn score(input: StepInput) -> Result<Vec<Candidate>, PluginError> {
+        let cfg: Config = sdk::parse_config(&input.config)
+            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+        let mut out = input.candidates;
+        let logits: Vec<f64> = out.iter().map(|c| logit(&cfg, c)).collect();
+        for (c, l) in out.iter_mut().zip(&logits) {
+            c.confidence = sdk::sigmoid(*l);
+        }
+        out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        if out.len() > 1 {
+            // A runner-up nearly as good as the winner means we cannot tell them apart.
+            let gap = out[0].confidence - out[1].confidence;
+            let penalty = cfg.margin_weight * (0.15 - gap).max(0.0);
+            out[0].confidence = (out[0].confidence - penalty).max(0.0);
+        }
+        for c in &mut out {
+            c.explanation = explain(c);
+        }
+        Ok(out)
+    }
+}
+
+export!(Scorer);

@@ -1,0 +1,156 @@
+//! Helpers shared by planmap strategy plugins: config parsing, term normalisation,
+//! set overlap and the table of which code-site kinds can produce which operator family.
+//!
+//! The SDK is plain Rust with no bindings: each plugin generates its own bindings
+//! with `wit_bindgen::generate!` for its world and calls these helpers on strings.
+
+use serde::de::DeserializeOwned;
+
+/// Parse a graph node's `config` (a JSON object) into the plugin's config type.
+/// An empty string means "no config" and yields the type's defaults.
+pub fn parse_config<T: DeserializeOwned + Default>(config: &str) -> Result<T, String> {
+    if config.trim().is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_str(config).map_err(|e| format!("invalid config: {e}"))
+}
+
+/// Normalise an identifier or expression for comparison: lower case, `#exprId`
+/// suffixes and qualifiers (`t.col`, `spark_catalog.db.t`) removed, quotes dropped.
+pub fn normalize(term: &str) -> String {
+    let mut s = term.trim().trim_matches(|c| c == '`' || c == '"' || c == '\'').to_string();
+    if let Some(pos) = s.find('#') {
+        // `customer_id#12L` -> `customer_id`
+        if s[pos + 1..].chars().all(|c| c.is_ascii_alphanumeric()) {
+            s.truncate(pos);
+        }
+    }
+    s.to_ascii_lowercase()
+}
+
+/// The last dotted component of a name (`spark_catalog.sales.orders` -> `orders`).
+pub fn base_name(term: &str) -> String {
+    let n = normalize(term);
+    n.rsplit('.').next().unwrap_or(&n).to_string()
+}
+
+/// Split free text into identifier-like tokens of at least two characters.
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            cur.push(c.to_ascii_lowercase());
+        } else if !cur.is_empty() {
+            if cur.len() >= 2 {
+                out.push(std::mem::take(&mut cur));
+            } else {
+                cur.clear();
+            }
+        }
+    }
+    if cur.len() >= 2 {
+        out.push(cur);
+    }
+    out
+}
+
+/// Fraction of `wanted` (normalised) found in `have` (normalised); `None` when
+/// `wanted` is empty, so callers can tell "no signal" from "no match".
+pub fn coverage(wanted: &[String], have: &[String]) -> Option<f64> {
+    let wanted: Vec<String> = dedup(wanted.iter().map(|w| base_name(w)));
+    if wanted.is_empty() {
+        return None;
+    }
+    let have: Vec<String> = have.iter().map(|h| base_name(h)).collect();
+    let hits = wanted.iter().filter(|w| have.iter().any(|h| h == *w)).count();
+    Some(hits as f64 / wanted.len() as f64)
+}
+
+/// The members of `wanted` found in `have`, compared after normalisation.
+pub fn shared(wanted: &[String], have: &[String]) -> Vec<String> {
+    let have: Vec<String> = have.iter().map(|h| base_name(h)).collect();
+    dedup(wanted.iter().map(|w| base_name(w)).filter(|w| have.contains(w)))
+}
+
+/// Keep the first occurrence of each non-empty string.
+pub fn dedup(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in items {
+        if !i.is_empty() && !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Code-site kinds that can produce an operator of the given family (family names as
+/// in the WIT `family` enum, kebab-case). The first kinds are the most typical.
+pub fn kinds_for_family(family: &str) -> &'static [&'static str] {
+    match family {
+        "scan" => &["read", "table", "sql-from", "sql-join"],
+        "filter" => &["filter", "sql-where", "join", "sql-join", "read", "table"],
+        "project" => &["select", "with-column", "sql-select", "udf", "aggregate", "read"],
+        "join" => &["join", "sql-join"],
+        "aggregate" => &["aggregate", "distinct", "sql-group-by", "sql-select", "sql-distinct"],
+        "exchange" => &["join", "aggregate", "repartition", "sort", "window", "distinct", "sql-join", "sql-group-by", "sql-order-by", "sql-window"],
+        "sort" => &["sort", "join", "window", "sql-order-by", "sql-join", "sql-window"],
+        "window" => &["window", "sql-window"],
+        "limit" => &["limit", "sql-limit", "action"],
+        "union" => &["union", "sql-union"],
+        "expand" => &["aggregate", "sql-group-by"],
+        "generate" => &["select", "with-column", "sql-select"],
+        "python-udf" => &["udf", "select", "with-column", "filter"],
+        "write" => &["write", "sql-insert"],
+        "subquery" => &["sql-where", "sql-select", "filter"],
+        _ => &[],
+    }
+}
+
+/// Whether a site of `kind` can produce an operator of `family`, and how typical it is:
+/// 1.0 for the primary kind, decreasing for secondary kinds, 0.0 when incompatible.
+pub fn kind_affinity(family: &str, kind: &str) -> f64 {
+    let kinds = kinds_for_family(family);
+    match kinds.iter().position(|k| *k == kind) {
+        Some(0) => 1.0,
+        Some(i) => (0.85 - 0.1 * i as f64).max(0.4),
+        None => 0.0,
+    }
+}
+
+/// The logistic function, for turning a weighted evidence sum into a probability.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_strips_expr_ids_and_quotes() {
+        assert_eq!(normalize("customer_id#12L"), "customer_id");
+        assert_eq!(normalize("`Amount`"), "amount");
+        assert_eq!(base_name("spark_catalog.sales.orders"), "orders");
+    }
+
+    #[test]
+    fn coverage_tells_no_signal_from_no_match() {
+        assert_eq!(coverage(&[], &["a".into()]), None);
+        assert_eq!(coverage(&["a".into(), "b".into()], &["A".into()]), Some(0.5));
+    }
+
+    #[test]
+    fn kinds_rank_primary_first() {
+        assert_eq!(kind_affinity("join", "join"), 1.0);
+        assert!(kind_affinity("filter", "join") > 0.0);
+        assert_eq!(kind_affinity("join", "write"), 0.0);
+    }
+}
+
+/// Family names in the order of the WIT `family` enum, so a plugin can name a
+/// generated enum value with `FAMILIES[family as usize]`.
+pub const FAMILIES: [&str; 17] = [
+    "scan", "filter", "project", "join", "aggregate", "exchange", "sort", "window", "limit",
+    "union", "expand", "generate", "python-udf", "write", "subquery", "infrastructure", "other",
+];

@@ -1,0 +1,78 @@
+//! Test plugin: a scorer whose behaviour is chosen by its config, to prove the sandbox.
+//! `{"mode":"ok","confidence":0.9}` scores every candidate with that confidence;
+//! `"spin"` loops forever; `"alloc"` allocates `mib` MiB; `"busy"` computes for `ms` ms; `"llm"` / `"cache"` call
+//! those capabilities and report the outcome in the explanation; `"fail"` returns an error.
+
+wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
+
+use exports::planmap::strategy::score::Guest;
+use planmap::strategy::types::{Candidate, ErrorCode, PluginError, StepInput};
+use planmap::strategy::{cache, llm, log};
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Config {
+    mode: String,
+    confidence: f64,
+    mib: u32,
+    ms: u32,
+    label: String,
+}
+
+struct Chaos;
+
+impl Guest for Chaos {
+    fn score(input: StepInput) -> Result<Vec<Candidate>, PluginError> {
+        let cfg: Config = planmap_plugin_sdk::parse_config(&input.config)
+            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+        let mut note = format!("chaos {}", cfg.label);
+        match cfg.mode.as_str() {
+            "spin" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut blocks: Vec<Vec<u8>> = Vec::new();
+                for _ in 0..cfg.mib {
+                    blocks.push(vec![1u8; 1 << 20]);
+                }
+                note = format!("allocated {} MiB", blocks.len());
+            }
+            "llm" => {
+                let req = llm::CompletionRequest { system: String::new(), prompt: "hello".into(), max_tokens: 8, temperature: 0.0, json: false };
+                note = match llm::complete(&req) {
+                    Ok(c) => format!("llm answered: {}", c.text),
+                    Err(e) => format!("llm error {:?}: {}", e.kind, e.message),
+                };
+            }
+            "cache" => {
+                note = match cache::set("k", b"v", 0).and_then(|_| cache::get("k")) {
+                    Ok(v) => format!("cache returned {:?}", v.map(|b| String::from_utf8_lossy(&b).to_string())),
+                    Err(e) => format!("cache error {:?}: {}", e.kind, e.message),
+                };
+            }
+            "busy" => {
+                // Burn guest time for `ms` milliseconds (a slow but well-behaved step).
+                let start = std::time::Instant::now();
+                while start.elapsed().as_millis() < cfg.ms as u128 {
+                    std::hint::black_box(0);
+                }
+                note = format!("chaos {} busy {} ms", cfg.label, cfg.ms);
+            }
+            "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
+            _ => {}
+        }
+        log::write(log::Level::Info, &note);
+        let mut out = input.candidates;
+        for c in &mut out {
+            c.confidence = cfg.confidence;
+            c.explanation = note.clone();
+        }
+        Ok(out)
+    }
+}
+
+export!(Chaos);

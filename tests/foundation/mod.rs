@@ -1,0 +1,6 @@
+//! The foundation: sandbox, graph validation, live reload, CLI.
+
+mod cli;
+mod graph_validation;
+mod reload;
+mod sandbox;

@@ -1,0 +1,5 @@
+//! planmap's integration tests, in one binary (one link on a small machine) with a
+//! module per area. Each test names the behaviour it proves.
+
+mod foundation;
+mod support;

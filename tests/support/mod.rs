@@ -1,0 +1,130 @@
+//! Shared test helpers: one plugin runtime per test binary (compiling plugins is the
+//! slow part), test plugins by name, scratch folders and small plan/candidate values.
+
+#![allow(dead_code)]
+
+use planmap::capabilities::{JobCapabilities, MemoryCache, MemoryIndex};
+use planmap::runtime::wit::*;
+use planmap::runtime::{Runtime, RuntimeConfig};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Folder with the test plugins, built by host/build.rs.
+pub const WASM_DIR: &str = env!("PLANMAP_TEST_WASM_DIR");
+
+/// The bytes of a plugin built in the plugins workspace (`chaos_scorer`, ...).
+pub fn wasm(crate_name: &str) -> Vec<u8> {
+    let p = Path::new(WASM_DIR).join(format!("{}.wasm", crate_name.replace('-', "_")));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("test plugin {}: {e}", p.display()))
+}
+
+/// The runtime shared by all tests of this binary, with a compile cache of its own.
+pub fn runtime() -> Arc<Runtime> {
+    static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RT.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("planmap-test-cache-{}", std::process::id()));
+        Arc::new(Runtime::new(RuntimeConfig { cache_dir: Some(dir) }).expect("runtime"))
+    })
+    .clone()
+}
+
+/// A scratch folder removed when dropped.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// A code site for tests.
+pub fn site(id: &str, kind: &str, file: &str, line: u32, columns: &[&str]) -> CodeSite {
+    CodeSite {
+        id: id.into(),
+        location: Location { file: file.into(), symbol: "main".into(), line_start: line, line_end: line },
+        statement_start: line,
+        statement_end: line,
+        kind: kind.into(),
+        language: "python".into(),
+        snippet: format!("df.{kind}({})", columns.join(", ")),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        tables: vec![],
+        literals: vec![],
+        functions: vec![],
+        inputs: vec![],
+        outputs: vec![],
+    }
+}
+
+/// Capabilities over a small index.
+pub fn capabilities(sites: Vec<CodeSite>) -> Arc<JobCapabilities> {
+    Arc::new(JobCapabilities::new(Arc::new(MemoryIndex::build(sites, &[])), Arc::new(MemoryCache::new())))
+}
+
+/// A plan node of the given family with join keys.
+pub fn plan_node(id: &str, operator: &str, family: Family, keys: &[&str]) -> PlanNode {
+    PlanNode {
+        id: id.into(),
+        operator: operator.into(),
+        family,
+        induced: None,
+        semantics: Semantics {
+            tables: vec![], paths: vec![], format: None, columns: vec![], output_columns: vec![],
+            left_keys: keys.iter().map(|k| k.to_string()).collect(), right_keys: keys.iter().map(|k| k.to_string()).collect(),
+            join_type: None, build_side: None, grouping_keys: vec![], aggregate_functions: vec![], predicates: vec![], literals: vec![],
+            sort_keys: vec![], window_partition: vec![], window_functions: vec![], limit: None, udfs: vec![], aliases: vec![],
+            functions: vec![], write_target: None, truncated: false,
+        },
+        neighbours: vec![],
+        fragment: operator.into(),
+    }
+}
+
+/// Candidates from sites.
+pub fn candidates(sites: &[CodeSite]) -> Vec<Candidate> {
+    sites.iter().map(|s| Candidate { site: s.clone(), retrieval_score: 1.0, features: vec![], evidence: vec![], confidence: 0.0, explanation: String::new() }).collect()
+}
+
+/// Poll `f` until it is true or `limit` passes.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
+
+/// Write a file via a temp name and rename it into place (how deploy tools publish).
+pub fn publish(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    let dst = dir.join(name);
+    std::fs::rename(&tmp, &dst).unwrap();
+    dst
+}
+
+/// The same component with a custom section appended: a different digest and
+/// identical behaviour, i.e. "a new version of the plugin".
+pub fn new_version(bytes: &[u8], tag: &str) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    let name = b"planmap-test-version";
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(tag.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0);
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
