@@ -11,6 +11,7 @@ pub mod config;
 pub mod graph;
 pub mod metrics;
 pub mod pipeline;
+pub mod plan;
 pub mod plugins;
 pub mod snapshot;
 

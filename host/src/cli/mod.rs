@@ -2,6 +2,7 @@
 
 mod bench;
 mod graph;
+mod plan;
 mod plugin;
 
 use clap::{Args, Parser, Subcommand};
@@ -48,6 +49,9 @@ enum Command {
     /// Inspect and list strategy plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
+    /// Read plans: show the normalised tree, list event-log executions.
+    #[command(subcommand)]
+    Plan(plan::PlanCmd),
     /// Measure the engine (see README "Benchmarks").
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -80,6 +84,7 @@ pub fn main() -> ExitCode {
             Command::Graph(c) => graph::run(c, &cli.common).await,
             Command::Plugin(c) => plugin::run(c, &cli.common).await,
             Command::Bench(c) => bench::run(c, &cli.common).await,
+            Command::Plan(c) => plan::run(c, &cli.common).await,
         }
     });
     match result {

@@ -1,0 +1,275 @@
+//! Spark event logs: JSON lines, compressed or not, single files or rolling
+//! (`eventlog_v2_*`) and Databricks-delivery folders. Read as a stream: only SQL
+//! execution events are parsed; memory is bounded by the largest single event.
+
+use super::codec;
+use super::model::ExecutionInfo;
+use super::raw::{link, RawNode};
+use super::PlanError;
+use memchr::memmem;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const START: &str = "SparkListenerSQLExecutionStart";
+const UPDATE: &str = "SparkListenerSQLAdaptiveExecutionUpdate";
+
+/// Where an event log's bytes come from; re-openable so it can be read twice.
+#[derive(Clone)]
+pub enum LogSource {
+    /// Files read in order, each with its own codec.
+    Files(Vec<PathBuf>),
+    /// An in-memory log (e.g. an uploaded body).
+    Bytes(Arc<[u8]>),
+}
+
+impl LogSource {
+    fn open(&self) -> Result<Box<dyn Read + '_>, PlanError> {
+        match self {
+            LogSource::Bytes(b) => Ok(codec::decode(&b[..]).map_err(PlanError::io("event log"))?),
+            LogSource::Files(files) => {
+                let mut chain: Box<dyn Read> = Box::new(std::io::empty());
+                for f in files {
+                    let r = codec::open(f).map_err(PlanError::io(&f.display().to_string()))?;
+                    chain = Box::new(chain.chain(r));
+                }
+                Ok(chain)
+            }
+        }
+    }
+
+    /// Describe for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            LogSource::Bytes(b) => format!("event log ({} bytes)", b.len()),
+            LogSource::Files(f) if f.len() == 1 => f[0].display().to_string(),
+            LogSource::Files(f) => format!("{} ({} files)", f[0].parent().map(|p| p.display().to_string()).unwrap_or_default(), f.len()),
+        }
+    }
+}
+
+/// Resolve a path to the files of one event log: a file, a rolling `eventlog_v2_*`
+/// folder (`events_N_*` in N order), or a Databricks folder (`eventlog-<date>[.gz]`
+/// parts in time order, then the current `eventlog`).
+pub fn resolve(path: &Path) -> Result<LogSource, PlanError> {
+    if path.is_file() {
+        return Ok(LogSource::Files(vec![path.to_path_buf()]));
+    }
+    let entries = std::fs::read_dir(path).map_err(PlanError::io(&path.display().to_string()))?;
+    let files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let name = |p: &PathBuf| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+    let mut rolling: Vec<(u64, PathBuf)> = files
+        .iter()
+        .filter_map(|p| {
+            let n = name(p);
+            let rest = n.strip_prefix("events_")?;
+            Some((rest.split('_').next()?.parse().ok()?, p.clone()))
+        })
+        .collect();
+    if !rolling.is_empty() {
+        rolling.sort();
+        return Ok(LogSource::Files(rolling.into_iter().map(|(_, p)| p).collect()));
+    }
+    let mut parts: Vec<PathBuf> = files.iter().filter(|p| name(p).starts_with("eventlog-")).cloned().collect();
+    parts.sort();
+    if let Some(current) = files.iter().find(|p| name(p) == "eventlog") {
+        parts.push(current.clone());
+    }
+    if parts.is_empty() {
+        return Err(PlanError::NoPlan(format!(
+            "{} is a folder but not an event log folder (expected events_N_* files of a rolling log, or eventlog / eventlog-<date> parts)",
+            path.display()
+        )));
+    }
+    Ok(LogSource::Files(parts))
+}
+
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "Event")]
+    event: String,
+    #[serde(rename = "executionId")]
+    execution_id: Option<i64>,
+    description: Option<String>,
+    details: Option<String>,
+    #[serde(rename = "physicalPlanDescription")]
+    plan: Option<String>,
+    #[serde(rename = "sparkPlanInfo")]
+    info: Option<PlanInfo>,
+}
+
+/// `sparkPlanInfo`: the plan tree as Spark's UI sees it.
+#[derive(Deserialize, Clone)]
+pub struct PlanInfo {
+    #[serde(rename = "nodeName")]
+    pub node_name: String,
+    #[serde(rename = "simpleString", default)]
+    pub simple_string: String,
+    #[serde(default)]
+    pub children: Vec<PlanInfo>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(rename = "explainId")]
+    pub explain_id: Option<serde_json::Value>,
+}
+
+impl PlanInfo {
+    fn count(&self) -> usize {
+        1 + self.children.iter().map(|c| c.count()).sum::<usize>()
+    }
+    fn is_final(&self) -> bool {
+        self.simple_string.contains("isFinalPlan=true")
+    }
+}
+
+/// The plan of one execution as the log carries it.
+pub struct ExecutionPlan {
+    pub info: ExecutionInfo,
+    pub description: Option<String>,
+    pub tree: Option<PlanInfo>,
+    /// Which event the plan came from.
+    pub source: String,
+}
+
+/// Call each SQL execution event of the log, in order.
+fn scan(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, PlanError> {
+    let reader = source.open()?;
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let start = memmem::Finder::new(START);
+    let update = memmem::Finder::new(UPDATE);
+    let mut line = Vec::with_capacity(1 << 16);
+    let mut lines = 0usize;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(PlanError::io(&source.describe()))?;
+        if n == 0 {
+            break;
+        }
+        lines += 1;
+        // Only SQL execution events are parsed; the filter is a substring search.
+        let head = &line[..line.len().min(160)];
+        if start.find(head).is_none() && update.find(head).is_none() {
+            continue;
+        }
+        match serde_json::from_slice::<Event>(&line) {
+            Ok(ev) if ev.event.ends_with(START) || ev.event.ends_with(UPDATE) => f(ev),
+            Ok(_) => {}
+            Err(e) if lines == 1 || e.is_eof() => {
+                return Err(PlanError::Malformed(format!("{}: line {lines} is not a complete JSON event: {e}", source.describe())));
+            }
+            Err(e) => tracing::warn!("{}: skipping unreadable event on line {lines}: {e}", source.describe()),
+        }
+    }
+    if lines == 0 {
+        return Err(PlanError::Empty);
+    }
+    Ok(lines)
+}
+
+/// The user's call site from an execution's description (`collect at etl.py:53`) or
+/// the first non-framework frame of its details.
+fn call_site(description: &str, details: &str) -> String {
+    if let Some((_, site)) = description.rsplit_once(" at ") {
+        return site.to_string();
+    }
+    details
+        .lines()
+        .map(str::trim)
+        .find(|l| !["org.apache.spark", "java.", "jdk.", "scala.", "sun.", "py4j.", "com.databricks"].iter().any(|p| l.starts_with(p)))
+        .unwrap_or("")
+        .to_string()
+}
+
+#[derive(Default)]
+struct Acc {
+    info: Option<ExecutionInfo>,
+    plan: Option<(String, Option<PlanInfo>, bool, String)>,
+}
+
+/// List every SQL execution: id, description, call site, node count of its final plan.
+pub fn list(source: &LogSource) -> Result<Vec<ExecutionInfo>, PlanError> {
+    Ok(collect(source, None)?.into_values().filter_map(|a| a.info).collect())
+}
+
+fn collect(source: &LogSource, keep_plan_of: Option<i64>) -> Result<BTreeMap<i64, Acc>, PlanError> {
+    let mut execs: BTreeMap<i64, Acc> = BTreeMap::new();
+    let lines = scan(source, |ev| {
+        let Some(id) = ev.execution_id else { return };
+        let acc = execs.entry(id).or_default();
+        let is_start = ev.event.ends_with(START);
+        let info = acc.info.get_or_insert_with(|| ExecutionInfo { id, description: String::new(), call_site: String::new(), nodes: 0, updates: 0 });
+        if is_start {
+            info.description = ev.description.clone().unwrap_or_default();
+            info.call_site = call_site(info.description.as_str(), ev.details.as_deref().unwrap_or(""));
+        } else {
+            info.updates += 1;
+        }
+        let is_final = ev.info.as_ref().map(|i| i.is_final()).unwrap_or(false);
+        // Keep the last final plan; a later non-final update does not replace it.
+        let replace = match &acc.plan {
+            None => true,
+            Some((_, _, was_final, _)) => is_final || !*was_final,
+        };
+        if replace {
+            info.nodes = ev.info.as_ref().map(|i| i.count()).unwrap_or(0);
+            let src = if is_start { "SQLExecutionStart".to_string() } else { format!("SQLAdaptiveExecutionUpdate #{}", info.updates) };
+            if keep_plan_of == Some(id) {
+                acc.plan = Some((ev.plan.unwrap_or_default(), ev.info, is_final, src));
+            } else {
+                acc.plan = Some((String::new(), None, is_final, src));
+            }
+        }
+    })?;
+    if execs.is_empty() {
+        return Err(PlanError::NoPlan(format!("{}: no SQL executions in {lines} events (the application ran no DataFrame or SQL query)", source.describe())));
+    }
+    Ok(execs)
+}
+
+/// The chosen execution's final plan: `execution`, else the one with the most nodes.
+pub fn select(source: &LogSource, execution: Option<i64>) -> Result<(ExecutionPlan, String), PlanError> {
+    let listing = list(source)?;
+    let (id, why) = match execution {
+        Some(id) => {
+            if !listing.iter().any(|e| e.id == id) {
+                let ids: Vec<String> = listing.iter().map(|e| e.id.to_string()).collect();
+                return Err(PlanError::NoExecution { id, available: ids.join(", ") });
+            }
+            (id, format!("execution {id} (as requested)"))
+        }
+        None => {
+            let best = listing.iter().max_by_key(|e| (e.nodes, -e.id)).expect("collect() returns at least one execution");
+            (best.id, format!("execution {} (the one with most nodes, {}, of {} executions; choose another with --execution)", best.id, best.nodes, listing.len()))
+        }
+    };
+    let mut execs = collect(source, Some(id))?;
+    let acc = execs.remove(&id).expect("listed above");
+    let info = acc.info.expect("every listed execution has info");
+    let (text, tree, _, src) = acc.plan.expect("every listed execution has a plan");
+    Ok((ExecutionPlan { info, description: if text.trim().is_empty() { None } else { Some(text) }, tree, source: src }, why))
+}
+
+/// Raw nodes from a `sparkPlanInfo` tree (used when the text description is missing
+/// or unreadable). Databricks `explainId`s become ids.
+pub fn raw_from_info(root: &PlanInfo) -> Vec<RawNode> {
+    let mut nodes = Vec::new();
+    fn walk(n: &PlanInfo, parent: Option<usize>, nodes: &mut Vec<RawNode>) {
+        let idx = nodes.len();
+        let text = if n.simple_string.is_empty() { n.node_name.clone() } else { n.simple_string.clone() };
+        let mut raw = super::text::node_from_line(&text);
+        raw.id = n.explain_id.as_ref().map(|v| v.to_string().trim_matches('"').to_string());
+        raw.fields = n.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        raw.fields.sort();
+        nodes.push(raw);
+        if let Some(p) = parent {
+            link(nodes, p, idx);
+        }
+        for c in &n.children {
+            walk(c, Some(idx), nodes);
+        }
+    }
+    walk(root, None, &mut nodes);
+    nodes
+}

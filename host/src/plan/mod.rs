@@ -1,0 +1,265 @@
+//! Plan ingestion: detect the format of what the user has (EXPLAIN text of any mode,
+//! event log, REST JSON, query profile, DAG node list), parse it, and normalise it into
+//! plan nodes with ids, families, tree links, semantics and ownership.
+//!
+//! Node ids are Spark's own where the format has one: `(N)` in EXPLAIN FORMATTED,
+//! `nodeId` in REST JSON, `explainId` in Databricks logs, the profile's node ids, the
+//! DAG list's ids. Elsewhere (simple EXPLAIN, OSS `sparkPlanInfo`) the id is the
+//! node's position in a pre-order walk from the root, starting at 0.
+
+mod assemble;
+mod codec;
+mod dag;
+pub mod eventlog;
+pub mod expr;
+pub mod family;
+mod model;
+mod ownership;
+mod profile;
+mod raw;
+pub mod render;
+mod rest;
+mod semantics;
+mod text;
+
+pub use model::{ExecutionInfo, Family, Ownership, Plan, PlanFormat, PlanNode, Semantics, SortKey};
+
+use std::path::Path;
+use std::sync::Arc;
+
+/// Why a plan could not be read. Messages name what is wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("the plan input is empty")]
+    Empty,
+    #[error("the plan input is binary data ({0}), not a plan or a known compressed event log (gzip, zstd, Spark lz4, Spark snappy)")]
+    Binary(String),
+    #[error("could not recognise the plan format: {0}; pass --plan-format to say which it is")]
+    Unknown(String),
+    #[error("malformed plan: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    NoPlan(String),
+    #[error("execution {id} is not in this input (executions: {available})")]
+    NoExecution { id: i64, available: String },
+    #[error("cannot read {what}: {cause}")]
+    Io { what: String, cause: std::io::Error },
+    #[error("invalid JSON in the {what} at line {line}, column {column}: {message}")]
+    Json { what: String, line: usize, column: usize, message: String },
+}
+
+impl PlanError {
+    fn io(what: &str) -> impl Fn(std::io::Error) -> PlanError + '_ {
+        move |cause| PlanError::Io { what: what.to_string(), cause }
+    }
+    fn json(what: &str, e: serde_json::Error) -> PlanError {
+        PlanError::Json { what: what.into(), line: e.line(), column: e.column(), message: e.to_string() }
+    }
+}
+
+/// What to read.
+pub enum PlanInput<'a> {
+    /// A file or an event-log folder.
+    Path(&'a Path),
+    /// Bytes already in memory (an HTTP body).
+    Bytes(Arc<[u8]>),
+}
+
+/// Options that pick what to read.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// Skip detection.
+    pub format: Option<PlanFormat>,
+    /// For inputs that hold several executions (event logs, REST listings).
+    pub execution: Option<i64>,
+}
+
+/// Largest plan text or JSON read into memory (event logs are streamed instead).
+pub const MAX_PLAN_BYTES: u64 = 256 << 20;
+
+/// Read and normalise a plan.
+pub fn parse(input: PlanInput<'_>, opts: &ParseOptions) -> Result<Plan, PlanError> {
+    let (bytes, log_source): (Option<Arc<[u8]>>, Option<eventlog::LogSource>) = match &input {
+        PlanInput::Path(p) if p.is_dir() => (None, Some(eventlog::resolve(p)?)),
+        PlanInput::Path(p) => {
+            let mut head = [0u8; 512];
+            let n = {
+                use std::io::Read;
+                let mut f = std::fs::File::open(p).map_err(PlanError::io(&p.display().to_string()))?;
+                f.read(&mut head).map_err(PlanError::io(&p.display().to_string()))?
+            };
+            let looks_log = codec::sniff(&head[..n]) != codec::Codec::Plain || is_event_json(&head[..n]);
+            if opts.format == Some(PlanFormat::EventLog) || (opts.format.is_none() && looks_log) {
+                (None, Some(eventlog::LogSource::Files(vec![p.to_path_buf()])))
+            } else {
+                let meta = std::fs::metadata(p).map_err(PlanError::io(&p.display().to_string()))?;
+                if meta.len() > MAX_PLAN_BYTES {
+                    return Err(PlanError::Malformed(format!("{} is {} bytes; plans other than event logs are limited to {MAX_PLAN_BYTES} bytes", p.display(), meta.len())));
+                }
+                (Some(Arc::from(std::fs::read(p).map_err(PlanError::io(&p.display().to_string()))?)), None)
+            }
+        }
+        PlanInput::Bytes(b) => {
+            let looks_log = codec::sniff(b) != codec::Codec::Plain || is_event_json(b);
+            if opts.format == Some(PlanFormat::EventLog) || (opts.format.is_none() && looks_log) {
+                (None, Some(eventlog::LogSource::Bytes(b.clone())))
+            } else {
+                (Some(b.clone()), None)
+            }
+        }
+    };
+    if let Some(src) = log_source {
+        return from_event_log(&src, opts);
+    }
+    let bytes = bytes.expect("either bytes or a log source");
+    let format = match opts.format {
+        Some(f) => f,
+        None => detect(&bytes)?,
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|e| PlanError::Binary(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    from_text(text, format, opts)
+}
+
+fn is_event_json(head: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(&head[..head.len().min(200)]);
+    s.trim_start().starts_with("{\"Event\"")
+}
+
+/// Guess the format of in-memory bytes.
+pub fn detect(bytes: &[u8]) -> Result<PlanFormat, PlanError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(PlanError::Empty);
+    }
+    let nul = bytes.iter().take(4096).filter(|b| **b == 0).count();
+    if nul > 0 {
+        return Err(PlanError::Binary(format!("{nul} NUL bytes in the first 4 KiB")));
+    }
+    if codec::sniff(bytes) != codec::Codec::Plain || is_event_json(bytes) {
+        return Ok(PlanFormat::EventLog);
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 16)]);
+    let t = text.trim_start();
+    if t.starts_with('[') || t.starts_with('{') {
+        // JSON: look at the whole document, keys can come after a long planDescription.
+        let t = String::from_utf8_lossy(bytes);
+        let t = t.trim_start();
+        return detect_json(t);
+    }
+        // A REST listing is an array of executions; a DAG list an array of nodes.
+    let formatted = text.lines().any(|l| l.starts_with('(') && l.split_once(") ").is_some_and(|(n, _)| n[1..].chars().all(|c| c.is_ascii_digit())));
+    if formatted {
+        return Ok(PlanFormat::Formatted);
+    }
+    if text.contains("== Physical Plan ==") || text.lines().any(|l| l.trim_start().starts_with("+- ") || l.trim_start().starts_with(":- ")) {
+        return Ok(PlanFormat::Explain);
+    }
+    // A single operator line is a valid one-node plan.
+    let first = t.lines().next().unwrap_or("");
+    if first.split(|c: char| !c.is_alphanumeric()).next().is_some_and(|w| family::family_of(&family::spark_name(w)) != Family::Other) {
+        return Ok(PlanFormat::Explain);
+    }
+    Err(PlanError::Unknown(format!("text starting with {:?} is not EXPLAIN output", first.chars().take(60).collect::<String>())))
+}
+
+fn detect_json(t: &str) -> Result<PlanFormat, PlanError> {
+    if t.starts_with('[') {
+        // A REST listing is an array of executions; a DAG list an array of nodes.
+        return Ok(if t.contains("\"nodeId\"") && t.contains("\"edges\"") { PlanFormat::Rest } else { PlanFormat::DagNodes });
+    }
+    if t.contains("\"graphs\"") {
+        return Ok(PlanFormat::QueryProfile);
+    }
+    if t.contains("\"nodes\"") && (t.contains("\"nodeId\"") || t.contains("\"planDescription\"")) {
+        return Ok(PlanFormat::Rest);
+    }
+    Err(PlanError::Unknown("a JSON object that is neither a Spark REST execution (nodes/edges) nor a Databricks query profile (graphs)".into()))
+}
+
+fn from_text(text: &str, format: PlanFormat, opts: &ParseOptions) -> Result<Plan, PlanError> {
+    let mut warnings = Vec::new();
+    let (raw, source, execution) = match format {
+        PlanFormat::Explain | PlanFormat::Formatted => {
+            let tp = text::parse(text)?;
+            warnings.extend(tp.warnings);
+            (tp.nodes, tp.source, None)
+        }
+        PlanFormat::Rest => {
+            let t = text.trim_start();
+            let execs: Vec<rest::Execution> = if t.starts_with('[') {
+                serde_json::from_str(text).map_err(|e| PlanError::json("REST execution list", e))?
+            } else {
+                vec![serde_json::from_str(text).map_err(|e| PlanError::json("REST execution", e))?]
+            };
+            let chosen = match opts.execution {
+                Some(id) => execs.iter().find(|e| e.id == id).ok_or_else(|| PlanError::NoExecution { id, available: execs.iter().map(|e| e.id.to_string()).collect::<Vec<_>>().join(", ") })?,
+                None => execs.iter().max_by_key(|e| (e.nodes.len(), -e.id)).ok_or_else(|| PlanError::NoPlan("the REST listing holds no executions".into()))?,
+            };
+            if execs.len() > 1 && opts.execution.is_none() {
+                warnings.push(format!("the REST listing holds {} executions; execution {} (most nodes) was used", execs.len(), chosen.id));
+            }
+            let (raw, w) = rest::raw_nodes(chosen)?;
+            warnings.extend(w);
+            let info = ExecutionInfo { id: chosen.id, description: chosen.description.clone(), call_site: chosen.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: chosen.nodes.len(), updates: 0 };
+            (raw, format!("REST execution {}", chosen.id), Some(info))
+        }
+        PlanFormat::QueryProfile => {
+            let p: profile::Profile = serde_json::from_str(text).map_err(|e| PlanError::json("query profile", e))?;
+            let (raw, w) = profile::raw_nodes(&p)?;
+            warnings.extend(w);
+            (raw, "Databricks query profile".into(), None)
+        }
+        PlanFormat::DagNodes => {
+            let list: Vec<dag::DagNode> = serde_json::from_str(text).map_err(|e| PlanError::json("DAG node list", e))?;
+            let (raw, w) = dag::raw_nodes(&list)?;
+            warnings.extend(w);
+            (raw, "DAG node list".into(), None)
+        }
+        PlanFormat::EventLog => unreachable!("event logs are streamed, not read as text"),
+    };
+    let format = if format == PlanFormat::Explain && raw.iter().any(|r| r.id.is_some()) && raw.iter().any(|r| !r.fields.is_empty()) { PlanFormat::Formatted } else { format };
+    Ok(finish(raw, format, source, execution, warnings))
+}
+
+fn finish(raw: Vec<raw::RawNode>, format: PlanFormat, source: String, execution: Option<ExecutionInfo>, mut warnings: Vec<String>) -> Plan {
+    let nodes = assemble::assemble(raw, &mut warnings);
+    let roots = nodes.iter().filter(|n| n.parent.is_none()).map(|n| n.id.clone()).collect();
+    Plan { format, nodes, roots, source, execution, warnings }
+}
+
+fn from_event_log(src: &eventlog::LogSource, opts: &ParseOptions) -> Result<Plan, PlanError> {
+    let (exec, why) = eventlog::select(src, opts.execution)?;
+    let mut warnings = Vec::new();
+    let parsed = exec.description.as_deref().map(text::parse);
+    let (raw, source) = match (parsed, &exec.tree) {
+        (Some(Ok(tp)), _) if !tp.nodes.is_empty() => {
+            warnings.extend(tp.warnings);
+            (tp.nodes, format!("{why}; {} from {}", tp.source, exec.source))
+        }
+        (parsed, Some(tree)) => {
+            if let Some(Err(e)) = parsed {
+                warnings.push(format!("physicalPlanDescription could not be read ({e}); the sparkPlanInfo tree was used"));
+            }
+            (eventlog::raw_from_info(tree), format!("{why}; sparkPlanInfo from {}", exec.source))
+        }
+        (Some(Err(e)), None) => return Err(e),
+        _ => return Err(PlanError::NoPlan(format!("execution {} carries no plan", exec.info.id))),
+    };
+    Ok(finish(raw, PlanFormat::EventLog, source, Some(exec.info), warnings))
+}
+
+/// List the executions of an event log (or REST listing).
+pub fn list_executions(path: &Path) -> Result<Vec<ExecutionInfo>, PlanError> {
+    let head = std::fs::read(path).ok().map(|b| b[..b.len().min(4096)].to_vec()).unwrap_or_default();
+    if path.is_file() && matches!(detect(&head), Ok(PlanFormat::Rest)) {
+        let text = std::fs::read_to_string(path).map_err(PlanError::io(&path.display().to_string()))?;
+        let execs: Vec<rest::Execution> = if text.trim_start().starts_with('[') { serde_json::from_str(&text).map_err(|e| PlanError::json("REST execution list", e))? } else { vec![serde_json::from_str(&text).map_err(|e| PlanError::json("REST execution", e))?] };
+        return Ok(execs.iter().map(|e| ExecutionInfo { id: e.id, description: e.description.clone(), call_site: e.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: e.nodes.len(), updates: 0 }).collect());
+    }
+    eventlog::list(&eventlog::resolve(path)?)
+}
+
+/// Parse EXPLAIN text directly (used by tests and benchmarks).
+pub fn parse_text(text: &str) -> Result<Plan, PlanError> {
+    let format = detect(text.as_bytes())?;
+    from_text(text, format, &ParseOptions::default())
+}

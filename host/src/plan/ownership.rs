@@ -1,0 +1,159 @@
+//! Who owns each node: code-owned, planner-induced (and by which neighbour, why), or
+//! pure infrastructure. Induced nodes are attributed to the operator that required
+//! them so the mapper can point at the code of that operator.
+
+use super::model::{Family, Ownership, PlanNode};
+use std::collections::HashMap;
+
+/// How far up the tree a cause is searched; deeper chains are not planner patterns.
+const MAX_CLIMB: usize = 12;
+
+fn label(n: &PlanNode) -> String {
+    format!("{} ({})", n.operator, n.id)
+}
+
+fn has(n: &PlanNode, flag: &str) -> bool {
+    n.semantics.flags.iter().any(|f| f == flag)
+}
+
+/// Walk up from `i`, skipping nodes for which `skip` holds, and return the first
+/// ancestor for which `want` holds.
+fn ancestor(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize, skip: impl Fn(&PlanNode) -> bool, want: impl Fn(&PlanNode) -> bool) -> Option<usize> {
+    let mut cur = i;
+    for _ in 0..MAX_CLIMB {
+        let p = *pos.get(nodes[cur].parent.as_ref()?)?;
+        if want(&nodes[p]) {
+            return Some(p);
+        }
+        if !skip(&nodes[p]) {
+            return None;
+        }
+        cur = p;
+    }
+    None
+}
+
+fn is_infra(n: &PlanNode) -> bool {
+    n.family == Family::Infrastructure
+}
+
+fn local_sort(n: &PlanNode) -> bool {
+    n.family == Family::Sort && !has(n, "global")
+}
+
+/// Fill in `ownership` for every node.
+pub fn infer(nodes: &mut [PlanNode]) {
+    let pos: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+    let mut result: Vec<Ownership> = Vec::with_capacity(nodes.len());
+    for i in 0..nodes.len() {
+        result.push(classify(nodes, &pos, i));
+    }
+    for (n, o) in nodes.iter_mut().zip(result) {
+        n.ownership = o;
+    }
+}
+
+fn induced(by: &PlanNode, reason: String) -> Ownership {
+    Ownership::Induced { by: by.id.clone(), reason }
+}
+
+fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Ownership {
+    let n = &nodes[i];
+    let op = n.spark_operator.as_str();
+    if is_infra(n) {
+        return Ownership::Infrastructure;
+    }
+    if let Some(r) = &n.reuses {
+        if let Some(&t) = pos.get(r) {
+            return induced(&nodes[t], format!("reuses {} computed for another part of the query", label(&nodes[t])));
+        }
+    }
+    match n.family {
+        Family::Exchange if op == "BroadcastExchange" => {
+            match ancestor(nodes, pos, i, is_infra, |a| a.family == Family::Join) {
+                Some(j) => induced(&nodes[j], format!("broadcast of the build side of {}", label(&nodes[j]))),
+                None => match nodes[i].parent.as_ref().and_then(|p| pos.get(p)) {
+                    Some(&p) => induced(&nodes[p], format!("broadcast required by {}", label(&nodes[p]))),
+                    None => Ownership::Owned,
+                },
+            }
+        }
+        Family::Exchange if op == "Coalesce" => Ownership::Owned,
+        Family::Exchange => {
+            let user = ["repartition-by-col", "repartition-by-num", "rebalance-partitions-by-col", "rebalance-partitions-by-none"].iter().any(|f| has(n, f));
+            if user {
+                return Ownership::Owned;
+            }
+            let skip = |a: &PlanNode| is_infra(a) || local_sort(a) || matches!(a.family, Family::Project | Family::Filter);
+            let want = |a: &PlanNode| matches!(a.family, Family::Join | Family::Aggregate | Family::Window | Family::Limit | Family::PythonUdf | Family::Write | Family::Union) || (a.family == Family::Sort && has(a, "global"));
+            match ancestor(nodes, pos, i, skip, want) {
+                Some(c) => induced(&nodes[c], format!("shuffle required by {}", label(&nodes[c]))),
+                None => match nodes[i].parent.as_ref().and_then(|p| pos.get(p)) {
+                    Some(&p) => induced(&nodes[p], format!("shuffle inserted by the planner under {}", label(&nodes[p]))),
+                    None => Ownership::Owned,
+                },
+            }
+        }
+        Family::Sort if !has(n, "global") => {
+            match ancestor(nodes, pos, i, is_infra, |a| matches!(a.family, Family::Join | Family::Window | Family::Aggregate | Family::PythonUdf | Family::Write)) {
+                Some(c) => induced(&nodes[c], format!("sort required by {}", label(&nodes[c]))),
+                None => Ownership::Owned,
+            }
+        }
+        Family::Aggregate => {
+            // The lower aggregates of a partial/final chain belong to the top one.
+            let skip = |a: &PlanNode| is_infra(a) || a.family == Family::Exchange || a.family == Family::Aggregate || local_sort(a) || a.family == Family::Project;
+            let mut top = None;
+            let mut cur = i;
+            for _ in 0..MAX_CLIMB {
+                match ancestor(nodes, pos, cur, |a| is_infra(a) || a.family == Family::Exchange || local_sort(a) || a.family == Family::Project, |a| a.family == Family::Aggregate) {
+                    Some(a) => {
+                        top = Some(a);
+                        cur = a;
+                    }
+                    None => break,
+                }
+            }
+            let _ = skip;
+            match top {
+                Some(t) if has(n, "partial") || nodes[t].semantics.grouping_keys.len() <= n.semantics.grouping_keys.len() => {
+                    induced(&nodes[t], format!("partial aggregation for {}", label(&nodes[t])))
+                }
+                _ => Ownership::Owned,
+            }
+        }
+        Family::Expand => match ancestor(nodes, pos, i, |a| is_infra(a) || a.family == Family::Exchange || a.family == Family::Aggregate, |a| a.family == Family::Aggregate) {
+            Some(a) => {
+                // Climb to the top aggregate of the chain.
+                let mut top = a;
+                while let Some(b) = ancestor(nodes, pos, top, |x| is_infra(x) || x.family == Family::Exchange, |x| x.family == Family::Aggregate) {
+                    top = b;
+                }
+                induced(&nodes[top], format!("expand for the grouping sets or distinct aggregates of {}", label(&nodes[top])))
+            }
+            None => Ownership::Owned,
+        },
+        Family::Limit if op == "LocalLimit" => match ancestor(nodes, pos, i, is_infra, |a| a.spark_operator == "GlobalLimit") {
+            Some(g) => induced(&nodes[g], format!("per-partition part of {}", label(&nodes[g]))),
+            None => Ownership::Owned,
+        },
+        Family::Filter if only_null_checks(n) => {
+            match ancestor(nodes, pos, i, |a| is_infra(a) || matches!(a.family, Family::Project | Family::Exchange | Family::Sort | Family::Filter), |a| a.family == Family::Join) {
+                Some(j) => induced(&nodes[j], format!("null filter inferred from the join keys of {}", label(&nodes[j]))),
+                None => Ownership::Owned,
+            }
+        }
+        Family::Subquery if op == "SubqueryBroadcast" || op == "SubqueryAdaptiveBroadcast" => match n.parent.as_ref().and_then(|p| pos.get(p)) {
+            Some(&h) => induced(&nodes[h], format!("dynamic partition pruning for {}", label(&nodes[h]))),
+            None => Ownership::Owned,
+        },
+        _ => Ownership::Owned,
+    }
+}
+
+/// A Filter whose condition is only `isnotnull(...)` checks (inferred by the optimizer).
+fn only_null_checks(n: &PlanNode) -> bool {
+    let Some(p) = n.semantics.predicates.first() else { return false };
+    let terms: Vec<&str> = p.split(" AND ").map(|t| t.trim_matches(|c| c == '(' || c == ')' || c == ' ')).collect();
+    !terms.is_empty() && terms.iter().all(|t| t.starts_with("isnotnull"))
+}

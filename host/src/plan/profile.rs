@@ -1,0 +1,78 @@
+//! Databricks query-profile export: `graphs[].nodes` with metadata keys and
+//! parent → child `edges`. Node ids are the profile's ids.
+
+use super::family::spark_name_from_tag;
+use super::raw::{link, RawNode};
+use super::PlanError;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+#[derive(Deserialize)]
+pub struct Profile {
+    pub graphs: Vec<Graph>,
+}
+
+#[derive(Deserialize)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub edges: Vec<Edge>,
+}
+
+#[derive(Deserialize)]
+pub struct Node {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub metadata: Vec<Meta>,
+}
+
+#[derive(Deserialize)]
+pub struct Meta {
+    pub key: String,
+    pub value: Option<String>,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Edge {
+    #[serde(rename = "fromId")]
+    pub from: String,
+    #[serde(rename = "toId")]
+    pub to: String,
+}
+
+/// Raw nodes of the profile's first graph.
+pub fn raw_nodes(p: &Profile) -> Result<(Vec<RawNode>, Vec<String>), PlanError> {
+    let g = p.graphs.first().ok_or_else(|| PlanError::NoPlan("query profile has no graphs".into()))?;
+    let mut warnings = Vec::new();
+    if p.graphs.len() > 1 {
+        warnings.push(format!("query profile has {} graphs; the first was used", p.graphs.len()));
+    }
+    let mut nodes = Vec::with_capacity(g.nodes.len());
+    let mut pos = HashMap::new();
+    for n in &g.nodes {
+        pos.insert(n.id.clone(), nodes.len());
+        let spark = spark_name_from_tag(&n.tag).unwrap_or_else(|| n.name.replace(' ', ""));
+        let fields: Vec<(String, String)> = n
+            .metadata
+            .iter()
+            .map(|m| (m.key.clone(), if m.values.is_empty() { m.value.clone().unwrap_or_default() } else { format!("[{}]", m.values.join(", ")) }))
+            .collect();
+        let text = if spark == "Scan" { format!("Scan {}", n.name.trim_start_matches("Scan ")) } else { n.name.clone() };
+        let mut fields = fields;
+        fields.push(("PROFILE_NAME".into(), n.name.clone()));
+        nodes.push(RawNode { id: Some(n.id.clone()), text, operator: Some(spark), fields, ..Default::default() });
+    }
+    for e in &g.edges {
+        match (pos.get(&e.from), pos.get(&e.to)) {
+            (Some(&p), Some(&c)) if nodes[c].parent.is_none() && p != c => link(&mut nodes, p, c),
+            (Some(_), Some(_)) => {}
+            _ => warnings.push(format!("edge {} → {} names an unknown node; ignored", e.from, e.to)),
+        }
+    }
+    Ok((nodes, warnings))
+}
