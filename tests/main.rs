@@ -2,4 +2,5 @@
 //! module per area. Each test names the behaviour it proves.
 
 mod foundation;
+mod plan;
 mod support;

@@ -33,7 +33,7 @@ pub enum StepOutput {
 /// Measurements of one invocation (success or failure).
 #[derive(Debug, Clone, Default)]
 pub struct InvokeReport {
-    /// Store creation + instantiation.
+    /// Instantiation of the pre-linked component in the fresh store.
     pub instantiate: Duration,
     /// The export call, including capability time.
     pub call: Duration,
@@ -126,7 +126,7 @@ impl Runtime {
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
         let mut report = InvokeReport::default();
-        let fut = run(&plugin.pre, &mut store, &input);
+        let fut = run(&plugin.pre, &mut store, &input, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         report.call = start.elapsed();
         let st = store.data();
@@ -158,22 +158,27 @@ impl Runtime {
 }
 
 /// Instantiate and call the kind's export.
-async fn run(pre: &Pre, store: &mut Store<HostState>, input: &StepInput) -> wasmtime::Result<Result<StepOutput, PluginError>> {
+async fn run(pre: &Pre, store: &mut Store<HostState>, input: &StepInput, instantiate: &mut Duration) -> wasmtime::Result<Result<StepOutput, PluginError>> {
+    let t = Instant::now();
     Ok(match pre {
         Pre::Retriever(p) => {
             let i = p.instantiate_async(&mut *store).await?;
+            *instantiate = t.elapsed();
             i.planmap_strategy_retrieve().call_retrieve(&mut *store, input).await?.map(StepOutput::Candidates)
         }
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
+            *instantiate = t.elapsed();
             i.planmap_strategy_matching().call_match_candidates(&mut *store, input).await?.map(StepOutput::Candidates)
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;
+            *instantiate = t.elapsed();
             i.planmap_strategy_score().call_score(&mut *store, input).await?.map(StepOutput::Candidates)
         }
         Pre::Router(p) => {
             let i = p.instantiate_async(&mut *store).await?;
+            *instantiate = t.elapsed();
             i.planmap_strategy_route().call_route(&mut *store, input).await?.map(StepOutput::Decision)
         }
     })

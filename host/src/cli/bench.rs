@@ -100,7 +100,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
     let caps = Arc::new(JobCapabilities::new(index, Arc::new(MemoryCache::new())));
     let node = synthetic_node();
     println!("\n## one invocation with a 50-candidate batch ({iterations} runs each; µs)");
-    println!("{:<22} {:>10} {:>10} {:>10}", "plugin", "p50", "p99", "mean");
+    println!("{:<22} {:>10} {:>10} {:>10} {:>12}", "plugin", "p50", "p99", "mean", "instantiate");
     let mut plugins: Vec<(String, Arc<[u8]>, String)> = sources.iter().map(|s| (s.name.clone(), s.bytes.clone(), String::new())).collect();
     if let Some(dir) = option_env!("PLANMAP_TEST_WASM_DIR") {
         if let Ok(b) = std::fs::read(format!("{dir}/chaos_scorer.wasm")) {
@@ -111,6 +111,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         let p = runtime.load(name, bytes, "bench")?;
         let grants: Grants = planmap_runtime::Capability::ALL.into_iter().collect();
         let mut times = Vec::with_capacity(iterations);
+        let mut inst = Vec::with_capacity(iterations);
         for _ in 0..iterations {
             let input = StepInput {
                 node: node.clone(),
@@ -120,12 +121,32 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
             };
             let call = Call { input, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
             let t = Instant::now();
-            let (r, _) = runtime.invoke(&p, call).await;
+            let (r, rep) = runtime.invoke(&p, call).await;
             times.push(t.elapsed());
+            inst.push(rep.instantiate);
             r?;
         }
         let (p50, p99, mean) = stats(times);
-        println!("{:<22} {:>10.1} {:>10.1} {:>10.1}", name, p50, p99, mean);
+        let (i50, _, _) = stats(inst);
+        println!("{:<22} {:>10.1} {:>10.1} {:>10.1} {:>12.1}", name, p50, p99, mean, i50);
+    }
+
+    if let Some((_, bytes, config)) = plugins.iter().find(|(n, _, _)| n.starts_with("no-op")) {
+        println!("\n## no-op plugin by batch size (µs, p50): the runtime's own cost per step");
+        let p = runtime.load("no-op", bytes, "bench")?;
+        for n in [0usize, 1, 10, 20, 50] {
+            let mut times = Vec::with_capacity(iterations);
+            for _ in 0..iterations {
+                let input = StepInput { node: node.clone(), candidates: candidates(n), config: config.clone(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } };
+                let call = Call { input, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+                let t = Instant::now();
+                let (r, _) = runtime.invoke(&p, call).await;
+                times.push(t.elapsed());
+                r?;
+            }
+            let (p50, p99, _) = stats(times);
+            println!("candidates {n:>3}: p50 {p50:>8.1}  p99 {p99:>8.1}");
+        }
     }
 
     println!("\n## default graph (4 nodes) on one core");

@@ -146,6 +146,9 @@ pub fn detect(bytes: &[u8]) -> Result<PlanFormat, PlanError> {
         return detect_json(t);
     }
         // A REST listing is an array of executions; a DAG list an array of nodes.
+    if t.starts_with("Found ") && t.contains("WholeStageCodegen subtrees") {
+        return Ok(PlanFormat::Explain); // the text parser explains why it cannot be used
+    }
     let formatted = text.lines().any(|l| l.starts_with('(') && l.split_once(") ").is_some_and(|(n, _)| n[1..].chars().all(|c| c.is_ascii_digit())));
     if formatted {
         return Ok(PlanFormat::Formatted);
@@ -171,6 +174,9 @@ fn detect_json(t: &str) -> Result<PlanFormat, PlanError> {
     }
     if t.contains("\"nodes\"") && (t.contains("\"nodeId\"") || t.contains("\"planDescription\"")) {
         return Ok(PlanFormat::Rest);
+    }
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(t) {
+        return Err(PlanError::json("plan", e));
     }
     Err(PlanError::Unknown("a JSON object that is neither a Spark REST execution (nodes/edges) nor a Databricks query profile (graphs)".into()))
 }

@@ -48,7 +48,25 @@ pub fn infer(nodes: &mut [PlanNode]) {
     for i in 0..nodes.len() {
         result.push(classify(nodes, &pos, i));
     }
-    for (n, o) in nodes.iter_mut().zip(result) {
+    // A cause that is itself induced (a shuffle under a partial aggregate) hands the
+    // node on to that cause's owner, so `by` always names code-owned work.
+    let resolved: Vec<Ownership> = result
+        .iter()
+        .map(|o| match o {
+            Ownership::Induced { by, reason } => {
+                let mut owner = by.clone();
+                for _ in 0..MAX_CLIMB {
+                    match pos.get(&owner).map(|&p| &result[p]) {
+                        Some(Ownership::Induced { by: next, .. }) if *next != owner => owner = next.clone(),
+                        _ => break,
+                    }
+                }
+                Ownership::Induced { by: owner, reason: reason.clone() }
+            }
+            other => other.clone(),
+        })
+        .collect();
+    for (n, o) in nodes.iter_mut().zip(resolved) {
         n.ownership = o;
     }
 }
@@ -63,9 +81,18 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
     if is_infra(n) {
         return Ownership::Infrastructure;
     }
+    let subquery_root = n.parent.as_ref().and_then(|p| pos.get(p)).is_some_and(|&h| nodes[h].subqueries.contains(&n.id));
+    if subquery_root && matches!(n.family, Family::Exchange | Family::Subquery) && n.spark_operator != "Subquery" {
+        let h = pos[n.parent.as_ref().unwrap()];
+        return induced(&nodes[h], format!("dynamic partition pruning for {}", label(&nodes[h])));
+    }
     if let Some(r) = &n.reuses {
         if let Some(&t) = pos.get(r) {
-            return induced(&nodes[t], format!("reuses {} computed for another part of the query", label(&nodes[t])));
+            let consumer = ancestor(nodes, pos, i, |a| is_infra(a) || local_sort(a) || matches!(a.family, Family::Project | Family::Filter), |a| matches!(a.family, Family::Join | Family::Aggregate | Family::Window | Family::Union));
+            return match consumer {
+                Some(c) => induced(&nodes[c], format!("reuses {} for {}", label(&nodes[t]), label(&nodes[c]))),
+                None => induced(&nodes[t], format!("reuses {} computed for another part of the query", label(&nodes[t]))),
+            };
         }
     }
     match n.family {
@@ -102,7 +129,6 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
         }
         Family::Aggregate => {
             // The lower aggregates of a partial/final chain belong to the top one.
-            let skip = |a: &PlanNode| is_infra(a) || a.family == Family::Exchange || a.family == Family::Aggregate || local_sort(a) || a.family == Family::Project;
             let mut top = None;
             let mut cur = i;
             for _ in 0..MAX_CLIMB {
@@ -114,7 +140,6 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
                     None => break,
                 }
             }
-            let _ = skip;
             match top {
                 Some(t) if has(n, "partial") || nodes[t].semantics.grouping_keys.len() <= n.semantics.grouping_keys.len() => {
                     induced(&nodes[t], format!("partial aggregation for {}", label(&nodes[t])))
@@ -131,6 +156,10 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
                 }
                 induced(&nodes[top], format!("expand for the grouping sets or distinct aggregates of {}", label(&nodes[top])))
             }
+            None => Ownership::Owned,
+        },
+        Family::Window if op == "WindowGroupLimit" => match ancestor(nodes, pos, i, |a| is_infra(a) || matches!(a.family, Family::Exchange | Family::Sort) || a.spark_operator == "WindowGroupLimit", |a| a.spark_operator == "Window") {
+            Some(w) => induced(&nodes[w], format!("group limit pushed below {} by the optimizer (rank filter)", label(&nodes[w]))),
             None => Ownership::Owned,
         },
         Family::Limit if op == "LocalLimit" => match ancestor(nodes, pos, i, is_infra, |a| a.spark_operator == "GlobalLimit") {

@@ -12,7 +12,16 @@ fn inline_fields(text: &str) -> Vec<(String, String)> {
         Some(i) => &text[i + 2..],
         None => text,
     };
-    split_top(after).into_iter().filter_map(|kv| kv.split_once(": ").map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect()
+    // `ReadSchema: struct<a:int,b:string>` comes last and holds commas inside `<>`.
+    let (head, schema) = match after.find("ReadSchema: ") {
+        Some(i) => (&after[..i], Some(after[i + "ReadSchema: ".len()..].trim())),
+        None => (after, None),
+    };
+    let mut out: Vec<(String, String)> = split_top(head).into_iter().filter_map(|kv| kv.split_once(": ").map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    if let Some(s) = schema {
+        out.push(("ReadSchema".into(), s.to_string()));
+    }
+    out
 }
 
 fn get<'a>(raw: &'a RawNode, inline: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -73,6 +82,7 @@ pub fn extract(op: &str, family: Family, raw: &RawNode) -> Semantics {
             }
             s.columns = attributes(parts.first().map(|p| p.as_str()).unwrap_or(""));
         }
+        Family::Window if op == "WindowGroupLimit" => window_group_limit(&mut s, arguments(raw, name_len)),
         Family::Window => window(&mut s, arguments(raw, name_len)),
         Family::Limit => limit(&mut s, op, raw, name_len),
         Family::Generate | Family::Expand => {
@@ -161,10 +171,12 @@ fn scan(s: &mut Semantics, header: &str, raw: &RawNode) {
 
 fn join(s: &mut Semantics, header: &str, raw: &RawNode, name_len: usize) {
     const TYPES: &[&str] = &["Inner", "LeftOuter", "RightOuter", "FullOuter", "LeftSemi", "LeftAnti", "Cross", "ExistenceJoin", "LeftSingle"];
-    if let (Some(l), Some(r)) = (raw.field("Left keys"), raw.field("Right keys")) {
-        s.left_keys = list_items(l);
-        s.right_keys = list_items(r);
-        s.join_type = raw.field("Join type").map(str::to_string);
+    if raw.field("Left keys").is_some() || raw.field("Join condition").is_some() || raw.field("Join type").is_some() {
+        s.left_keys = raw.field("Left keys").map(list_items).unwrap_or_default();
+        s.right_keys = raw.field("Right keys").map(list_items).unwrap_or_default();
+        s.join_type = raw.field("Join type").map(str::to_string).or_else(|| {
+            header.split_whitespace().chain(raw.text.split_whitespace()).find(|w| TYPES.iter().any(|t| w.starts_with(t))).map(str::to_string)
+        });
         if let Some(c) = raw.field("Join condition") {
             if c != "None" {
                 predicate(s, c);
@@ -274,12 +286,36 @@ fn window(s: &mut Semantics, args: &str) {
         s.aliases = expr::aliases(exprs);
         s.columns = attributes(exprs);
     }
-    if let Some(p) = parts.get(1) {
-        s.window_partition = list_items(p);
+    // `[exprs], [partition], [order]`; Spark omits an empty partition list in some
+    // versions, so tell the two apart by the sort directions.
+    for p in parts.iter().skip(1) {
+        if p.contains(" ASC") || p.contains(" DESC") {
+            s.sort_keys = expr::sort_keys(p);
+        } else {
+            s.window_partition = list_items(p);
+        }
     }
-    if let Some(o) = parts.get(2) {
-        s.sort_keys = expr::sort_keys(o);
+}
+
+/// `WindowGroupLimit [partition], [order], rank(x), 5, Partial|Final`.
+fn window_group_limit(s: &mut Semantics, args: &str) {
+    for p in split_top(args) {
+        let p = p.trim();
+        if p.starts_with('[') {
+            if p.contains(" ASC") || p.contains(" DESC") {
+                s.sort_keys = expr::sort_keys(p);
+            } else {
+                s.window_partition = list_items(p);
+            }
+        } else if p.contains('(') {
+            s.window_functions = expr::aggregate_functions(p);
+        } else if let Ok(n) = p.parse() {
+            s.limit = Some(n);
+        } else if p == "Partial" {
+            s.flags.push("partial".into());
+        }
     }
+    s.columns = attributes(args);
 }
 
 fn limit(s: &mut Semantics, op: &str, raw: &RawNode, name_len: usize) {

@@ -23,6 +23,9 @@ pub struct TextPlan {
 
 /// Parse EXPLAIN text of any mode.
 pub fn parse(text: &str) -> Result<TextPlan, PlanError> {
+    if text.trim_start().starts_with("Found ") && text.contains("WholeStageCodegen subtrees") {
+        return Err(PlanError::Malformed("this is EXPLAIN CODEGEN output (generated Java per codegen stage), which does not hold the whole plan; use EXPLAIN FORMATTED".into()));
+    }
     let lines: Vec<&str> = text.lines().collect();
     // The physical section: after `== Physical Plan ==` when present, else everything.
     let start = lines.iter().position(|l| l.trim() == "== Physical Plan ==").map(|i| i + 1).unwrap_or(0);

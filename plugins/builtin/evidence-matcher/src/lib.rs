@@ -4,6 +4,9 @@
 
 wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 
+#[global_allocator]
+static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
+
 use exports::planmap::strategy::matching::Guest;
 use planmap::strategy::types::{Candidate, Evidence, Feature, PluginError, Semantics, StepInput};
 use planmap_plugin_sdk as sdk;

@@ -5,6 +5,9 @@
 
 wit_bindgen::generate!({ world: "retriever", path: "../../../wit" });
 
+#[global_allocator]
+static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
+
 use exports::planmap::strategy::retrieve::Guest;
 use planmap::strategy::types::{Candidate, ErrorCode, Family, PluginError, Semantics, StepInput};
 use planmap::strategy::{code_search, log, vectors};

@@ -4,6 +4,9 @@
 
 wit_bindgen::generate!({ world: "router", path: "../../../wit" });
 
+#[global_allocator]
+static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
+
 use exports::planmap::strategy::route::Guest;
 use planmap::strategy::types::{Decision, ErrorCode, PluginError, StepInput};
 use planmap_plugin_sdk as sdk;

@@ -4,6 +4,9 @@
 
 wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 
+#[global_allocator]
+static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
+
 use exports::planmap::strategy::score::Guest;
 use planmap::strategy::types::{Candidate, ErrorCode, PluginError, StepInput};
 use planmap_plugin_sdk as sdk;
