@@ -68,7 +68,7 @@ pub fn mib(bytes: usize) -> String {
 
 /// Human form of a duration ("2 s", "250 ms").
 pub fn human(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 && d.as_secs() > 0 {
+    if d.as_millis().is_multiple_of(1000) && d.as_secs() > 0 {
         format!("{} s", d.as_secs())
     } else if d.as_millis() > 0 {
         format!("{} ms", d.as_millis())

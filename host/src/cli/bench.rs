@@ -15,6 +15,18 @@ use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Plan ingestion: a 5,000-node formatted plan and a large event log (time, peak memory).
+    Plan {
+        /// Size of the synthetic event log in MiB.
+        #[arg(long, default_value_t = 500)]
+        log_mib: u64,
+        /// An event log whose lines are repeated to build the synthetic one.
+        #[arg(long)]
+        seed_log: Option<std::path::PathBuf>,
+        /// Nodes in the synthetic formatted plan.
+        #[arg(long, default_value_t = 5000)]
+        nodes: usize,
+    },
     /// Plugin runtime: compile, instantiate + call, steps per second.
     Runtime {
         /// Invocations per measurement.
@@ -74,7 +86,10 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
 }
 
 pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
-    let BenchCmd::Runtime { iterations } = cmd;
+    let iterations = match cmd {
+        BenchCmd::Runtime { iterations } => iterations,
+        BenchCmd::Plan { log_mib, seed_log, nodes } => return tokio::task::spawn_blocking(move || super::bench_plan::run(log_mib, seed_log, nodes)).await?,
+    };
     let (sources, _) = crate::plugins::discover(None);
     println!("## compile per plugin");
     println!("{:<22} {:>10} {:>12} {:>10}", "plugin", "bytes", "cold ms", "cached ms");
@@ -102,11 +117,10 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
     println!("\n## one invocation with a 50-candidate batch ({iterations} runs each; µs)");
     println!("{:<22} {:>10} {:>10} {:>10} {:>12}", "plugin", "p50", "p99", "mean", "instantiate");
     let mut plugins: Vec<(String, Arc<[u8]>, String)> = sources.iter().map(|s| (s.name.clone(), s.bytes.clone(), String::new())).collect();
-    if let Some(dir) = option_env!("PLANMAP_TEST_WASM_DIR") {
-        if let Ok(b) = std::fs::read(format!("{dir}/chaos_scorer.wasm")) {
+    if let Some(dir) = option_env!("PLANMAP_TEST_WASM_DIR")
+        && let Ok(b) = std::fs::read(format!("{dir}/chaos_scorer.wasm")) {
             plugins.push(("no-op (chaos-scorer ok)".into(), Arc::from(b), r#"{"mode":"ok","confidence":0.5}"#.into()));
         }
-    }
     for (name, bytes, config) in &plugins {
         let p = runtime.load(name, bytes, "bench")?;
         let grants: Grants = planmap_runtime::Capability::ALL.into_iter().collect();

@@ -1,6 +1,7 @@
 //! The `planmap` command line: one small file per command group.
 
 mod bench;
+mod bench_plan;
 mod graph;
 mod plan;
 mod plugin;

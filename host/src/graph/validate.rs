@@ -87,11 +87,10 @@ pub(super) fn build(file: &Path, text: &str, raw: RawGraph, plugins: &PluginKind
 
     let (edges, routes) = edges_of(&mut cx, &raw, plugins);
     check_reachable(&mut cx, &raw, &entry, &edges);
-    if max_visits.is_none() {
-        if let Some(cycle) = find_cycle(&raw, &edges) {
+    if max_visits.is_none()
+        && let Some(cycle) = find_cycle(&raw, &edges) {
             cx.nowhere(format!("cycle {} has no bound: set `max_visits` (1-{MAX_VISITS_LIMIT}) at the top of the file", cycle.join(" → ")));
         }
-    }
 
     if !cx.errors.is_empty() {
         cx.errors.sort_by_key(|e| e.line.unwrap_or(0));
@@ -261,11 +260,10 @@ fn edges_of(cx: &mut Ctx<'_>, raw: &RawGraph, plugins: &PluginKinds) -> (Vec<Edg
             (Some(l), false) => cx.at(l, format!("edge {from} → {to}: only router nodes have labelled edges; '{from}' is not a router")),
             (Some(l), true) => {
                 let entry = routes.entry(from.clone()).or_insert_with(|| NodeTarget::Decisions(BTreeMap::new()));
-                if let NodeTarget::Decisions(m) = entry {
-                    if m.insert(l.get_ref().clone(), target.clone()).is_some() {
+                if let NodeTarget::Decisions(m) = entry
+                    && m.insert(l.get_ref().clone(), target.clone()).is_some() {
                         cx.at(l, format!("router '{from}' has two edges for decision '{}'", l.get_ref()));
                     }
-                }
             }
             (None, false) => {
                 if routes.contains_key(from) {
@@ -294,11 +292,10 @@ fn check_reachable(cx: &mut Ctx<'_>, raw: &RawGraph, entry: &str, edges: &[Edge]
     let mut queue = VecDeque::from([entry.to_string()]);
     while let Some(n) = queue.pop_front() {
         for e in edges.iter().filter(|e| e.from == n) {
-            if let Target::Node(t) = &e.to {
-                if seen.insert(t.clone()) {
+            if let Target::Node(t) = &e.to
+                && seen.insert(t.clone()) {
                     queue.push_back(t.clone());
                 }
-            }
         }
     }
     for (k, n) in &raw.nodes {
@@ -321,11 +318,10 @@ fn find_cycle(raw: &RawGraph, edges: &[Edge]) -> Option<Vec<String>> {
         }
         stack.push(n.to_string());
         for e in edges.iter().filter(|e| e.from == n) {
-            if let Target::Node(t) = &e.to {
-                if let Some(c) = dfs(t, edges, stack, done) {
+            if let Target::Node(t) = &e.to
+                && let Some(c) = dfs(t, edges, stack, done) {
                     return Some(c);
                 }
-            }
         }
         stack.pop();
         done.insert(n.to_string());

@@ -93,13 +93,12 @@ pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: P
         input.context.visit = *visit;
         let (variant, experiment) = choose(gnode, ctx);
         let result = step(runtime, snap, gnode, variant.as_ref(), experiment.clone(), &input, caps.clone(), ctx, false, &mut out).await;
-        if let PluginChoice::Experiment { shadow, .. } = &gnode.plugin {
-            if !ctx.skip_shadows {
+        if let PluginChoice::Experiment { shadow, .. } = &gnode.plugin
+            && !ctx.skip_shadows {
                 for s in shadow {
                     let _ = step(runtime, snap, gnode, Some(s), experiment.clone(), &input, caps.clone(), ctx, true, &mut out).await;
                 }
             }
-        }
         let output = match result {
             Ok(o) => o,
             Err(e) => {
@@ -178,13 +177,12 @@ async fn step(
     // Validation guarantees every plugin a graph names is in the snapshot it was built with.
     let plugin = snap.plugins[&plugin_name].clone();
     let mut config = gnode.config.clone();
-    if let (Some(v), serde_json::Value::Object(base)) = (variant.and_then(|v| v.config.as_ref()), &mut config) {
-        if let serde_json::Value::Object(over) = v {
+    if let (Some(v), serde_json::Value::Object(base)) = (variant.and_then(|v| v.config.as_ref()), &mut config)
+        && let serde_json::Value::Object(over) = v {
             for (k, val) in over {
                 base.insert(k.clone(), val.clone());
             }
         }
-    }
     let mut step_input = input.clone();
     step_input.config = config.to_string();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: input.node.id.clone() };

@@ -19,14 +19,13 @@ pub fn operator_name(raw: &RawNode) -> String {
     let text = raw.field("__header").unwrap_or(&raw.text);
     let head_end = text.find([' ', '[', '(']).unwrap_or(text.len());
     let head = &text[..head_end];
-    if matches!(head, "Scan" | "FileScan" | "BatchScan" | "Execute") {
-        if let Some(second) = text[head_end..].split_whitespace().next() {
+    if matches!(head, "Scan" | "FileScan" | "BatchScan" | "Execute")
+        && let Some(second) = text[head_end..].split_whitespace().next() {
             let second = second.split(['[', '(']).next().unwrap_or(second);
             if !second.is_empty() {
                 return format!("{head} {second}");
             }
         }
-    }
     head.to_string()
 }
 
@@ -52,6 +51,12 @@ pub fn assemble(raw: Vec<RawNode>, warnings: &mut Vec<String>) -> Vec<PlanNode> 
         warnings.push("operator ids in the input are not unique; pre-order positions are used as ids".into());
         for (pos, &i) in order.iter().enumerate() {
             ids[i] = pos.to_string();
+        }
+    }
+    let mut hosted: Vec<Vec<usize>> = vec![Vec::new(); raw.len()];
+    for (j, r) in raw.iter().enumerate() {
+        if let Some(h) = r.subquery_of {
+            hosted[h].push(j);
         }
     }
     let mut unknown = Vec::new();
@@ -86,7 +91,7 @@ pub fn assemble(raw: Vec<RawNode>, warnings: &mut Vec<String>) -> Vec<PlanNode> 
                 parent: r.parent.map(|p| ids[p].clone()).or_else(|| r.subquery_of.map(|h| ids[h].clone())),
                 children: r.children.iter().map(|c| ids[*c].clone()).collect(),
                 reuses: r.reuses.clone(),
-                subqueries: raw.iter().enumerate().filter(|(_, s)| s.subquery_of == Some(i)).map(|(j, _)| ids[j].clone()).collect(),
+                subqueries: hosted[i].iter().map(|&j| ids[j].clone()).collect(),
                 codegen_stage: r.codegen,
                 ownership: Ownership::Owned,
                 semantics: sem,

@@ -50,7 +50,7 @@ pub fn raw_nodes(list: &[DagNode]) -> Result<(Vec<RawNode>, Vec<String>), PlanEr
         }
         let fragment = if d.physical_plan_fragment.trim().is_empty() { d.operator.clone() } else { d.physical_plan_fragment.trim().to_string() };
         let first = fragment.lines().next().unwrap_or("");
-        let mut raw = text::node_from_line(first.trim_start_matches(|c: char| matches!(c, ' ' | ':' | '|' | '+' | '-')));
+        let mut raw = text::node_from_line(first.trim_start_matches([' ', ':', '|', '+', '-']));
         raw.id = Some(id);
         raw.operator = Some(d.operator.clone());
         for line in fragment.lines().skip(1) {

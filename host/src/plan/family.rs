@@ -114,18 +114,16 @@ pub fn spark_name(operator: &str) -> String {
     }
     // Gluten and Comet names not in the tables: strip the suffix/prefix and retry.
     for suffix in ["ExecTransformer", "Transformer", "Exec"] {
-        if let Some(base) = head.strip_suffix(suffix) {
-            if SPARK.iter().any(|(n, _)| *n == base) {
+        if let Some(base) = head.strip_suffix(suffix)
+            && SPARK.iter().any(|(n, _)| *n == base) {
                 return base.to_string();
             }
-        }
     }
     for prefix in ["Photon", "Comet", "Native", "Gpu", "Velox"] {
-        if let Some(base) = head.strip_prefix(prefix) {
-            if SPARK.iter().any(|(n, _)| *n == base) {
+        if let Some(base) = head.strip_prefix(prefix)
+            && SPARK.iter().any(|(n, _)| *n == base) {
                 return base.to_string();
             }
-        }
     }
     head.to_string()
 }

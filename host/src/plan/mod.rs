@@ -255,8 +255,10 @@ fn from_event_log(src: &eventlog::LogSource, opts: &ParseOptions) -> Result<Plan
 
 /// List the executions of an event log (or REST listing).
 pub fn list_executions(path: &Path) -> Result<Vec<ExecutionInfo>, PlanError> {
-    let head = std::fs::read(path).ok().map(|b| b[..b.len().min(4096)].to_vec()).unwrap_or_default();
-    if path.is_file() && matches!(detect(&head), Ok(PlanFormat::Rest)) {
+    let head = read_head(path, 4096);
+    // JSON that is not an event line is a REST execution or listing.
+    let json = matches!(String::from_utf8_lossy(&head).trim_start().chars().next(), Some('{') | Some('['));
+    if path.is_file() && json && !is_event_json(&head) {
         let text = std::fs::read_to_string(path).map_err(PlanError::io(&path.display().to_string()))?;
         let execs: Vec<rest::Execution> = if text.trim_start().starts_with('[') { serde_json::from_str(&text).map_err(|e| PlanError::json("REST execution list", e))? } else { vec![serde_json::from_str(&text).map_err(|e| PlanError::json("REST execution", e))?] };
         return Ok(execs.iter().map(|e| ExecutionInfo { id: e.id, description: e.description.clone(), call_site: e.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: e.nodes.len(), updates: 0 }).collect());
@@ -264,8 +266,23 @@ pub fn list_executions(path: &Path) -> Result<Vec<ExecutionInfo>, PlanError> {
     eventlog::list(&eventlog::resolve(path)?)
 }
 
+/// The first `n` bytes of a file (empty for a folder or an unreadable file).
+fn read_head(path: &Path, n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(n);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(n as u64).read_to_end(&mut buf);
+    }
+    buf
+}
+
 /// Parse EXPLAIN text directly (used by tests and benchmarks).
 pub fn parse_text(text: &str) -> Result<Plan, PlanError> {
     let format = detect(text.as_bytes())?;
     from_text(text, format, &ParseOptions::default())
+}
+
+/// Open an event-log file with its codec (for tools that need the raw lines).
+pub fn eventlog_open(path: &Path) -> std::io::Result<Box<dyn std::io::Read>> {
+    codec::open(path)
 }

@@ -86,15 +86,14 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
         let h = pos[n.parent.as_ref().unwrap()];
         return induced(&nodes[h], format!("dynamic partition pruning for {}", label(&nodes[h])));
     }
-    if let Some(r) = &n.reuses {
-        if let Some(&t) = pos.get(r) {
+    if let Some(r) = &n.reuses
+        && let Some(&t) = pos.get(r) {
             let consumer = ancestor(nodes, pos, i, |a| is_infra(a) || local_sort(a) || matches!(a.family, Family::Project | Family::Filter), |a| matches!(a.family, Family::Join | Family::Aggregate | Family::Window | Family::Union));
             return match consumer {
                 Some(c) => induced(&nodes[c], format!("reuses {} for {}", label(&nodes[t]), label(&nodes[c]))),
                 None => induced(&nodes[t], format!("reuses {} computed for another part of the query", label(&nodes[t]))),
             };
         }
-    }
     match n.family {
         Family::Exchange if op == "BroadcastExchange" => {
             match ancestor(nodes, pos, i, is_infra, |a| a.family == Family::Join) {

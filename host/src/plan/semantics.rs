@@ -29,7 +29,7 @@ fn get<'a>(raw: &'a RawNode, inline: &'a [(String, String)], key: &str) -> Optio
 }
 
 /// The operator's arguments: the formatted `Arguments` field, else the text after the name.
-fn arguments<'a>(raw: &'a RawNode, name_len: usize) -> &'a str {
+fn arguments(raw: &RawNode, name_len: usize) -> &str {
     raw.field("Arguments").unwrap_or_else(|| raw.text.get(name_len..).unwrap_or("").trim())
 }
 
@@ -177,11 +177,10 @@ fn join(s: &mut Semantics, header: &str, raw: &RawNode, name_len: usize) {
         s.join_type = raw.field("Join type").map(str::to_string).or_else(|| {
             header.split_whitespace().chain(raw.text.split_whitespace()).find(|w| TYPES.iter().any(|t| w.starts_with(t))).map(str::to_string)
         });
-        if let Some(c) = raw.field("Join condition") {
-            if c != "None" {
+        if let Some(c) = raw.field("Join condition")
+            && c != "None" {
                 predicate(s, c);
             }
-        }
         s.build_side = header.split_whitespace().chain(raw.text.split_whitespace()).find(|w| w.starts_with("Build")).map(str::to_string);
     } else if let (Some(l), Some(r)) = (raw.field("LEFT_KEYS"), raw.field("RIGHT_KEYS")) {
         s.left_keys = list_items(l).iter().map(|c| c.rsplit('.').next().unwrap_or(c).to_string()).collect();
