@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use planmap::runtime::wit::*;
+use planmap::runtime::wit::Ranking;
 use planmap::runtime::{Call, CallLimits, CallScope, Capability, Grants, InvokeCause, LoadedPlugin, StepOutput};
 use std::time::{Duration, Instant};
 
@@ -10,28 +11,35 @@ fn chaos() -> LoadedPlugin {
     runtime().load("chaos-scorer", &wasm("chaos_scorer"), "test").expect("load chaos-scorer")
 }
 
-fn call(config: &str, limits: CallLimits, grants: Grants) -> Call {
+/// Invoke the chaos scorer with a config, limits and grants.
+async fn invoke(p: &LoadedPlugin, config: &str, limits: CallLimits, grants: Grants) -> (Result<StepOutput, planmap::runtime::InvokeError>, planmap::runtime::InvokeReport) {
     let sites = vec![site("a", "join", "etl/a.py", 10, &["id"])];
-    Call {
-        input: StepInput {
-            node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]),
-            candidates: candidates(&sites),
-            config: config.into(),
-            context: StepContext { analysis_id: "t".into(), graph_node: "score".into(), visit: 1, max_visits: 1 },
-        },
+    let input = StepInput {
+        node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]),
+        candidates: candidates(&sites),
+        config: config.into(),
+        context: StepContext { analysis_id: "t".into(), graph_node: "score".into(), visit: 1, max_visits: 1 },
+    };
+    let call = Call {
+        input: &input,
         limits,
         grants,
         capabilities: capabilities(sites),
         scope: CallScope { analysis_id: "t".into(), plugin: "chaos-scorer".into(), graph_node: "score".into(), plan_node: "7".into() },
+    };
+    runtime().invoke(p, call).await
+}
+
+fn rankings(r: Result<StepOutput, planmap::runtime::InvokeError>) -> Vec<Ranking> {
+    match r.expect("the call succeeds") {
+        StepOutput::Rankings(r) => r,
+        other => panic!("unexpected {other:?}"),
     }
 }
 
 async fn ok_call_still_works(p: &LoadedPlugin) {
-    let (r, report) = runtime().invoke(p, call(r#"{"mode":"ok","confidence":0.7}"#, CallLimits::default(), Grants::none())).await;
-    match r.expect("a normal call after a failure succeeds") {
-        StepOutput::Candidates(c) => assert_eq!(c[0].confidence, 0.7),
-        other => panic!("unexpected {other:?}"),
-    }
+    let (r, report) = invoke(&p, r#"{"mode":"ok","confidence":0.7}"#, CallLimits::default(), Grants::none()).await;
+    assert_eq!(rankings(r)[0].confidence, 0.7, "a normal call after a failure succeeds");
     assert_eq!(report.outcome, "ok");
 }
 
@@ -40,7 +48,7 @@ async fn a_plugin_that_loops_forever_is_stopped_at_its_deadline() {
     let p = chaos();
     let limits = CallLimits { timeout: Duration::from_millis(300), ..Default::default() };
     let t = Instant::now();
-    let (r, report) = runtime().invoke(&p, call(r#"{"mode":"spin"}"#, limits, Grants::none())).await;
+    let (r, report) = invoke(&p, r#"{"mode":"spin"}"#, limits, Grants::none()).await;
     let took = t.elapsed();
     let err = r.expect_err("spin must time out");
     assert!(matches!(err.cause, InvokeCause::Timeout(_)), "{err}");
@@ -56,13 +64,13 @@ async fn a_plugin_that_loops_forever_is_stopped_at_its_deadline() {
 async fn a_plugin_that_allocates_past_its_cap_fails_with_the_memory_error() {
     let p = chaos();
     let limits = CallLimits { memory_bytes: 64 << 20, ..Default::default() };
-    let (r, report) = runtime().invoke(&p, call(r#"{"mode":"alloc","mib":200}"#, limits, Grants::none())).await;
+    let (r, report) = invoke(&p, r#"{"mode":"alloc","mib":200}"#, limits, Grants::none()).await;
     let err = r.expect_err("alloc must fail");
     assert!(matches!(err.cause, InvokeCause::Memory(_)), "{err}");
     assert!(err.to_string().contains("exceeded 64 MiB"), "{err}");
     assert_eq!(report.outcome, "memory");
     // Under the cap the same plugin allocates fine.
-    let (r, _) = runtime().invoke(&p, call(r#"{"mode":"alloc","mib":8}"#, limits, Grants::none())).await;
+    let (r, _) = invoke(&p, r#"{"mode":"alloc","mib":8}"#, limits, Grants::none()).await;
     assert!(r.is_ok(), "{:?}", r.err());
     ok_call_still_works(&p).await;
 }
@@ -70,14 +78,14 @@ async fn a_plugin_that_allocates_past_its_cap_fails_with_the_memory_error() {
 #[tokio::test]
 async fn an_ungranted_capability_is_denied_with_a_clear_error() {
     let p = chaos();
-    let (r, report) = runtime().invoke(&p, call(r#"{"mode":"llm"}"#, CallLimits::default(), Grants::none())).await;
-    let StepOutput::Candidates(c) = r.expect("the plugin handles the denial itself") else { panic!() };
+    let (r, report) = invoke(&p, r#"{"mode":"llm"}"#, CallLimits::default(), Grants::none()).await;
+    let c = rankings(r);
     let note = &c[0].explanation;
     assert!(note.contains("Denied") && note.contains("capability 'llm' is not granted to graph node 'score'"), "{note}");
     assert_eq!(report.usage.denied, 1);
     // Granted but not configured: a different, equally clear error.
-    let (r, _) = runtime().invoke(&p, call(r#"{"mode":"llm"}"#, CallLimits::default(), Grants::none().with(Capability::Llm))).await;
-    let StepOutput::Candidates(c) = r.unwrap() else { panic!() };
+    let (r, _) = invoke(&p, r#"{"mode":"llm"}"#, CallLimits::default(), Grants::none().with(Capability::Llm)).await;
+    let c = rankings(r);
     assert!(c[0].explanation.contains("Unavailable") && c[0].explanation.contains("no model is configured"), "{}", c[0].explanation);
     ok_call_still_works(&p).await;
 }
@@ -85,8 +93,8 @@ async fn an_ungranted_capability_is_denied_with_a_clear_error() {
 #[tokio::test]
 async fn a_granted_cache_round_trips_and_is_counted() {
     let p = chaos();
-    let (r, report) = runtime().invoke(&p, call(r#"{"mode":"cache"}"#, CallLimits::default(), Grants::none().with(Capability::Cache))).await;
-    let StepOutput::Candidates(c) = r.unwrap() else { panic!() };
+    let (r, report) = invoke(&p, r#"{"mode":"cache"}"#, CallLimits::default(), Grants::none().with(Capability::Cache)).await;
+    let c = rankings(r);
     assert!(c[0].explanation.contains("cache returned Some(\"v\")"), "{}", c[0].explanation);
     assert_eq!(report.usage.calls, 2);
 }
@@ -94,7 +102,7 @@ async fn a_granted_cache_round_trips_and_is_counted() {
 #[tokio::test]
 async fn a_plugin_error_is_typed_and_names_the_plugin() {
     let p = chaos();
-    let (r, report) = runtime().invoke(&p, call(r#"{"mode":"fail"}"#, CallLimits::default(), Grants::none())).await;
+    let (r, report) = invoke(&p, r#"{"mode":"fail"}"#, CallLimits::default(), Grants::none()).await;
     let err = r.unwrap_err();
     assert!(matches!(err.cause, InvokeCause::Plugin { code: ErrorCode::Internal, .. }), "{err}");
     assert!(err.to_string().contains("asked to fail"));

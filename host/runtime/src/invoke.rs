@@ -7,7 +7,7 @@ use crate::capabilities::{CallScope, Capabilities, Grants};
 use crate::host_impl::{HostState, HostUsage};
 use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
 use crate::plugin::{duration_ms, LoadedPlugin, Pre};
-use crate::wit::{Candidate, Decision, ErrorCode, PluginError, StepInput};
+use crate::wit::{Assessment, Decision, ErrorCode, PluginError, Proposal, Ranking, StepInput};
 use crate::Runtime;
 use std::fmt;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 /// What to run.
-pub struct Call {
-    pub input: StepInput,
+pub struct Call<'a> {
+    pub input: &'a StepInput,
     pub limits: CallLimits,
     pub grants: Grants,
     pub capabilities: Arc<dyn Capabilities>,
@@ -26,7 +26,13 @@ pub struct Call {
 /// A step's result.
 #[derive(Debug, Clone)]
 pub enum StepOutput {
-    Candidates(Vec<Candidate>),
+    /// From a retriever.
+    Proposals(Vec<Proposal>),
+    /// From a matcher.
+    Assessments(Vec<Assessment>),
+    /// From a scorer, best first.
+    Rankings(Vec<Ranking>),
+    /// From a router.
     Decision(Decision),
 }
 
@@ -97,7 +103,7 @@ pub struct InvokeError {
 impl Runtime {
     /// Run the plugin's export once. Never panics on guest misbehaviour; the store is
     /// created here and dropped before returning.
-    pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call) -> (Result<StepOutput, InvokeError>, InvokeReport) {
+    pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call<'_>) -> (Result<StepOutput, InvokeError>, InvokeReport) {
         let Call { input, limits, grants, capabilities, scope } = call;
         let fail = |cause: InvokeCause, report: &InvokeReport| InvokeError {
             plugin: plugin.info.name.clone(),
@@ -126,7 +132,7 @@ impl Runtime {
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
         let mut report = InvokeReport::default();
-        let fut = run(&plugin.pre, &mut store, &input, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, input, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         report.call = start.elapsed();
         let st = store.data();
@@ -164,17 +170,17 @@ async fn run(pre: &Pre, store: &mut Store<HostState>, input: &StepInput, instant
         Pre::Retriever(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_retrieve().call_retrieve(&mut *store, input).await?.map(StepOutput::Candidates)
+            i.planmap_strategy_retrieve().call_retrieve(&mut *store, input).await?.map(StepOutput::Proposals)
         }
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_matching().call_match_candidates(&mut *store, input).await?.map(StepOutput::Candidates)
+            i.planmap_strategy_matching().call_match_candidates(&mut *store, input).await?.map(StepOutput::Assessments)
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_score().call_score(&mut *store, input).await?.map(StepOutput::Candidates)
+            i.planmap_strategy_score().call_score(&mut *store, input).await?.map(StepOutput::Rankings)
         }
         Pre::Router(p) => {
             let i = p.instantiate_async(&mut *store).await?;

@@ -133,7 +133,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
                 config: config.clone(),
                 context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 },
             };
-            let call = Call { input, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
+            let call = Call { input: &input, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
             let t = Instant::now();
             let (r, rep) = runtime.invoke(&p, call).await;
             times.push(t.elapsed());
@@ -152,7 +152,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
             let mut times = Vec::with_capacity(iterations);
             for _ in 0..iterations {
                 let input = StepInput { node: node.clone(), candidates: candidates(n), config: config.clone(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } };
-                let call = Call { input, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+                let call = Call { input: &input, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
                 let t = Instant::now();
                 let (r, _) = runtime.invoke(&p, call).await;
                 times.push(t.elapsed());

@@ -2,6 +2,7 @@
 //! following the router's decisions, within the loop bound, recording every step.
 
 mod assign;
+mod merge;
 
 pub use assign::{assign, bucket};
 
@@ -92,11 +93,11 @@ pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: P
         input.context.graph_node = current.clone();
         input.context.visit = *visit;
         let (variant, experiment) = choose(gnode, ctx);
-        let result = step(runtime, snap, gnode, variant.as_ref(), experiment.clone(), &input, caps.clone(), ctx, false, &mut out).await;
+        let result = step(runtime, snap, gnode, variant.as_ref(), experiment.clone(), &mut input, caps.clone(), ctx, false, &mut out).await;
         if let PluginChoice::Experiment { shadow, .. } = &gnode.plugin
             && !ctx.skip_shadows {
                 for s in shadow {
-                    let _ = step(runtime, snap, gnode, Some(s), experiment.clone(), &input, caps.clone(), ctx, true, &mut out).await;
+                    let _ = step(runtime, snap, gnode, Some(s), experiment.clone(), &mut input, caps.clone(), ctx, true, &mut out).await;
                 }
             }
         let output = match result {
@@ -108,9 +109,15 @@ pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: P
                 return out;
             }
         };
+        let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: String::new(), graph_node: current.clone(), plan_node: input.node.id.clone() };
         let next = match (output, &graph.routes[&current]) {
-            (StepOutput::Candidates(c), NodeTarget::Next(t)) => {
-                input.candidates = c;
+            (StepOutput::Decision(_), NodeTarget::Next(_)) => {
+                out.error = Some(format!("graph node '{current}' returned a decision but is not a router"));
+                out.candidates = input.candidates;
+                return out;
+            }
+            (o, NodeTarget::Next(t)) => {
+                merge::apply(o, &mut input.candidates, caps.as_ref(), &scope).await;
                 t.clone()
             }
             (StepOutput::Decision(d), NodeTarget::Decisions(table)) => match table.get(&d.label) {
@@ -124,8 +131,8 @@ pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: P
                     return out;
                 }
             },
-            (o, _) => {
-                out.error = Some(format!("graph node '{current}' returned {} where its edges expect the other kind of output", match o { StepOutput::Candidates(_) => "candidates", StepOutput::Decision(_) => "a decision" }));
+            (_, NodeTarget::Decisions(_)) => {
+                out.error = Some(format!("graph node '{current}' has labelled edges but its plugin returned no decision"));
                 out.candidates = input.candidates;
                 return out;
             }
@@ -167,7 +174,7 @@ fn choose(gnode: &GraphNode, ctx: &RunContext) -> (Option<Variant>, Option<Strin
 #[allow(clippy::too_many_arguments)]
 async fn step(
     runtime: &Runtime, snap: &Snapshot, gnode: &GraphNode, variant: Option<&Variant>, experiment: Option<String>,
-    input: &StepInput, caps: Arc<dyn Capabilities>, ctx: &RunContext, shadow: bool, out: &mut NodeOutcome,
+    input: &mut StepInput, caps: Arc<dyn Capabilities>, ctx: &RunContext, shadow: bool, out: &mut NodeOutcome,
 ) -> Result<StepOutput, InvokeError> {
     let plugin_name = match (&gnode.plugin, variant) {
         (_, Some(v)) => v.plugin.clone(),
@@ -183,10 +190,9 @@ async fn step(
                 base.insert(k.clone(), val.clone());
             }
         }
-    let mut step_input = input.clone();
-    step_input.config = config.to_string();
+    input.config = config.to_string();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: input.node.id.clone() };
-    let call = Call { input: step_input, limits: gnode.limits, grants: gnode.grants, capabilities: caps, scope };
+    let call = Call { input, limits: gnode.limits, grants: gnode.grants, capabilities: caps, scope };
     let (result, report) = runtime.invoke(&plugin, call).await;
     out.plugin_time += report.call;
     out.host_time += report.usage.time;

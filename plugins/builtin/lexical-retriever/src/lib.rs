@@ -9,7 +9,7 @@ wit_bindgen::generate!({ world: "retriever", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::retrieve::Guest;
-use planmap::strategy::types::{Candidate, ErrorCode, Family, PluginError, Semantics, StepInput};
+use planmap::strategy::types::{ErrorCode, Family, PluginError, Proposal, Semantics, StepInput};
 use planmap::strategy::{code_search, log, vectors};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -51,7 +51,7 @@ fn terms(s: &Semantics) -> Vec<String> {
 struct Retriever;
 
 impl Guest for Retriever {
-    fn retrieve(input: StepInput) -> Result<Vec<Candidate>, PluginError> {
+    fn retrieve(input: StepInput) -> Result<Vec<Proposal>, PluginError> {
         let cfg: Config = sdk::parse_config(&input.config)
             .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
         let node = &input.node;
@@ -71,10 +71,11 @@ impl Guest for Retriever {
             code: ErrorCode::Capability,
             message: format!("code-search failed: {}", e.message),
         })?;
-        let mut out: Vec<Candidate> = input.candidates.clone();
+        // Earlier passes' candidates stay in the running.
+        let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site.id.clone(), retrieval_score: c.retrieval_score }).collect();
         for h in hits {
-            if !out.iter().any(|c| c.site.id == h.site.id) {
-                out.push(candidate(h.site, h.score));
+            if !out.iter().any(|p| p.site_id == h.site.id) {
+                out.push(Proposal { site_id: h.site.id, retrieval_score: h.score });
             }
         }
         if cfg.vectors {
@@ -86,12 +87,8 @@ impl Guest for Retriever {
     }
 }
 
-fn candidate(site: planmap::strategy::types::CodeSite, score: f64) -> Candidate {
-    Candidate { site, retrieval_score: score, features: Vec::new(), evidence: Vec::new(), confidence: 0.0, explanation: String::new() }
-}
-
 /// Add nearest-neighbour hits; a denied or unconfigured capability is not an error.
-fn merge_vector_hits(input: &StepInput, out: &mut Vec<Candidate>, limit: u32) {
+fn merge_vector_hits(input: &StepInput, out: &mut Vec<Proposal>, limit: u32) {
     let text = format!("{} {}", input.node.operator, input.node.fragment);
     let hits = match vectors::nearest(&text, limit) {
         Ok(h) => h,
@@ -100,14 +97,11 @@ fn merge_vector_hits(input: &StepInput, out: &mut Vec<Candidate>, limit: u32) {
             return;
         }
     };
-    let top = out.first().map(|c| c.retrieval_score).unwrap_or(1.0).max(1e-9);
-    let missing: Vec<String> = hits.iter().filter(|h| !out.iter().any(|c| c.site.id == h.site_id)).map(|h| h.site_id.clone()).collect();
-    let sites = code_search::sites(&missing).unwrap_or_default();
+    let top = out.iter().map(|p| p.retrieval_score).fold(0.0_f64, f64::max).max(1.0);
     for h in hits {
-        if let Some(c) = out.iter_mut().find(|c| c.site.id == h.site_id) {
-            c.retrieval_score += top * 0.5 * h.similarity;
-        } else if let Some(site) = sites.iter().find(|s| s.id == h.site_id) {
-            out.push(candidate(site.clone(), top * 0.5 * h.similarity));
+        match out.iter_mut().find(|p| p.site_id == h.site_id) {
+            Some(p) => p.retrieval_score += top * 0.5 * h.similarity,
+            None => out.push(Proposal { site_id: h.site_id, retrieval_score: top * 0.5 * h.similarity }),
         }
     }
 }

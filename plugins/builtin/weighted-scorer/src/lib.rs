@@ -8,7 +8,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Candidate, ErrorCode, PluginError, StepInput};
+use planmap::strategy::types::{Candidate, ErrorCode, PluginError, Ranking, StepInput};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -46,23 +46,20 @@ fn explain(c: &Candidate) -> String {
 }
 
 impl Guest for Scorer {
-    fn score(input: StepInput) -> Result<Vec<Candidate>, PluginError> {
+    fn score(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
         let cfg: Config = sdk::parse_config(&input.config)
             .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
-        let mut out = input.candidates;
-        let logits: Vec<f64> = out.iter().map(|c| logit(&cfg, c)).collect();
-        for (c, l) in out.iter_mut().zip(&logits) {
-            c.confidence = sdk::sigmoid(*l);
-        }
+        let mut out: Vec<Ranking> = input
+            .candidates
+            .iter()
+            .map(|c| Ranking { site_id: c.site.id.clone(), confidence: sdk::sigmoid(logit(&cfg, c)), explanation: explain(c) })
+            .collect();
         out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         if out.len() > 1 {
             // A runner-up nearly as good as the winner means we cannot tell them apart.
             let gap = out[0].confidence - out[1].confidence;
             let penalty = cfg.margin_weight * (0.15 - gap).max(0.0);
             out[0].confidence = (out[0].confidence - penalty).max(0.0);
-        }
-        for c in &mut out {
-            c.explanation = explain(c);
         }
         Ok(out)
     }

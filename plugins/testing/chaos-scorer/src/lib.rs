@@ -9,7 +9,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Candidate, ErrorCode, PluginError, StepInput};
+use planmap::strategy::types::{ErrorCode, PluginError, Ranking, StepInput};
 use planmap::strategy::{cache, llm, log};
 use serde::Deserialize;
 
@@ -26,7 +26,7 @@ struct Config {
 struct Chaos;
 
 impl Guest for Chaos {
-    fn score(input: StepInput) -> Result<Vec<Candidate>, PluginError> {
+    fn score(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
         let cfg: Config = planmap_plugin_sdk::parse_config(&input.config)
             .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
         let mut note = format!("chaos {}", cfg.label);
@@ -69,12 +69,7 @@ impl Guest for Chaos {
             _ => {}
         }
         log::write(log::Level::Info, &note);
-        let mut out = input.candidates;
-        for c in &mut out {
-            c.confidence = cfg.confidence;
-            c.explanation = note.clone();
-        }
-        Ok(out)
+        Ok(input.candidates.iter().map(|c| Ranking { site_id: c.site.id.clone(), confidence: cfg.confidence, explanation: note.clone() }).collect())
     }
 }
 

@@ -1,0 +1,75 @@
+//! Applying a step's output to the candidate list the host keeps: proposals become
+//! candidates (sites filled in from the index), assessments add features and evidence,
+//! rankings reorder and score. Ids a plugin invents are skipped and logged.
+
+use planmap_runtime::wit::{Candidate, CodeSite};
+use planmap_runtime::{CallScope, Capabilities, StepOutput};
+use std::collections::HashMap;
+
+pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &dyn Capabilities, scope: &CallScope) {
+    match output {
+        StepOutput::Proposals(proposals) => {
+            let mut old: HashMap<String, Candidate> = candidates.drain(..).map(|c| (c.site.id.clone(), c)).collect();
+            let missing: Vec<String> = proposals.iter().filter(|p| !old.contains_key(&p.site_id)).map(|p| p.site_id.clone()).collect();
+            let mut fetched: HashMap<String, CodeSite> = if missing.is_empty() {
+                HashMap::new()
+            } else {
+                caps.sites(scope, missing).await.unwrap_or_default().into_iter().map(|s| (s.id.clone(), s)).collect()
+            };
+            let mut unknown = 0;
+            for p in proposals {
+                if let Some(mut c) = old.remove(&p.site_id) {
+                    c.retrieval_score = p.retrieval_score;
+                    candidates.push(c);
+                } else if let Some(site) = fetched.remove(&p.site_id) {
+                    candidates.push(Candidate { site, retrieval_score: p.retrieval_score, features: vec![], evidence: vec![], confidence: 0.0, explanation: String::new() });
+                } else {
+                    unknown += 1;
+                }
+            }
+            warn_unknown(scope, unknown, "proposed");
+        }
+        StepOutput::Assessments(assessments) => {
+            let pos: HashMap<String, usize> = candidates.iter().enumerate().map(|(i, c)| (c.site.id.clone(), i)).collect();
+            let mut unknown = 0;
+            for a in assessments {
+                let Some(&i) = pos.get(&a.site_id) else {
+                    unknown += 1;
+                    continue;
+                };
+                let c = &mut candidates[i];
+                for f in a.features {
+                    c.features.retain(|x| x.name != f.name);
+                    c.features.push(f);
+                }
+                for e in a.evidence {
+                    c.evidence.retain(|x| x.signal != e.signal);
+                    c.evidence.push(e);
+                }
+            }
+            warn_unknown(scope, unknown, "assessed");
+        }
+        StepOutput::Rankings(rankings) => {
+            let mut old: HashMap<String, Candidate> = candidates.drain(..).map(|c| (c.site.id.clone(), c)).collect();
+            let mut unknown = 0;
+            for r in rankings {
+                match old.remove(&r.site_id) {
+                    Some(mut c) => {
+                        c.confidence = r.confidence.clamp(0.0, 1.0);
+                        c.explanation = r.explanation;
+                        candidates.push(c);
+                    }
+                    None => unknown += 1,
+                }
+            }
+            warn_unknown(scope, unknown, "ranked");
+        }
+        StepOutput::Decision(_) => {}
+    }
+}
+
+fn warn_unknown(scope: &CallScope, n: usize, what: &str) {
+    if n > 0 {
+        tracing::warn!(graph_node = %scope.graph_node, plan_node = %scope.plan_node, "{n} {what} site id(s) are not candidates or not in the index; skipped");
+    }
+}
