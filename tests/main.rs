@@ -3,4 +3,5 @@
 
 mod foundation;
 mod plan;
+mod repo;
 mod support;

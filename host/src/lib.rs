@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod plan;
 pub mod plugins;
+pub mod repo;
 pub mod snapshot;
 
 pub use planmap_runtime as runtime;

@@ -38,7 +38,7 @@ fn rankings(r: Result<StepOutput, planmap::runtime::InvokeError>) -> Vec<Ranking
 }
 
 async fn ok_call_still_works(p: &LoadedPlugin) {
-    let (r, report) = invoke(&p, r#"{"mode":"ok","confidence":0.7}"#, CallLimits::default(), Grants::none()).await;
+    let (r, report) = invoke(p, r#"{"mode":"ok","confidence":0.7}"#, CallLimits::default(), Grants::none()).await;
     assert_eq!(rankings(r)[0].confidence, 0.7, "a normal call after a failure succeeds");
     assert_eq!(report.outcome, "ok");
 }

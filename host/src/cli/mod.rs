@@ -3,6 +3,7 @@
 mod bench;
 mod bench_plan;
 mod graph;
+mod index;
 mod plan;
 mod plugin;
 
@@ -53,6 +54,8 @@ enum Command {
     /// Read plans: show the normalised tree, list event-log executions.
     #[command(subcommand)]
     Plan(plan::PlanCmd),
+    /// Index a repository: every Spark operation site, with stats.
+    Index(index::IndexArgs),
     /// Measure the engine (see README "Benchmarks").
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
             Command::Plugin(c) => plugin::run(c, &cli.common).await,
             Command::Bench(c) => bench::run(c, &cli.common).await,
             Command::Plan(c) => plan::run(c, &cli.common).await,
+            Command::Index(a) => index::run(a, &cli.common).await,
         }
     });
     match result {

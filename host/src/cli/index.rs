@@ -1,0 +1,104 @@
+//! `planmap index`: acquire a repository, extract its Spark sites, report stats.
+
+use super::Common;
+use crate::repo::{self, source, RepoPolicy, RepoSpec};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct IndexArgs {
+    /// A local folder, or a git URL (https://, ssh, file://).
+    #[arg(long)]
+    pub repo: String,
+    /// Commit sha to index (default: the branch's or the default branch's HEAD).
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// Branch or tag.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Index only these sub-folders (repeatable).
+    #[arg(long = "target-path")]
+    pub target_paths: Vec<String>,
+    /// Where clones are kept.
+    #[arg(long, env = "REPO_CLONE_DIR")]
+    pub clone_dir: Option<PathBuf>,
+    /// Print every site (json) instead of the stats table.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+fn default_clone_dir() -> PathBuf {
+    crate::config::default_compile_cache().and_then(|p| p.parent().map(|q| q.join("repos"))).unwrap_or_else(|| std::env::temp_dir().join("planmap-repos"))
+}
+
+pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
+    // The token comes from the environment only, so it never lands in shell history.
+    let token = std::env::var("PLANMAP_GIT_TOKEN").ok().filter(|t| !t.is_empty());
+    let spec = RepoSpec { url: a.repo.clone(), branch: a.branch.clone(), commit: a.commit.clone(), token };
+    let clone_dir = a.clone_dir.clone().unwrap_or_else(default_clone_dir);
+    let quiet = matches!(a.format, Format::Json);
+    let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    spinner.set_message(format!("fetching {}", a.repo));
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let checkout = {
+        let spec = spec.clone();
+        tokio::task::spawn_blocking(move || source::acquire(&spec, &RepoPolicy::cli(), &clone_dir)).await??
+    };
+    spinner.finish_and_clear();
+    let fetch_s = t0.elapsed().as_secs_f64();
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(ProgressStyle::with_template("parsing {bar:30} {pos}/{len} files").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let t1 = Instant::now();
+    let ctx = {
+        let root = checkout.root.clone();
+        let commit = checkout.commit.clone();
+        let targets = a.target_paths.clone();
+        let bar = bar.clone();
+        tokio::task::spawn_blocking(move || {
+            repo::build_with_progress(&root, &targets, &commit, &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.repo))?
+    };
+    bar.finish_and_clear();
+    let parse_s = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let index = ctx.memory_index();
+    let index_s = t2.elapsed().as_secs_f64();
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&ctx)?),
+        Format::Text => {
+            let s = &ctx.stats;
+            println!("repository {}  commit {}  cache key {}-v{}", checkout.root.display(), ctx.commit, checkout.cache_key, repo::INDEXER_VERSION);
+            println!("files: {}", s.files_by_language.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+            println!("sites: {} in total; {}", ctx.sites.len(), s.sites_by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+            println!("data-flow links: {}", ctx.edges.len());
+            if !s.skipped.is_empty() {
+                println!("skipped: {}", s.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
+            }
+            for w in &s.warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "time: fetch {fetch_s:.2} s, parse {parse_s:.2} s ({} lines, {:.0} lines/s), index {index_s:.3} s ({} sites)",
+                s.lines,
+                s.lines as f64 / parse_s.max(1e-9),
+                crate::capabilities::CodeIndex::len(&index)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

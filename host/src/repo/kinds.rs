@@ -1,0 +1,33 @@
+//! Which DataFrame method names are Spark operations, and of which site kind; shared
+//! by the Python and JVM extractors (the Dataset API uses the same names).
+
+/// What a method name means when called on a DataFrame-like receiver.
+pub fn kind_of(method: &str, chain: &[String]) -> Option<&'static str> {
+    let in_chain = |m: &str| chain.iter().any(|c| c == m);
+    Some(match method {
+        "parquet" | "csv" | "json" | "orc" | "text" | "load" | "jdbc" | "avro" | "delta" | "textFile" if in_chain("write") || in_chain("writeStream") => "write",
+        "parquet" | "csv" | "json" | "orc" | "text" | "load" | "jdbc" | "avro" | "delta" if in_chain("read") || in_chain("readStream") => "read",
+        "table" if in_chain("read") || in_chain("readStream") => "table",
+        "table" | "range" | "createDataFrame" if chain.first().is_some_and(|r| r.contains("spark") || r == "session") => if method == "table" { "table" } else { "read" },
+        "save" | "saveAsTable" | "insertInto" | "start" | "toTable" if in_chain("write") || in_chain("writeStream") || in_chain("writeTo") => "write",
+        "append" | "overwrite" | "create" | "createOrReplace" if in_chain("writeTo") => "write",
+        "filter" | "where" => "filter",
+        "select" | "selectExpr" | "drop" | "withColumnRenamed" | "toDF" | "withColumnsRenamed" => "select",
+        "withColumn" | "withColumns" => "with-column",
+        "join" | "crossJoin" => "join",
+        "groupBy" | "groupby" | "rollup" | "cube" | "agg" | "pivot" => "aggregate",
+        "count" | "sum" | "avg" | "mean" | "max" | "min" if in_chain("groupBy") || in_chain("groupby") || in_chain("rollup") || in_chain("cube") || in_chain("pivot") => "aggregate",
+        "orderBy" | "sort" | "sortWithinPartitions" => "sort",
+        "limit" | "offset" => "limit",
+        "union" | "unionByName" | "unionAll" => "union",
+        "distinct" | "dropDuplicates" | "drop_duplicates" | "dropDuplicatesWithinWatermark" => "distinct",
+        "repartition" | "coalesce" | "repartitionByRange" => "repartition",
+        "cache" | "persist" => "cache",
+        "applyInPandas" | "mapInPandas" | "mapInArrow" | "apply" if !in_chain("rdd") => "udf",
+        "over" => "window",
+        "collect" | "show" | "toPandas" | "take" | "first" | "head" | "count" | "foreach" | "foreachPartition" | "tail" | "toLocalIterator" => "action",
+        "explode" | "posexplode" => "select",
+        _ => return None,
+    })
+}
+

@@ -1,0 +1,82 @@
+//! A code site: one place in the repository where Spark work is expressed, with the
+//! structure the matcher compares against plan semantics.
+
+use planmap_runtime::wit;
+use serde::{Deserialize, Serialize};
+
+/// One Spark operation in the code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Site {
+    /// Stable within one index: `file:line:column:kind`.
+    pub id: String,
+    /// Path relative to the repository root, `/`-separated.
+    pub file: String,
+    /// Enclosing function, method or class (`Class.method`), `<module>` at top level.
+    pub symbol: String,
+    /// The span of the call itself (1-based, inclusive).
+    pub line_start: u32,
+    pub line_end: u32,
+    /// The whole statement the call belongs to.
+    pub statement_start: u32,
+    pub statement_end: u32,
+    /// read, table, filter, select, with-column, join, aggregate, window, sort, limit,
+    /// union, distinct, repartition, cache, udf, write, action, sql-from, sql-join,
+    /// sql-where, sql-group-by, sql-order-by, sql-limit, sql-union, sql-insert, sql-window,
+    /// sql-select, sql-distinct.
+    pub kind: String,
+    /// python, scala, java, sql (notebooks report the language of the cell).
+    pub language: String,
+    /// The source of the span, bounded.
+    pub snippet: String,
+    pub columns: Vec<String>,
+    pub tables: Vec<String>,
+    pub literals: Vec<String>,
+    pub functions: Vec<String>,
+    /// DataFrame variables consumed and produced (scope-qualified: `function:var`).
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+}
+
+/// Longest snippet kept per site.
+pub const MAX_SNIPPET: usize = 600;
+
+impl Site {
+    /// The WIT form handed to plugins.
+    pub fn to_wit(&self) -> wit::CodeSite {
+        wit::CodeSite {
+            id: self.id.clone(),
+            location: wit::Location { file: self.file.clone(), symbol: self.symbol.clone(), line_start: self.line_start, line_end: self.line_end },
+            statement_start: self.statement_start,
+            statement_end: self.statement_end,
+            kind: self.kind.clone(),
+            language: self.language.clone(),
+            snippet: self.snippet.clone(),
+            columns: self.columns.clone(),
+            tables: self.tables.clone(),
+            literals: self.literals.clone(),
+            functions: self.functions.clone(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+}
+
+/// Cut a snippet to `MAX_SNIPPET` bytes on a character boundary.
+pub fn bounded(s: &str) -> String {
+    if s.len() <= MAX_SNIPPET {
+        return s.to_string();
+    }
+    let mut cut = MAX_SNIPPET;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{} …", &s[..cut])
+}
+
+/// Push `v` unless present or empty.
+pub fn add(list: &mut Vec<String>, v: impl Into<String>) {
+    let v = v.into();
+    if !v.is_empty() && !list.contains(&v) {
+        list.push(v);
+    }
+}

@@ -1,0 +1,362 @@
+//! Getting a checkout: a local path (indexed in place), or a git URL (https, ssh,
+//! `file://`) fetched shallowly at a branch, tag or commit into a clone folder reused
+//! per repository and commit. URLs are checked against a policy first. A token is
+//! handed to git through its environment only (never a URL, a config file or a log),
+//! and scrubbed from any error text.
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a clone or fetch may take before it is stopped.
+pub const CLONE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Largest checkout accepted (bytes on disk after checkout).
+pub const MAX_REPO_BYTES: u64 = 2 << 30;
+/// Total size of the clone folder before the least recently used clones are evicted.
+pub const MAX_CLONE_CACHE_BYTES: u64 = 10 << 30;
+
+/// What may be fetched.
+#[derive(Debug, Clone)]
+pub struct RepoPolicy {
+    /// Local paths and `file://` URLs (on for the CLI, off for the HTTP service).
+    pub allow_local: bool,
+    /// Hosts https/ssh URLs may name; empty means any host that is not loopback,
+    /// private or link-local.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl RepoPolicy {
+    /// The command line's policy: anything the user can read.
+    pub fn cli() -> Self {
+        RepoPolicy { allow_local: true, allowed_hosts: vec![] }
+    }
+}
+
+/// What to index.
+#[derive(Clone, Default)]
+pub struct RepoSpec {
+    pub url: String,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    /// Used for the fetch only.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for RepoSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoSpec").field("url", &self.url).field("branch", &self.branch).field("commit", &self.commit).field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
+/// A checkout ready to index.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub root: PathBuf,
+    /// The resolved commit sha, or `worktree` for a folder that is not a git repository.
+    pub commit: String,
+    /// A key that changes whenever the indexed content may have changed.
+    pub cache_key: String,
+}
+
+/// Why a repository could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("repository {0}: local paths and file:// URLs are not allowed here")]
+    LocalNotAllowed(String),
+    #[error("repository {url}: host '{host}' is not allowed ({why})")]
+    HostNotAllowed { url: String, host: String, why: String },
+    #[error("repository {0}: not a path, file://, https:// or ssh URL")]
+    BadUrl(String),
+    #[error("repository {0}: no such folder")]
+    NotFound(String),
+    #[error("repository {url}: git {what} failed: {message}")]
+    Git { url: String, what: String, message: String },
+    #[error("repository {url}: git {what} took longer than {} s", CLONE_TIMEOUT.as_secs())]
+    Timeout { url: String, what: String },
+    #[error("repository {url}: {size} bytes is over the {MAX_REPO_BYTES} byte limit")]
+    TooLarge { url: String, size: u64 },
+}
+
+/// Remove the token from a text (git may echo URLs).
+fn scrub(text: &str, token: Option<&str>) -> String {
+    match token {
+        Some(t) if !t.is_empty() => text.replace(t, "<redacted>"),
+        _ => text.to_string(),
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("https://") || s.starts_with("http://") || s.starts_with("ssh://") || s.starts_with("git@") || s.starts_with("file://")
+}
+
+/// The host of an https/ssh URL.
+fn host_of(url: &str) -> Option<String> {
+    if let Some(rest) = url.strip_prefix("git@") {
+        return rest.split(':').next().map(str::to_string);
+    }
+    let after = url.split_once("://")?.1;
+    let authority = after.split('/').next()?;
+    let host = authority.rsplit('@').next()?;
+    Some(host.split(':').next()?.trim_matches(['[', ']']).to_ascii_lowercase())
+}
+
+fn internal_host(host: &str) -> Option<&'static str> {
+    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || host.ends_with(".local") {
+        return Some("an internal name");
+    }
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        let internal = match ip {
+            std::net::IpAddr::V4(v) => v.is_loopback() || v.is_private() || v.is_link_local() || v.is_unspecified() || v.octets()[0] == 100 && (64..128).contains(&v.octets()[1]),
+            std::net::IpAddr::V6(v) => v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80,
+        };
+        if internal {
+            return Some("a loopback, private or link-local address");
+        }
+    }
+    None
+}
+
+/// Check a URL or path against the policy.
+pub fn check(spec: &RepoSpec, policy: &RepoPolicy) -> Result<(), RepoError> {
+    let url = &spec.url;
+    if !is_url(url) || url.starts_with("file://") {
+        return if policy.allow_local { Ok(()) } else { Err(RepoError::LocalNotAllowed(url.clone())) };
+    }
+    if url.starts_with("http://") {
+        return Err(RepoError::BadUrl(format!("{url} (plain http is refused; use https)")));
+    }
+    let host = host_of(url).ok_or_else(|| RepoError::BadUrl(url.clone()))?;
+    if !policy.allowed_hosts.is_empty() {
+        if !policy.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+            return Err(RepoError::HostNotAllowed { url: url.clone(), host, why: format!("allowed: {}", policy.allowed_hosts.join(", ")) });
+        }
+    } else if let Some(why) = internal_host(&host) {
+        return Err(RepoError::HostNotAllowed { url: url.clone(), host, why: why.into() });
+    }
+    Ok(())
+}
+
+/// Get a checkout for `spec` under the policy, cloning into `clone_dir` when needed.
+pub fn acquire(spec: &RepoSpec, policy: &RepoPolicy, clone_dir: &Path) -> Result<Checkout, RepoError> {
+    check(spec, policy)?;
+    let url = spec.url.trim_end_matches('/');
+    if !is_url(url) && spec.branch.is_none() && spec.commit.is_none() {
+        return local_in_place(url);
+    }
+    let git_url = if is_url(url) {
+        url.to_string()
+    } else {
+        let abs = std::fs::canonicalize(url).map_err(|_| RepoError::NotFound(url.to_string()))?;
+        format!("file://{}", abs.display())
+    };
+    clone(&git_url, spec, clone_dir)
+}
+
+fn local_in_place(path: &str) -> Result<Checkout, RepoError> {
+    let root = std::fs::canonicalize(path).map_err(|_| RepoError::NotFound(path.to_string()))?;
+    if !root.is_dir() {
+        return Err(RepoError::NotFound(path.to_string()));
+    }
+    let commit = git(&root, &["rev-parse", "HEAD"], None, path, "rev-parse").map(|s| s.trim().to_string()).unwrap_or_else(|_| "worktree".into());
+    // A working tree can differ from its commit: the key covers names, sizes and times.
+    let mut h = Sha256::new();
+    h.update(root.to_string_lossy().as_bytes());
+    h.update(commit.as_bytes());
+    if let Ok(w) = super::walk::walk(&root, &[]) {
+        for (p, rel) in &w.files {
+            let m = std::fs::metadata(p).ok();
+            h.update(rel.as_bytes());
+            h.update(m.as_ref().map(|m| m.len()).unwrap_or(0).to_le_bytes());
+            let mtime = m.and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+            h.update(mtime.to_le_bytes());
+        }
+    }
+    Ok(Checkout { root, commit, cache_key: hex::encode(&h.finalize()[..16]) })
+}
+
+/// Run git with the token (if any) in its environment as an HTTP header.
+fn git(dir: &Path, args: &[&str], token: Option<&str>, url: &str, what: &str) -> Result<String, RepoError> {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env("GIT_TERMINAL_PROMPT", "0");
+    if let Some(t) = token {
+        // Passed as configuration through the environment: never on disk, never in argv.
+        use std::io::Write as _;
+        let mut b64 = Vec::new();
+        {
+            let raw = format!("x-access-token:{t}");
+            let mut enc = Base64(&mut b64);
+            let _ = enc.write_all(raw.as_bytes());
+        }
+        cmd.env("GIT_CONFIG_COUNT", "1").env("GIT_CONFIG_KEY_0", "http.extraHeader").env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {}", String::from_utf8_lossy(&b64)));
+    }
+    let mut child = cmd.spawn().map_err(|e| RepoError::Git { url: url.into(), what: what.into(), message: format!("cannot run git: {e}") })?;
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > CLONE_TIMEOUT => {
+                let _ = child.kill();
+                return Err(RepoError::Timeout { url: url.into(), what: what.into() });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(RepoError::Git { url: url.into(), what: what.into(), message: e.to_string() }),
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| RepoError::Git { url: url.into(), what: what.into(), message: e.to_string() })?;
+    if !out.status.success() {
+        let msg = scrub(String::from_utf8_lossy(&out.stderr).trim(), token);
+        return Err(RepoError::Git { url: url.into(), what: what.into(), message: msg });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Minimal base64 (standard alphabet) for the auth header.
+struct Base64<'a>(&'a mut Vec<u8>);
+impl std::io::Write for Base64<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for chunk in buf.chunks(3) {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
+            self.0.push(T[(n >> 18) as usize & 63]);
+            self.0.push(T[(n >> 12) as usize & 63]);
+            self.0.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] } else { b'=' });
+            self.0.push(if chunk.len() > 2 { T[n as usize & 63] } else { b'=' });
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Shallow clone at the requested branch/commit into `clone_dir/<url hash>/<commit>`.
+fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoError> {
+    let token = spec.token.as_deref();
+    let repo_key = hex::encode(&Sha256::digest(url.as_bytes())[..8]);
+    let base = clone_dir.join(&repo_key);
+    std::fs::create_dir_all(&base).map_err(|e| RepoError::Git { url: url.into(), what: "setup".into(), message: e.to_string() })?;
+    // A requested full sha that is already checked out is reused without any network.
+    if let Some(c) = &spec.commit {
+        let dir = base.join(c);
+        if c.len() == 40 && dir.join(".git").exists() {
+            touch(&dir);
+            return Ok(Checkout { root: dir, commit: c.clone(), cache_key: format!("{repo_key}-{c}") });
+        }
+    }
+    let work = base.join(format!("incoming-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| RepoError::Git { url: url.into(), what: "setup".into(), message: e.to_string() })?;
+    let run = |args: &[&str], what: &str| git(&work, args, token, url, what);
+    run(&["init", "-q"], "init")?;
+    let wanted = spec.commit.clone().or_else(|| spec.branch.clone()).unwrap_or_else(|| "HEAD".into());
+    // The URL is passed on the command line for this fetch only (no `origin` remote is
+    // configured, so nothing about it is written into .git/config).
+    let fetched = run(&["fetch", "-q", "--depth", "1", "--filter=blob:limit=2m", url, &wanted], "fetch");
+    if fetched.is_err() {
+        // Servers that refuse filters or fetching by sha: a full fetch of the ref.
+        run(&["fetch", "-q", url, &wanted], "fetch")?;
+    }
+    run(&["checkout", "-q", "--detach", "FETCH_HEAD"], "checkout")?;
+    let commit = run(&["rev-parse", "HEAD"], "rev-parse")?.trim().to_string();
+    let size = dir_size(&work);
+    if size > MAX_REPO_BYTES {
+        let _ = std::fs::remove_dir_all(&work);
+        return Err(RepoError::TooLarge { url: url.into(), size });
+    }
+    let dir = base.join(&commit);
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
+        std::fs::rename(&work, &dir).map_err(|e| RepoError::Git { url: url.into(), what: "install".into(), message: e.to_string() })?;
+    }
+    touch(&dir);
+    evict(clone_dir, MAX_CLONE_CACHE_BYTES, &dir);
+    Ok(Checkout { root: dir, commit: commit.clone(), cache_key: format!("{repo_key}-{commit}") })
+}
+
+fn touch(dir: &Path) {
+    let _ = std::fs::write(dir.join(".git").join("planmap-last-used"), b"");
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    walkdir(dir).iter().filter_map(|p| std::fs::symlink_metadata(p).ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Remove least recently used clones until the folder is under `limit` (never `keep`).
+pub fn evict(clone_dir: &Path, limit: u64, keep: &Path) {
+    let mut clones: Vec<(std::time::SystemTime, PathBuf, u64)> = Vec::new();
+    for repo in std::fs::read_dir(clone_dir).into_iter().flatten().flatten() {
+        for c in std::fs::read_dir(repo.path()).into_iter().flatten().flatten() {
+            let p = c.path();
+            let used = std::fs::metadata(p.join(".git").join("planmap-last-used")).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            clones.push((used, p.clone(), dir_size(&p)));
+        }
+    }
+    let mut total: u64 = clones.iter().map(|c| c.2).sum();
+    clones.sort();
+    for (_, p, size) in clones {
+        if total <= limit {
+            break;
+        }
+        if p != keep && std::fs::remove_dir_all(&p).is_ok() {
+            tracing::info!(clone = %p.display(), bytes = size, "evicted a cached clone");
+            total -= size;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_refuses_local_paths_and_internal_hosts_when_asked() {
+        let strict = RepoPolicy { allow_local: false, allowed_hosts: vec![] };
+        let spec = |u: &str| RepoSpec { url: u.into(), ..Default::default() };
+        assert!(matches!(check(&spec("/etc"), &strict), Err(RepoError::LocalNotAllowed(_))));
+        assert!(matches!(check(&spec("file:///etc"), &strict), Err(RepoError::LocalNotAllowed(_))));
+        assert!(matches!(check(&spec("https://127.0.0.1/x.git"), &strict), Err(RepoError::HostNotAllowed { .. })));
+        assert!(matches!(check(&spec("https://10.1.2.3/x.git"), &strict), Err(RepoError::HostNotAllowed { .. })));
+        assert!(matches!(check(&spec("https://user@localhost:8080/x.git"), &strict), Err(RepoError::HostNotAllowed { .. })));
+        assert!(check(&spec("https://github.com/acme/etl.git"), &strict).is_ok());
+        let pinned = RepoPolicy { allow_local: false, allowed_hosts: vec!["github.com".into()] };
+        assert!(matches!(check(&spec("https://gitlab.com/a/b.git"), &pinned), Err(RepoError::HostNotAllowed { .. })));
+        assert!(matches!(check(&spec("http://github.com/a/b.git"), &pinned), Err(RepoError::BadUrl(_))));
+    }
+
+    #[test]
+    fn tokens_never_show_in_debug_or_errors() {
+        let s = RepoSpec { url: "https://github.com/a/b".into(), token: Some("ghp_secret123".into()), ..Default::default() };
+        assert!(!format!("{s:?}").contains("ghp_secret123"));
+        assert_eq!(scrub("fatal: https://ghp_secret123@github.com", Some("ghp_secret123")), "fatal: https://<redacted>@github.com");
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet() {
+        use std::io::Write;
+        let mut v = Vec::new();
+        Base64(&mut v).write_all(b"x-access-token:abc").unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), "eC1hY2Nlc3MtdG9rZW46YWJj");
+    }
+}

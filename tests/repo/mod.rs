@@ -1,0 +1,222 @@
+//! Repository ingestion: sites per language and notebook format on a realistic
+//! multi-module ETL package, data flow within and across files, walking rules, the URL
+//! policy, and git acquisition with a token that never reaches the disk.
+
+use planmap::repo::{self, RepoContext, Site};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture_repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/repos/etl_package")
+}
+
+fn index() -> RepoContext {
+    repo::build(&fixture_repo(), &[], "test").expect("index the fixture repo")
+}
+
+fn site<'a>(ctx: &'a RepoContext, file: &str, line: u32, kind: &str) -> &'a Site {
+    ctx.sites.iter().find(|s| s.file == file && s.line_start == line && s.kind == kind).unwrap_or_else(|| {
+        let near: Vec<String> = ctx.sites.iter().filter(|s| s.file == file).map(|s| format!("{}:{}", s.line_start, s.kind)).collect();
+        panic!("no {kind} site at {file}:{line}; sites there: {near:?}")
+    })
+}
+
+fn linked(ctx: &RepoContext, from: &Site, to: &Site) -> bool {
+    ctx.edges.iter().any(|(a, b)| *a == from.id && *b == to.id)
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn python_chains_get_one_site_per_call_with_its_own_lines() {
+    let ctx = index();
+    let f = "etl/jobs/daily.py";
+    let group = site(&ctx, f, 21, "aggregate");
+    assert_eq!((group.statement_start, group.statement_end), (19, 27), "the whole `summary = (...)` statement");
+    assert_eq!(group.columns, strs(&["region", "segment"]));
+    assert_eq!(group.symbol, "run");
+    let agg = site(&ctx, f, 22, "aggregate");
+    assert_eq!(agg.line_end, 25, "the .agg( call spans its arguments");
+    assert_eq!(agg.functions, strs(&["alias", "sum", "countDistinct"]));
+    assert!(agg.columns.contains(&"revenue".to_string()) && agg.columns.contains(&"net".to_string()));
+    let sort = site(&ctx, f, 26, "sort");
+    assert_eq!(sort.columns, strs(&["revenue"]));
+    let filter = site(&ctx, f, 17, "filter");
+    assert_eq!((filter.columns.clone(), filter.literals.clone()), (strs(&["status"]), strs(&["shipped"])));
+    assert_eq!(site(&ctx, f, 37, "limit").literals, strs(&["50"]));
+}
+
+#[test]
+fn reads_resolve_module_constants_and_udfs_are_found() {
+    let ctx = index();
+    assert_eq!(site(&ctx, "etl/io.py", 8, "read").tables, strs(&["s3://lake/raw/orders"]));
+    assert_eq!(site(&ctx, "etl/io.py", 12, "table").tables, strs(&["sales.customers"]));
+    let udf = site(&ctx, "etl/jobs/daily.py", 10, "udf");
+    assert_eq!(udf.functions, strs(&["with_tax"]));
+    let usage = site(&ctx, "etl/jobs/daily.py", 28, "with-column");
+    assert!(usage.functions.contains(&"with_tax".to_string()) && usage.functions.contains(&"udf".to_string()), "{:?}", usage.functions);
+    let join = site(&ctx, "etl/transform.py", 6, "join");
+    assert_eq!((join.columns.clone(), join.literals.clone()), (strs(&["customer_id"]), strs(&["left"])));
+    let w = site(&ctx, "etl/transform.py", 12, "window");
+    assert_eq!(w.columns, strs(&["customer_id", "amount"]), "the spec's partition and order columns");
+    assert_eq!(w.functions, strs(&["row_number"]));
+}
+
+#[test]
+fn sql_in_fstrings_maps_clause_lines_back_into_the_file() {
+    let ctx = index();
+    let f = "etl/jobs/daily.py";
+    assert_eq!(site(&ctx, f, 33, "sql-from").tables, strs(&["sales.orders"]));
+    let w = site(&ctx, f, 34, "sql-where");
+    assert!(w.columns.contains(&"order_date".to_string()) && w.literals.contains(&"100".to_string()), "{w:?}");
+    assert!(w.literals.contains(&"day".to_string()), "the f-string placeholder is kept by name");
+    assert_eq!(site(&ctx, f, 35, "sql-group-by").columns, strs(&["customer_id"]));
+    assert_eq!(site(&ctx, f, 32, "sql-select").functions, strs(&["count"]));
+}
+
+#[test]
+fn data_flows_within_files_and_across_helper_functions() {
+    let ctx = index();
+    let read = site(&ctx, "etl/io.py", 8, "read");
+    let filter = site(&ctx, "etl/jobs/daily.py", 17, "filter");
+    let join = site(&ctx, "etl/transform.py", 6, "join");
+    let net = site(&ctx, "etl/transform.py", 7, "with-column");
+    let group = site(&ctx, "etl/jobs/daily.py", 21, "aggregate");
+    let agg = site(&ctx, "etl/jobs/daily.py", 22, "aggregate");
+    let save = site(&ctx, "etl/io.py", 16, "write");
+    let taxed = site(&ctx, "etl/jobs/daily.py", 28, "with-column");
+    assert!(linked(&ctx, read, filter), "load_orders() result flows into the filter");
+    assert!(linked(&ctx, filter, join), "the filtered frame is enrich()'s `orders`");
+    assert!(linked(&ctx, join, net), "within enrich()");
+    assert!(linked(&ctx, net, group), "enrich()'s result flows into the groupBy");
+    assert!(linked(&ctx, group, agg), "chained calls");
+    assert!(linked(&ctx, taxed, save), "save_report(taxed, ...) writes it");
+    assert_eq!(filter.outputs, strs(&["run:shipped"]));
+}
+
+#[test]
+fn notebooks_number_lines_across_cells_and_read_magic_sql() {
+    let ctx = index();
+    let nb = "notebooks/explore.ipynb";
+    let read = site(&ctx, nb, 1, "read");
+    let filter = site(&ctx, nb, 2, "filter");
+    assert!(linked(&ctx, read, filter));
+    assert_eq!(site(&ctx, nb, 5, "sql-from").tables, strs(&["sales.orders"]), "%%sql cell: lines 3-6, FROM on 5");
+    let group = site(&ctx, nb, 7, "aggregate");
+    assert!(linked(&ctx, filter, group), "variables flow across cells");
+    let dbx = "notebooks/dbx_daily.py";
+    assert_eq!(site(&ctx, dbx, 9, "sql-join").tables, strs(&["sales.customers"]), "MAGIC %sql lines keep their file lines");
+    assert_eq!(site(&ctx, dbx, 14, "write").tables, strs(&["sales.orders_clean"]));
+    assert_eq!(site(&ctx, dbx, 14, "distinct").columns, strs(&["order_id"]));
+}
+
+#[test]
+fn sql_files_scala_and_java() {
+    let ctx = index();
+    let sql = "sql/report.sql";
+    assert_eq!(site(&ctx, sql, 2, "sql-insert").tables, strs(&["reports.monthly"]));
+    assert_eq!(site(&ctx, sql, 7, "sql-from").tables, strs(&["sales.orders"]));
+    assert_eq!(site(&ctx, sql, 6, "sql-window").functions, strs(&["rank", "sum"]));
+    assert_eq!(site(&ctx, sql, 11, "sql-limit").literals, strs(&["100"]));
+    let scala = "jvm/DailyJob.scala";
+    let j = site(&ctx, scala, 12, "join");
+    assert_eq!((j.columns.clone(), j.literals.clone(), j.symbol.as_str()), (strs(&["customer_id"]), strs(&["inner"]), "DailyJob.main"));
+    assert_eq!(site(&ctx, scala, 14, "aggregate").columns, strs(&["amount", "revenue"]));
+    assert_eq!(site(&ctx, scala, 15, "write").tables, strs(&["reports.by_region"]));
+    let java = "jvm/DailyJob.java";
+    assert_eq!(site(&ctx, java, 12, "filter").literals, strs(&["100"]));
+    assert_eq!(site(&ctx, java, 13, "aggregate").columns, strs(&["region"]));
+}
+
+#[test]
+fn vendored_build_and_gitignored_files_are_skipped() {
+    let ctx = index();
+    assert!(!ctx.sites.iter().any(|s| s.file.starts_with("vendor/") || s.file.starts_with("build/") || s.file.ends_with("scratch_ignored.py")));
+    assert_eq!(ctx.stats.skipped.get("vendored or build folders"), Some(&2));
+    let only = repo::build(&fixture_repo(), &["etl/jobs".to_string()], "t").unwrap();
+    assert!(only.sites.iter().all(|s| s.file.starts_with("etl/jobs/")));
+    assert!(repo::build(&fixture_repo(), &["../etc".to_string()], "t").unwrap_err().contains("stay inside"));
+}
+
+#[test]
+fn unparseable_files_are_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.py"), "df = spark.read.parquet('x')\n").unwrap();
+    std::fs::write(dir.path().join("bad.py"), "def broken(:\n    df.filter(\n").unwrap();
+    std::fs::write(dir.path().join("nb.ipynb"), "{not json").unwrap();
+    std::fs::write(dir.path().join("bin.py"), b"\x00\x01\x02binary").unwrap();
+    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    assert!(ctx.sites.iter().any(|s| s.file == "good.py"));
+    assert!(ctx.stats.warnings.iter().any(|w| w.starts_with("bad.py: syntax errors")), "{:?}", ctx.stats.warnings);
+    assert!(ctx.stats.warnings.iter().any(|w| w.starts_with("nb.ipynb: not a Jupyter notebook")), "{:?}", ctx.stats.warnings);
+    assert_eq!(ctx.stats.skipped.get("binary"), Some(&1));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").current_dir(dir).args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn grep_tree(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).map(|b| String::from_utf8_lossy(&b).contains(needle)).unwrap_or(false) {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn git_urls_are_cloned_at_a_commit_and_the_token_never_reaches_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = tmp.path().join("origin");
+    std::fs::create_dir_all(&origin).unwrap();
+    git(&origin, &["init", "-q"]);
+    std::fs::write(origin.join("job.py"), "df = spark.read.parquet('s3://a')\nout = df.groupBy('k').count()\n").unwrap();
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "-q", "-m", "one"]);
+    let first = git(&origin, &["rev-parse", "HEAD"]);
+    std::fs::write(origin.join("job.py"), "df = spark.read.parquet('s3://b')\n").unwrap();
+    git(&origin, &["commit", "-q", "-am", "two"]);
+    let clones = tmp.path().join("clones");
+    let token = "tok-SECRET-4242";
+    let spec = repo::RepoSpec { url: format!("file://{}", origin.display()), commit: Some(first.clone()), token: Some(token.into()), ..Default::default() };
+    let co = repo::source::acquire(&spec, &repo::RepoPolicy::cli(), &clones).unwrap();
+    assert_eq!(co.commit, first);
+    let ctx = repo::build(&co.root, &[], &co.commit).unwrap();
+    assert!(ctx.sites.iter().any(|s| s.tables == vec!["s3://a".to_string()]), "indexed the requested commit, not HEAD");
+    assert!(grep_tree(&clones, token).is_empty(), "the token is nowhere in the clone folder");
+    assert!(!format!("{spec:?}").contains(token));
+    // The same commit again is served from the clone folder.
+    let again = repo::source::acquire(&spec, &repo::RepoPolicy::cli(), &clones).unwrap();
+    assert_eq!(again.root, co.root);
+    // A bad ref fails with a message that names the repository and never the token.
+    let bad = repo::RepoSpec { commit: Some("no-such-ref".into()), ..spec.clone() };
+    let err = repo::source::acquire(&bad, &repo::RepoPolicy::cli(), &clones).unwrap_err().to_string();
+    assert!(err.contains("git fetch failed") && !err.contains(token), "{err}");
+    // The service's policy refuses local repositories outright.
+    let strict = repo::RepoPolicy { allow_local: false, allowed_hosts: vec![] };
+    assert!(repo::source::acquire(&spec, &strict, &clones).unwrap_err().to_string().contains("not allowed"));
+}
+
+#[test]
+fn the_index_searches_sites_by_semantics() {
+    use planmap::capabilities::CodeIndex;
+    let ctx = index();
+    let idx = ctx.memory_index();
+    let hits = idx.search(&strs(&["customer_id"]), &strs(&["join", "sql-join"]), 5);
+    assert!(hits.iter().any(|h| h.site.location.file == "etl/transform.py" && h.site.location.line_start == 6), "{:?}", hits.iter().map(|h| &h.site.id).collect::<Vec<_>>());
+    let join = site(&ctx, "etl/transform.py", 6, "join");
+    let up = idx.upstream(&join.id, 3);
+    assert!(up.contains(&site(&ctx, "etl/jobs/daily.py", 17, "filter").id) && up.contains(&site(&ctx, "etl/io.py", 8, "read").id), "{up:?}");
+}
