@@ -210,7 +210,7 @@ fn walk(cx: &mut Ctx<'_>, n: Node, scopes: &mut Vec<String>, func: Option<&mut F
 }
 
 /// One statement: find the assignment target, the call chains, and link the flow.
-fn statement(cx: &mut Ctx<'_>, stmt: Node, scopes: &mut Vec<String>, func: Option<&mut FunctionSummary>) {
+fn statement(cx: &mut Ctx<'_>, stmt: Node, scopes: &[String], func: Option<&mut FunctionSummary>) {
     let scope = scope_name(scopes);
     let inner = if stmt.kind() == "expression_statement" { stmt.named_child(0).unwrap_or(stmt) } else { stmt };
     let (target, value) = match inner.kind() {
