@@ -2,11 +2,13 @@
 //! multi-module ETL package, data flow within and across files, walking rules, the URL
 //! policy, and git acquisition with a token that never reaches the disk.
 
+mod backends;
+
 use planmap::repo::{self, RepoContext, Site};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn fixture_repo() -> PathBuf {
+pub fn fixture_repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/repos/etl_package")
 }
 
@@ -154,6 +156,33 @@ fn unparseable_files_are_counted_not_fatal() {
     assert_eq!(ctx.stats.skipped.get("binary"), Some(&1));
 }
 
+/// A `MakeWriter` that keeps everything written, for asserting on logs.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).to_string()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git").current_dir(dir).args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]).args(args).output().unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -191,7 +220,21 @@ fn git_urls_are_cloned_at_a_commit_and_the_token_never_reaches_disk() {
     let clones = tmp.path().join("clones");
     let token = "tok-SECRET-4242";
     let spec = repo::RepoSpec { url: format!("file://{}", origin.display()), commit: Some(first.clone()), token: Some(token.into()), ..Default::default() };
-    let co = repo::source::acquire(&spec, &repo::RepoPolicy::cli(), &clones).unwrap();
+    // Capture every log line, at the most verbose level, while the token is in use.
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(logs.clone()).with_ansi(false).finish();
+    let co = tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(?spec, "acquiring");
+        let co = repo::source::acquire(&spec, &repo::RepoPolicy::cli(), &clones).unwrap();
+        let bad = repo::RepoSpec { commit: Some("no-such-ref".into()), ..spec.clone() };
+        if let Err(e) = repo::source::acquire(&bad, &repo::RepoPolicy::cli(), &clones) {
+            tracing::error!("{e}");
+        }
+        co
+    });
+    let captured = logs.text();
+    assert!(captured.contains("acquiring") && captured.contains("no-such-ref"), "the capture works: {captured}");
+    assert!(!captured.contains(token), "the token is in the logs: {captured}");
     assert_eq!(co.commit, first);
     let ctx = repo::build(&co.root, &[], &co.commit).unwrap();
     assert!(ctx.sites.iter().any(|s| s.tables == vec!["s3://a".to_string()]), "indexed the requested commit, not HEAD");

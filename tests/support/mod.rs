@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod services;
+
 use planmap::capabilities::{JobCapabilities, MemoryCache, MemoryIndex};
 use planmap::runtime::wit::*;
 use planmap::runtime::{Runtime, RuntimeConfig};

@@ -2,17 +2,23 @@
 //! code search (in-process index), cache (in-process), vectors and LLM (off until
 //! configured). `JobCapabilities` bundles one job's backends for the sandbox.
 
+pub mod backends;
 pub mod cache;
 pub mod code_index;
+pub mod embeddings;
+pub mod redis_cache;
+pub mod vectors;
 
 use planmap_runtime::capabilities::cap_error;
-use planmap_runtime::wit::{code_search, llm, vectors, CodeSite};
+use planmap_runtime::wit::{code_search, llm, vectors as wit_vectors, CodeSite};
 use planmap_runtime::{CallScope, Capabilities, CapabilityError};
 use planmap_runtime::wit::CapabilityErrorKind;
 use std::sync::Arc;
 
+pub use backends::{BackendConfig, Backends};
 pub use cache::{Cache, MemoryCache};
 pub use code_index::{CodeIndex, MemoryIndex};
+pub use vectors::{MemoryVectors, VectorIndex};
 
 /// Hits a single search may return, whatever the plugin asks: bounds the bytes copied
 /// into the sandbox per call (each hit carries a snippet).
@@ -23,11 +29,26 @@ pub const MAX_SEARCH_HITS: u32 = 200;
 pub struct JobCapabilities {
     pub index: Arc<dyn CodeIndex>,
     pub cache: Arc<dyn Cache>,
+    /// Vector search over this repository's sites, when embeddings are configured.
+    pub vectors: Option<RepoVectors>,
+}
+
+/// One repository's collection in a vector index, and the embedder that fills it.
+#[derive(Clone)]
+pub struct RepoVectors {
+    pub index: Arc<dyn VectorIndex>,
+    pub embedder: Arc<embeddings::Embedder>,
+    pub collection: String,
 }
 
 impl JobCapabilities {
     pub fn new(index: Arc<dyn CodeIndex>, cache: Arc<dyn Cache>) -> Self {
-        JobCapabilities { index, cache }
+        JobCapabilities { index, cache, vectors: None }
+    }
+
+    pub fn with_vectors(mut self, v: Option<RepoVectors>) -> Self {
+        self.vectors = v;
+        self
     }
 }
 
@@ -58,8 +79,13 @@ impl Capabilities for JobCapabilities {
         self.cache.set(&key, value, ttl).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("cache: {e}")))
     }
 
-    async fn nearest(&self, _scope: &CallScope, _text: String, _limit: u32) -> Result<Vec<vectors::VectorHit>, CapabilityError> {
-        Err(cap_error(CapabilityErrorKind::Unavailable, "vectors: no embedding model is configured; lexical retrieval serves"))
+    async fn nearest(&self, _scope: &CallScope, text: String, limit: u32) -> Result<Vec<wit_vectors::VectorHit>, CapabilityError> {
+        let Some(v) = &self.vectors else {
+            return Err(cap_error(CapabilityErrorKind::Unavailable, "vectors: no embedding model is configured; lexical retrieval serves"));
+        };
+        let emb = v.embedder.embed(&[text]).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
+        let hits = v.index.query(&v.collection, &emb[0], limit.clamp(1, MAX_SEARCH_HITS) as usize).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
+        Ok(hits.into_iter().map(|(site_id, similarity)| wit_vectors::VectorHit { site_id, similarity }).collect())
     }
 
     async fn complete(&self, _scope: &CallScope, _req: llm::CompletionRequest) -> Result<llm::Completion, CapabilityError> {

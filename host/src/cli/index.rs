@@ -58,23 +58,29 @@ pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
     let fetch_s = t0.elapsed().as_secs_f64();
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(ProgressStyle::with_template("parsing {bar:30} {pos}/{len} files").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let backends = crate::capabilities::Backends::connect(&crate::capabilities::BackendConfig::from_env()).await;
+    for key in &checkout.evicted {
+        let name = format!("planmap-{key}-v{}", repo::INDEXER_VERSION);
+        if let Err(e) = backends.vectors.delete_collection(&name).await {
+            tracing::warn!("could not delete the vector collection {name} of an evicted clone: {e}");
+        }
+    }
     let t1 = Instant::now();
-    let ctx = {
-        let root = checkout.root.clone();
-        let commit = checkout.commit.clone();
-        let targets = a.target_paths.clone();
+    let progress = {
         let bar = bar.clone();
-        tokio::task::spawn_blocking(move || {
-            repo::build_with_progress(&root, &targets, &commit, &|done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            })
+        std::sync::Arc::new(move |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         })
-        .await?
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.repo))?
     };
+    let (ctx, loaded) = repo::context::load_or_build(&backends, &checkout, &a.target_paths, progress).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo))?;
     bar.finish_and_clear();
     let parse_s = t1.elapsed().as_secs_f64();
+    let vectors = match repo::context::ensure_vectors(&backends, &checkout, &ctx).await {
+        Ok(Some(v)) => format!("{} sites in {} collection {}", ctx.sites.len(), backends.vectors.backend(), v.collection),
+        Ok(None) => "off (no embeddings endpoint configured; lexical retrieval serves)".to_string(),
+        Err(e) => format!("off ({e}; lexical retrieval serves)"),
+    };
     let t2 = Instant::now();
     let index = ctx.memory_index();
     let index_s = t2.elapsed().as_secs_f64();
@@ -82,7 +88,12 @@ pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&ctx)?),
         Format::Text => {
             let s = &ctx.stats;
-            println!("repository {}  commit {}  cache key {}-v{}", checkout.root.display(), ctx.commit, checkout.cache_key, repo::INDEXER_VERSION);
+            println!("repository {}  commit {}", checkout.root.display(), ctx.commit);
+            println!("cache: {} {} ({}) in {:.1} ms", if loaded.hit { "hit" } else { "miss, stored" }, loaded.key, loaded.backend, loaded.ms);
+            println!("vectors: {vectors}");
+            for n in &backends.notes {
+                println!("note: {n}");
+            }
             println!("files: {}", s.files_by_language.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
             println!("sites: {} in total; {}", ctx.sites.len(), s.sites_by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
             println!("data-flow links: {}", ctx.edges.len());
@@ -93,9 +104,10 @@ pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
                 println!("warning: {w}");
             }
             println!(
-                "time: fetch {fetch_s:.2} s, parse {parse_s:.2} s ({} lines, {:.0} lines/s), index {index_s:.3} s ({} sites)",
+                "time: fetch {fetch_s:.2} s, {} {parse_s:.2} s ({} lines, {:.0} lines/s), index {index_s:.3} s ({} sites)",
+                if loaded.hit { "cached re-open" } else { "parse" },
                 s.lines,
-                s.lines as f64 / parse_s.max(1e-9),
+                s.lines as f64 / (s.parse_ms / 1e3).max(1e-9),
                 crate::capabilities::CodeIndex::len(&index)
             );
         }

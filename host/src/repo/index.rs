@@ -110,7 +110,10 @@ pub fn build_with_progress(root: &Path, targets: &[String], commit: &str, progre
                     let e = python::extract(&program, rel, &|row| row as u32 + 1);
                     absorb(&mut ctx, e, &mut functions, &mut calls, &mut consumers);
                 }
-                Err(e) => warn(&mut ctx.stats, format!("{rel}: {e}; skipped")),
+                Err(e) => {
+                    *ctx.stats.skipped.entry("unreadable notebook".into()).or_default() += 1;
+                    warn(&mut ctx.stats, format!("{rel}: {e}; skipped"));
+                }
             },
             "sql" => sql_sites(&mut ctx, &text, rel, 1, "<script>"),
             "scala" | "java" => {

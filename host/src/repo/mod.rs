@@ -3,6 +3,7 @@
 //! from Python, SQL, notebooks, Scala and Java, link the data flow, and build the
 //! index behind the code-search capability.
 
+pub mod context;
 mod index;
 mod jvm;
 mod kinds;

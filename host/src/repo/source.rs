@@ -57,6 +57,8 @@ pub struct Checkout {
     pub commit: String,
     /// A key that changes whenever the indexed content may have changed.
     pub cache_key: String,
+    /// Cache keys of clones evicted to make room (their vector collections should go too).
+    pub evicted: Vec<String>,
 }
 
 /// Why a repository could not be had.
@@ -172,7 +174,7 @@ fn local_in_place(path: &str) -> Result<Checkout, RepoError> {
             h.update(mtime.to_le_bytes());
         }
     }
-    Ok(Checkout { root, commit, cache_key: hex::encode(&h.finalize()[..16]) })
+    Ok(Checkout { root, commit, cache_key: hex::encode(&h.finalize()[..16]), evicted: vec![] })
 }
 
 /// Run git with the token (if any) in its environment as an HTTP header.
@@ -243,7 +245,7 @@ fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoE
         let dir = base.join(c);
         if c.len() == 40 && dir.join(".git").exists() {
             touch(&dir);
-            return Ok(Checkout { root: dir, commit: c.clone(), cache_key: format!("{repo_key}-{c}") });
+            return Ok(Checkout { root: dir, commit: c.clone(), cache_key: format!("{repo_key}-{c}"), evicted: vec![] });
         }
     }
     let work = base.join(format!("incoming-{}", std::process::id()));
@@ -273,8 +275,8 @@ fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoE
         std::fs::rename(&work, &dir).map_err(|e| RepoError::Git { url: url.into(), what: "install".into(), message: e.to_string() })?;
     }
     touch(&dir);
-    evict(clone_dir, MAX_CLONE_CACHE_BYTES, &dir);
-    Ok(Checkout { root: dir, commit: commit.clone(), cache_key: format!("{repo_key}-{commit}") })
+    let evicted = evict(clone_dir, MAX_CLONE_CACHE_BYTES, &dir);
+    Ok(Checkout { root: dir, commit: commit.clone(), cache_key: format!("{repo_key}-{commit}"), evicted })
 }
 
 fn touch(dir: &Path) {
@@ -303,8 +305,10 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Remove least recently used clones until the folder is under `limit` (never `keep`).
-pub fn evict(clone_dir: &Path, limit: u64, keep: &Path) {
+/// Remove least recently used clones until the folder is under `limit` (never `keep`);
+/// returns the cache keys (`<repo key>-<commit>`) of the clones removed.
+pub fn evict(clone_dir: &Path, limit: u64, keep: &Path) -> Vec<String> {
+    let mut removed = Vec::new();
     let mut clones: Vec<(std::time::SystemTime, PathBuf, u64)> = Vec::new();
     for repo in std::fs::read_dir(clone_dir).into_iter().flatten().flatten() {
         for c in std::fs::read_dir(repo.path()).into_iter().flatten().flatten() {
@@ -322,8 +326,12 @@ pub fn evict(clone_dir: &Path, limit: u64, keep: &Path) {
         if p != keep && std::fs::remove_dir_all(&p).is_ok() {
             tracing::info!(clone = %p.display(), bytes = size, "evicted a cached clone");
             total -= size;
+            if let (Some(commit), Some(repo)) = (p.file_name(), p.parent().and_then(|r| r.file_name())) {
+                removed.push(format!("{}-{}", repo.to_string_lossy(), commit.to_string_lossy()));
+            }
         }
     }
+    removed
 }
 
 #[cfg(test)]

@@ -1,0 +1,96 @@
+//! Embeddings from an OpenAI-compatible endpoint (`POST {base}/embeddings`), used to
+//! put code sites and plan nodes in one vector space. Off when not configured.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Texts per request: providers cap batch sizes (OpenAI at 2048); 64 keeps requests small.
+pub const BATCH: usize = 64;
+/// Longest text embedded; longer snippets are cut (models cap input tokens).
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// One request's time limit.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where embeddings come from.
+#[derive(Clone)]
+pub struct EmbeddingsConfig {
+    /// e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub model: String,
+}
+
+impl std::fmt::Debug for EmbeddingsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingsConfig").field("base_url", &self.base_url).field("model", &self.model).field("api_key", &self.api_key.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
+impl EmbeddingsConfig {
+    /// From `OPENAI_BASE_URL`, `OPENAI_API_KEY` and `EMBEDDING_MODEL`; `None` when no
+    /// base URL and no key are set (vector retrieval is then off).
+    pub fn from_env() -> Option<EmbeddingsConfig> {
+        let base = std::env::var("OPENAI_BASE_URL").ok().filter(|s| !s.is_empty());
+        let key = std::env::var("OPENAI_API_KEY").ok().filter(|s| !s.is_empty());
+        if base.is_none() && key.is_none() {
+            return None;
+        }
+        Some(EmbeddingsConfig {
+            base_url: base.unwrap_or_else(|| "https://api.openai.com/v1".into()).trim_end_matches('/').to_string(),
+            api_key: key,
+            model: std::env::var("EMBEDDING_MODEL").unwrap_or_else(|_| "text-embedding-3-small".into()),
+        })
+    }
+}
+
+/// A client for the embeddings endpoint.
+pub struct Embedder {
+    cfg: EmbeddingsConfig,
+    http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    data: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+impl Embedder {
+    pub fn new(cfg: EmbeddingsConfig) -> anyhow::Result<Embedder> {
+        Ok(Embedder { cfg, http: reqwest::Client::builder().timeout(TIMEOUT).build()? })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
+    /// Embed texts, in batches, keeping their order.
+    pub async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(BATCH) {
+            let input: Vec<String> = chunk.iter().map(|t| t.chars().take(MAX_TEXT_CHARS).collect()).collect();
+            let mut req = self.http.post(format!("{}/embeddings", self.cfg.base_url)).json(&serde_json::json!({"model": self.cfg.model, "input": input}));
+            if let Some(k) = &self.cfg.api_key {
+                req = req.bearer_auth(k);
+            }
+            let resp = req.send().await.map_err(|e| anyhow::anyhow!("embeddings at {}: {}", self.cfg.base_url, e.without_url()))?;
+            let status = resp.status();
+            if !status.is_success() {
+                let body: String = resp.text().await.unwrap_or_default().chars().take(300).collect();
+                anyhow::bail!("embeddings at {}: HTTP {status}: {body}", self.cfg.base_url);
+            }
+            let mut r: Response = resp.json().await.map_err(|e| anyhow::anyhow!("embeddings at {}: unreadable answer: {e}", self.cfg.base_url))?;
+            if r.data.len() != chunk.len() {
+                anyhow::bail!("embeddings at {}: asked for {} vectors, got {}", self.cfg.base_url, chunk.len(), r.data.len());
+            }
+            r.data.sort_by_key(|i| i.index);
+            out.extend(r.data.into_iter().map(|i| i.embedding));
+        }
+        Ok(out)
+    }
+}
