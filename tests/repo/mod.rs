@@ -253,6 +253,24 @@ fn git_urls_are_cloned_at_a_commit_and_the_token_never_reaches_disk() {
 }
 
 #[test]
+fn clones_past_the_size_limit_are_evicted_least_recently_used_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clones = tmp.path();
+    for (i, name) in ["old", "mid", "new"].iter().enumerate() {
+        let dir = clones.join("repoA").join(name);
+        std::fs::create_dir_all(dir.join(".git")).unwrap();
+        std::fs::write(dir.join("data.bin"), vec![0u8; 1000]).unwrap();
+        std::fs::write(dir.join(".git").join("planmap-last-used"), b"").unwrap();
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(100 - i as u64 * 10);
+        std::fs::File::options().write(true).open(dir.join(".git").join("planmap-last-used")).unwrap().set_modified(t).unwrap();
+    }
+    let keep = clones.join("repoA").join("old");
+    let evicted = repo::source::evict(clones, 1500, &keep);
+    assert_eq!(evicted, vec!["repoA-mid".to_string(), "repoA-new".to_string()], "oldest first, never the one in use");
+    assert!(keep.exists() && !clones.join("repoA/mid").exists());
+}
+
+#[test]
 fn the_index_searches_sites_by_semantics() {
     use planmap::capabilities::CodeIndex;
     let ctx = index();

@@ -52,7 +52,8 @@ pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     let checkout = {
         let spec = spec.clone();
-        tokio::task::spawn_blocking(move || source::acquire(&spec, &RepoPolicy::cli(), &clone_dir)).await??
+        let policy = RepoPolicy::from_env(true).map_err(|e| anyhow::anyhow!(e))?;
+        tokio::task::spawn_blocking(move || source::acquire(&spec, &policy, &clone_dir)).await??
     };
     spinner.finish_and_clear();
     let fetch_s = t0.elapsed().as_secs_f64();

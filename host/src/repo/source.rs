@@ -31,6 +31,20 @@ impl RepoPolicy {
     pub fn cli() -> Self {
         RepoPolicy { allow_local: true, allowed_hosts: vec![] }
     }
+
+    /// A policy from `REPO_ALLOWED_HOSTS` (comma-separated) and `REPO_ALLOW_LOCAL`
+    /// (`true`/`false`), with `allow_local` as the default for the latter (on for the
+    /// CLI, off for the service).
+    pub fn from_env(allow_local: bool) -> Result<Self, String> {
+        let hosts = std::env::var("REPO_ALLOWED_HOSTS").unwrap_or_default();
+        let allow_local = match std::env::var("REPO_ALLOW_LOCAL").ok().as_deref() {
+            None | Some("") => allow_local,
+            Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => return Err(format!("REPO_ALLOW_LOCAL must be true or false, got {other:?}")),
+        };
+        Ok(RepoPolicy { allow_local, allowed_hosts: hosts.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect() })
+    }
 }
 
 /// What to index.
