@@ -9,6 +9,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod graph;
+pub mod mapping;
 pub mod metrics;
 pub mod pipeline;
 pub mod plan;

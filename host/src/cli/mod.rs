@@ -4,6 +4,7 @@ mod bench;
 mod bench_plan;
 mod graph;
 mod index;
+mod map;
 mod plan;
 mod plugin;
 
@@ -54,6 +55,8 @@ enum Command {
     /// Read plans: show the normalised tree, list event-log executions.
     #[command(subcommand)]
     Plan(plan::PlanCmd),
+    /// The main job: map every plan node to the code that produced it.
+    Map(map::MapArgs),
     /// Index a repository: every Spark operation site, with stats.
     Index(index::IndexArgs),
     /// Measure the engine (see README "Benchmarks").
@@ -90,6 +93,7 @@ pub fn main() -> ExitCode {
             Command::Bench(c) => bench::run(c, &cli.common).await,
             Command::Plan(c) => plan::run(c, &cli.common).await,
             Command::Index(a) => index::run(a, &cli.common).await,
+            Command::Map(a) => map::run(a, &cli.common).await,
         }
     });
     match result {

@@ -1,0 +1,120 @@
+//! `planmap map`: the whole pipeline in-process on the embedded defaults (or the
+//! configured backends): read the plan, index the repository, run the graph.
+
+use super::Common;
+use crate::capabilities::{BackendConfig, Backends, JobCapabilities};
+use crate::mapping::{self, output, Job, Thresholds};
+use crate::pipeline::RunContext;
+use crate::plan::{self, ParseOptions, PlanFormat, PlanInput};
+use crate::repo::{self, source, RepoPolicy, RepoSpec};
+use crate::snapshot::{Registry, Sources};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+}
+
+#[derive(Args)]
+pub struct MapArgs {
+    /// The plan (EXPLAIN text, event log file or folder, REST JSON, query profile, DAG list).
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The repository that ran it: a folder or a git URL.
+    #[arg(long)]
+    pub repo: String,
+    #[arg(long)]
+    pub commit: Option<String>,
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long = "target-path")]
+    pub target_paths: Vec<String>,
+    /// Which SQL execution of an event log (default: most nodes).
+    #[arg(long)]
+    pub execution: Option<i64>,
+    #[arg(long, value_enum)]
+    pub plan_format: Option<PlanFormat>,
+    /// Graph name (from graphs/ or built in).
+    #[arg(long, default_value = "default")]
+    pub graph: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Plan nodes mapped at once.
+    #[arg(long, env = "MAX_PARALLEL_NODES", default_value_t = mapping::DEFAULT_PARALLEL_NODES)]
+    pub parallel: usize,
+    #[arg(long, env = "CONFIDENCE_THRESHOLD_HIGH", default_value_t = 0.8)]
+    pub high: f64,
+    #[arg(long, env = "CONFIDENCE_THRESHOLD_LOW", default_value_t = 0.5)]
+    pub low: f64,
+    #[arg(long, env = "REPO_CLONE_DIR")]
+    pub clone_dir: Option<PathBuf>,
+}
+
+pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
+    if !(0.0..=1.0).contains(&a.low) || !(0.0..=1.0).contains(&a.high) || a.low > a.high {
+        anyhow::bail!("confidence thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", a.low, a.high);
+    }
+    let quiet = !matches!(a.format, Format::Table);
+    let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner.set_message(format!("reading {}", a.plan.display()));
+    let plan = {
+        let (p, opts) = (a.plan.clone(), ParseOptions { format: a.plan_format, execution: a.execution });
+        tokio::task::spawn_blocking(move || plan::parse(PlanInput::Path(&p), &opts).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))).await??
+    };
+    spinner.set_message(format!("fetching {}", a.repo));
+    let token = std::env::var("PLANMAP_GIT_TOKEN").ok().filter(|t| !t.is_empty());
+    let spec = RepoSpec { url: a.repo.clone(), branch: a.branch.clone(), commit: a.commit.clone(), token };
+    let clone_dir = a.clone_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("planmap-repos"));
+    let policy = RepoPolicy::from_env(true).map_err(|e| anyhow::anyhow!(e))?;
+    let checkout = tokio::task::spawn_blocking(move || source::acquire(&spec, &policy, &clone_dir)).await??;
+    spinner.set_message("indexing");
+    let backends = Backends::connect(&BackendConfig::from_env()).await;
+    let (ctx, _) = repo::context::load_or_build(&backends, &checkout, &a.target_paths, Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo))?;
+    let vectors = repo::context::ensure_vectors(&backends, &checkout, &ctx).await.unwrap_or_else(|e| {
+        tracing::warn!("vector index unavailable ({e}); lexical retrieval serves");
+        None
+    });
+    spinner.set_message("loading plugins");
+    let runtime = crate::config::runtime(common.compile_cache.clone(), common.no_compile_cache)?;
+    let sources = Sources { plugin_dir: Some(common.plugins.clone()), graph_dir: Some(common.graphs.clone()) };
+    let registry = tokio::task::spawn_blocking(move || Registry::open(runtime, sources)).await?.map_err(|e| anyhow::anyhow!("plugins and graphs are not valid:\n{}", e.join("\n")))?;
+    spinner.finish_and_clear();
+    let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()).with_vectors(vectors));
+    let job = Job {
+        runtime: &registry.runtime,
+        snapshot: registry.snapshot(),
+        graph: a.graph.clone(),
+        caps,
+        ctx: RunContext { analysis_id: format!("cli-{}", std::process::id()), repo: a.repo.clone(), ..Default::default() },
+        thresholds: Thresholds { high: a.high, low: a.low },
+        parallel: a.parallel,
+        commit: ctx.commit.clone(),
+    };
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(plan.nodes.len() as u64) };
+    bar.set_style(ProgressStyle::with_template("mapping {bar:30} {pos}/{len} nodes").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let result = mapping::map_plan(&job, &plan, &|d, _| bar.set_position(d as u64)).await?;
+    bar.finish_and_clear();
+    match a.format {
+        Format::Table => {
+            for n in &backends.notes {
+                eprintln!("note: {n}");
+            }
+            for w in &plan.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("plan: {} ({} nodes)", plan.source, plan.nodes.len());
+            print!("{}", output::table(&result));
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Format::Sarif => println!("{}", serde_json::to_string_pretty(&output::sarif(&result))?),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,92 @@
+//! Plan nodes into the contract's form, with their neighbours.
+
+use crate::plan::{Family, Ownership, Plan, PlanNode};
+use planmap_runtime::wit;
+
+/// Longest node text handed to plugins.
+const MAX_FRAGMENT: usize = 2000;
+
+fn family(f: Family) -> wit::Family {
+    match f {
+        Family::Scan => wit::Family::Scan,
+        Family::Filter => wit::Family::Filter,
+        Family::Project => wit::Family::Project,
+        Family::Join => wit::Family::Join,
+        Family::Aggregate => wit::Family::Aggregate,
+        Family::Exchange => wit::Family::Exchange,
+        Family::Sort => wit::Family::Sort,
+        Family::Window => wit::Family::Window,
+        Family::Limit => wit::Family::Limit,
+        Family::Union => wit::Family::Union,
+        Family::Expand => wit::Family::Expand,
+        Family::Generate => wit::Family::Generate,
+        Family::PythonUdf => wit::Family::PythonUdf,
+        Family::Write => wit::Family::Write,
+        Family::Subquery => wit::Family::Subquery,
+        Family::Infrastructure => wit::Family::Infrastructure,
+        Family::Other => wit::Family::Other,
+    }
+}
+
+fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<wit::Neighbour> {
+    let n = plan.node(id)?;
+    Some(wit::Neighbour { id: n.id.clone(), operator: n.operator.clone(), family: family(n.family), relation: relation.into(), mapped: None, mapped_site: None })
+}
+
+/// The WIT plan node for `n`.
+pub fn to_wit(plan: &Plan, n: &PlanNode) -> wit::PlanNode {
+    let s = &n.semantics;
+    let mut neighbours: Vec<wit::Neighbour> = Vec::new();
+    if let Some(p) = &n.parent {
+        neighbours.extend(neighbour(plan, p, "parent"));
+    }
+    for c in &n.children {
+        neighbours.extend(neighbour(plan, c, "child"));
+    }
+    if let Some(r) = &n.reuses {
+        neighbours.extend(neighbour(plan, r, "reuses"));
+    }
+    let mut fragment = n.fragment.clone();
+    if fragment.len() > MAX_FRAGMENT {
+        let mut cut = MAX_FRAGMENT;
+        while !fragment.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        fragment.truncate(cut);
+    }
+    wit::PlanNode {
+        id: n.id.clone(),
+        operator: n.operator.clone(),
+        family: family(n.family),
+        induced: match &n.ownership {
+            Ownership::Induced { by, reason } => Some(wit::InducedBy { node_id: by.clone(), reason: reason.clone() }),
+            _ => None,
+        },
+        semantics: wit::Semantics {
+            tables: s.tables.clone(),
+            paths: s.paths.clone(),
+            format: s.format.clone(),
+            columns: s.columns.clone(),
+            output_columns: s.output_columns.clone(),
+            left_keys: s.left_keys.clone(),
+            right_keys: s.right_keys.clone(),
+            join_type: s.join_type.clone(),
+            build_side: s.build_side.clone(),
+            grouping_keys: s.grouping_keys.clone(),
+            aggregate_functions: s.aggregate_functions.clone(),
+            predicates: s.predicates.clone(),
+            literals: s.literals.clone(),
+            sort_keys: s.sort_keys.iter().map(|k| wit::SortKey { expr: k.expr.clone(), ascending: k.ascending }).collect(),
+            window_partition: s.window_partition.clone(),
+            window_functions: s.window_functions.clone(),
+            limit: s.limit,
+            udfs: s.udfs.clone(),
+            aliases: s.aliases.clone(),
+            functions: s.functions.clone(),
+            write_target: s.write_target.clone(),
+            truncated: s.truncated,
+        },
+        neighbours,
+        fragment,
+    }
+}

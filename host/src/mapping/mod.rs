@@ -1,0 +1,313 @@
+//! The main job: map every node of a plan to code. Code-owned nodes run the mapping
+//! graph (with bounded parallelism); planner-induced nodes take the location of the
+//! node that caused them, with the reason; infrastructure nodes are reported as such.
+
+mod convert;
+pub mod output;
+
+use crate::capabilities::JobCapabilities;
+use crate::pipeline::{run_node, RunContext, Terminal};
+use crate::plan::{Ownership, Plan, PlanNode};
+use crate::snapshot::Snapshot;
+use planmap_runtime::Runtime;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Plan nodes mapped at once (`MAX_PARALLEL_NODES`); plugins are CPU-bound, so more
+/// than the cores buys nothing.
+pub const DEFAULT_PARALLEL_NODES: usize = 5;
+/// Alternatives reported per node.
+pub const MAX_ALTERNATIVES: usize = 3;
+
+/// Confidence bands for statuses (`CONFIDENCE_THRESHOLD_HIGH` / `_LOW`).
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub high: f64,
+    pub low: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { high: 0.8, low: 0.5 }
+    }
+}
+
+/// A code location in the output.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MappedCode {
+    pub file: String,
+    pub symbol: String,
+    pub lines: String,
+    pub line_start: u32,
+    pub line_end: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceOut {
+    pub signal: String,
+    pub weight: f64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alternative {
+    pub file: String,
+    pub symbol: String,
+    pub lines: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    pub confidence: f64,
+    pub reasoning: String,
+}
+
+/// One node's answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mapping {
+    pub dag_node_id: String,
+    pub operator: String,
+    pub family: String,
+    /// confirmed | probable | uncertain | unmapped
+    pub status: String,
+    /// owned | induced | infrastructure
+    pub ownership: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub induced_by: Option<String>,
+    pub mapped_code: Option<MappedCode>,
+    pub confidence: f64,
+    pub explanation: String,
+    pub evidence: Vec<EvidenceOut>,
+    pub alternatives: Vec<Alternative>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The whole job's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapResult {
+    pub mappings: Vec<Mapping>,
+    pub summary: Summary,
+    pub repo: RepoInfo,
+    pub graph: GraphInfo,
+    pub plan: PlanInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub nodes: usize,
+    pub confirmed: usize,
+    pub probable: usize,
+    pub uncertain: usize,
+    pub unmapped: usize,
+    pub infrastructure: usize,
+    pub average_confidence: f64,
+    /// Share of code-owned and induced nodes with a location.
+    pub coverage: f64,
+    pub ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoInfo {
+    pub commit: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanInfo {
+    pub format: String,
+    pub source: String,
+    pub warnings: Vec<String>,
+}
+
+fn lines(a: u32, b: u32) -> String {
+    if a == b { a.to_string() } else { format!("{a}-{b}") }
+}
+
+fn status(confidence: f64, terminal: Terminal, t: Thresholds) -> &'static str {
+    match terminal {
+        Terminal::Failed => "unmapped",
+        Terminal::Unmapped if confidence < t.low => "unmapped",
+        _ if confidence >= t.high => "confirmed",
+        _ if confidence >= t.low => "probable",
+        _ => "uncertain",
+    }
+}
+
+/// What a job needs.
+pub struct Job<'a> {
+    pub runtime: &'a Runtime,
+    pub snapshot: Arc<Snapshot>,
+    pub graph: String,
+    pub caps: Arc<JobCapabilities>,
+    pub ctx: RunContext,
+    pub thresholds: Thresholds,
+    pub parallel: usize,
+    pub commit: String,
+}
+
+/// Map every node of `plan`. `progress(done, total)` is called as nodes finish.
+pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<MapResult> {
+    let t = std::time::Instant::now();
+    let graph = job.snapshot.graph(&job.graph)?;
+    let owned: Vec<&PlanNode> = plan.nodes.iter().filter(|n| n.ownership == Ownership::Owned).collect();
+    let total = plan.nodes.len();
+    let mut done = 0;
+    let mut results: HashMap<String, Mapping> = HashMap::new();
+    // Owned nodes through the graph, a bounded number at a time.
+    for chunk in owned.chunks(job.parallel.max(1)) {
+        let futs = chunk.iter().map(|n| {
+            let wit_node = convert::to_wit(plan, n);
+            let graph = graph.clone();
+            let snap = job.snapshot.clone();
+            let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
+            async move { (n, run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await) }
+        });
+        for (n, outcome) in futures::future::join_all(futs).await {
+            results.insert(n.id.clone(), from_outcome(n, outcome, job.thresholds));
+            done += 1;
+            progress(done, total);
+        }
+    }
+    // Induced and infrastructure nodes follow from their causes.
+    let mut mappings = Vec::with_capacity(total);
+    for n in &plan.nodes {
+        let m = match &n.ownership {
+            Ownership::Owned => results.remove(&n.id).expect("every owned node was mapped"),
+            Ownership::Infrastructure => Mapping {
+                dag_node_id: n.id.clone(),
+                operator: n.operator.clone(),
+                family: n.family.name().into(),
+                status: "unmapped".into(),
+                ownership: "infrastructure".into(),
+                induced_by: None,
+                mapped_code: None,
+                confidence: 0.0,
+                explanation: format!("{} is execution infrastructure (codegen stage, adapter or adaptive-execution wrapper); no code owns it", n.operator),
+                evidence: vec![],
+                alternatives: vec![],
+                error: None,
+            },
+            Ownership::Induced { by, reason } => induced(n, by, reason, plan, &results, &mappings),
+        };
+        if !matches!(n.ownership, Ownership::Owned) {
+            done += 1;
+            progress(done, total);
+        }
+        mappings.push(m);
+    }
+    let summary = summarise(&mappings, t.elapsed().as_secs_f64() * 1e3);
+    Ok(MapResult {
+        mappings,
+        summary,
+        repo: RepoInfo { commit: job.commit.clone() },
+        graph: GraphInfo { name: graph.name.clone(), version: graph.version.clone() },
+        plan: PlanInfo { format: format!("{:?}", plan.format), source: plan.source.clone(), warnings: plan.warnings.clone() },
+    })
+}
+
+fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) -> Mapping {
+    let best = o.candidates.first();
+    let confidence = best.map(|c| c.confidence).unwrap_or(0.0);
+    let status = if best.is_none() { "unmapped" } else { status(confidence, o.terminal, t) };
+    let mapped_code = best.filter(|_| status != "unmapped").map(|c| MappedCode {
+        file: c.site.location.file.clone(),
+        symbol: c.site.location.symbol.clone(),
+        lines: lines(c.site.location.line_start, c.site.location.line_end),
+        line_start: c.site.location.line_start,
+        line_end: c.site.location.line_end,
+    });
+    let explanation = match (&o.error, best) {
+        (Some(e), _) => format!("mapping failed: {e}"),
+        (None, None) => "no code site of a matching kind was found".into(),
+        (None, Some(c)) if status == "unmapped" => format!("best candidate too weak ({:.2}): {}", c.confidence, c.explanation),
+        (None, Some(c)) => format!("{} at {}:{}: {}", c.site.kind, c.site.location.file, lines(c.site.location.line_start, c.site.location.line_end), c.explanation),
+    };
+    let skip = if status == "unmapped" { 0 } else { 1 };
+    Mapping {
+        dag_node_id: n.id.clone(),
+        operator: n.operator.clone(),
+        family: n.family.name().into(),
+        status: status.into(),
+        ownership: "owned".into(),
+        induced_by: None,
+        mapped_code,
+        confidence,
+        explanation,
+        evidence: best.map(|c| c.evidence.iter().map(|e| EvidenceOut { signal: e.signal.clone(), weight: e.weight, detail: e.detail.clone() }).collect()).unwrap_or_default(),
+        alternatives: o
+            .candidates
+            .iter()
+            .skip(skip)
+            .take(MAX_ALTERNATIVES)
+            .map(|c| Alternative {
+                file: c.site.location.file.clone(),
+                symbol: c.site.location.symbol.clone(),
+                lines: lines(c.site.location.line_start, c.site.location.line_end),
+                line_start: c.site.location.line_start,
+                line_end: c.site.location.line_end,
+                confidence: c.confidence,
+                reasoning: c.explanation.clone(),
+            })
+            .collect(),
+        error: o.error,
+    }
+}
+
+fn induced(n: &PlanNode, by: &str, reason: &str, plan: &Plan, owned: &HashMap<String, Mapping>, done: &[Mapping]) -> Mapping {
+    let cause = owned.get(by).or_else(|| done.iter().find(|m| m.dag_node_id == by));
+    let cause_op = plan.node(by).map(|c| c.operator.clone()).unwrap_or_default();
+    let (mapped_code, confidence, status, explanation) = match cause.and_then(|c| c.mapped_code.clone().map(|m| (m, c))) {
+        Some((code, c)) => {
+            let line = lines(code.line_start, code.line_end);
+            (Some(code.clone()), c.confidence, c.status.clone(), format!("{reason}: inserted by the planner for the {} on line {line} of {}", cause_op, code.file))
+        }
+        None => (None, 0.0, "unmapped".to_string(), format!("{reason}; {cause_op} ({by}) itself was not mapped")),
+    };
+    Mapping {
+        dag_node_id: n.id.clone(),
+        operator: n.operator.clone(),
+        family: n.family.name().into(),
+        status,
+        ownership: "induced".into(),
+        induced_by: Some(by.to_string()),
+        mapped_code,
+        confidence,
+        explanation,
+        evidence: vec![EvidenceOut { signal: "induced".into(), weight: 1.0, detail: reason.to_string() }],
+        alternatives: vec![],
+        error: None,
+    }
+}
+
+fn summarise(m: &[Mapping], ms: f64) -> Summary {
+    let mut s = Summary { nodes: m.len(), ms, ..Default::default() };
+    let mut conf = Vec::new();
+    for x in m {
+        if x.ownership == "infrastructure" {
+            s.infrastructure += 1;
+            continue;
+        }
+        match x.status.as_str() {
+            "confirmed" => s.confirmed += 1,
+            "probable" => s.probable += 1,
+            "uncertain" => s.uncertain += 1,
+            _ => s.unmapped += 1,
+        }
+        if x.mapped_code.is_some() {
+            conf.push(x.confidence);
+        }
+    }
+    let mappable = m.len() - s.infrastructure;
+    s.coverage = if mappable == 0 { 0.0 } else { conf.len() as f64 / mappable as f64 };
+    s.average_confidence = if conf.is_empty() { 0.0 } else { conf.iter().sum::<f64>() / conf.len() as f64 };
+    s
+}

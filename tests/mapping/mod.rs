@@ -1,0 +1,66 @@
+//! `planmap map` end to end through the CLI on a real Spark event log and the code
+//! that produced it: the JSON shape, induced and infrastructure nodes, SARIF.
+
+use std::process::Command;
+
+fn planmap(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_planmap")).args(args).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).output().expect("run planmap");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+const PLAN: &str = "tests/fixtures/plans/generated/eventlog/local-run.zstd";
+const REPO: &str = "tests/fixtures/spark";
+
+#[test]
+fn map_json_has_the_contract_shape_and_attributes_induced_nodes() {
+    let (code, out, err) = planmap(&["map", "--plan", PLAN, "--execution", "7", "--repo", REPO, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ms = v["mappings"].as_array().unwrap();
+    assert_eq!(ms.len(), 16);
+    for m in ms {
+        for k in ["dagNodeId", "operator", "status", "mappedCode", "confidence", "explanation", "evidence", "alternatives"] {
+            assert!(m.get(k).is_some(), "missing {k} in {m}");
+        }
+        assert!(["confirmed", "probable", "uncertain", "unmapped"].contains(&m["status"].as_str().unwrap()));
+    }
+    let by_id = |id: &str| ms.iter().find(|m| m["dagNodeId"] == id).unwrap();
+    let smj = by_id("14");
+    assert_eq!(smj["operator"], "SortMergeJoin");
+    assert_eq!(smj["mappedCode"]["file"], "generate_plans.py");
+    assert_eq!(smj["mappedCode"]["lineStart"], 100, "the sort_merge_join query is on line 100");
+    assert_eq!(smj["mappedCode"]["lines"], "100");
+    let shuffle = by_id("3");
+    assert_eq!(shuffle["ownership"], "induced");
+    assert_eq!(shuffle["inducedBy"], "14");
+    assert_eq!(shuffle["mappedCode"], smj["mappedCode"]);
+    assert!(shuffle["explanation"].as_str().unwrap().contains("shuffle required by SortMergeJoin (14)"));
+    let infra = by_id("5");
+    assert_eq!((infra["status"].as_str(), infra["ownership"].as_str()), (Some("unmapped"), Some("infrastructure")));
+    assert!(infra["mappedCode"].is_null());
+    assert!(v["repo"]["commit"].as_str().unwrap().len() >= 7);
+    assert_eq!(v["graph"]["name"], "default");
+}
+
+#[test]
+fn map_sarif_locates_results_on_lines() {
+    let (code, out, err) = planmap(&["map", "--plan", PLAN, "--execution", "7", "--repo", REPO, "--format", "sarif"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    let loc = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "generate_plans.py");
+    assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn map_reports_bad_input_clearly() {
+    let (code, _, err) = planmap(&["map", "--plan", "README.md", "--repo", REPO]);
+    assert_eq!(code, 1);
+    assert!(err.contains("README.md") && err.contains("not EXPLAIN output"), "{err}");
+    let (code, _, err) = planmap(&["map", "--plan", PLAN, "--repo", "no/such/folder"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no/such/folder") && err.contains("no such folder"), "{err}");
+}
