@@ -116,15 +116,20 @@ impl<R: BufRead> Lz4Block<R> {
     }
 }
 
+/// Copy from a decoded block into the caller's buffer.
+fn serve(out: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {
+    let n = buf.len().min(out.len() - *pos);
+    buf[..n].copy_from_slice(&out[*pos..*pos + n]);
+    *pos += n;
+    n
+}
+
 impl<R: BufRead> Read for Lz4Block<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pos >= self.out.len() && !self.next_block()? {
             return Ok(0);
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(serve(&self.out, &mut self.pos, buf))
     }
 }
 
@@ -173,9 +178,6 @@ impl<R: BufRead> Read for SnappyJava<R> {
         if self.pos >= self.out.len() && !self.next_block()? {
             return Ok(0);
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(serve(&self.out, &mut self.pos, buf))
     }
 }
