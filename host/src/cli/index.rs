@@ -14,23 +14,42 @@ pub enum Format {
     Json,
 }
 
+/// Which repository, shared by `index` and `map`.
 #[derive(Args)]
-pub struct IndexArgs {
+pub struct RepoArgs {
     /// A local folder, or a git URL (https://, ssh, file://).
     #[arg(long)]
     pub repo: String,
-    /// Commit sha to index (default: the branch's or the default branch's HEAD).
+    /// Commit sha (default: the branch's or the default branch's HEAD).
     #[arg(long)]
     pub commit: Option<String>,
     /// Branch or tag.
     #[arg(long)]
     pub branch: Option<String>,
-    /// Index only these sub-folders (repeatable).
+    /// Only these sub-folders (repeatable).
     #[arg(long = "target-path")]
     pub target_paths: Vec<String>,
-    /// Where clones are kept.
+    /// Where clones are kept [default: ~/.cache/planmap/repos].
     #[arg(long, env = "REPO_CLONE_DIR")]
     pub clone_dir: Option<PathBuf>,
+}
+
+impl RepoArgs {
+    /// Fetch (or find) the checkout under the policy from the environment. The token
+    /// comes from `PLANMAP_GIT_TOKEN` only, so it never lands in shell history.
+    pub async fn acquire(&self) -> anyhow::Result<source::Checkout> {
+        let token = std::env::var("PLANMAP_GIT_TOKEN").ok().filter(|t| !t.is_empty());
+        let spec = RepoSpec { url: self.repo.clone(), branch: self.branch.clone(), commit: self.commit.clone(), token };
+        let clone_dir = self.clone_dir.clone().unwrap_or_else(default_clone_dir);
+        let policy = RepoPolicy::from_env(true).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(tokio::task::spawn_blocking(move || source::acquire(&spec, &policy, &clone_dir)).await??)
+    }
+}
+
+#[derive(Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
     /// Print every site (json) instead of the stats table.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -41,20 +60,12 @@ fn default_clone_dir() -> PathBuf {
 }
 
 pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
-    // The token comes from the environment only, so it never lands in shell history.
-    let token = std::env::var("PLANMAP_GIT_TOKEN").ok().filter(|t| !t.is_empty());
-    let spec = RepoSpec { url: a.repo.clone(), branch: a.branch.clone(), commit: a.commit.clone(), token };
-    let clone_dir = a.clone_dir.clone().unwrap_or_else(default_clone_dir);
     let quiet = matches!(a.format, Format::Json);
     let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
-    spinner.set_message(format!("fetching {}", a.repo));
+    spinner.set_message(format!("fetching {}", a.repo.repo));
     spinner.enable_steady_tick(Duration::from_millis(100));
     let t0 = Instant::now();
-    let checkout = {
-        let spec = spec.clone();
-        let policy = RepoPolicy::from_env(true).map_err(|e| anyhow::anyhow!(e))?;
-        tokio::task::spawn_blocking(move || source::acquire(&spec, &policy, &clone_dir)).await??
-    };
+    let checkout = a.repo.acquire().await?;
     spinner.finish_and_clear();
     let fetch_s = t0.elapsed().as_secs_f64();
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
@@ -74,7 +85,7 @@ pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
             bar.set_position(done as u64);
         })
     };
-    let (ctx, loaded) = repo::context::load_or_build(&backends, &checkout, &a.target_paths, progress).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo))?;
+    let (ctx, loaded) = repo::context::load_or_build(&backends, &checkout, &a.repo.target_paths, progress).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo.repo))?;
     bar.finish_and_clear();
     let parse_s = t1.elapsed().as_secs_f64();
     let vectors = match repo::context::ensure_vectors(&backends, &checkout, &ctx).await {

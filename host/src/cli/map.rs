@@ -6,7 +6,7 @@ use crate::capabilities::{BackendConfig, Backends, JobCapabilities};
 use crate::mapping::{self, output, Job, Thresholds};
 use crate::pipeline::RunContext;
 use crate::plan::{self, ParseOptions, PlanFormat, PlanInput};
-use crate::repo::{self, source, RepoPolicy, RepoSpec};
+use crate::repo;
 use crate::snapshot::{Registry, Sources};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,15 +27,9 @@ pub struct MapArgs {
     /// The plan (EXPLAIN text, event log file or folder, REST JSON, query profile, DAG list).
     #[arg(long)]
     pub plan: PathBuf,
-    /// The repository that ran it: a folder or a git URL.
-    #[arg(long)]
-    pub repo: String,
-    #[arg(long)]
-    pub commit: Option<String>,
-    #[arg(long)]
-    pub branch: Option<String>,
-    #[arg(long = "target-path")]
-    pub target_paths: Vec<String>,
+    /// The repository that ran it.
+    #[command(flatten)]
+    pub repo: super::index::RepoArgs,
     /// Which SQL execution of an event log (default: most nodes).
     #[arg(long)]
     pub execution: Option<i64>,
@@ -53,8 +47,6 @@ pub struct MapArgs {
     pub high: f64,
     #[arg(long, env = "CONFIDENCE_THRESHOLD_LOW", default_value_t = 0.5)]
     pub low: f64,
-    #[arg(long, env = "REPO_CLONE_DIR")]
-    pub clone_dir: Option<PathBuf>,
 }
 
 pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
@@ -69,15 +61,11 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
         let (p, opts) = (a.plan.clone(), ParseOptions { format: a.plan_format, execution: a.execution });
         tokio::task::spawn_blocking(move || plan::parse(PlanInput::Path(&p), &opts).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))).await??
     };
-    spinner.set_message(format!("fetching {}", a.repo));
-    let token = std::env::var("PLANMAP_GIT_TOKEN").ok().filter(|t| !t.is_empty());
-    let spec = RepoSpec { url: a.repo.clone(), branch: a.branch.clone(), commit: a.commit.clone(), token };
-    let clone_dir = a.clone_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("planmap-repos"));
-    let policy = RepoPolicy::from_env(true).map_err(|e| anyhow::anyhow!(e))?;
-    let checkout = tokio::task::spawn_blocking(move || source::acquire(&spec, &policy, &clone_dir)).await??;
+    spinner.set_message(format!("fetching {}", a.repo.repo));
+    let checkout = a.repo.acquire().await?;
     spinner.set_message("indexing");
     let backends = Backends::connect(&BackendConfig::from_env()).await;
-    let (ctx, _) = repo::context::load_or_build(&backends, &checkout, &a.target_paths, Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo))?;
+    let (ctx, _) = repo::context::load_or_build(&backends, &checkout, &a.repo.target_paths, Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo.repo))?;
     let vectors = repo::context::ensure_vectors(&backends, &checkout, &ctx).await.unwrap_or_else(|e| {
         tracing::warn!("vector index unavailable ({e}); lexical retrieval serves");
         None
@@ -93,7 +81,7 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
         snapshot: registry.snapshot(),
         graph: a.graph.clone(),
         caps,
-        ctx: RunContext { analysis_id: format!("cli-{}", std::process::id()), repo: a.repo.clone(), ..Default::default() },
+        ctx: RunContext { analysis_id: format!("cli-{}", std::process::id()), repo: a.repo.repo.clone(), ..Default::default() },
         thresholds: Thresholds { high: a.high, low: a.low },
         parallel: a.parallel,
         commit: ctx.commit.clone(),
