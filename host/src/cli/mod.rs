@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_plan;
+mod eval;
 mod graph;
 mod index;
 mod map;
@@ -57,6 +58,8 @@ enum Command {
     Plan(plan::PlanCmd),
     /// The main job: map every plan node to the code that produced it.
     Map(map::MapArgs),
+    /// Run a labelled dataset and report accuracy, coverage and calibration.
+    Eval(eval::EvalArgs),
     /// Index a repository: every Spark operation site, with stats.
     Index(index::IndexArgs),
     /// Measure the engine (see README "Benchmarks").
@@ -94,6 +97,7 @@ pub fn main() -> ExitCode {
             Command::Plan(c) => plan::run(c, &cli.common).await,
             Command::Index(a) => index::run(a, &cli.common).await,
             Command::Map(a) => map::run(a, &cli.common).await,
+            Command::Eval(a) => eval::run(a, &cli.common).await,
         }
     });
     match result {

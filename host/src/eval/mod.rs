@@ -1,0 +1,313 @@
+//! `planmap eval`: run labelled cases through the mapping pipeline and report top-1 and
+//! top-3 accuracy, coverage, accuracy per operator family and per ownership,
+//! calibration (expected calibration error over 10 bins, with the reliability table)
+//! and time per node.
+//!
+//! A dataset is a folder of cases, each a folder holding `case.toml`:
+//!
+//! ```toml
+//! plan = "plan.txt"          # any supported plan format, relative to the case folder
+//! execution = 7              # optional: the SQL execution of an event log
+//! repo = "repo"              # the code, relative to the case folder
+//! graph = "default"          # optional
+//! [[labels]]
+//! node = "14"                # the plan node id as planmap reports it
+//! file = "etl/orders.py"     # relative to the repo
+//! lines = "40-44"            # the operation's span
+//! symbol = "build_orders"    # optional, informative
+//! kind = "join"              # optional, informative
+//! also = [{ file = "etl/orders.py", lines = "52" }]   # other acceptable answers
+//! [[labels]]
+//! node = "5"
+//! infrastructure = true      # the right answer is "no code owns it"
+//! ```
+//!
+//! A mapping is correct when its file matches a label's and its line range overlaps
+//! the label's while spanning at most `MAX_SPAN` lines.
+
+use crate::capabilities::{Backends, JobCapabilities};
+use crate::mapping::{self, Job, Mapping, Thresholds};
+use crate::pipeline::RunContext;
+use crate::plan::{self, ParseOptions, PlanInput};
+use crate::repo::{self, RepoPolicy, RepoSpec};
+use crate::snapshot::Registry;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A mapping longer than this many lines is too vague to count as correct.
+pub const MAX_SPAN: u32 = 12;
+/// Calibration bins.
+pub const BINS: usize = 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub plan: PathBuf,
+    pub execution: Option<i64>,
+    pub repo: PathBuf,
+    pub graph: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Label {
+    pub node: String,
+    pub file: Option<String>,
+    pub lines: Option<String>,
+    pub symbol: Option<String>,
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub infrastructure: bool,
+    #[serde(default)]
+    pub also: Vec<Place>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    pub file: String,
+    pub lines: String,
+}
+
+fn parse_lines(s: &str) -> Option<(u32, u32)> {
+    match s.split_once('-') {
+        Some((a, b)) => Some((a.trim().parse().ok()?, b.trim().parse().ok()?)),
+        None => {
+            let n = s.trim().parse().ok()?;
+            Some((n, n))
+        }
+    }
+}
+
+/// Whether `(file, start, end)` answers a label.
+pub fn correct(label: &Label, file: &str, start: u32, end: u32) -> bool {
+    if end.saturating_sub(start) + 1 > MAX_SPAN {
+        return false;
+    }
+    let places = label.file.iter().zip(label.lines.iter()).map(|(f, l)| (f.as_str(), l.as_str())).chain(label.also.iter().map(|p| (p.file.as_str(), p.lines.as_str())));
+    for (f, l) in places {
+        if let Some((a, b)) = parse_lines(l) {
+            if f == file && start <= b && a <= end {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// One labelled node's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub case: String,
+    pub node: String,
+    pub family: String,
+    pub ownership: String,
+    pub top1: bool,
+    pub top3: bool,
+    pub mapped: bool,
+    pub confidence: f64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Group {
+    pub nodes: usize,
+    pub top1: f64,
+    pub top3: f64,
+    pub coverage: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bin {
+    pub from: f64,
+    pub to: f64,
+    pub nodes: usize,
+    pub mean_confidence: f64,
+    pub accuracy: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub cases: usize,
+    pub overall: Group,
+    pub by_family: BTreeMap<String, Group>,
+    pub by_ownership: BTreeMap<String, Group>,
+    pub by_status: BTreeMap<String, Group>,
+    pub ece: f64,
+    pub reliability: Vec<Bin>,
+    pub ms_per_node: f64,
+    pub outcomes: Vec<Outcome>,
+}
+
+fn group<'a>(items: impl Iterator<Item = &'a Outcome>) -> Group {
+    let v: Vec<&Outcome> = items.collect();
+    let n = v.len().max(1) as f64;
+    Group {
+        nodes: v.len(),
+        top1: v.iter().filter(|o| o.top1).count() as f64 / n,
+        top3: v.iter().filter(|o| o.top3).count() as f64 / n,
+        coverage: v.iter().filter(|o| o.mapped).count() as f64 / n,
+    }
+}
+
+fn judge(case: &str, label: &Label, m: &Mapping) -> Outcome {
+    let (top1, top3) = if label.infrastructure {
+        let ok = m.ownership == "infrastructure";
+        (ok, ok)
+    } else {
+        let first = m.mapped_code.as_ref().is_some_and(|c| correct(label, &c.file, c.line_start, c.line_end));
+        let alts = m.alternatives.iter().take(2).any(|a| correct(label, &a.file, a.line_start, a.line_end));
+        (first, first || alts)
+    };
+    Outcome {
+        case: case.to_string(),
+        node: label.node.clone(),
+        family: m.family.clone(),
+        ownership: m.ownership.clone(),
+        top1,
+        top3,
+        mapped: m.mapped_code.is_some() || (label.infrastructure && m.ownership == "infrastructure"),
+        confidence: m.confidence,
+        status: m.status.clone(),
+    }
+}
+
+/// Calibration over mapped, non-infrastructure outcomes.
+fn calibration(outcomes: &[Outcome]) -> (f64, Vec<Bin>) {
+    let scored: Vec<&Outcome> = outcomes.iter().filter(|o| o.ownership != "infrastructure" && o.mapped).collect();
+    let mut bins = Vec::new();
+    let mut ece = 0.0;
+    for b in 0..BINS {
+        let (from, to) = (b as f64 / BINS as f64, (b + 1) as f64 / BINS as f64);
+        let in_bin: Vec<&&Outcome> = scored.iter().filter(|o| o.confidence >= from && (o.confidence < to || (b == BINS - 1 && o.confidence <= 1.0))).collect();
+        if in_bin.is_empty() {
+            bins.push(Bin { from, to, nodes: 0, mean_confidence: 0.0, accuracy: 0.0 });
+            continue;
+        }
+        let n = in_bin.len() as f64;
+        let conf = in_bin.iter().map(|o| o.confidence).sum::<f64>() / n;
+        let acc = in_bin.iter().filter(|o| o.top1).count() as f64 / n;
+        ece += (n / scored.len() as f64) * (conf - acc).abs();
+        bins.push(Bin { from, to, nodes: in_bin.len(), mean_confidence: conf, accuracy: acc });
+    }
+    (ece, bins)
+}
+
+/// The case folders of a dataset (each with a case.toml), sorted.
+pub fn cases(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let root = dataset.join("cases");
+    let root = if root.is_dir() { root } else { dataset.to_path_buf() };
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root).map_err(|e| anyhow::anyhow!("dataset {}: {e}", root.display()))?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("case.toml").is_file()).collect();
+    v.sort();
+    if v.is_empty() {
+        anyhow::bail!("dataset {}: no case folders with a case.toml", dataset.display());
+    }
+    Ok(v)
+}
+
+/// Run every case of a dataset.
+pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph_override: Option<&str>) -> anyhow::Result<Report> {
+    let mut outcomes = Vec::new();
+    let mut total_ms = 0.0;
+    let mut total_nodes = 0;
+    let dirs = cases(dataset)?;
+    for dir in &dirs {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(dir.join("case.toml"))?;
+        let case: Case = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?;
+        let plan_path = dir.join(&case.plan);
+        let opts = ParseOptions { execution: case.execution, ..Default::default() };
+        let p = plan::parse(PlanInput::Path(&plan_path), &opts).map_err(|e| anyhow::anyhow!("case {name}: {}: {e}", plan_path.display()))?;
+        let spec = RepoSpec { url: dir.join(&case.repo).display().to_string(), ..Default::default() };
+        let checkout = repo::source::acquire(&spec, &RepoPolicy::cli(), &std::env::temp_dir())?;
+        let (ctx, _) = repo::context::load_or_build(backends, &checkout, &[], Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("case {name}: {e}"))?;
+        let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()));
+        let job = Job {
+            runtime: &registry.runtime,
+            snapshot: registry.snapshot(),
+            graph: graph_override.map(str::to_string).or(case.graph.clone()).unwrap_or_else(|| "default".into()),
+            caps,
+            ctx: RunContext { analysis_id: format!("eval-{name}"), repo: name.clone(), ..Default::default() },
+            thresholds: Thresholds::default(),
+            parallel: mapping::DEFAULT_PARALLEL_NODES,
+            commit: ctx.commit.clone(),
+        };
+        let result = mapping::map_plan(&job, &p, &|_, _| {}).await?;
+        total_ms += result.summary.ms;
+        total_nodes += result.mappings.len();
+        for label in &case.labels {
+            let m = result.mappings.iter().find(|m| m.dag_node_id == label.node).ok_or_else(|| anyhow::anyhow!("case {name}: label for node {} but the plan has no such node", label.node))?;
+            outcomes.push(judge(&name, label, m));
+        }
+    }
+    let (ece, reliability) = calibration(&outcomes);
+    let mut by_family: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
+    let mut by_ownership: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
+    let mut by_status: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
+    for o in &outcomes {
+        by_family.entry(o.family.clone()).or_default().push(o);
+        by_ownership.entry(o.ownership.clone()).or_default().push(o);
+        by_status.entry(o.status.clone()).or_default().push(o);
+    }
+    let to_groups = |m: BTreeMap<String, Vec<&Outcome>>| m.into_iter().map(|(k, v)| (k, group(v.into_iter()))).collect();
+    Ok(Report {
+        cases: dirs.len(),
+        overall: group(outcomes.iter().filter(|o| o.ownership != "infrastructure")),
+        by_family: to_groups(by_family),
+        by_ownership: to_groups(by_ownership),
+        by_status: to_groups(by_status),
+        ece,
+        reliability,
+        ms_per_node: if total_nodes == 0 { 0.0 } else { total_ms / total_nodes as f64 },
+        outcomes,
+    })
+}
+
+/// The report as text.
+pub fn text(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let g = &r.overall;
+    let _ = writeln!(s, "{} cases, {} labelled owned+induced nodes: top-1 {:.1}%, top-3 {:.1}%, coverage {:.1}%, ECE {:.3}, {:.2} ms/node", r.cases, g.nodes, g.top1 * 100.0, g.top3 * 100.0, g.coverage * 100.0, r.ece, r.ms_per_node);
+    for (title, groups) in [("family", &r.by_family), ("ownership", &r.by_ownership), ("status", &r.by_status)] {
+        let _ = writeln!(s, "\nby {title}:");
+        for (k, g) in groups {
+            let _ = writeln!(s, "  {k:<16} {:>4} nodes  top-1 {:>5.1}%  top-3 {:>5.1}%  coverage {:>5.1}%", g.nodes, g.top1 * 100.0, g.top3 * 100.0, g.coverage * 100.0);
+        }
+    }
+    let _ = writeln!(s, "\nreliability (confidence bin: nodes, mean confidence, accuracy):");
+    for b in r.reliability.iter().filter(|b| b.nodes > 0) {
+        let _ = writeln!(s, "  {:.1}-{:.1}: {:>4}  {:.2}  {:.2}", b.from, b.to, b.nodes, b.mean_confidence, b.accuracy);
+    }
+    let wrong: Vec<&Outcome> = r.outcomes.iter().filter(|o| !o.top1).collect();
+    if !wrong.is_empty() {
+        let _ = writeln!(s, "\nnot top-1 ({}):", wrong.len());
+        for o in wrong {
+            let _ = writeln!(s, "  {} node {} ({}, {}, {} {:.2})", o.case, o.node, o.family, o.ownership, o.status, o.confidence);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(file: &str, lines: &str) -> Label {
+        Label { node: "1".into(), file: Some(file.into()), lines: Some(lines.into()), symbol: None, kind: None, infrastructure: false, also: vec![Place { file: "b.py".into(), lines: "30".into() }] }
+    }
+
+    #[test]
+    fn correctness_needs_the_file_an_overlap_and_a_tight_span() {
+        let l = label("a.py", "10-12");
+        assert!(correct(&l, "a.py", 12, 14));
+        assert!(!correct(&l, "a.py", 13, 14));
+        assert!(!correct(&l, "c.py", 10, 12));
+        assert!(correct(&l, "b.py", 30, 30), "an acceptable alternative");
+        assert!(!correct(&l, "a.py", 1, 40), "a 40-line span is too vague");
+    }
+}
