@@ -64,3 +64,21 @@ fn map_reports_bad_input_clearly() {
     assert_eq!(code, 1);
     assert!(err.contains("no/such/folder") && err.contains("no such folder"), "{err}");
 }
+
+#[test]
+fn eval_reports_accuracy_coverage_and_calibration_on_the_seed_dataset() {
+    let (code, out, err) = planmap(&["eval", "--dataset", "tests/fixtures/eval", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["cases"], 4);
+    assert_eq!(v["overall"]["nodes"], 38, "labelled owned + induced nodes");
+    assert_eq!(v["by_ownership"]["infrastructure"]["top1"], 1.0, "infrastructure nodes are reported as such");
+    assert_eq!(v["reliability"].as_array().unwrap().len(), 10);
+    let top1 = v["overall"]["top1"].as_f64().unwrap();
+    let top3 = v["overall"]["top3"].as_f64().unwrap();
+    assert!(top3 >= top1 && top1 > 0.0);
+    assert!(v["ece"].as_f64().unwrap() >= 0.0);
+    let (code, _, err) = planmap(&["eval", "--dataset", "tests/fixtures/plans"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no case folders with a case.toml"), "{err}");
+}

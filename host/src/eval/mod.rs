@@ -90,11 +90,10 @@ pub fn correct(label: &Label, file: &str, start: u32, end: u32) -> bool {
     }
     let places = label.file.iter().zip(label.lines.iter()).map(|(f, l)| (f.as_str(), l.as_str())).chain(label.also.iter().map(|p| (p.file.as_str(), p.lines.as_str())));
     for (f, l) in places {
-        if let Some((a, b)) = parse_lines(l) {
-            if f == file && start <= b && a <= end {
+        if let Some((a, b)) = parse_lines(l)
+            && f == file && start <= b && a <= end {
                 return true;
             }
-        }
     }
     false
 }
