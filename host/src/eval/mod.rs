@@ -222,7 +222,7 @@ pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph
         let opts = ParseOptions { execution: case.execution, ..Default::default() };
         let p = plan::parse(PlanInput::Path(&plan_path), &opts).map_err(|e| anyhow::anyhow!("case {name}: {}: {e}", plan_path.display()))?;
         let spec = RepoSpec { url: dir.join(&case.repo).display().to_string(), ..Default::default() };
-        let checkout = repo::source::acquire(&spec, &RepoPolicy::cli(), &std::env::temp_dir())?;
+        let checkout = tokio::task::spawn_blocking(move || repo::source::acquire(&spec, &RepoPolicy::cli(), &std::env::temp_dir())).await??;
         let (ctx, _) = repo::context::load_or_build(backends, &checkout, &[], Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("case {name}: {e}"))?;
         let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()));
         let job = Job {
