@@ -17,5 +17,6 @@ pub mod plan;
 pub mod plugins;
 pub mod repo;
 pub mod snapshot;
+pub mod text;
 
 pub use planmap_runtime as runtime;

@@ -50,6 +50,9 @@ pub struct Variant {
     pub weight: u32,
     /// Config overriding the node's config for this variant.
     pub config: Option<serde_json::Value>,
+    /// The node's config with this variant's overrides, as the JSON text plugins get
+    /// (computed once at load, not per invocation).
+    pub config_text: String,
 }
 
 /// What the sticky A/B assignment hashes with the salt.
@@ -83,8 +86,10 @@ pub struct GraphNode {
     pub name: String,
     pub kind: Kind,
     pub plugin: PluginChoice,
-    /// The node's `config` table as JSON, passed verbatim to the plugin.
+    /// The node's `config` table as JSON.
     pub config: serde_json::Value,
+    /// `config` as the JSON text passed to the plugin (computed once at load).
+    pub config_text: String,
     pub grants: Grants,
     pub limits: CallLimits,
 }

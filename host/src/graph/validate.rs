@@ -170,6 +170,7 @@ fn node_of(cx: &mut Ctx<'_>, key: &Spanned<String>, node: &Spanned<RawNode>, plu
                     plugin: rv.plugin.get_ref().clone(),
                     weight: w.max(0) as u32,
                     config: rv.config.as_ref().map(|c| serde_json::to_value(c).unwrap_or_default()),
+                    config_text: String::new(), // filled once the node's own config is known
                 }
             };
             let variants: Vec<Variant> = vs.iter().enumerate().map(|(i, v)| conv(cx, v, i, false)).collect();
@@ -225,7 +226,25 @@ fn node_of(cx: &mut Ctx<'_>, key: &Spanned<String>, node: &Spanned<RawNode>, plu
         return None;
     }
     let config = n.config.as_ref().map(|c| serde_json::to_value(c).unwrap_or_default()).unwrap_or(serde_json::json!({}));
-    Some(GraphNode { name, kind: kind?, plugin: choice?, config, grants, limits })
+    let mut plugin = choice?;
+    if let PluginChoice::Experiment { variants, shadow, .. } = &mut plugin {
+        for v in variants.iter_mut().chain(shadow.iter_mut()) {
+            v.config_text = merged(&config, v.config.as_ref()).to_string();
+        }
+    }
+    let config_text = config.to_string();
+    Some(GraphNode { name, kind: kind?, plugin, config, config_text, grants, limits })
+}
+
+/// A node's config with a variant's keys laid over it.
+fn merged(base: &serde_json::Value, over: Option<&serde_json::Value>) -> serde_json::Value {
+    let mut out = base.clone();
+    if let (serde_json::Value::Object(b), Some(serde_json::Value::Object(o))) = (&mut out, over) {
+        for (k, v) in o {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 fn list<'a>(items: impl Iterator<Item = impl AsRef<str> + 'a>) -> String {

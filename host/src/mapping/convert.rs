@@ -47,13 +47,7 @@ pub fn to_wit(plan: &Plan, n: &PlanNode) -> wit::PlanNode {
         neighbours.extend(neighbour(plan, r, "reuses"));
     }
     let mut fragment = n.fragment.clone();
-    if fragment.len() > MAX_FRAGMENT {
-        let mut cut = MAX_FRAGMENT;
-        while !fragment.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        fragment.truncate(cut);
-    }
+    crate::text::truncate(&mut fragment, MAX_FRAGMENT, "");
     wit::PlanNode {
         id: n.id.clone(),
         operator: n.operator.clone(),

@@ -162,16 +162,18 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
     let total = plan.nodes.len();
     let mut done = 0;
     let mut results: HashMap<String, Mapping> = HashMap::new();
-    // Owned nodes through the graph, a bounded number at a time.
-    for chunk in owned.chunks(job.parallel.max(1)) {
-        let futs = chunk.iter().map(|n| {
+    // Owned nodes through the graph, `parallel` in flight at any time.
+    {
+        use futures::StreamExt;
+        let mut running = futures::stream::iter(owned.iter().map(|n| {
             let wit_node = convert::to_wit(plan, n);
             let graph = graph.clone();
             let snap = job.snapshot.clone();
             let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
-            async move { (n, run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await) }
-        });
-        for (n, outcome) in futures::future::join_all(futs).await {
+            async move { (*n, run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await) }
+        }))
+        .buffer_unordered(job.parallel.max(1));
+        while let Some((n, outcome)) = running.next().await {
             results.insert(n.id.clone(), from_outcome(n, outcome, job.thresholds));
             done += 1;
             progress(done, total);

@@ -34,7 +34,7 @@ mod tests {
     use super::*;
 
     fn v(name: &str, weight: u32) -> Variant {
-        Variant { name: name.into(), plugin: name.into(), weight, config: None }
+        Variant { name: name.into(), plugin: name.into(), weight, config: None, config_text: "{}".into() }
     }
 
     #[test]

@@ -183,14 +183,10 @@ async fn step(
     };
     // Validation guarantees every plugin a graph names is in the snapshot it was built with.
     let plugin = snap.plugins[&plugin_name].clone();
-    let mut config = gnode.config.clone();
-    if let (Some(v), serde_json::Value::Object(base)) = (variant.and_then(|v| v.config.as_ref()), &mut config)
-        && let serde_json::Value::Object(over) = v {
-            for (k, val) in over {
-                base.insert(k.clone(), val.clone());
-            }
-        }
-    input.config = config.to_string();
+    input.config = match variant {
+        Some(v) => v.config_text.clone(),
+        None => gnode.config_text.clone(),
+    };
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: input.node.id.clone() };
     let call = Call { input, limits: gnode.limits, grants: gnode.grants, capabilities: caps, scope };
     let (result, report) = runtime.invoke(&plugin, call).await;

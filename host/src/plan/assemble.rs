@@ -75,14 +75,7 @@ pub fn assemble(raw: Vec<RawNode>, warnings: &mut Vec<String>) -> Vec<PlanNode> 
             for (k, v) in r.fields.iter().filter(|(k, _)| k != "__header") {
                 fragment.push_str(&format!("\n{k}: {v}"));
             }
-            if fragment.len() > MAX_FRAGMENT {
-                let mut cut = MAX_FRAGMENT;
-                while !fragment.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                fragment.truncate(cut);
-                fragment.push_str(" …");
-            }
+            crate::text::truncate(&mut fragment, MAX_FRAGMENT, " …");
             PlanNode {
                 id: ids[i].clone(),
                 operator,

@@ -230,22 +230,25 @@ fn collect(source: &LogSource, keep_plan_of: Option<i64>) -> Result<BTreeMap<i64
 
 /// The chosen execution's final plan: `execution`, else the one with the most nodes.
 pub fn select(source: &LogSource, execution: Option<i64>) -> Result<(ExecutionPlan, String), PlanError> {
-    let listing = list(source)?;
-    let (id, why) = match execution {
+    let (id, why, mut execs) = match execution {
+        // A named execution needs one pass: keep its plan while listing the rest.
         Some(id) => {
-            if !listing.iter().any(|e| e.id == id) {
-                let ids: Vec<String> = listing.iter().map(|e| e.id.to_string()).collect();
+            let execs = collect(source, Some(id))?;
+            if !execs.contains_key(&id) {
+                let ids: Vec<String> = execs.keys().map(|e| e.to_string()).collect();
                 return Err(PlanError::NoExecution { id, available: ids.join(", ") });
             }
-            (id, format!("execution {id} (as requested)"))
+            (id, format!("execution {id} (as requested)"), execs)
         }
+        // The largest is only known at the end: list, then read its plan.
         None => {
+            let listing = list(source)?;
             let best = listing.iter().max_by_key(|e| (e.nodes, -e.id)).expect("collect() returns at least one execution");
-            (best.id, format!("execution {} (the one with most nodes, {}, of {} executions; choose another with --execution)", best.id, best.nodes, listing.len()))
+            let why = format!("execution {} (the one with most nodes, {}, of {} executions; choose another with --execution)", best.id, best.nodes, listing.len());
+            (best.id, why, collect(source, Some(best.id))?)
         }
     };
-    let mut execs = collect(source, Some(id))?;
-    let acc = execs.remove(&id).expect("listed above");
+    let acc = execs.remove(&id).expect("checked above");
     let info = acc.info.expect("every listed execution has info");
     let (text, tree, _, src) = acc.plan.expect("every listed execution has a plan");
     Ok((ExecutionPlan { info, description: if text.trim().is_empty() { None } else { Some(text) }, tree, source: src }, why))

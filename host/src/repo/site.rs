@@ -63,14 +63,9 @@ impl Site {
 
 /// Cut a snippet to `MAX_SNIPPET` bytes on a character boundary.
 pub fn bounded(s: &str) -> String {
-    if s.len() <= MAX_SNIPPET {
-        return s.to_string();
-    }
-    let mut cut = MAX_SNIPPET;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{} …", &s[..cut])
+    let mut out = s.to_string();
+    crate::text::truncate(&mut out, MAX_SNIPPET, " …");
+    out
 }
 
 /// Push `v` unless present or empty.

@@ -195,40 +195,9 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
         }
         // `fn(...) OVER (...)`: a window clause of its own.
         if word(&toks[i]).as_deref() == Some("over") && matches!(toks.get(i + 1).map(|t| &t.tok), Some(Tok::Punct('('))) {
-            let mut d = 0;
-            let mut j = i + 1;
-            while j < toks.len() {
-                match toks[j].tok {
-                    Tok::Punct('(') => d += 1,
-                    Tok::Punct(')') => {
-                        d -= 1;
-                        if d == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
+            let j = matching(&toks, i + 1, true);
             // Include the function call before OVER (`rank()`, `sum(x)`).
-            let mut f = i;
-            if f > 0 && toks[f - 1].tok == Tok::Punct(')') {
-                let mut d = 0;
-                while f > 0 {
-                    f -= 1;
-                    match toks[f].tok {
-                        Tok::Punct(')') => d += 1,
-                        Tok::Punct('(') => {
-                            d -= 1;
-                            if d == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                f = f.saturating_sub(1);
-            }
+            let f = if i > 0 && toks[i - 1].tok == Tok::Punct(')') { matching(&toks, i - 1, false).saturating_sub(1) } else { i };
             out.push(build("sql-window", &toks[f..=j.min(toks.len() - 1)], sql));
         }
         i += 1;
@@ -239,6 +208,37 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
     }
     out.sort_by_key(|c| (c.line_start, c.line_end));
     out
+}
+
+/// The index of the parenthesis matching the one at `at`, scanning forward from an
+/// opening one or backward from a closing one (the last token if unbalanced).
+fn matching(toks: &[Token], at: usize, forward: bool) -> usize {
+    let (open, close) = if forward { ('(', ')') } else { (')', '(') };
+    let mut depth = 0;
+    let mut j = at;
+    loop {
+        match toks[j].tok {
+            Tok::Punct(c) if c == open => depth += 1,
+            Tok::Punct(c) if c == close => {
+                depth -= 1;
+                if depth == 0 {
+                    return j;
+                }
+            }
+            _ => {}
+        }
+        if forward {
+            if j + 1 >= toks.len() {
+                return j;
+            }
+            j += 1;
+        } else {
+            if j == 0 {
+                return 0;
+            }
+            j -= 1;
+        }
+    }
 }
 
 fn build(kind: &'static str, toks: &[Token], sql: &str) -> Clause {
