@@ -149,44 +149,35 @@ fn clause_start(toks: &[Token], i: usize) -> Option<(&'static str, usize)> {
 pub fn clauses(sql: &str) -> Vec<Clause> {
     let toks = tokenize(sql);
     let mut out: Vec<Clause> = Vec::new();
-    // (kind, start token, depth) of open clauses; a clause ends at the next clause
-    // keyword of the same depth or when its depth closes.
-    let mut starts: Vec<(usize, &'static str, usize, i32)> = Vec::new(); // (index into out, kind, first tok, depth)
+    // Open clauses as (kind, first token, paren depth); a clause ends at the next clause
+    // keyword of the same depth, or when its depth closes.
+    let mut open: Vec<(&'static str, usize, i32)> = Vec::new();
     let mut depth: i32 = 0;
-    let close = |out: &mut Vec<Clause>, toks: &[Token], open: (usize, &'static str, usize, i32), last: usize| {
-        let (_, kind, first, _) = open;
-        if last < first {
-            return;
+    // Close every open clause at `depth` or deeper, its last token being `last`.
+    let close_from = |out: &mut Vec<Clause>, open: &mut Vec<(&'static str, usize, i32)>, depth: i32, last: usize| {
+        while let Some(&(kind, first, d)) = open.last() {
+            if d < depth {
+                break;
+            }
+            open.pop();
+            if last >= first {
+                out.push(build(kind, &toks[first..=last], sql));
+            }
         }
-        out.push(build(kind, &toks[first..=last], sql));
     };
     let mut i = 0;
     while i < toks.len() {
         match toks[i].tok {
             Tok::Punct('(') => depth += 1,
             Tok::Punct(')') => {
-                while let Some(&o) = starts.last() {
-                    if o.3 >= depth {
-                        starts.pop();
-                        close(&mut out, &toks, o, i.saturating_sub(1));
-                    } else {
-                        break;
-                    }
-                }
+                close_from(&mut out, &mut open, depth, i.saturating_sub(1));
                 depth -= 1;
             }
             _ => {}
         }
         if let Some((kind, width)) = clause_start(&toks, i) {
-            while let Some(&o) = starts.last() {
-                if o.3 >= depth {
-                    starts.pop();
-                    close(&mut out, &toks, o, i.saturating_sub(1));
-                } else {
-                    break;
-                }
-            }
-            starts.push((0, kind, i, depth));
+            close_from(&mut out, &mut open, depth, i.saturating_sub(1));
+            open.push((kind, i, depth));
             if kind == "sql-select" && toks.get(i + 1).and_then(word).as_deref() == Some("distinct") {
                 out.push(build("sql-distinct", &toks[i..i + 2], sql));
             }
@@ -202,10 +193,7 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
         }
         i += 1;
     }
-    let last = toks.len().saturating_sub(1);
-    while let Some(o) = starts.pop() {
-        close(&mut out, &toks, o, last);
-    }
+    close_from(&mut out, &mut open, i32::MIN, toks.len().saturating_sub(1));
     out.sort_by_key(|c| (c.line_start, c.line_end));
     out
 }
