@@ -23,6 +23,10 @@ pub struct EvalArgs {
     pub graph: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Also write every candidate's features and correctness as JSON lines (to fit
+    /// scorer weights; see tests/fixtures/devset/fit_scorer.py).
+    #[arg(long)]
+    pub features: Option<PathBuf>,
 }
 
 pub async fn run(a: EvalArgs, common: &Common) -> anyhow::Result<ExitCode> {
@@ -31,6 +35,14 @@ pub async fn run(a: EvalArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let registry = tokio::task::spawn_blocking(move || Registry::open(runtime, sources)).await?.map_err(|e| anyhow::anyhow!("plugins and graphs are not valid:\n{}", e.join("\n")))?;
     let backends = Backends::connect(&BackendConfig::from_env()).await;
     let report = crate::eval::run(&a.dataset, &registry, &backends, a.graph.as_deref()).await?;
+    if let Some(path) = &a.features {
+        let mut out = String::new();
+        for row in &report.candidates {
+            out.push_str(&serde_json::to_string(row)?);
+            out.push('\n');
+        }
+        std::fs::write(path, out).map_err(|e| anyhow::anyhow!("cannot write features to {}: {e}", path.display()))?;
+    }
     match a.format {
         Format::Text => print!("{}", crate::eval::text(&report)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

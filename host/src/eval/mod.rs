@@ -20,6 +20,11 @@
 //! [[labels]]
 //! node = "5"
 //! infrastructure = true      # the right answer is "no code owns it"
+//!
+//! [nodes]                    # the same, compactly: one line per node
+//! "14" = "etl/orders.py:40-44 | etl/orders.py:52"   # first place, then alternatives
+//! "12" = "=14"               # same answer as node 14 (a shuffle its aggregate caused)
+//! "5" = "infrastructure"
 //! ```
 //!
 //! A mapping is correct when its file matches a label's and its line range overlaps
@@ -50,6 +55,53 @@ pub struct Case {
     pub graph: Option<String>,
     #[serde(default)]
     pub labels: Vec<Label>,
+    /// Compact labels: node id -> `file:lines | file:lines ...` or `infrastructure`.
+    #[serde(default)]
+    pub nodes: BTreeMap<String, String>,
+}
+
+impl Case {
+    /// Every label, the compact ones expanded; errors name the node and the entry.
+    pub fn all_labels(&self) -> Result<Vec<Label>, String> {
+        let mut out = self.labels.clone();
+        for (node, spec) in &self.nodes {
+            // `=N` follows references (at most a few hops; a cycle is an error).
+            let mut target = spec.trim();
+            let mut hops = 0;
+            while let Some(other) = target.strip_prefix('=') {
+                hops += 1;
+                target = self.nodes.get(other.trim()).map(|s| s.trim()).filter(|_| hops < 8).ok_or_else(|| format!("[nodes] \"{node}\" = \"{spec}\": refers to node {} which has no compact label (or the references loop)", other.trim()))?;
+            }
+            out.push(compact_label(node, target).map_err(|e| format!("[nodes] \"{node}\" = \"{spec}\": {e}"))?);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for l in &out {
+            if !seen.insert(l.node.as_str()) {
+                return Err(format!("node {} is labelled twice", l.node));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Parse `file:lines | file:lines` or `infrastructure`.
+fn compact_label(node: &str, spec: &str) -> Result<Label, String> {
+    let mut label = Label { node: node.to_string(), file: None, lines: None, symbol: None, kind: None, infrastructure: false, also: vec![] };
+    if spec.trim() == "infrastructure" {
+        label.infrastructure = true;
+        return Ok(label);
+    }
+    for (i, part) in spec.split('|').enumerate() {
+        let (file, lines) = part.trim().rsplit_once(':').ok_or("expected file:lines")?;
+        parse_lines(lines).ok_or_else(|| format!("bad line range '{lines}'"))?;
+        if i == 0 {
+            label.file = Some(file.to_string());
+            label.lines = Some(lines.to_string());
+        } else {
+            label.also.push(Place { file: file.to_string(), lines: lines.to_string() });
+        }
+    }
+    Ok(label)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +162,8 @@ pub struct Outcome {
     pub mapped: bool,
     pub confidence: f64,
     pub status: String,
+    /// The label says no code owns this node.
+    pub labelled_infrastructure: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -140,6 +194,21 @@ pub struct Report {
     pub reliability: Vec<Bin>,
     pub ms_per_node: f64,
     pub outcomes: Vec<Outcome>,
+    /// Per candidate of each labelled code-owned node: its features and whether it is
+    /// a right answer (the training data for scorer weights).
+    #[serde(skip)]
+    pub candidates: Vec<CandidateRow>,
+}
+
+/// One candidate, for fitting scorer weights.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateRow {
+    pub case: String,
+    pub node: String,
+    pub family: String,
+    pub rank: usize,
+    pub correct: bool,
+    pub features: BTreeMap<String, f64>,
 }
 
 fn group<'a>(items: impl Iterator<Item = &'a Outcome>) -> Group {
@@ -172,12 +241,13 @@ fn judge(case: &str, label: &Label, m: &Mapping) -> Outcome {
         mapped: m.mapped_code.is_some() || (label.infrastructure && m.ownership == "infrastructure"),
         confidence: m.confidence,
         status: m.status.clone(),
+        labelled_infrastructure: label.infrastructure,
     }
 }
 
 /// Calibration over mapped, non-infrastructure outcomes.
 fn calibration(outcomes: &[Outcome]) -> (f64, Vec<Bin>) {
-    let scored: Vec<&Outcome> = outcomes.iter().filter(|o| o.ownership != "infrastructure" && o.mapped).collect();
+    let scored: Vec<&Outcome> = outcomes.iter().filter(|o| !o.labelled_infrastructure && o.ownership != "infrastructure" && o.mapped).collect();
     let mut bins = Vec::new();
     let mut ece = 0.0;
     for b in 0..BINS {
@@ -211,6 +281,7 @@ pub fn cases(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// Run every case of a dataset.
 pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph_override: Option<&str>) -> anyhow::Result<Report> {
     let mut outcomes = Vec::new();
+    let mut candidates = Vec::new();
     let mut total_ms = 0.0;
     let mut total_nodes = 0;
     let dirs = cases(dataset)?;
@@ -238,9 +309,22 @@ pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph
         let result = mapping::map_plan(&job, &p, &|_, _| {}).await?;
         total_ms += result.summary.ms;
         total_nodes += result.mappings.len();
-        for label in &case.labels {
+        let labels = case.all_labels().map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?;
+        for label in &labels {
             let m = result.mappings.iter().find(|m| m.dag_node_id == label.node).ok_or_else(|| anyhow::anyhow!("case {name}: label for node {} but the plan has no such node", label.node))?;
             outcomes.push(judge(&name, label, m));
+            if !label.infrastructure {
+                for (rank, c) in m.scored.iter().enumerate() {
+                    candidates.push(CandidateRow {
+                        case: name.clone(),
+                        node: label.node.clone(),
+                        family: m.family.clone(),
+                        rank,
+                        correct: correct(label, &c.code.file, c.code.line_start, c.code.line_end),
+                        features: c.features.iter().cloned().collect(),
+                    });
+                }
+            }
         }
     }
     let (ece, reliability) = calibration(&outcomes);
@@ -255,7 +339,7 @@ pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph
     let to_groups = |m: BTreeMap<String, Vec<&Outcome>>| m.into_iter().map(|(k, v)| (k, group(v.into_iter()))).collect();
     Ok(Report {
         cases: dirs.len(),
-        overall: group(outcomes.iter().filter(|o| o.ownership != "infrastructure")),
+        overall: group(outcomes.iter().filter(|o| !o.labelled_infrastructure)),
         by_family: to_groups(by_family),
         by_ownership: to_groups(by_ownership),
         by_status: to_groups(by_status),
@@ -263,6 +347,7 @@ pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph
         reliability,
         ms_per_node: if total_nodes == 0 { 0.0 } else { total_ms / total_nodes as f64 },
         outcomes,
+        candidates,
     })
 }
 
@@ -308,5 +393,31 @@ mod tests {
         assert!(!correct(&l, "c.py", 10, 12));
         assert!(correct(&l, "b.py", 30, 30), "an acceptable alternative");
         assert!(!correct(&l, "a.py", 1, 40), "a 40-line span is too vague");
+    }
+
+    fn case(nodes: &[(&str, &str)]) -> Case {
+        Case { plan: "p".into(), execution: None, repo: "r".into(), graph: None, labels: vec![], nodes: nodes.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
+    }
+
+    #[test]
+    fn compact_labels_expand_with_alternatives_and_references() {
+        let c = case(&[("1", "a.py:3 | b.py:4-6"), ("2", "=1"), ("3", "infrastructure")]);
+        let labels = c.all_labels().unwrap();
+        let two = labels.iter().find(|l| l.node == "2").unwrap();
+        assert_eq!((two.file.as_deref(), two.lines.as_deref()), (Some("a.py"), Some("3")));
+        assert!(correct(two, "b.py", 5, 5), "the alternative came along");
+        assert!(labels.iter().find(|l| l.node == "3").unwrap().infrastructure);
+    }
+
+    #[test]
+    fn compact_labels_name_what_is_wrong() {
+        let e = case(&[("1", "=9")]).all_labels().unwrap_err();
+        assert!(e.contains("\"1\"") && e.contains("node 9"), "{e}");
+        let e = case(&[("1", "=2"), ("2", "=1")]).all_labels().unwrap_err();
+        assert!(e.contains("loop"), "{e}");
+        let e = case(&[("4", "a.py:x-y")]).all_labels().unwrap_err();
+        assert!(e.contains("bad line range 'x-y'"), "{e}");
+        let e = case(&[("4", "a.py")]).all_labels().unwrap_err();
+        assert!(e.contains("expected file:lines"), "{e}");
     }
 }

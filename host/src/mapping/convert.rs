@@ -2,6 +2,7 @@
 
 use crate::plan::{Family, Ownership, Plan, PlanNode};
 use planmap_runtime::wit;
+use std::collections::HashMap;
 
 /// Longest node text handed to plugins.
 const MAX_FRAGMENT: usize = 2000;
@@ -33,8 +34,35 @@ fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<wit::Neighbour> {
     Some(wit::Neighbour { id: n.id.clone(), operator: n.operator.clone(), family: family(n.family), relation: relation.into(), mapped: None, mapped_site: None })
 }
 
-/// The WIT plan node for `n`.
-pub fn to_wit(plan: &Plan, n: &PlanNode) -> wit::PlanNode {
+/// Where an owned node was mapped by an earlier pass: its location and site id.
+pub type Known = HashMap<String, (wit::Location, String)>;
+
+/// The nearest code-owned nodes around `n`: the first owned ancestor and the first
+/// owned node down each child path, looking through shuffles, sorts and adapters.
+fn owned_around(plan: &Plan, n: &PlanNode) -> (Option<String>, Vec<String>) {
+    let owned = |id: &str| plan.node(id).is_some_and(|x| x.ownership == Ownership::Owned);
+    let mut up = n.parent.clone();
+    while let Some(id) = up.clone() {
+        if owned(&id) {
+            break;
+        }
+        up = plan.node(&id).and_then(|x| x.parent.clone());
+    }
+    let mut down = Vec::new();
+    let mut stack: Vec<String> = n.children.iter().rev().cloned().collect();
+    while let Some(id) = stack.pop() {
+        if owned(&id) {
+            down.push(id);
+        } else if let Some(x) = plan.node(&id) {
+            stack.extend(x.children.iter().rev().cloned());
+        }
+    }
+    (up, down)
+}
+
+/// The WIT plan node for `n`. With `known` (an earlier pass's answers), the nearest
+/// code-owned neighbours are added with where they were mapped.
+pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode {
     let s = &n.semantics;
     let mut neighbours: Vec<wit::Neighbour> = Vec::new();
     if let Some(p) = &n.parent {
@@ -45,6 +73,25 @@ pub fn to_wit(plan: &Plan, n: &PlanNode) -> wit::PlanNode {
     }
     if let Some(r) = &n.reuses {
         neighbours.extend(neighbour(plan, r, "reuses"));
+    }
+    if let Some(known) = known {
+        let (up, down) = owned_around(plan, n);
+        for (id, relation) in up.into_iter().map(|u| (u, "parent")).chain(down.into_iter().map(|d| (d, "child"))) {
+            let Some((loc, site)) = known.get(&id) else { continue };
+            match neighbours.iter_mut().find(|x| x.id == id) {
+                Some(x) => {
+                    x.mapped = Some(loc.clone());
+                    x.mapped_site = Some(site.clone());
+                }
+                None => {
+                    if let Some(mut x) = neighbour(plan, &id, relation) {
+                        x.mapped = Some(loc.clone());
+                        x.mapped_site = Some(site.clone());
+                        neighbours.push(x);
+                    }
+                }
+            }
+        }
     }
     let mut fragment = n.fragment.clone();
     crate::text::truncate(&mut fragment, MAX_FRAGMENT, "");

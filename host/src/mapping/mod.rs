@@ -83,6 +83,18 @@ pub struct Mapping {
     pub alternatives: Vec<Alternative>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Every final candidate of a code-owned node with the matcher's features, best
+    /// first (for `planmap eval --features`, which fits scorer weights).
+    #[serde(skip)]
+    pub scored: Vec<Scored>,
+}
+
+/// A final candidate as the scorer saw it.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub code: MappedCode,
+    pub confidence: f64,
+    pub features: Vec<(String, f64)>,
 }
 
 /// The whole job's result.
@@ -132,14 +144,42 @@ fn lines(a: u32, b: u32) -> String {
     if a == b { a.to_string() } else { format!("{a}-{b}") }
 }
 
+/// Below this confidence a best guess is not worth showing: the node is unmapped. Between
+/// it and the low threshold the guess is reported as `uncertain` (calibrated, so a 0.3
+/// is right about three times in ten), which is more useful than nothing.
+pub const UNCERTAIN_FLOOR: f64 = 0.2;
+
 fn status(confidence: f64, terminal: Terminal, t: Thresholds) -> &'static str {
     match terminal {
         Terminal::Failed => "unmapped",
-        Terminal::Unmapped if confidence < t.low => "unmapped",
+        _ if confidence < UNCERTAIN_FLOOR => "unmapped",
         _ if confidence >= t.high => "confirmed",
         _ if confidence >= t.low => "probable",
         _ => "uncertain",
     }
+}
+
+/// A neighbour's first-pass answer is passed on only when at least this confident; a
+/// weaker guess would veto right candidates as often as wrong ones.
+const MIN_NEIGHBOUR_CONFIDENCE: f64 = 0.5;
+
+/// Map `owned` through the graph, `job.parallel` at a time.
+async fn run_pass(job: &Job<'_>, plan: &Plan, graph: &Arc<crate::graph::Graph>, owned: &[&PlanNode], known: Option<&convert::Known>, tick: &(dyn Fn() + Sync)) -> HashMap<String, crate::pipeline::NodeOutcome> {
+    use futures::StreamExt;
+    let mut running = futures::stream::iter(owned.iter().map(|n| {
+        let wit_node = convert::to_wit(plan, n, known);
+        let graph = graph.clone();
+        let snap = job.snapshot.clone();
+        let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
+        async move { (n.id.clone(), run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await) }
+    }))
+    .buffer_unordered(job.parallel.max(1));
+    let mut out = HashMap::with_capacity(owned.len());
+    while let Some((id, outcome)) = running.next().await {
+        out.insert(id, outcome);
+        tick();
+    }
+    out
 }
 
 /// What a job needs.
@@ -159,26 +199,32 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
     let t = std::time::Instant::now();
     let graph = job.snapshot.graph(&job.graph)?;
     let owned: Vec<&PlanNode> = plan.nodes.iter().filter(|n| n.ownership == Ownership::Owned).collect();
-    let total = plan.nodes.len();
-    let mut done = 0;
+    // Two passes over the owned nodes: the first maps each node on its own evidence;
+    // the second runs again with the neighbours' first answers, so plan-structure
+    // consistency (inputs upstream in the code's data flow) can confirm or veto.
+    let total = plan.nodes.len() + owned.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let tick = || progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+    let first = run_pass(job, plan, &graph, &owned, None, &tick).await;
+    let known: convert::Known = first
+        .iter()
+        .filter_map(|(id, o)| {
+            let best = o.candidates.first().filter(|c| c.confidence >= MIN_NEIGHBOUR_CONFIDENCE)?;
+            Some((id.clone(), (best.site.location.clone(), best.site.id.clone())))
+        })
+        .collect();
+    let mut second = run_pass(job, plan, &graph, &owned, Some(&known), &tick).await;
     let mut results: HashMap<String, Mapping> = HashMap::new();
-    // Owned nodes through the graph, `parallel` in flight at any time.
-    {
-        use futures::StreamExt;
-        let mut running = futures::stream::iter(owned.iter().map(|n| {
-            let wit_node = convert::to_wit(plan, n);
-            let graph = graph.clone();
-            let snap = job.snapshot.clone();
-            let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
-            async move { (*n, run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await) }
-        }))
-        .buffer_unordered(job.parallel.max(1));
-        while let Some((n, outcome)) = running.next().await {
-            results.insert(n.id.clone(), from_outcome(n, outcome, job.thresholds));
-            done += 1;
-            progress(done, total);
-        }
+    for (id, first_outcome) in first {
+        // A node whose second run failed keeps its first answer.
+        let outcome = match second.remove(&id) {
+            Some(o) if o.error.is_none() || first_outcome.error.is_some() => o,
+            _ => first_outcome,
+        };
+        let n = plan.node(&id).expect("owned node ids come from the plan");
+        results.insert(id, from_outcome(n, outcome, job.thresholds));
     }
+    let mut done = done.load(std::sync::atomic::Ordering::Relaxed);
     // Induced and infrastructure nodes follow from their causes.
     let mut mappings = Vec::with_capacity(total);
     for n in &plan.nodes {
@@ -197,6 +243,7 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
                 evidence: vec![],
                 alternatives: vec![],
                 error: None,
+                scored: vec![],
             },
             Ownership::Induced { by, reason } => induced(n, by, reason, plan, &results, &mappings),
         };
@@ -216,17 +263,16 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
     })
 }
 
+/// A site's location in the output's form.
+fn code_of(l: &planmap_runtime::wit::Location) -> MappedCode {
+    MappedCode { file: l.file.clone(), symbol: l.symbol.clone(), lines: lines(l.line_start, l.line_end), line_start: l.line_start, line_end: l.line_end }
+}
+
 fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) -> Mapping {
     let best = o.candidates.first();
     let confidence = best.map(|c| c.confidence).unwrap_or(0.0);
     let status = if best.is_none() { "unmapped" } else { status(confidence, o.terminal, t) };
-    let mapped_code = best.filter(|_| status != "unmapped").map(|c| MappedCode {
-        file: c.site.location.file.clone(),
-        symbol: c.site.location.symbol.clone(),
-        lines: lines(c.site.location.line_start, c.site.location.line_end),
-        line_start: c.site.location.line_start,
-        line_end: c.site.location.line_end,
-    });
+    let mapped_code = best.filter(|_| status != "unmapped").map(|c| code_of(&c.site.location));
     let explanation = match (&o.error, best) {
         (Some(e), _) => format!("mapping failed: {e}"),
         (None, None) => "no code site of a matching kind was found".into(),
@@ -250,14 +296,18 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
             .iter()
             .skip(skip)
             .take(MAX_ALTERNATIVES)
-            .map(|c| Alternative {
-                file: c.site.location.file.clone(),
-                symbol: c.site.location.symbol.clone(),
-                lines: lines(c.site.location.line_start, c.site.location.line_end),
-                line_start: c.site.location.line_start,
-                line_end: c.site.location.line_end,
+            .map(|c| {
+                let code = code_of(&c.site.location);
+                Alternative { file: code.file, symbol: code.symbol, lines: code.lines, line_start: code.line_start, line_end: code.line_end, confidence: c.confidence, reasoning: c.explanation.clone() }
+            })
+            .collect(),
+        scored: o
+            .candidates
+            .iter()
+            .map(|c| Scored {
+                code: code_of(&c.site.location),
                 confidence: c.confidence,
-                reasoning: c.explanation.clone(),
+                features: c.features.iter().map(|f| (f.name.clone(), f.value)).collect(),
             })
             .collect(),
         error: o.error,
@@ -267,12 +317,13 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
 fn induced(n: &PlanNode, by: &str, reason: &str, plan: &Plan, owned: &HashMap<String, Mapping>, done: &[Mapping]) -> Mapping {
     let cause = owned.get(by).or_else(|| done.iter().find(|m| m.dag_node_id == by));
     let cause_op = plan.node(by).map(|c| c.operator.clone()).unwrap_or_default();
-    let (mapped_code, confidence, status, explanation) = match cause.and_then(|c| c.mapped_code.clone().map(|m| (m, c))) {
+    // The node stands or falls with its cause, so it shares the cause's alternatives.
+    let (mapped_code, confidence, status, explanation, alternatives) = match cause.and_then(|c| c.mapped_code.clone().map(|m| (m, c))) {
         Some((code, c)) => {
             let line = lines(code.line_start, code.line_end);
-            (Some(code.clone()), c.confidence, c.status.clone(), format!("{reason}: inserted by the planner for the {} on line {line} of {}", cause_op, code.file))
+            (Some(code.clone()), c.confidence, c.status.clone(), format!("{reason}: inserted by the planner for the {} on line {line} of {}", cause_op, code.file), c.alternatives.clone())
         }
-        None => (None, 0.0, "unmapped".to_string(), format!("{reason}; {cause_op} ({by}) itself was not mapped")),
+        None => (None, 0.0, "unmapped".to_string(), format!("{reason}; {cause_op} ({by}) itself was not mapped"), vec![]),
     };
     Mapping {
         dag_node_id: n.id.clone(),
@@ -285,8 +336,9 @@ fn induced(n: &PlanNode, by: &str, reason: &str, plan: &Plan, owned: &HashMap<St
         confidence,
         explanation,
         evidence: vec![EvidenceOut { signal: "induced".into(), weight: 1.0, detail: reason.to_string() }],
-        alternatives: vec![],
+        alternatives,
         error: None,
+        scored: vec![],
     }
 }
 

@@ -94,6 +94,12 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
                 None => induced(&nodes[t], format!("reuses {} computed for another part of the query", label(&nodes[t]))),
             };
         }
+    // WriteFiles is the file-writing half of the write command above it.
+    if op == "WriteFiles"
+        && let Some(&p) = n.parent.as_ref().and_then(|p| pos.get(p))
+        && nodes[p].family == Family::Write {
+            return induced(&nodes[p], format!("file writer of {}", label(&nodes[p])));
+        }
     match n.family {
         Family::Exchange if op == "BroadcastExchange" => {
             match ancestor(nodes, pos, i, is_infra, |a| a.family == Family::Join) {

@@ -4,12 +4,19 @@
 /// What a method name means when called on a DataFrame-like receiver.
 pub fn kind_of(method: &str, chain: &[String]) -> Option<&'static str> {
     let in_chain = |m: &str| chain.iter().any(|c| c == m);
+    let root = chain.first().map(String::as_str).unwrap_or("");
+    // `F.count("x")`, `functions.max(...)`: column functions, not DataFrame operations.
+    if matches!(root, "F" | "functions" | "sf" | "fn") && !matches!(method, "over" | "explode" | "posexplode") {
+        return None;
+    }
+    // A writer kept in a variable (`w = df.write.mode(...)`; `w.parquet(path)`).
+    let writer = in_chain("write") || in_chain("writeStream") || (!in_chain("read") && (in_chain("mode") || in_chain("partitionBy") || in_chain("bucketBy") || root.to_ascii_lowercase().contains("writer")));
     Some(match method {
-        "parquet" | "csv" | "json" | "orc" | "text" | "load" | "jdbc" | "avro" | "delta" | "textFile" if in_chain("write") || in_chain("writeStream") => "write",
+        "parquet" | "csv" | "json" | "orc" | "text" | "load" | "jdbc" | "avro" | "delta" | "textFile" if writer => "write",
         "parquet" | "csv" | "json" | "orc" | "text" | "load" | "jdbc" | "avro" | "delta" if in_chain("read") || in_chain("readStream") => "read",
         "table" if in_chain("read") || in_chain("readStream") => "table",
         "table" | "range" | "createDataFrame" if chain.first().is_some_and(|r| r.contains("spark") || r == "session") => if method == "table" { "table" } else { "read" },
-        "save" | "saveAsTable" | "insertInto" | "start" | "toTable" if in_chain("write") || in_chain("writeStream") || in_chain("writeTo") => "write",
+        "save" | "saveAsTable" | "insertInto" | "start" | "toTable" if writer || in_chain("writeTo") => "write",
         "append" | "overwrite" | "create" | "createOrReplace" if in_chain("writeTo") => "write",
         "filter" | "where" => "filter",
         "select" | "selectExpr" | "drop" | "withColumnRenamed" | "toDF" | "withColumnsRenamed" => "select",

@@ -124,7 +124,8 @@ fn collect_module_facts(cx: &mut Ctx<'_>, root: Node) {
     }
 }
 
-/// The value of a string literal (f-string interpolations become their expression text).
+/// The value of a string literal; f-string interpolations become `{expression}`, so
+/// consumers can tell a placeholder from literal text.
 fn string_value(n: Node, src: &str) -> String {
     let mut s = String::new();
     let mut c = n.walk();
@@ -133,7 +134,9 @@ fn string_value(n: Node, src: &str) -> String {
             "string_content" | "escape_sequence" => s.push_str(text(part, src)),
             "interpolation" => {
                 let inner = part.child_by_field_name("expression").map(|e| text(e, src)).unwrap_or("x");
+                s.push('{');
                 s.push_str(inner.trim());
+                s.push('}');
             }
             _ => {}
         }
@@ -680,6 +683,8 @@ fn sql_call(cx: &mut Ctx<'_>, call: Node, stmt: Node, scope: &str) {
         },
         _ => return,
     };
+    // Placeholders are kept by name in SQL (`{day}` → `day`), as Spark would see a value there.
+    let sql_text = sql_text.replace(['{', '}'], "");
     // The string's first line is the opening quote's line (`"""` starts on the same row).
     for c in sql::clauses(&sql_text) {
         let mut s = new_site(cx, call, stmt, c.kind, "sql", scope);

@@ -84,6 +84,30 @@ pub fn dedup(items: impl IntoIterator<Item = String>) -> Vec<String> {
     out
 }
 
+/// The name a data source goes by, for comparing a plan's table or path with the
+/// code's: the last meaningful segment of a path (partition `k=v` folders, globs, file
+/// extensions and empty segments skipped) or the last part of a dotted table name,
+/// lowercased. `None` when that segment is a `{placeholder}` (an f-string variable),
+/// because then the code does not say which source it reads.
+pub fn source_name(s: &str) -> Option<String> {
+    let s = s.trim().trim_end_matches('/');
+    let path_like = s.contains('/') || s.contains(':');
+    let segments: Vec<&str> = if path_like { s.split('/').collect() } else { vec![s.rsplit('.').next().unwrap_or(s)] };
+    for seg in segments.iter().rev() {
+        let seg = seg.trim();
+        if seg.is_empty() || seg.contains('=') || seg.contains('*') {
+            continue;
+        }
+        if seg.contains('{') {
+            return None;
+        }
+        let seg = if path_like { seg.split('.').next().unwrap_or(seg) } else { seg };
+        let n = normalize(seg);
+        return if n.is_empty() { None } else { Some(n) };
+    }
+    None
+}
+
 /// Code-site kinds that can produce an operator of the given family (family names as
 /// in the WIT `family` enum, kebab-case). The first kinds are the most typical.
 pub fn kinds_for_family(family: &str) -> &'static [&'static str] {
@@ -138,6 +162,18 @@ mod tests {
     fn coverage_tells_no_signal_from_no_match() {
         assert_eq!(coverage(&[], &["a".into()]), None);
         assert_eq!(coverage(&["a".into(), "b".into()], &["A".into()]), Some(0.5));
+    }
+
+    #[test]
+    fn source_names_ignore_roots_partitions_and_placeholders() {
+        assert_eq!(source_name("file:/tmp/data/orders").as_deref(), Some("orders"));
+        assert_eq!(source_name("s3://b/events/date=2024-01-01/").as_deref(), Some("events"));
+        assert_eq!(source_name("{DATA}/out/daily_revenue").as_deref(), Some("daily_revenue"));
+        assert_eq!(source_name("/orders").as_deref(), Some("orders"));
+        assert_eq!(source_name("spark_catalog.default.Orders").as_deref(), Some("orders"));
+        assert_eq!(source_name("data/orders.parquet").as_deref(), Some("orders"));
+        assert_eq!(source_name("{root}/{name}"), None);
+        assert_eq!(source_name("report_{name}"), None);
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! Built-in matcher: compares each candidate's code site with the plan node's semantics
-//! and records one evidence item per signal (kind, tables, columns, keys, literals,
-//! functions, lexical rank) plus the matching features for the scorer.
+//! Built-in matcher: compares each candidate's code site with the plan node and records
+//! one evidence item per signal — operation kind, source identity (the table or path a
+//! scan reads or a write targets), keys, columns, literals, functions, lexical rank —
+//! and, when the node's plan neighbours are already mapped, plan-structure consistency:
+//! a node's inputs should map upstream of it in the code's data flow and its consumer
+//! downstream, so neighbours' mappings reinforce or veto a candidate.
 
 wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 
@@ -8,8 +11,18 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessment, Candidate, Evidence, Feature, PluginError, Semantics, StepInput};
+use planmap::strategy::code_search;
+use planmap::strategy::types::{Assessment, Candidate, Evidence, Feature, Neighbour, PlanNode, PluginError, Semantics, StepInput};
 use planmap_plugin_sdk as sdk;
+
+/// Data-flow hops searched when checking that a neighbour's site feeds a candidate;
+/// a chain of helper calls rarely needs more.
+const LINEAGE_DEPTH: u32 = 8;
+
+/// Support from a neighbour mapped to another file with no data-flow path found: weak
+/// evidence against, not a veto, because helpers imported across files are common and
+/// the index cannot follow every call.
+const OTHER_FILE: f64 = 0.25;
 
 struct Matcher;
 
@@ -39,6 +52,102 @@ fn functions(s: &Semantics) -> Vec<String> {
     s.aggregate_functions.iter().chain(&s.window_functions).chain(&s.udfs).chain(&s.functions).cloned().collect()
 }
 
+/// The source names (tables, path ends) a scan reads or a write targets.
+fn node_sources(s: &Semantics) -> Vec<String> {
+    sdk::dedup(s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).filter_map(|x| sdk::source_name(x)))
+}
+
+/// The source names a read or write site names, and whether it names one through a
+/// placeholder only (a helper such as `read(root, name)`: it could be any source).
+fn site_sources(c: &Candidate) -> (Vec<String>, bool) {
+    let site = &c.site;
+    let mut names = Vec::new();
+    let mut placeholder = false;
+    for t in &site.tables {
+        match sdk::source_name(t) {
+            Some(n) => names.push(n),
+            None => placeholder = true,
+        }
+    }
+    // `DATA + "/orders"`: the path's literal part is the source.
+    for l in site.literals.iter().filter(|l| l.starts_with('/') || l.contains("://")) {
+        names.extend(sdk::source_name(l));
+    }
+    (sdk::dedup(names), placeholder)
+}
+
+fn is_source_kind(kind: &str) -> bool {
+    matches!(kind, "read" | "table" | "write" | "sql-from" | "sql-join" | "sql-insert")
+}
+
+/// Whether any candidate names one of the node's sources.
+fn any_names(cands: &[Candidate], wanted: &[String]) -> bool {
+    cands.iter().any(|c| is_source_kind(&c.site.kind) && site_sources(c).0.iter().any(|h| wanted.contains(h)))
+}
+
+fn source(c: &mut Assessment, cand: &Candidate, wanted: &[String], named_elsewhere: bool) {
+    if wanted.is_empty() || !is_source_kind(&cand.site.kind) {
+        return;
+    }
+    let (have, placeholder) = site_sources(cand);
+    if have.iter().any(|h| wanted.contains(h)) {
+        push(c, "source", 1.0, 1.0, format!("reads or writes `{}`, as the plan does", wanted.join("`, `")));
+    } else if !have.is_empty() {
+        push(c, "source", 0.0, -1.0, format!("names `{}`, the plan `{}`", have.join("`, `"), wanted.join("`, `")));
+    } else if placeholder && !named_elsewhere {
+        // No code names the source, so a helper taking it as a parameter is the
+        // likeliest place it is read or written.
+        push(c, "source", 0.75, 0.5, format!("a helper whose source is a parameter; no code names `{}` directly", wanted.join("`, `")));
+    } else if placeholder {
+        push(c, "source", 0.25, -0.5, "a helper whose source is a parameter, while other code names the plan's source".into());
+    }
+}
+
+/// Plan-structure consistency with the neighbours mapped so far: for each mapped child,
+/// does its site feed this candidate (data flow, or earlier in the same file)? For a
+/// mapped parent, is this candidate upstream of its site?
+fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstream: &Option<(String, Vec<String>)>) {
+    let mapped: Vec<&Neighbour> = node.neighbours.iter().filter(|n| n.mapped_site.is_some() && n.relation != "reuses").collect();
+    if mapped.is_empty() {
+        return;
+    }
+    let upstream = if mapped.iter().any(|n| n.relation == "child") { code_search::upstream(&cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
+    let loc = &cand.site.location;
+    let mut total = 0.0;
+    let mut notes = Vec::new();
+    for n in &mapped {
+        let site = n.mapped_site.as_deref().unwrap_or_default();
+        let Some(nl) = &n.mapped else { continue };
+        let same_file = nl.file == loc.file;
+        let support = if n.relation == "child" {
+            if site == cand.site.id || upstream.iter().any(|u| u == site) {
+                1.0
+            } else if same_file && nl.line_start <= loc.line_end {
+                0.8
+            } else if same_file {
+                0.4
+            } else {
+                OTHER_FILE
+            }
+        } else {
+            let flows = parent_upstream.as_ref().is_some_and(|(p, up)| p == site && up.iter().any(|u| *u == cand.site.id));
+            if flows || site == cand.site.id {
+                1.0
+            } else if same_file && nl.line_end >= loc.line_start {
+                0.8
+            } else if same_file {
+                0.4
+            } else {
+                OTHER_FILE
+            }
+        };
+        total += support;
+        notes.push(format!("{} {} ({}:{}) {}", n.relation, n.operator, nl.file, nl.line_start, if support >= 0.8 { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
+    }
+    let value = total / mapped.len() as f64;
+    push(c, "lineage", value, value - 0.5, format!("plan neighbours: {}", notes.join("; ")));
+}
+
 impl Guest for Matcher {
     fn match_candidates(input: StepInput) -> Result<Vec<Assessment>, PluginError> {
         let node = &input.node;
@@ -48,41 +157,63 @@ impl Guest for Matcher {
         let mut tables: Vec<String> = s.tables.clone();
         tables.extend(s.paths.iter().cloned());
         tables.extend(s.write_target.iter().cloned());
-        let mut out = Vec::with_capacity(input.candidates.len());
-        for cand in &input.candidates {
-            out.push(assess(cand, node.family, family, &node.operator, s, &tables, top));
-        }
-        Ok(out)
+        let sources = node_sources(s);
+        let parent_upstream = node.neighbours.iter().find(|n| n.relation == "parent").and_then(|n| n.mapped_site.clone()).map(|p| {
+            let up = code_search::upstream(&p, LINEAGE_DEPTH).unwrap_or_default();
+            (p, up)
+        });
+        let named_elsewhere = any_names(&input.candidates, &sources);
+        let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top };
+        Ok(input.candidates.iter().map(|cand| {
+            let mut a = assess(cand, &ctx);
+            lineage(&mut a, cand, node, &parent_upstream);
+            a
+        }).collect())
     }
 }
 
-fn assess(cand: &Candidate, _f: planmap::strategy::types::Family, family: &str, operator: &str, s: &Semantics, tables: &[String], top: f64) -> Assessment {
+struct Context<'a> {
+    family: &'a str,
+    operator: &'a str,
+    s: &'a Semantics,
+    tables: &'a [String],
+    sources: &'a [String],
+    named_elsewhere: bool,
+    top: f64,
+}
+
+fn assess(cand: &Candidate, x: &Context) -> Assessment {
     let mut a = Assessment { site_id: cand.site.id.clone(), features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
-    {
-        {
-            let kind = sdk::kind_affinity(family, &cand.site.kind);
-            let kind_detail = if kind > 0.0 {
-                format!("a `{}` operation can produce a {} node", cand.site.kind, operator)
-            } else {
-                format!("a `{}` operation does not produce a {} node", cand.site.kind, operator)
-            };
-            push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, kind_detail);
-            let site_cols: Vec<String> = cand.site.columns.clone();
-            let site_tables: Vec<String> = cand.site.tables.iter().flat_map(|t| {
-                let mut v = vec![t.clone()];
-                v.extend(sdk::tokens(t));
-                v
-            }).collect();
-            compare(c, "tables", tables, &site_tables);
-            compare(c, "keys", &keys(s), &site_cols);
-            compare(c, "columns", &s.columns, &site_cols);
-            compare(c, "literals", &s.literals, &cand.site.literals);
-            compare(c, "functions", &functions(s), &cand.site.functions);
-            let lexical = cand.retrieval_score / top;
-            push(c, "lexical", lexical, 0.0, format!("lexical rank score {:.2} of the best", lexical));
-        }
+    let kind = sdk::kind_affinity(x.family, &cand.site.kind);
+    let kind_detail = if kind > 0.0 {
+        format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
+    } else {
+        format!("a `{}` operation does not produce a {} node", cand.site.kind, x.operator)
+    };
+    push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, kind_detail);
+    source(c, cand, x.sources, x.named_elsewhere);
+    let site_cols: Vec<String> = cand.site.columns.clone();
+    let site_tables: Vec<String> = cand.site.tables.iter().flat_map(|t| {
+        let mut v = vec![t.clone()];
+        v.extend(sdk::tokens(t));
+        v
+    }).collect();
+    if x.sources.is_empty() {
+        compare(c, "tables", x.tables, &site_tables);
     }
+    // A read or write is identified by its source; the columns a scan reads and the
+    // words of its plan text are spread over the code downstream, so for scans and
+    // writes only the source and the kind speak.
+    if !x.sources.is_empty() && matches!(x.family, "scan" | "write") {
+        return a;
+    }
+    compare(c, "keys", &keys(x.s), &site_cols);
+    compare(c, "columns", &x.s.columns, &site_cols);
+    compare(c, "literals", &x.s.literals, &cand.site.literals);
+    compare(c, "functions", &functions(x.s), &cand.site.functions);
+    let lexical = cand.retrieval_score / x.top;
+    push(c, "lexical", lexical, 0.0, format!("lexical rank score {:.2} of the best", lexical));
     a
 }
 

@@ -22,13 +22,29 @@ struct Config {
     weights: BTreeMap<String, f64>,
     /// How strongly a close runner-up lowers the winner's confidence.
     margin_weight: f64,
+    /// Calibration of the raw score against rivals (fitted with the weights); when
+    /// set, it replaces `margin_weight`.
+    calibration: Option<Calibration>,
 }
+
+/// confidence = sigmoid(intercept + scale * z + margin * (z - best rival's z)), where z
+/// is a candidate's weighted evidence sum: a candidate with a close rival is less sure.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct Calibration {
+    intercept: f64,
+    scale: f64,
+    margin: f64,
+}
+
+/// How far ahead a lone candidate counts as being (no rival at all).
+const LONE_MARGIN: f64 = 4.0;
 
 impl Default for Config {
     fn default() -> Self {
         let weights = [("kind", 2.0), ("tables", 1.5), ("keys", 2.0), ("columns", 1.0), ("literals", 1.0), ("functions", 1.0), ("lexical", 1.5)]
             .into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Config { bias: -0.5, weights, margin_weight: 1.0 }
+        Config { bias: -0.5, weights, margin_weight: 1.0, calibration: None }
     }
 }
 
@@ -49,13 +65,26 @@ impl Guest for Scorer {
     fn score(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
         let cfg: Config = sdk::parse_config(&input.config)
             .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+        let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, c)).collect();
         let mut out: Vec<Ranking> = input
             .candidates
             .iter()
-            .map(|c| Ranking { site_id: c.site.id.clone(), confidence: sdk::sigmoid(logit(&cfg, c)), explanation: explain(c) })
+            .zip(&z)
+            .enumerate()
+            .map(|(i, (c, &zi))| {
+                let confidence = match cfg.calibration {
+                    Some(k) => {
+                        let rival = z.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| *v).fold(f64::NEG_INFINITY, f64::max);
+                        let gap = if rival.is_finite() { zi - rival } else { LONE_MARGIN };
+                        sdk::sigmoid(k.intercept + k.scale * zi + k.margin * gap)
+                    }
+                    None => sdk::sigmoid(zi),
+                };
+                Ranking { site_id: c.site.id.clone(), confidence, explanation: explain(c) }
+            })
             .collect();
         out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        if out.len() > 1 {
+        if out.len() > 1 && cfg.calibration.is_none() {
             // A runner-up nearly as good as the winner means we cannot tell them apart.
             let gap = out[0].confidence - out[1].confidence;
             let penalty = cfg.margin_weight * (0.15 - gap).max(0.0);
