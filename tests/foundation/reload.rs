@@ -43,7 +43,7 @@ fn setup(busy_ms: u32) -> Setup {
 
 async fn run_once(reg: &Registry, snap: Arc<planmap::snapshot::Snapshot>) -> planmap::pipeline::NodeOutcome {
     let graph = snap.graph("t").unwrap();
-    let sites = vec![site("a", "join", "a.py", 1, &["id"])];
+    let sites = vec![site(0, "join", "a.py", 1, &["id"])];
     run_node(&reg.runtime, &snap, &graph, plan_node("1", "SortMergeJoin", Family::Join, &["id"]), capabilities(sites), &RunContext::default()).await
 }
 

@@ -13,7 +13,7 @@ fn chaos() -> LoadedPlugin {
 
 /// Invoke the chaos scorer with a config, limits and grants.
 async fn invoke(p: &LoadedPlugin, config: &str, limits: CallLimits, grants: Grants) -> (Result<StepOutput, planmap::runtime::InvokeError>, planmap::runtime::InvokeReport) {
-    let sites = vec![site("a", "join", "etl/a.py", 10, &["id"])];
+    let sites = vec![site(0, "join", "etl/a.py", 10, &["id"])];
     let input = StepInput {
         node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]),
         candidates: candidates(&sites),

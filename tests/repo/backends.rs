@@ -77,7 +77,8 @@ async fn sites_are_embedded_into_chroma_once_and_queried_by_meaning() {
     let caps = JobCapabilities::new(Arc::new(ctx.memory_index()), Arc::new(MemoryCache::new())).with_vectors(Some(v.clone()));
     let hits = caps.nearest(&CallScope::default(), "join customers on customer_id left enrich".into(), 5).await.unwrap();
     let join = ctx.sites.iter().find(|s| s.file == "etl/transform.py" && s.kind == "join").unwrap();
-    assert!(hits.iter().any(|h| h.site_id == join.id), "{hits:?}");
+    let join_id = caps.index.id_of(&join.id).expect("the join is indexed");
+    assert!(hits.iter().any(|h| h.site_id == join_id), "{hits:?}");
     assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
     // Eviction deletes the collection.
     b.vectors.delete_collection(&v.collection).await.unwrap();

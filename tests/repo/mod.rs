@@ -276,8 +276,11 @@ fn the_index_searches_sites_by_semantics() {
     let ctx = index();
     let idx = ctx.memory_index();
     let hits = idx.search(&strs(&["customer_id"]), &strs(&["join", "sql-join"]), 5);
-    assert!(hits.iter().any(|h| h.site.location.file == "etl/transform.py" && h.site.location.line_start == 6), "{:?}", hits.iter().map(|h| &h.site.id).collect::<Vec<_>>());
+    assert!(hits.iter().any(|h| h.site.location.file == "etl/transform.py" && h.site.location.line_start == 6), "{:?}", hits.iter().map(|h| &h.site.location).collect::<Vec<_>>());
     let join = site(&ctx, "etl/transform.py", 6, "join");
-    let up = idx.upstream(&join.id, 3);
-    assert!(up.contains(&site(&ctx, "etl/jobs/daily.py", 17, "filter").id) && up.contains(&site(&ctx, "etl/io.py", 8, "read").id), "{up:?}");
+    let number = |s: &planmap::repo::Site| idx.id_of(&s.id).expect("every site is numbered");
+    let up = idx.upstream(number(join), 3);
+    assert!(up.contains(&number(site(&ctx, "etl/jobs/daily.py", 17, "filter"))) && up.contains(&number(site(&ctx, "etl/io.py", 8, "read"))), "{up:?}");
+    assert_eq!(idx.site(number(join)).map(|s| s.location.line_start), Some(6), "numbers lead back to the site");
+    assert!(idx.source(number(join)).is_some_and(|s| s.snippet.contains("join")), "and to its source text");
 }

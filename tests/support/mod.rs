@@ -5,7 +5,7 @@
 
 pub mod services;
 
-use planmap::capabilities::{JobCapabilities, MemoryCache, MemoryIndex};
+use planmap::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex};
 use planmap::runtime::wit::*;
 use planmap::runtime::{Runtime, RuntimeConfig};
 use std::path::{Path, PathBuf};
@@ -37,27 +37,29 @@ pub fn scratch() -> tempfile::TempDir {
 }
 
 /// A code site for tests.
-pub fn site(id: &str, kind: &str, file: &str, line: u32, columns: &[&str]) -> CodeSite {
+pub fn site(id: u32, kind: &str, file: &str, line: u32, columns: &[&str]) -> CodeSite {
     CodeSite {
-        id: id.into(),
+        id,
         location: Location { file: file.into(), symbol: "main".into(), line_start: line, line_end: line },
         statement_start: line,
         statement_end: line,
         kind: kind.into(),
-        language: "python".into(),
-        snippet: format!("df.{kind}({})", columns.join(", ")),
         columns: columns.iter().map(|c| c.to_string()).collect(),
         tables: vec![],
         literals: vec![],
         functions: vec![],
-        inputs: vec![],
-        outputs: vec![],
     }
 }
 
 /// Capabilities over a small index.
 pub fn capabilities(sites: Vec<CodeSite>) -> Arc<JobCapabilities> {
-    Arc::new(JobCapabilities::new(Arc::new(MemoryIndex::build(sites, &[])), Arc::new(MemoryCache::new())))
+    Arc::new(JobCapabilities::new(Arc::new(MemoryIndex::build(sites.into_iter().map(entry).collect(), &[])), Arc::new(MemoryCache::new())))
+}
+
+/// An index entry for a test site, its snippet made from its kind and columns.
+pub fn entry(site: CodeSite) -> IndexEntry {
+    let snippet = format!("df.{}({})", site.kind, site.columns.join(", "));
+    IndexEntry { name: format!("site-{}", site.id), source: SiteSource { site_id: site.id, language: "python".into(), snippet }, site, outputs: vec![] }
 }
 
 /// A plan node of the given family with join keys.
@@ -81,7 +83,7 @@ pub fn plan_node(id: &str, operator: &str, family: Family, keys: &[&str]) -> Pla
 
 /// Candidates from sites.
 pub fn candidates(sites: &[CodeSite]) -> Vec<Candidate> {
-    sites.iter().map(|s| Candidate { site: s.clone(), retrieval_score: 1.0, features: vec![], evidence: vec![], confidence: 0.0, explanation: String::new() }).collect()
+    sites.iter().map(|s| Candidate::proposed(s.clone(), 1.0)).collect()
 }
 
 /// Poll `f` until it is true or `limit` passes.

@@ -1,7 +1,7 @@
 //! The host capabilities a plugin may call, the per-graph-node grants that gate them,
 //! and the trait the host implements to back them (embedded defaults or real services).
 
-use crate::wit::{code_search, llm, vectors, CodeSite};
+use crate::wit::{code_search, llm, vectors, CodeSite, SiteSource};
 pub use crate::wit::{CapabilityError, CapabilityErrorKind};
 use std::fmt;
 
@@ -92,9 +92,11 @@ pub trait Capabilities: Send + Sync {
     /// Lexical search over the code index.
     async fn search(&self, scope: &CallScope, query: code_search::Query) -> Result<Vec<code_search::Hit>, CapabilityError>;
     /// Sites by id.
-    async fn sites(&self, scope: &CallScope, ids: Vec<String>) -> Result<Vec<CodeSite>, CapabilityError>;
+    async fn sites(&self, scope: &CallScope, ids: Vec<u32>) -> Result<Vec<CodeSite>, CapabilityError>;
+    /// Source text of sites by id.
+    async fn source(&self, scope: &CallScope, ids: Vec<u32>) -> Result<Vec<SiteSource>, CapabilityError>;
     /// Upstream site ids in the data flow.
-    async fn upstream(&self, scope: &CallScope, site_id: String, depth: u32) -> Result<Vec<String>, CapabilityError>;
+    async fn upstream(&self, scope: &CallScope, site: u32, depth: u32) -> Result<Vec<u32>, CapabilityError>;
     /// Cache read (the key is already namespaced by plugin).
     async fn cache_get(&self, scope: &CallScope, key: String) -> Result<Option<Vec<u8>>, CapabilityError>;
     /// Cache write (the key is already namespaced by plugin).

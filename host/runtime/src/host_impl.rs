@@ -5,7 +5,7 @@
 use crate::bindings::capabilities_world::planmap::strategy as imports;
 use crate::capabilities::{cap_error, CallScope, Capabilities, Capability, CapabilityError, CapabilityErrorKind, Grants};
 use crate::limits::{Limiter, MAX_LOG_LINE, MAX_LOG_LINES};
-use crate::wit::{code_search, llm, vectors, CodeSite, Level};
+use crate::wit::{code_search, llm, vectors, CodeSite, Level, SiteSource};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
@@ -29,7 +29,9 @@ pub struct HostUsage {
 
 /// Everything one store owns. A store lives for exactly one invocation.
 pub struct HostState {
-    wasi: WasiCtx,
+    /// Built on the first WASI call only: most invocations make none, and building a
+    /// context (random sources, clocks, stdio) is a measurable share of a call.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) stderr: MemoryOutputPipe,
@@ -46,11 +48,8 @@ pub struct HostState {
 impl HostState {
     pub(crate) fn new(caps: Arc<dyn Capabilities>, grants: Grants, scope: CallScope, memory_cap: usize, guest_budget: Duration) -> Self {
         let stderr = MemoryOutputPipe::new(crate::limits::STDERR_CAPTURE_BYTES);
-        // An empty WASI context: no preopened files, no environment, no network. Only
-        // stderr is captured so a guest panic message can be reported.
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         HostState {
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
             limiter: Limiter { cap: memory_cap, peak: 0, exceeded: false },
             stderr,
@@ -115,24 +114,32 @@ impl ByteSize for Option<Vec<u8>> {
         self.as_ref().map_or(0, |v| v.len())
     }
 }
-impl ByteSize for Vec<String> {
+impl ByteSize for Vec<u32> {
     fn byte_size(&self) -> usize {
-        self.iter().map(|s| s.len()).sum()
+        self.len() * 4
     }
 }
+/// A site without its text: id, location, kind and a few short lists.
+const SITE_BYTES: usize = 128;
+
 impl ByteSize for Vec<CodeSite> {
     fn byte_size(&self) -> usize {
-        self.iter().map(|s| s.snippet.len() + 64).sum()
+        self.len() * SITE_BYTES
+    }
+}
+impl ByteSize for Vec<SiteSource> {
+    fn byte_size(&self) -> usize {
+        self.iter().map(|s| s.snippet.len() + 4).sum()
     }
 }
 impl ByteSize for Vec<code_search::Hit> {
     fn byte_size(&self) -> usize {
-        self.iter().map(|h| h.site.snippet.len() + 64).sum()
+        self.len() * (SITE_BYTES + 8)
     }
 }
 impl ByteSize for Vec<vectors::VectorHit> {
     fn byte_size(&self) -> usize {
-        self.iter().map(|h| h.site_id.len() + 8).sum()
+        self.len() * 12
     }
 }
 impl ByteSize for llm::Completion {
@@ -143,7 +150,11 @@ impl ByteSize for llm::Completion {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        // An empty WASI context: no preopened files, no environment, no network. Only
+        // stderr is captured so a guest panic message can be reported.
+        let stderr = &self.stderr;
+        let ctx = self.wasi.get_or_insert_with(|| WasiCtx::builder().stderr(stderr.clone()).build());
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
@@ -181,13 +192,16 @@ impl imports::code_search::Host for HostState {
         let n = q.terms.iter().map(|t| t.len()).sum();
         self.metered(Capability::CodeSearch, n, |c, s| async move { c.search(&s, q).await }).await
     }
-    async fn sites(&mut self, ids: Vec<String>) -> Result<Vec<CodeSite>, CapabilityError> {
-        let n = ids.iter().map(|t| t.len()).sum();
+    async fn sites(&mut self, ids: Vec<u32>) -> Result<Vec<CodeSite>, CapabilityError> {
+        let n = ids.len() * 4;
         self.metered(Capability::CodeSearch, n, |c, s| async move { c.sites(&s, ids).await }).await
     }
-    async fn upstream(&mut self, site_id: String, depth: u32) -> Result<Vec<String>, CapabilityError> {
-        let n = site_id.len();
-        self.metered(Capability::CodeSearch, n, |c, s| async move { c.upstream(&s, site_id, depth).await }).await
+    async fn source(&mut self, ids: Vec<u32>) -> Result<Vec<SiteSource>, CapabilityError> {
+        let n = ids.len() * 4;
+        self.metered(Capability::CodeSearch, n, |c, s| async move { c.source(&s, ids).await }).await
+    }
+    async fn upstream(&mut self, site: u32, depth: u32) -> Result<Vec<u32>, CapabilityError> {
+        self.metered(Capability::CodeSearch, 4, |c, s| async move { c.upstream(&s, site, depth).await }).await
     }
 }
 

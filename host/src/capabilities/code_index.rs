@@ -1,17 +1,21 @@
 //! The code-search capability's embedded default: an in-process BM25 index over code
 //! sites, with kind filters and data-flow (upstream) links.
 
-use planmap_runtime::wit::{code_search::Hit, CodeSite};
+use planmap_runtime::wit::{code_search::Hit, CodeSite, SiteSource};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Search over a repository's code sites.
 pub trait CodeIndex: Send + Sync {
     /// Sites matching `terms` (any kind when `kinds` is empty), best first.
     fn search(&self, terms: &[String], kinds: &[String], limit: usize) -> Vec<Hit>;
-    /// A site by id.
-    fn site(&self, id: &str) -> Option<CodeSite>;
+    /// A site by its number.
+    fn site(&self, id: u32) -> Option<CodeSite>;
+    /// A site's source text by its number.
+    fn source(&self, id: u32) -> Option<SiteSource>;
+    /// The number of the site named `name` (the repository index's stable string id).
+    fn id_of(&self, name: &str) -> Option<u32>;
     /// Sites whose output flows into `id`, nearest first, up to `depth` hops.
-    fn upstream(&self, id: &str, depth: u32) -> Vec<String>;
+    fn upstream(&self, id: u32, depth: u32) -> Vec<u32>;
     /// Number of sites.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -27,7 +31,9 @@ const B: f64 = 0.75;
 #[derive(Default)]
 pub struct MemoryIndex {
     sites: Vec<CodeSite>,
-    by_id: HashMap<String, usize>,
+    sources: Vec<SiteSource>,
+    /// Stable string id (`file:line:column:kind`) -> number in this index.
+    by_name: HashMap<String, u32>,
     /// term -> (site index, term frequency)
     postings: HashMap<String, Vec<(u32, u16)>>,
     lengths: Vec<u32>,
@@ -52,14 +58,25 @@ pub fn tokenize(text: &str, out: &mut Vec<String>) {
     }
 }
 
-fn site_terms(s: &CodeSite) -> Vec<String> {
+/// What the index holds per site: its stable name, the site as plugins see it (its
+/// `id` is set to its position when the index is built), its source text, and the
+/// variables it assigns (searchable words that are not part of the contract).
+pub struct IndexEntry {
+    pub name: String,
+    pub site: CodeSite,
+    pub source: SiteSource,
+    pub outputs: Vec<String>,
+}
+
+fn site_terms(e: &IndexEntry) -> Vec<String> {
+    let s = &e.site;
     let mut t = Vec::new();
-    for list in [&s.columns, &s.tables, &s.literals, &s.functions, &s.outputs] {
+    for list in [&s.columns, &s.tables, &s.literals, &s.functions, &e.outputs] {
         for x in list {
             tokenize(x, &mut t);
         }
     }
-    tokenize(&s.snippet, &mut t);
+    tokenize(&e.source.snippet, &mut t);
     tokenize(&s.location.symbol, &mut t);
     t
 }
@@ -67,10 +84,12 @@ fn site_terms(s: &CodeSite) -> Vec<String> {
 impl MemoryIndex {
     /// Index `sites`; `edges` are (from, to) site-id pairs meaning "`from`'s output
     /// flows into `to`".
-    pub fn build(sites: Vec<CodeSite>, edges: &[(String, String)]) -> MemoryIndex {
-        let mut idx = MemoryIndex { by_id: sites.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect(), ..Default::default() };
-        for (i, s) in sites.iter().enumerate() {
-            let terms = site_terms(s);
+    pub fn build(mut entries: Vec<IndexEntry>, edges: &[(String, String)]) -> MemoryIndex {
+        let mut idx = MemoryIndex { by_name: entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i as u32)).collect(), ..Default::default() };
+        for (i, e) in entries.iter_mut().enumerate() {
+            e.site.id = i as u32;
+            e.source.site_id = i as u32;
+            let terms = site_terms(e);
             idx.lengths.push(terms.len() as u32);
             let mut tf: BTreeMap<String, u16> = BTreeMap::new();
             for t in terms {
@@ -80,14 +99,14 @@ impl MemoryIndex {
                 idx.postings.entry(t).or_default().push((i as u32, f));
             }
         }
-        idx.avg_len = if sites.is_empty() { 1.0 } else { idx.lengths.iter().map(|l| *l as f64).sum::<f64>() / sites.len() as f64 };
-        idx.upstream = vec![Vec::new(); sites.len()];
+        idx.avg_len = if entries.is_empty() { 1.0 } else { idx.lengths.iter().map(|l| *l as f64).sum::<f64>() / entries.len() as f64 };
+        idx.upstream = vec![Vec::new(); entries.len()];
         for (from, to) in edges {
-            if let (Some(&f), Some(&t)) = (idx.by_id.get(from), idx.by_id.get(to)) {
-                idx.upstream[t].push(f as u32);
+            if let (Some(&f), Some(&t)) = (idx.by_name.get(from), idx.by_name.get(to)) {
+                idx.upstream[t as usize].push(f);
             }
         }
-        idx.sites = sites;
+        (idx.sites, idx.sources) = entries.into_iter().map(|e| (e.site, e.source)).unzip();
         idx
     }
 }
@@ -125,12 +144,23 @@ impl CodeIndex for MemoryIndex {
         ranked.into_iter().map(|(i, score)| Hit { site: self.sites[i as usize].clone(), score }).collect()
     }
 
-    fn site(&self, id: &str) -> Option<CodeSite> {
-        self.by_id.get(id).map(|&i| self.sites[i].clone())
+    fn site(&self, id: u32) -> Option<CodeSite> {
+        self.sites.get(id as usize).cloned()
     }
 
-    fn upstream(&self, id: &str, depth: u32) -> Vec<String> {
-        let Some(&start) = self.by_id.get(id) else { return vec![] };
+    fn source(&self, id: u32) -> Option<SiteSource> {
+        self.sources.get(id as usize).cloned()
+    }
+
+    fn id_of(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    fn upstream(&self, id: u32, depth: u32) -> Vec<u32> {
+        let start = id as usize;
+        if start >= self.sites.len() {
+            return vec![];
+        }
         let mut seen = vec![false; self.sites.len()];
         seen[start] = true;
         let mut out = Vec::new();
@@ -142,7 +172,7 @@ impl CodeIndex for MemoryIndex {
             for &u in &self.upstream[i] {
                 if !seen[u as usize] {
                     seen[u as usize] = true;
-                    out.push(self.sites[u as usize].id.clone());
+                    out.push(u);
                     q.push_back((u as usize, d + 1));
                 }
             }

@@ -10,14 +10,14 @@ pub mod redis_cache;
 pub mod vectors;
 
 use planmap_runtime::capabilities::cap_error;
-use planmap_runtime::wit::{code_search, llm, vectors as wit_vectors, CodeSite};
+use planmap_runtime::wit::{code_search, llm, vectors as wit_vectors, CodeSite, SiteSource};
 use planmap_runtime::{CallScope, Capabilities, CapabilityError};
 use planmap_runtime::wit::CapabilityErrorKind;
 use std::sync::Arc;
 
 pub use backends::{BackendConfig, Backends};
 pub use cache::{Cache, MemoryCache};
-pub use code_index::{CodeIndex, MemoryIndex};
+pub use code_index::{CodeIndex, IndexEntry, MemoryIndex};
 pub use vectors::{MemoryVectors, VectorIndex};
 
 /// Hits a single search may return, whatever the plugin asks: bounds the bytes copied
@@ -59,12 +59,16 @@ impl Capabilities for JobCapabilities {
         Ok(self.index.search(&q.terms, &q.kinds, limit))
     }
 
-    async fn sites(&self, _scope: &CallScope, ids: Vec<String>) -> Result<Vec<CodeSite>, CapabilityError> {
-        Ok(ids.iter().take(MAX_SEARCH_HITS as usize).filter_map(|id| self.index.site(id)).collect())
+    async fn sites(&self, _scope: &CallScope, ids: Vec<u32>) -> Result<Vec<CodeSite>, CapabilityError> {
+        Ok(ids.iter().take(MAX_SEARCH_HITS as usize).filter_map(|id| self.index.site(*id)).collect())
     }
 
-    async fn upstream(&self, _scope: &CallScope, site_id: String, depth: u32) -> Result<Vec<String>, CapabilityError> {
-        Ok(self.index.upstream(&site_id, depth.min(16)))
+    async fn source(&self, _scope: &CallScope, ids: Vec<u32>) -> Result<Vec<SiteSource>, CapabilityError> {
+        Ok(ids.iter().take(MAX_SEARCH_HITS as usize).filter_map(|id| self.index.source(*id)).collect())
+    }
+
+    async fn upstream(&self, _scope: &CallScope, site: u32, depth: u32) -> Result<Vec<u32>, CapabilityError> {
+        Ok(self.index.upstream(site, depth.min(16)))
     }
 
     async fn cache_get(&self, _scope: &CallScope, key: String) -> Result<Option<Vec<u8>>, CapabilityError> {
@@ -85,7 +89,8 @@ impl Capabilities for JobCapabilities {
         };
         let emb = v.embedder.embed(&[text]).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
         let hits = v.index.query(&v.collection, &emb[0], limit.clamp(1, MAX_SEARCH_HITS) as usize).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
-        Ok(hits.into_iter().map(|(site_id, similarity)| wit_vectors::VectorHit { site_id, similarity }).collect())
+        // The vector store keeps the index's stable names; plugins get numbers.
+        Ok(hits.into_iter().filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(&name)?, similarity })).collect())
     }
 
     async fn complete(&self, _scope: &CallScope, _req: llm::CompletionRequest) -> Result<llm::Completion, CapabilityError> {

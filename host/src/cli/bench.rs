@@ -3,7 +3,7 @@
 //! on one core. Prints a table; numbers go into the README and closing notes.
 
 use super::Common;
-use crate::capabilities::{JobCapabilities, MemoryCache, MemoryIndex};
+use crate::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex};
 use crate::pipeline::{run_node, RunContext};
 use crate::snapshot::{Registry, Sources};
 use clap::Subcommand;
@@ -40,20 +40,23 @@ pub fn synthetic_site(i: usize) -> CodeSite {
     let kinds = ["join", "aggregate", "filter", "select", "read", "window", "sort"];
     let kind = kinds[i % kinds.len()];
     CodeSite {
-        id: format!("s{i}"),
+        id: i as u32,
         location: Location { file: format!("etl/job_{}.py", i / 40), symbol: format!("build_{}", i % 13), line_start: (i % 400) as u32 + 1, line_end: (i % 400) as u32 + 3 },
         statement_start: (i % 400) as u32 + 1,
         statement_end: (i % 400) as u32 + 4,
         kind: kind.into(),
-        language: "python".into(),
-        snippet: format!("df_{i} = orders.{kind}(customers, on=\"customer_id_{}\", how=\"left\")", i % 17),
         columns: vec![format!("customer_id_{}", i % 17), "amount".into(), format!("col_{}", i % 29)],
         tables: vec![format!("sales.table_{}", i % 11)],
         literals: vec![format!("{}", i % 7)],
         functions: vec!["sum".into(), "col".into()],
-        inputs: vec![format!("df_{}", i.saturating_sub(1))],
-        outputs: vec![format!("df_{i}")],
     }
+}
+
+/// The index entry of a synthetic site: its source text and the variable it assigns.
+fn synthetic_entry(i: usize) -> IndexEntry {
+    let site = synthetic_site(i);
+    let snippet = format!("df_{i} = orders.{}(customers, on=\"customer_id_{}\", how=\"left\")", site.kind, i % 17);
+    IndexEntry { name: format!("s{i}"), source: SiteSource { site_id: site.id, language: "python".into(), snippet }, site, outputs: vec![format!("df_{i}")] }
 }
 
 /// A SortMergeJoin plan node whose keys match some of the synthetic sites.
@@ -75,7 +78,7 @@ pub fn synthetic_node() -> PlanNode {
 }
 
 fn candidates(n: usize) -> Vec<Candidate> {
-    (0..n).map(|i| Candidate { site: synthetic_site(i), retrieval_score: 1.0 / (i + 1) as f64, features: vec![], evidence: vec![], confidence: 0.0, explanation: String::new() }).collect()
+    (0..n).map(|i| Candidate::proposed(synthetic_site(i), 1.0 / (i + 1) as f64)).collect()
 }
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
@@ -110,8 +113,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&cache);
 
     let runtime = crate::config::runtime(common.compile_cache.clone(), common.no_compile_cache)?;
-    let sites: Vec<CodeSite> = (0..2000).map(synthetic_site).collect();
-    let index = Arc::new(MemoryIndex::build(sites, &[]));
+    let index = Arc::new(MemoryIndex::build((0..2000).map(synthetic_entry).collect(), &[]));
     let caps = Arc::new(JobCapabilities::new(index, Arc::new(MemoryCache::new())));
     let node = synthetic_node();
     println!("\n## one invocation with a 50-candidate batch ({iterations} runs each; µs)");

@@ -35,7 +35,7 @@ fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<wit::Neighbour> {
 }
 
 /// Where an owned node was mapped by an earlier pass: its location and site id.
-pub type Known = HashMap<String, (wit::Location, String)>;
+pub type Known = HashMap<String, (wit::Location, u32)>;
 
 /// The nearest code-owned nodes around `n`: the first owned ancestor and the first
 /// owned node down each child path, looking through shuffles, sorts and adapters.
@@ -81,12 +81,12 @@ pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode
             match neighbours.iter_mut().find(|x| x.id == id) {
                 Some(x) => {
                     x.mapped = Some(loc.clone());
-                    x.mapped_site = Some(site.clone());
+                    x.mapped_site = Some(*site);
                 }
                 None => {
                     if let Some(mut x) = neighbour(plan, &id, relation) {
                         x.mapped = Some(loc.clone());
-                        x.mapped_site = Some(site.clone());
+                        x.mapped_site = Some(*site);
                         neighbours.push(x);
                     }
                 }

@@ -209,8 +209,8 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
     let known: convert::Known = first
         .iter()
         .filter_map(|(id, o)| {
-            let best = o.candidates.first().filter(|c| c.confidence >= MIN_NEIGHBOUR_CONFIDENCE)?;
-            Some((id.clone(), (best.site.location.clone(), best.site.id.clone())))
+            let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE)?;
+            Some((id.clone(), (best.site.location.clone(), best.site.id)))
         })
         .collect();
     let mut second = run_pass(job, plan, &graph, &owned, Some(&known), &tick).await;
@@ -270,14 +270,14 @@ fn code_of(l: &planmap_runtime::wit::Location) -> MappedCode {
 
 fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) -> Mapping {
     let best = o.candidates.first();
-    let confidence = best.map(|c| c.confidence).unwrap_or(0.0);
+    let confidence = best.map(|c| c.confidence()).unwrap_or(0.0);
     let status = if best.is_none() { "unmapped" } else { status(confidence, o.terminal, t) };
     let mapped_code = best.filter(|_| status != "unmapped").map(|c| code_of(&c.site.location));
     let explanation = match (&o.error, best) {
         (Some(e), _) => format!("mapping failed: {e}"),
         (None, None) => "no code site of a matching kind was found".into(),
-        (None, Some(c)) if status == "unmapped" => format!("best candidate too weak ({:.2}): {}", c.confidence, c.explanation),
-        (None, Some(c)) => format!("{} at {}:{}: {}", c.site.kind, c.site.location.file, lines(c.site.location.line_start, c.site.location.line_end), c.explanation),
+        (None, Some(c)) if status == "unmapped" => format!("best candidate too weak ({:.2}): {}", c.confidence(), c.explanation()),
+        (None, Some(c)) => format!("{} at {}:{}: {}", c.site.kind, c.site.location.file, lines(c.site.location.line_start, c.site.location.line_end), c.explanation()),
     };
     let skip = if status == "unmapped" { 0 } else { 1 };
     Mapping {
@@ -290,7 +290,7 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
         mapped_code,
         confidence,
         explanation,
-        evidence: best.map(|c| c.evidence.iter().map(|e| EvidenceOut { signal: e.signal.clone(), weight: e.weight, detail: e.detail.clone() }).collect()).unwrap_or_default(),
+        evidence: best.map(|c| c.evidence().iter().map(|e| EvidenceOut { signal: e.signal.clone(), weight: e.weight, detail: e.detail.clone() }).collect()).unwrap_or_default(),
         alternatives: o
             .candidates
             .iter()
@@ -298,7 +298,7 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
             .take(MAX_ALTERNATIVES)
             .map(|c| {
                 let code = code_of(&c.site.location);
-                Alternative { file: code.file, symbol: code.symbol, lines: code.lines, line_start: code.line_start, line_end: code.line_end, confidence: c.confidence, reasoning: c.explanation.clone() }
+                Alternative { file: code.file, symbol: code.symbol, lines: code.lines, line_start: code.line_start, line_end: code.line_end, confidence: c.confidence(), reasoning: c.explanation().to_string() }
             })
             .collect(),
         scored: o
@@ -306,8 +306,8 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
             .iter()
             .map(|c| Scored {
                 code: code_of(&c.site.location),
-                confidence: c.confidence,
-                features: c.features.iter().map(|f| (f.name.clone(), f.value)).collect(),
+                confidence: c.confidence(),
+                features: c.features().iter().map(|f| (f.name.clone(), f.value)).collect(),
             })
             .collect(),
         error: o.error,

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &dyn Capabilities, scope: &CallScope) {
     match output {
         StepOutput::Proposals(proposals) => {
-            let mut old: HashMap<String, Candidate> = candidates.drain(..).map(|c| (c.site.id.clone(), c)).collect();
-            let missing: Vec<String> = proposals.iter().filter(|p| !old.contains_key(&p.site_id)).map(|p| p.site_id.clone()).collect();
-            let mut fetched: HashMap<String, CodeSite> = if missing.is_empty() {
+            let mut old: HashMap<u32, Candidate> = candidates.drain(..).map(|c| (c.site.id, c)).collect();
+            let missing: Vec<u32> = proposals.iter().filter(|p| !old.contains_key(&p.site_id)).map(|p| p.site_id).collect();
+            let mut fetched: HashMap<u32, CodeSite> = if missing.is_empty() {
                 HashMap::new()
             } else {
-                caps.sites(scope, missing).await.unwrap_or_default().into_iter().map(|s| (s.id.clone(), s)).collect()
+                caps.sites(scope, missing).await.unwrap_or_default().into_iter().map(|s| (s.id, s)).collect()
             };
             let mut unknown = 0;
             for p in proposals {
@@ -22,7 +22,7 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &d
                     c.retrieval_score = p.retrieval_score;
                     candidates.push(c);
                 } else if let Some(site) = fetched.remove(&p.site_id) {
-                    candidates.push(Candidate { site, retrieval_score: p.retrieval_score, features: vec![], evidence: vec![], confidence: 0.0, explanation: String::new() });
+                    candidates.push(Candidate::proposed(site, p.retrieval_score));
                 } else {
                     unknown += 1;
                 }
@@ -30,14 +30,14 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &d
             warn_unknown(scope, unknown, "proposed");
         }
         StepOutput::Assessments(assessments) => {
-            let pos: HashMap<String, usize> = candidates.iter().enumerate().map(|(i, c)| (c.site.id.clone(), i)).collect();
+            let pos: HashMap<u32, usize> = candidates.iter().enumerate().map(|(i, c)| (c.site.id, i)).collect();
             let mut unknown = 0;
             for a in assessments {
                 let Some(&i) = pos.get(&a.site_id) else {
                     unknown += 1;
                     continue;
                 };
-                let c = &mut candidates[i];
+                let c = candidates[i].assessed_mut();
                 for f in a.features {
                     c.features.retain(|x| x.name != f.name);
                     c.features.push(f);
@@ -50,13 +50,14 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &d
             warn_unknown(scope, unknown, "assessed");
         }
         StepOutput::Rankings(rankings) => {
-            let mut old: HashMap<String, Candidate> = candidates.drain(..).map(|c| (c.site.id.clone(), c)).collect();
+            let mut old: HashMap<u32, Candidate> = candidates.drain(..).map(|c| (c.site.id, c)).collect();
             let mut unknown = 0;
             for r in rankings {
                 match old.remove(&r.site_id) {
                     Some(mut c) => {
-                        c.confidence = r.confidence.clamp(0.0, 1.0);
-                        c.explanation = r.explanation;
+                        let a = c.assessed_mut();
+                        a.confidence = r.confidence.clamp(0.0, 1.0);
+                        a.explanation = r.explanation;
                         candidates.push(c);
                     }
                     None => unknown += 1,

@@ -23,6 +23,6 @@ use crate::capabilities::MemoryIndex;
 impl RepoContext {
     /// The in-process lexical index over this context's sites.
     pub fn memory_index(&self) -> MemoryIndex {
-        MemoryIndex::build(self.sites.iter().map(|s| s.to_wit()).collect(), &self.edges)
+        MemoryIndex::build(self.sites.iter().map(Site::index_entry).collect(), &self.edges)
     }
 }

@@ -41,23 +41,29 @@ pub struct Site {
 pub const MAX_SNIPPET: usize = 600;
 
 impl Site {
-    /// The WIT form handed to plugins.
-    pub fn to_wit(&self) -> wit::CodeSite {
+    /// The WIT form handed to plugins, numbered `id` in its index.
+    pub fn to_wit(&self, id: u32) -> wit::CodeSite {
         wit::CodeSite {
-            id: self.id.clone(),
+            id,
             location: wit::Location { file: self.file.clone(), symbol: self.symbol.clone(), line_start: self.line_start, line_end: self.line_end },
             statement_start: self.statement_start,
             statement_end: self.statement_end,
             kind: self.kind.clone(),
-            language: self.language.clone(),
-            snippet: self.snippet.clone(),
             columns: self.columns.clone(),
             tables: self.tables.clone(),
             literals: self.literals.clone(),
             functions: self.functions.clone(),
-            inputs: self.inputs.clone(),
-            outputs: self.outputs.clone(),
         }
+    }
+
+    /// The site's source text in the WIT form.
+    pub fn to_wit_source(&self, id: u32) -> wit::SiteSource {
+        wit::SiteSource { site_id: id, language: self.language.clone(), snippet: self.snippet.clone() }
+    }
+
+    /// The entry for the in-process index (which numbers it).
+    pub fn index_entry(&self) -> crate::capabilities::IndexEntry {
+        crate::capabilities::IndexEntry { name: self.id.clone(), site: self.to_wit(0), source: self.to_wit_source(0), outputs: self.outputs.clone() }
     }
 }
 

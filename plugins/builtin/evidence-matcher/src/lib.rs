@@ -106,21 +106,21 @@ fn source(c: &mut Assessment, cand: &Candidate, wanted: &[String], named_elsewhe
 /// Plan-structure consistency with the neighbours mapped so far: for each mapped child,
 /// does its site feed this candidate (data flow, or earlier in the same file)? For a
 /// mapped parent, is this candidate upstream of its site?
-fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstream: &Option<(String, Vec<String>)>) {
+fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstream: &Option<(u32, Vec<u32>)>) {
     let mapped: Vec<&Neighbour> = node.neighbours.iter().filter(|n| n.mapped_site.is_some() && n.relation != "reuses").collect();
     if mapped.is_empty() {
         return;
     }
-    let upstream = if mapped.iter().any(|n| n.relation == "child") { code_search::upstream(&cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
+    let upstream = if mapped.iter().any(|n| n.relation == "child") { code_search::upstream(cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
     let loc = &cand.site.location;
     let mut total = 0.0;
     let mut notes = Vec::new();
     for n in &mapped {
-        let site = n.mapped_site.as_deref().unwrap_or_default();
+        let Some(site) = n.mapped_site else { continue };
         let Some(nl) = &n.mapped else { continue };
         let same_file = nl.file == loc.file;
         let support = if n.relation == "child" {
-            if site == cand.site.id || upstream.iter().any(|u| u == site) {
+            if site == cand.site.id || upstream.contains(&site) {
                 1.0
             } else if same_file && nl.line_start <= loc.line_end {
                 0.8
@@ -130,7 +130,7 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
                 OTHER_FILE
             }
         } else {
-            let flows = parent_upstream.as_ref().is_some_and(|(p, up)| p == site && up.iter().any(|u| *u == cand.site.id));
+            let flows = parent_upstream.as_ref().is_some_and(|(p, up)| *p == site && up.contains(&cand.site.id));
             if flows || site == cand.site.id {
                 1.0
             } else if same_file && nl.line_end >= loc.line_start {
@@ -158,8 +158,8 @@ impl Guest for Matcher {
         tables.extend(s.paths.iter().cloned());
         tables.extend(s.write_target.iter().cloned());
         let sources = node_sources(s);
-        let parent_upstream = node.neighbours.iter().find(|n| n.relation == "parent").and_then(|n| n.mapped_site.clone()).map(|p| {
-            let up = code_search::upstream(&p, LINEAGE_DEPTH).unwrap_or_default();
+        let parent_upstream = node.neighbours.iter().find(|n| n.relation == "parent").and_then(|n| n.mapped_site).map(|p| {
+            let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
             (p, up)
         });
         let named_elsewhere = any_names(&input.candidates, &sources);
@@ -183,7 +183,7 @@ struct Context<'a> {
 }
 
 fn assess(cand: &Candidate, x: &Context) -> Assessment {
-    let mut a = Assessment { site_id: cand.site.id.clone(), features: Vec::new(), evidence: Vec::new() };
+    let mut a = Assessment { site_id: cand.site.id, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
     let kind = sdk::kind_affinity(x.family, &cand.site.kind);
     let kind_detail = if kind > 0.0 {

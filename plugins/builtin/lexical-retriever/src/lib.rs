@@ -72,7 +72,7 @@ impl Guest for Retriever {
             message: format!("code-search failed: {}", e.message),
         })?;
         // Earlier passes' candidates stay in the running.
-        let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site.id.clone(), retrieval_score: c.retrieval_score }).collect();
+        let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site.id, retrieval_score: c.retrieval_score }).collect();
         for h in hits {
             if !out.iter().any(|p| p.site_id == h.site.id) {
                 out.push(Proposal { site_id: h.site.id, retrieval_score: h.score });

@@ -36,7 +36,7 @@ impl Guest for Router {
         if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
             return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
         }
-        let best = input.candidates.first().map(|c| c.confidence).unwrap_or(0.0);
+        let best = input.candidates.first().and_then(|c| c.assessed.as_ref()).map_or(0.0, |a| a.confidence);
         let ctx = &input.context;
         let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
         if input.candidates.is_empty() {

@@ -51,11 +51,12 @@ impl Default for Config {
 struct Scorer;
 
 fn logit(cfg: &Config, c: &Candidate) -> f64 {
-    cfg.bias + c.features.iter().map(|f| cfg.weights.get(&f.name).copied().unwrap_or(0.0) * (f.value - 0.5) * 2.0).sum::<f64>()
+    let features = c.assessed.as_ref().map_or(&[][..], |a| a.features.as_slice());
+    cfg.bias + features.iter().map(|f| cfg.weights.get(&f.name).copied().unwrap_or(0.0) * (f.value - 0.5) * 2.0).sum::<f64>()
 }
 
 fn explain(c: &Candidate) -> String {
-    let mut ev = c.evidence.clone();
+    let mut ev = c.assessed.as_ref().map(|a| a.evidence.clone()).unwrap_or_default();
     ev.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
     let parts: Vec<String> = ev.iter().filter(|e| e.weight != 0.0).take(3).map(|e| e.detail.clone()).collect();
     if parts.is_empty() { "no matching evidence".to_string() } else { parts.join("; ") }
@@ -80,7 +81,7 @@ impl Guest for Scorer {
                     }
                     None => sdk::sigmoid(zi),
                 };
-                Ranking { site_id: c.site.id.clone(), confidence, explanation: explain(c) }
+                Ranking { site_id: c.site.id, confidence, explanation: explain(c) }
             })
             .collect();
         out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));

@@ -69,7 +69,7 @@ impl Guest for Chaos {
             _ => {}
         }
         log::write(log::Level::Info, &note);
-        Ok(input.candidates.iter().map(|c| Ranking { site_id: c.site.id.clone(), confidence: cfg.confidence, explanation: note.clone() }).collect())
+        Ok(input.candidates.iter().map(|c| Ranking { site_id: c.site.id, confidence: cfg.confidence, explanation: note.clone() }).collect())
     }
 }
 
