@@ -40,6 +40,9 @@ pub struct MemoryIndex {
     avg_len: f64,
     /// site index -> upstream site indices (direct)
     upstream: Vec<Vec<u32>>,
+    /// Site kinds, interned: `kinds[site]` indexes `kind_names`.
+    kinds: Vec<u8>,
+    kind_names: Vec<String>,
 }
 
 /// Lower-case identifier tokens of a text, also splitting `snake_case` and dotted names.
@@ -89,6 +92,15 @@ impl MemoryIndex {
         for (i, e) in entries.iter_mut().enumerate() {
             e.site.id = i as u32;
             e.source.site_id = i as u32;
+            let k = match idx.kind_names.iter().position(|k| *k == e.site.kind) {
+                Some(k) => k,
+                None => {
+                    idx.kind_names.push(e.site.kind.clone());
+                    idx.kind_names.len() - 1
+                }
+            };
+            // Kinds are a small fixed vocabulary (about 30); u8 leaves ample room.
+            idx.kinds.push(k as u8);
             let terms = site_terms(e);
             idx.lengths.push(terms.len() as u32);
             let mut tf: BTreeMap<String, u16> = BTreeMap::new();
@@ -114,33 +126,48 @@ impl MemoryIndex {
 impl CodeIndex for MemoryIndex {
     fn search(&self, terms: &[String], kinds: &[String], limit: usize) -> Vec<Hit> {
         let n = self.sites.len() as f64;
-        let mut scores: HashMap<u32, f64> = HashMap::new();
+        // Which site kinds qualify, as a table indexed by the interned kind.
+        let allowed: Vec<bool> = self.kind_names.iter().map(|k| kinds.is_empty() || kinds.contains(k)).collect();
         let mut qterms = Vec::new();
         for t in terms {
             tokenize(t, &mut qterms);
         }
         qterms.sort();
         qterms.dedup();
+        // Dense accumulator plus the list of sites touched: no hashing per posting.
+        let mut scores = vec![0.0f64; self.sites.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for t in &qterms {
             let Some(posts) = self.postings.get(t) else { continue };
             let df = posts.len() as f64;
             let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
             for &(i, f) in posts {
+                if !allowed[self.kinds[i as usize] as usize] {
+                    continue;
+                }
                 let len = self.lengths[i as usize] as f64;
                 let f = f as f64;
-                *scores.entry(i).or_default() += idf * f * (K1 + 1.0) / (f + K1 * (1.0 - B + B * len / self.avg_len));
+                let slot = &mut scores[i as usize];
+                if *slot == 0.0 {
+                    touched.push(i);
+                }
+                *slot += idf * f * (K1 + 1.0) / (f + K1 * (1.0 - B + B * len / self.avg_len));
             }
         }
-        let kind_ok = |i: usize| kinds.is_empty() || kinds.iter().any(|k| *k == self.sites[i].kind);
-        let mut ranked: Vec<(u32, f64)> = scores.into_iter().filter(|(i, _)| kind_ok(*i as usize)).collect();
-        if ranked.len() < limit {
+        let mut ranked: Vec<(u32, f64)> = touched.iter().map(|&i| (i, scores[i as usize])).collect();
+        if ranked.len() < limit && !kinds.is_empty() {
             // Sites of the right kind with no shared term still are candidates (a
             // `.distinct()` shares no column with its plan node): add them at score 0.
-            let have: std::collections::HashSet<u32> = ranked.iter().map(|(i, _)| *i).collect();
-            ranked.extend((0..self.sites.len()).filter(|i| !kinds.is_empty() && kind_ok(*i) && !have.contains(&(*i as u32))).map(|i| (i as u32, 0.0)));
+            let missing = limit - ranked.len();
+            let extra = (0..self.sites.len() as u32).filter(|&i| allowed[self.kinds[i as usize] as usize] && scores[i as usize] == 0.0).take(missing);
+            ranked.extend(extra.map(|i| (i, 0.0)).collect::<Vec<_>>());
         }
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(limit);
+        let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit, order);
+            ranked.truncate(limit);
+        }
+        ranked.sort_by(order);
         ranked.into_iter().map(|(i, score)| Hit { site: self.sites[i as usize].clone(), score }).collect()
     }
 

@@ -27,6 +27,16 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 5000)]
         nodes: usize,
     },
+    /// The main job: a ~300-node plan against a generated ~100k-line repository on one
+    /// core, after indexing, with the share spent crossing the wasm boundary.
+    Map {
+        /// Nodes in the synthetic plan.
+        #[arg(long, default_value_t = 300)]
+        nodes: usize,
+        /// Lines of the generated repository.
+        #[arg(long, default_value_t = 100_000)]
+        lines: usize,
+    },
     /// Plugin runtime: compile, instantiate + call, steps per second.
     Runtime {
         /// Invocations per measurement.
@@ -92,6 +102,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
     let iterations = match cmd {
         BenchCmd::Runtime { iterations } => iterations,
         BenchCmd::Plan { log_mib, seed_log, nodes } => return tokio::task::spawn_blocking(move || super::bench_plan::run(log_mib, seed_log, nodes)).await?,
+        BenchCmd::Map { nodes, lines } => return tokio::task::spawn_blocking(move || super::bench_map::run(nodes, lines)).await?,
     };
     let (sources, _) = crate::plugins::discover(None);
     println!("## compile per plugin");

@@ -1,6 +1,7 @@
 //! The `planmap` command line: one small file per command group.
 
 mod bench;
+mod bench_map;
 mod bench_plan;
 mod eval;
 mod graph;

@@ -105,6 +105,21 @@ pub struct MapResult {
     pub repo: RepoInfo,
     pub graph: GraphInfo,
     pub plan: PlanInfo,
+    /// Where the time went (for benchmarks).
+    #[serde(skip)]
+    pub timing: Timing,
+}
+
+/// Time and traffic of a job's graph runs, summed over plan nodes and passes.
+#[derive(Debug, Clone, Default)]
+pub struct Timing {
+    /// Plugin invocations, including the capability calls made from inside them.
+    pub plugin: std::time::Duration,
+    /// Of which inside host capabilities.
+    pub host: std::time::Duration,
+    pub steps: usize,
+    pub candidates_in: usize,
+    pub assessed_in: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -206,6 +221,15 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
     let done = std::sync::atomic::AtomicUsize::new(0);
     let tick = || progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
     let first = run_pass(job, plan, &graph, &owned, None, &tick).await;
+    let mut timing = Timing::default();
+    let mut account = |o: &crate::pipeline::NodeOutcome| {
+        timing.plugin += o.plugin_time;
+        timing.host += o.host_time;
+        timing.steps += o.steps.len();
+        timing.candidates_in += o.candidates_in;
+        timing.assessed_in += o.assessed_in;
+    };
+    first.values().for_each(&mut account);
     let known: convert::Known = first
         .iter()
         .filter_map(|(id, o)| {
@@ -214,6 +238,7 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
         })
         .collect();
     let mut second = run_pass(job, plan, &graph, &owned, Some(&known), &tick).await;
+    second.values().for_each(&mut account);
     let mut results: HashMap<String, Mapping> = HashMap::new();
     for (id, first_outcome) in first {
         // A node whose second run failed keeps its first answer.
@@ -259,6 +284,7 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
         summary,
         repo: RepoInfo { commit: job.commit.clone() },
         graph: GraphInfo { name: graph.name.clone(), version: graph.version.clone() },
+        timing,
         plan: PlanInfo { format: format!("{:?}", plan.format), source: plan.source.clone(), warnings: plan.warnings.clone() },
     })
 }

@@ -71,12 +71,16 @@ pub struct NodeOutcome {
     pub plugin_time: std::time::Duration,
     /// Of which inside host capability calls.
     pub host_time: std::time::Duration,
+    /// Candidates handed into steps, summed over steps (what crossed into the sandbox).
+    pub candidates_in: usize,
+    /// Of which already assessed (with features and evidence).
+    pub assessed_in: usize,
 }
 
 /// Run `graph` for `node`. Plugin failures end this node's run (recorded in the
 /// outcome); they never propagate to the rest of the job.
 pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: PlanNode, caps: Arc<dyn Capabilities>, ctx: &RunContext) -> NodeOutcome {
-    let mut out = NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default() };
+    let mut out = NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0 };
     let mut visits: BTreeMap<String, u32> = BTreeMap::new();
     let mut current = graph.entry.clone();
     let mut input = StepInput { node, candidates: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } };
@@ -188,6 +192,8 @@ async fn step(
         None => gnode.config_text.clone(),
     };
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: input.node.id.clone() };
+    out.candidates_in += input.candidates.len();
+    out.assessed_in += input.candidates.iter().filter(|c| c.assessed.is_some()).count();
     let call = Call { input, limits: gnode.limits, grants: gnode.grants, capabilities: caps, scope };
     let (result, report) = runtime.invoke(&plugin, call).await;
     out.plugin_time += report.call;
