@@ -77,6 +77,7 @@ pub fn plan_node(id: &str, operator: &str, family: Family, keys: &[&str]) -> Pla
             functions: vec![], write_target: None, truncated: false,
         },
         neighbours: vec![],
+        plan_files: vec![],
         fragment: operator.into(),
     }
 }

@@ -83,6 +83,7 @@ pub fn synthetic_node() -> PlanNode {
             window_functions: vec![], limit: None, udfs: vec![], aliases: vec![], functions: vec![], write_target: None, truncated: false,
         },
         neighbours: vec![],
+        plan_files: vec![],
         fragment: "SortMergeJoin [customer_id_3#1], [customer_id_3#9], LeftOuter".into(),
     }
 }

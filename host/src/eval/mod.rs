@@ -164,6 +164,10 @@ pub struct Outcome {
     pub status: String,
     /// The label says no code owns this node.
     pub labelled_infrastructure: bool,
+    /// What planmap answered (`file:lines`), if anything.
+    pub answer: Option<String>,
+    /// What the label accepts (`file:lines | ...` or `infrastructure`).
+    pub expected: String,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -242,6 +246,12 @@ fn judge(case: &str, label: &Label, m: &Mapping) -> Outcome {
         confidence: m.confidence,
         status: m.status.clone(),
         labelled_infrastructure: label.infrastructure,
+        answer: m.mapped_code.as_ref().map(|c| format!("{}:{}", c.file, c.lines)),
+        expected: if label.infrastructure {
+            "infrastructure".into()
+        } else {
+            label.file.iter().zip(label.lines.iter()).map(|(f, l)| format!("{f}:{l}")).chain(label.also.iter().map(|p| format!("{}:{}", p.file, p.lines))).collect::<Vec<_>>().join(" | ")
+        },
     }
 }
 
@@ -371,7 +381,7 @@ pub fn text(r: &Report) -> String {
     if !wrong.is_empty() {
         let _ = writeln!(s, "\nnot top-1 ({}):", wrong.len());
         for o in wrong {
-            let _ = writeln!(s, "  {} node {} ({}, {}, {} {:.2})", o.case, o.node, o.family, o.ownership, o.status, o.confidence);
+            let _ = writeln!(s, "  {} node {} ({}, {}, {} {:.2}): answered {}, expected {}", o.case, o.node, o.family, o.ownership, o.status, o.confidence, o.answer.as_deref().unwrap_or("nothing"), o.expected);
         }
     }
     s

@@ -37,6 +37,25 @@ fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<wit::Neighbour> {
 /// Where an owned node was mapped by an earlier pass: its location and site id.
 pub type Known = HashMap<String, (wit::Location, u32)>;
 
+/// At most this many files are passed: past the first few, shares are noise.
+const MAX_PLAN_FILES: usize = 8;
+
+/// The files the other known nodes mapped to, with their shares, most first.
+fn plan_files(known: &Known, own: &str) -> Vec<wit::PlanFile> {
+    let mut votes: HashMap<&str, usize> = HashMap::new();
+    let mut total = 0;
+    for (id, (loc, _)) in known {
+        if id != own {
+            *votes.entry(loc.file.as_str()).or_default() += 1;
+            total += 1;
+        }
+    }
+    let mut files: Vec<wit::PlanFile> = votes.into_iter().map(|(f, v)| wit::PlanFile { file: f.to_string(), share: v as f64 / total.max(1) as f64 }).collect();
+    files.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.file.cmp(&b.file)));
+    files.truncate(MAX_PLAN_FILES);
+    files
+}
+
 /// The nearest code-owned nodes around `n`: the first owned ancestor and the first
 /// owned node down each child path, looking through shuffles, sorts and adapters.
 fn owned_around(plan: &Plan, n: &PlanNode) -> (Option<String>, Vec<String>) {
@@ -95,7 +114,9 @@ pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode
     }
     let mut fragment = n.fragment.clone();
     crate::text::truncate(&mut fragment, MAX_FRAGMENT, "");
+    let plan_files = known.map(|k| plan_files(k, &n.id)).unwrap_or_default();
     wit::PlanNode {
+        plan_files,
         id: n.id.clone(),
         operator: n.operator.clone(),
         family: family(n.family),

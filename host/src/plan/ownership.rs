@@ -172,7 +172,13 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
             None => Ownership::Owned,
         },
         Family::Filter if only_null_checks(n) => {
-            match ancestor(nodes, pos, i, |a| is_infra(a) || matches!(a.family, Family::Project | Family::Exchange | Family::Sort | Family::Filter), |a| a.family == Family::Join) {
+            // The join right above, or one further up whose keys are exactly what is
+            // checked: Spark infers `isnotnull(key)` from a join and pushes it down
+            // through windows, aggregates and shuffles partitioned by that key.
+            let near = ancestor(nodes, pos, i, |a| is_infra(a) || matches!(a.family, Family::Project | Family::Exchange | Family::Sort | Family::Filter), |a| a.family == Family::Join);
+            let checked = null_checked(n);
+            let far = || ancestor(nodes, pos, i, |_| true, |a| a.family == Family::Join && !checked.is_empty() && checked.iter().all(|c| a.semantics.left_keys.contains(c) || a.semantics.right_keys.contains(c)));
+            match near.or_else(far) {
                 Some(j) => induced(&nodes[j], format!("null filter inferred from the join keys of {}", label(&nodes[j]))),
                 None => Ownership::Owned,
             }
@@ -186,6 +192,14 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
 }
 
 /// A Filter whose condition is only `isnotnull(...)` checks (inferred by the optimizer).
+/// The columns a null-check-only filter checks: `isnotnull(customer_id)` -> `customer_id`.
+fn null_checked(n: &PlanNode) -> Vec<String> {
+    let Some(p) = n.semantics.predicates.first() else { return vec![] };
+    p.split(" AND ")
+        .filter_map(|t| t.trim_matches(|c| c == '(' || c == ')' || c == ' ').strip_prefix("isnotnull").map(|c| c.trim_matches(|c| c == '(' || c == ')').to_string()))
+        .collect()
+}
+
 fn only_null_checks(n: &PlanNode) -> bool {
     let Some(p) = n.semantics.predicates.first() else { return false };
     let terms: Vec<&str> = p.split(" AND ").map(|t| t.trim_matches(|c| c == '(' || c == ')' || c == ' ')).collect();

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Bump when extraction changes, so cached contexts of older indexers are not reused.
-pub const INDEXER_VERSION: &str = "2";
+pub const INDEXER_VERSION: &str = "3";
 
 /// Everything planmap knows about one repository at one commit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

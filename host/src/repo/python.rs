@@ -370,6 +370,25 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if call.end_byte() == expr.end_byte() || is_outer_value(call, expr) {
                 result = Some(idx);
             }
+        } else if f.kind() == "identifier" && text(f, cx.src) == "display" {
+            // Databricks `display(df)` fetches a bounded preview: a limit in the plan.
+            let mut s = new_site(cx, f, stmt, "action", "python", scope);
+            s.line_end = (cx.line_map)(call.end_position().row);
+            s.snippet = bounded(text(call, cx.src));
+            add(&mut s.functions, "display");
+            let idx = push_site(cx, s);
+            let args = call.child_by_field_name("arguments");
+            if let Some(prev) = args.and_then(|a| made.iter().rev().find(|(nid, _)| is_within(a, *nid))).map(|(_, i)| *i) {
+                let (a, b) = (cx.out.sites[prev].id.clone(), cx.out.sites[idx].id.clone());
+                cx.out.edges.push((a, b));
+            } else if let Some(a) = args {
+                let mut ids = Vec::new();
+                identifiers(a, cx.src, &mut ids);
+                for id in ids {
+                    link_var(cx, &format!("{scope}:{id}"), idx);
+                }
+            }
+            made.push((call.id(), idx));
         }
     }
     result.or_else(|| made.last().map(|(_, i)| *i).filter(|_| expr.kind() == "call"))

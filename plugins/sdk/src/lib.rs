@@ -116,7 +116,7 @@ pub fn kinds_for_family(family: &str) -> &'static [&'static str] {
         "filter" => &["filter", "sql-where", "join", "sql-join", "read", "table"],
         "project" => &["select", "with-column", "sql-select", "udf", "aggregate", "read"],
         "join" => &["join", "sql-join"],
-        "aggregate" => &["aggregate", "distinct", "sql-group-by", "sql-select", "sql-distinct"],
+        "aggregate" => &["aggregate", "distinct", "sql-group-by", "sql-select", "sql-distinct", "action"],
         "exchange" => &["join", "aggregate", "repartition", "sort", "window", "distinct", "sql-join", "sql-group-by", "sql-order-by", "sql-window"],
         "sort" => &["sort", "join", "window", "sql-order-by", "sql-join", "sql-window"],
         "window" => &["window", "sql-window"],

@@ -12,7 +12,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
 use planmap::strategy::code_search;
-use planmap::strategy::types::{Assessment, Candidate, Evidence, Feature, Neighbour, PlanNode, PluginError, Semantics, StepInput};
+use planmap::strategy::types::{Assessment, Candidate, Evidence, Feature, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
 use planmap_plugin_sdk as sdk;
 
 /// Data-flow hops searched when checking that a neighbour's site feeds a candidate;
@@ -23,6 +23,10 @@ const LINEAGE_DEPTH: u32 = 8;
 /// evidence against, not a veto, because helpers imported across files are common and
 /// the index cannot follow every call.
 const OTHER_FILE: f64 = 0.25;
+/// Support from a neighbour whose site feeds this candidate through other operations:
+/// consistent, but a chain of similar operations (three `.join`s on one key) fits every
+/// link, so only a direct input counts fully.
+const TRANSITIVE: f64 = 0.75;
 
 struct Matcher;
 
@@ -49,7 +53,7 @@ fn keys(s: &Semantics) -> Vec<String> {
 }
 
 fn functions(s: &Semantics) -> Vec<String> {
-    s.aggregate_functions.iter().chain(&s.window_functions).chain(&s.udfs).chain(&s.functions).cloned().collect()
+    s.window_functions.iter().chain(&s.functions).cloned().collect()
 }
 
 /// The source names (tables, path ends) a scan reads or a write targets.
@@ -111,7 +115,9 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
     if mapped.is_empty() {
         return;
     }
-    let upstream = if mapped.iter().any(|n| n.relation == "child") { code_search::upstream(cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
+    let has_child = mapped.iter().any(|n| n.relation == "child");
+    let direct = if has_child { code_search::upstream(cand.site.id, 1).unwrap_or_default() } else { Vec::new() };
+    let upstream = if has_child { code_search::upstream(cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
     let loc = &cand.site.location;
     let mut total = 0.0;
     let mut notes = Vec::new();
@@ -120,12 +126,14 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
         let Some(nl) = &n.mapped else { continue };
         let same_file = nl.file == loc.file;
         let support = if n.relation == "child" {
-            if site == cand.site.id || upstream.contains(&site) {
+            if site == cand.site.id || direct.contains(&site) {
                 1.0
+            } else if upstream.contains(&site) {
+                TRANSITIVE
             } else if same_file && nl.line_start <= loc.line_end {
-                0.8
+                0.6
             } else if same_file {
-                0.4
+                0.3
             } else {
                 OTHER_FILE
             }
@@ -134,15 +142,15 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
             if flows || site == cand.site.id {
                 1.0
             } else if same_file && nl.line_end >= loc.line_start {
-                0.8
+                0.6
             } else if same_file {
-                0.4
+                0.3
             } else {
                 OTHER_FILE
             }
         };
         total += support;
-        notes.push(format!("{} {} ({}:{}) {}", n.relation, n.operator, nl.file, nl.line_start, if support >= 0.8 { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
+        notes.push(format!("{} {} ({}:{}) {}", n.relation, n.operator, nl.file, nl.line_start, if support >= TRANSITIVE { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
     }
     let value = total / mapped.len() as f64;
     push(c, "lineage", value, value - 0.5, format!("plan neighbours: {}", notes.join("; ")));
@@ -167,6 +175,7 @@ impl Guest for Matcher {
         Ok(input.candidates.iter().map(|cand| {
             let mut a = assess(cand, &ctx);
             lineage(&mut a, cand, node, &parent_upstream);
+            plan_file(&mut a, cand, &node.plan_files);
             a
         }).collect())
     }
@@ -208,13 +217,59 @@ fn assess(cand: &Candidate, x: &Context) -> Assessment {
     if !x.sources.is_empty() && matches!(x.family, "scan" | "write") {
         return a;
     }
-    compare(c, "keys", &keys(x.s), &site_cols);
+    let node_keys = keys(x.s);
+    compare(c, "keys", &node_keys, &site_cols);
+    key_set(c, &node_keys, &site_cols, &cand.site.kind);
+    limit(c, x.s.limit, &cand.site.literals);
     compare(c, "columns", &x.s.columns, &site_cols);
     compare(c, "literals", &x.s.literals, &cand.site.literals);
     compare(c, "functions", &functions(x.s), &cand.site.functions);
+    // Aggregate functions and UDF names are specific enough to be their own signals.
+    compare(c, "aggregates", &x.s.aggregate_functions, &cand.site.functions);
+    if !x.s.udfs.is_empty() {
+        let names: Vec<String> = cand.site.functions.iter().chain(&cand.site.columns).chain(&cand.site.literals).cloned().collect();
+        compare(c, "udfs", &x.s.udfs, &names);
+    }
     let lexical = cand.retrieval_score / x.top;
     push(c, "lexical", lexical, 0.0, format!("lexical rank score {:.2} of the best", lexical));
     a
+}
+
+/// For a grouping, join or window site: how much of what it names is the node's key
+/// set (`groupBy(a, b)` is not the aggregate keyed by `a` alone).
+fn key_set(c: &mut Assessment, keys: &[String], site_cols: &[String], kind: &str) {
+    if keys.is_empty() || site_cols.is_empty() || !matches!(kind, "aggregate" | "join" | "window" | "distinct" | "sql-group-by" | "sql-join" | "sql-window") {
+        return;
+    }
+    let have = sdk::dedup(site_cols.iter().map(|s| sdk::base_name(s)));
+    let wanted = sdk::dedup(keys.iter().map(|s| sdk::base_name(s)));
+    let inter = have.iter().filter(|h| wanted.contains(h)).count();
+    let union = have.len() + wanted.len() - inter;
+    let v = inter as f64 / union.max(1) as f64;
+    push(c, "key_set", v, v - 0.5, format!("the code's columns and the plan's keys overlap {:.0}% (same set = 100%)", v * 100.0));
+}
+
+/// A limit's count in the code (`limit(20)`; `show(50)` fetches 51 rows).
+fn limit(c: &mut Assessment, n: Option<u64>, literals: &[String]) {
+    let Some(n) = n else { return };
+    let numbers: Vec<u64> = literals.iter().filter_map(|l| l.trim().parse().ok()).collect();
+    if numbers.is_empty() {
+        return;
+    }
+    if numbers.iter().any(|&x| x == n || x + 1 == n) {
+        push(c, "limit", 1.0, 1.0, format!("the code asks for {n} rows, as the plan does"));
+    } else {
+        push(c, "limit", 0.0, -0.5, format!("the code's numbers ({}) are not the plan's limit {n}", literals.join(", ")));
+    }
+}
+
+/// The share of the rest of the plan that mapped to this candidate's file.
+fn plan_file(c: &mut Assessment, cand: &Candidate, files: &[PlanFile]) {
+    if files.is_empty() {
+        return;
+    }
+    let share = files.iter().find(|f| f.file == cand.site.location.file).map_or(0.0, |f| f.share);
+    push(c, "plan_file", share, share - 0.25, format!("{:.0}% of the rest of the plan maps to {}", share * 100.0, cand.site.location.file));
 }
 
 export!(Matcher);
