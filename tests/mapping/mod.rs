@@ -94,7 +94,7 @@ fn eval_on_the_development_set_holds_its_accuracy_and_calibration() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v["overall"]["nodes"].as_u64().unwrap() >= 300, "at least 300 labelled owned + induced nodes");
     let codebases: std::collections::BTreeSet<String> = v["outcomes"].as_array().unwrap().iter().map(|o| o["case"].as_str().unwrap().rsplit_once('-').unwrap().0.to_string()).collect();
-    assert_eq!(codebases.len(), 5, "{codebases:?}");
+    assert!(codebases.len() >= 5, "at least five codebases: {codebases:?}");
     let top1 = v["overall"]["top1"].as_f64().unwrap();
     let top3 = v["overall"]["top3"].as_f64().unwrap();
     assert!(top1 >= 0.88, "top-1 {top1}");

@@ -174,7 +174,11 @@ impl Guest for Matcher {
         let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top };
         Ok(input.candidates.iter().map(|cand| {
             let mut a = assess(cand, &ctx);
-            lineage(&mut a, cand, node, &parent_upstream);
+            // Fitting the neighbours says nothing for an operation that cannot produce
+            // this node (the join a scan feeds is not where the scan is).
+            if sdk::kind_affinity(family, &cand.site.kind) > 0.0 {
+                lineage(&mut a, cand, node, &parent_upstream);
+            }
             plan_file(&mut a, cand, &node.plan_files);
             a
         }).collect())
