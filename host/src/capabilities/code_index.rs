@@ -158,9 +158,19 @@ impl CodeIndex for MemoryIndex {
         if ranked.len() < limit && !kinds.is_empty() {
             // Sites of the right kind with no shared term still are candidates (a
             // `.distinct()` shares no column with its plan node): add them at score 0.
-            let missing = limit - ranked.len();
-            let extra = (0..self.sites.len() as u32).filter(|&i| allowed[self.kinds[i as usize] as usize] && scores[i as usize] == 0.0).take(missing);
-            ranked.extend(extra.map(|i| (i, 0.0)).collect::<Vec<_>>());
+            // The query lists kinds most typical first; with no lexical signal, the more
+            // typical kind is the better guess, so fill in that order (a hair below 0 per
+            // rank keeps the order through the sort).
+            let mut missing = limit - ranked.len();
+            for (rank, kind) in kinds.iter().enumerate() {
+                let Some(k) = self.kind_names.iter().position(|n| n == kind) else { continue };
+                let extra: Vec<u32> = (0..self.sites.len() as u32).filter(|&i| self.kinds[i as usize] as usize == k && scores[i as usize] == 0.0).take(missing).collect();
+                missing -= extra.len();
+                ranked.extend(extra.into_iter().map(|i| (i, -(rank as f64) * 1e-9)));
+                if missing == 0 {
+                    break;
+                }
+            }
         }
         let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if ranked.len() > limit {

@@ -110,14 +110,22 @@ pub fn source_name(s: &str) -> Option<String> {
 
 /// Code-site kinds that can produce an operator of the given family (family names as
 /// in the WIT `family` enum, kebab-case). The first kinds are the most typical.
+///
+/// Plugins only see the nodes the code owns: shuffles, sorts and broadcasts that a join
+/// or an aggregate required reach them already attributed to their cause. So an
+/// exchange a plugin sees is a user's `repartition`/`coalesce`, and a sort is an
+/// `orderBy`.
 pub fn kinds_for_family(family: &str) -> &'static [&'static str] {
     match family {
-        "scan" => &["read", "table", "sql-from", "sql-join"],
+        "scan" => &["read", "table", "sql-from", "sql-join", "cache"],
         "filter" => &["filter", "sql-where", "join", "sql-join", "read", "table"],
-        "project" => &["select", "with-column", "sql-select", "udf", "aggregate", "read"],
-        "join" => &["join", "sql-join"],
+        // A Project that only prunes columns has no line of its own: it trims the
+        // output of the operation below it, often a join or a filter.
+        "project" => &["select", "with-column", "sql-select", "udf", "aggregate", "read", "join", "filter", "sql-join", "sql-where", "window"],
+        // `IN (SELECT …)` and `EXISTS` become semi and anti joins.
+        "join" => &["join", "sql-join", "sql-where"],
         "aggregate" => &["aggregate", "distinct", "sql-group-by", "sql-select", "sql-distinct", "action"],
-        "exchange" => &["join", "aggregate", "repartition", "sort", "window", "distinct", "sql-join", "sql-group-by", "sql-order-by", "sql-window"],
+        "exchange" => &["repartition", "join", "aggregate", "sort", "window", "distinct", "sql-join", "sql-group-by", "sql-order-by", "sql-window"],
         "sort" => &["sort", "join", "window", "sql-order-by", "sql-join", "sql-window"],
         "window" => &["window", "sql-window"],
         "limit" => &["limit", "sql-limit", "action"],
