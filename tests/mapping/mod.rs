@@ -97,9 +97,9 @@ fn eval_on_the_development_set_holds_its_accuracy_and_calibration() {
     assert!(codebases.len() >= 5, "at least five codebases: {codebases:?}");
     let top1 = v["overall"]["top1"].as_f64().unwrap();
     let top3 = v["overall"]["top3"].as_f64().unwrap();
-    assert!(top1 >= 0.89, "top-1 {top1}");
+    assert!(top1 >= 0.90, "top-1 {top1}");
     assert!(top3 >= 0.96, "top-3 {top3}");
-    assert!(v["ece"].as_f64().unwrap() <= 0.07, "ECE {}", v["ece"]);
-    assert!(v["by_status"]["confirmed"]["top1"].as_f64().unwrap() >= 0.93, "confirmed means right: {}", v["by_status"]["confirmed"]);
+    assert!(v["ece"].as_f64().unwrap() <= 0.06, "ECE {}", v["ece"]);
+    assert!(v["by_status"]["confirmed"]["top1"].as_f64().unwrap() >= 0.94, "confirmed means right: {}", v["by_status"]["confirmed"]);
     assert_eq!(v["by_family"]["write"]["top1"], 1.0, "writes are found by their target");
 }

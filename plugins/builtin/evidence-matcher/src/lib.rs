@@ -27,6 +27,10 @@ const OTHER_FILE: f64 = 0.25;
 /// consistent, but a chain of similar operations (three `.join`s on one key) fits every
 /// link, so only a direct input counts fully.
 const TRANSITIVE: f64 = 0.75;
+/// Support when the index traced what feeds the candidate (or what the parent's site
+/// consumes) and the neighbour is not on that path: in one script file, unrelated
+/// pipelines sit side by side, so being nearby means little once the flow is known.
+const FLOW_CONFLICT: f64 = 0.15;
 
 struct Matcher;
 
@@ -130,6 +134,9 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
                 1.0
             } else if upstream.contains(&site) {
                 TRANSITIVE
+            } else if !upstream.is_empty() {
+                // The index knows what feeds this candidate, and it is not the child.
+                FLOW_CONFLICT
             } else if same_file && nl.line_start <= loc.line_end {
                 0.6
             } else if same_file {
@@ -138,9 +145,11 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
                 OTHER_FILE
             }
         } else {
-            let flows = parent_upstream.as_ref().is_some_and(|(p, up)| *p == site && up.contains(&cand.site.id));
-            if flows || site == cand.site.id {
+            let known = parent_upstream.as_ref().filter(|(p, up)| *p == site && !up.is_empty());
+            if known.is_some_and(|(_, up)| up.contains(&cand.site.id)) || site == cand.site.id {
                 1.0
+            } else if known.is_some() {
+                FLOW_CONFLICT
             } else if same_file && nl.line_end >= loc.line_start {
                 0.6
             } else if same_file {
