@@ -2,6 +2,7 @@
 //! module per area. Each test names the behaviour it proves.
 
 mod foundation;
+mod jobs;
 mod mapping;
 mod plan;
 mod repo;

@@ -7,6 +7,7 @@ mod eval;
 mod graph;
 mod index;
 mod map;
+mod migrate;
 mod plan;
 mod plugin;
 
@@ -63,6 +64,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Index a repository: every Spark operation site, with stats.
     Index(index::IndexArgs),
+    /// Apply the job store's database migrations (Postgres or the embedded SQLite).
+    Migrate(migrate::MigrateArgs),
     /// Measure the engine (see README "Benchmarks").
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -99,6 +102,7 @@ pub fn main() -> ExitCode {
             Command::Index(a) => index::run(a, &cli.common).await,
             Command::Map(a) => map::run(a, &cli.common).await,
             Command::Eval(a) => eval::run(a, &cli.common).await,
+            Command::Migrate(a) => migrate::run(a).await,
         }
     });
     match result {

@@ -1,0 +1,408 @@
+//! The job store over sqlx: Postgres when the URL is `postgres://…`, a SQLite file
+//! otherwise. Leasing is what lets several `planmap serve` processes share one queue:
+//! a job is claimed with a lease (Postgres `FOR UPDATE SKIP LOCKED`; SQLite serialises
+//! writers), kept by heartbeats, and claimable again once the lease runs out, so a
+//! crashed worker's job resumes elsewhere from its checkpoints. Times are Unix ms.
+
+use serde_json::Value;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections per process: workers and API handlers share them; Postgres servers
+/// are commonly capped at 100 connections across all replicas.
+const MAX_CONNECTIONS: u32 = 10;
+/// How long a statement may wait for a free connection before the call fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// A store failure, naming the operation and the job.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("job store: cannot open {target}: {cause}")]
+    Connect { target: String, cause: String },
+    #[error("job store: {op} failed{}: {cause}", job.as_deref().map(|j| format!(" for job {j}")).unwrap_or_default())]
+    Query { op: &'static str, job: Option<String>, cause: String },
+    #[error("idempotency key '{0}' was already used for a different request")]
+    IdempotencyConflict(String),
+}
+
+fn query_error<'a>(op: &'static str, job: Option<&'a str>) -> impl Fn(sqlx::Error) -> StoreError + 'a {
+    move |e| StoreError::Query { op, job: job.map(str::to_string), cause: e.to_string() }
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// One job as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobRow {
+    pub id: String,
+    pub idempotency_key: Option<String>,
+    pub status: String,
+    pub stage: String,
+    pub spec: Value,
+    pub nodes_total: i64,
+    pub nodes_done: i64,
+    pub cost_usd: f64,
+    pub summary: Option<Value>,
+    pub graph_name: Option<String>,
+    pub graph_version: Option<String>,
+    pub repo_commit: Option<String>,
+    pub error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What `submit` did.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub job: JobRow,
+    /// False when an earlier submission with the same idempotency key is returned.
+    pub created: bool,
+}
+
+/// A progress event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub data: Value,
+    pub created_at: i64,
+}
+
+/// A node's saved state after a pass.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub node_id: String,
+    pub pass: i64,
+    pub state: Value,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    Completed { summary: Value },
+    Failed { error: String },
+}
+
+/// The job store.
+#[derive(Clone)]
+pub enum Store {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+const JOB_COLUMNS: &str = "id, idempotency_key, status, stage, CAST(spec AS TEXT) AS spec, CAST(nodes_total AS BIGINT) AS nodes_total, CAST(nodes_done AS BIGINT) AS nodes_done, cost_usd, CAST(summary AS TEXT) AS summary, graph_name, graph_version, repo_commit, error, lease_owner, lease_expires_at, CAST(attempts AS BIGINT) AS attempts, created_at, updated_at";
+
+fn json_text(v: Option<String>) -> Option<Value> {
+    v.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+macro_rules! job_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        JobRow {
+            id: r.try_get("id")?,
+            idempotency_key: r.try_get("idempotency_key")?,
+            status: r.try_get("status")?,
+            stage: r.try_get("stage")?,
+            spec: json_text(r.try_get("spec")?).unwrap_or(Value::Null),
+            nodes_total: r.try_get("nodes_total")?,
+            nodes_done: r.try_get("nodes_done")?,
+            cost_usd: r.try_get("cost_usd")?,
+            summary: json_text(r.try_get("summary")?),
+            graph_name: r.try_get("graph_name")?,
+            graph_version: r.try_get("graph_version")?,
+            repo_commit: r.try_get("repo_commit")?,
+            error: r.try_get("error")?,
+            lease_owner: r.try_get("lease_owner")?,
+            lease_expires_at: r.try_get("lease_expires_at")?,
+            attempts: r.try_get("attempts")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+        }
+    }};
+}
+
+/// Run `$body` with `$q` bound to the right pool, mapping rows with `job_from_row!`.
+macro_rules! on_pool {
+    ($self:expr, |$pool:ident| $body:expr) => {
+        match $self {
+            Store::Postgres($pool) => $body,
+            Store::Sqlite($pool) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Open the store at `url`: `postgres://…` or `postgresql://…` for Postgres,
+    /// `sqlite:PATH`, `sqlite::memory:` or a plain file path for SQLite (created if
+    /// missing). The URL's password never appears in errors.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let shown = redact(url);
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // One direct connection first: a pool only reports "timed out" after its
+            // acquire timeout, while this says what is wrong (refused, auth, no database).
+            use sqlx::Connection;
+            let probe = sqlx::postgres::PgConnection::connect(url).await.map_err(|e| StoreError::Connect { target: shown.clone(), cause: redact(&e.to_string()) })?;
+            let _ = probe.close().await;
+            let pool = PgPoolOptions::new().max_connections(MAX_CONNECTIONS).acquire_timeout(ACQUIRE_TIMEOUT).connect(url).await.map_err(|e| StoreError::Connect { target: shown.clone(), cause: redact(&e.to_string()) })?;
+            return Ok(Store::Postgres(pool));
+        }
+        let spec = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+        let opts = SqliteConnectOptions::from_str(&spec)
+            .map_err(|e| StoreError::Connect { target: shown.clone(), cause: e.to_string() })?
+            .create_if_missing(true)
+            // Writers queue instead of failing while another holds the lock.
+            .busy_timeout(ACQUIRE_TIMEOUT)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).acquire_timeout(ACQUIRE_TIMEOUT).connect_with(opts).await.map_err(|e| StoreError::Connect { target: shown, cause: e.to_string() })?;
+        Ok(Store::Sqlite(pool))
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Apply pending migrations; returns the versions now applied, in order.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        let err = |e: sqlx::migrate::MigrateError| StoreError::Query { op: "migrate", job: None, cause: e.to_string() };
+        match self {
+            Store::Postgres(p) => PG_MIGRATIONS.run(p).await.map_err(err)?,
+            Store::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await.map_err(err)?,
+        }
+        let versions: Vec<i64> = on_pool!(self, |p| sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version").fetch_all(p).await)
+            .map_err(query_error("migrate", None))?;
+        Ok(versions)
+    }
+
+    /// JSON parameter `$n`: JSONB in Postgres, text in SQLite.
+    fn json(&self, n: usize) -> String {
+        match self {
+            Store::Postgres(_) => format!("CAST(${n} AS JSONB)"),
+            Store::Sqlite(_) => format!("${n}"),
+        }
+    }
+
+    /// Persist a new job (status `queued`). With an idempotency key already used for
+    /// the same request (same `request_hash`), the earlier job is returned instead.
+    pub async fn submit(&self, spec: &Value, request_hash: &str, idempotency_key: Option<&str>) -> Result<Submitted, StoreError> {
+        if let Some(key) = idempotency_key
+            && let Some((job, hash)) = self.by_idempotency_key(key).await? {
+                if hash != request_hash {
+                    return Err(StoreError::IdempotencyConflict(key.to_string()));
+                }
+                return Ok(Submitted { job, created: false });
+            }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        let sql = format!(
+            "INSERT INTO jobs (id, idempotency_key, request_hash, status, stage, spec, created_at, updated_at) VALUES ($1, $2, $3, 'queued', 'queued', {}, $5, $5)",
+            self.json(4)
+        );
+        let res = on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(&id).bind(idempotency_key).bind(request_hash).bind(spec.to_string()).bind(now).execute(p).await.map(|r| r.rows_affected()));
+        if let Err(e) = res {
+            // Two submissions with one key raced: the other insert won.
+            if let (Some(key), true) = (idempotency_key, e.as_database_error().is_some_and(|d| d.is_unique_violation())) {
+                return match self.by_idempotency_key(key).await? {
+                    Some((job, hash)) if hash == request_hash => Ok(Submitted { job, created: false }),
+                    _ => Err(StoreError::IdempotencyConflict(key.to_string())),
+                };
+            }
+            return Err(query_error("submit", Some(&id))(e));
+        }
+        let job = self.job(&id).await?.ok_or_else(|| StoreError::Query { op: "submit", job: Some(id.clone()), cause: "the new row is not readable".into() })?;
+        Ok(Submitted { job, created: true })
+    }
+
+    async fn by_idempotency_key(&self, key: &str) -> Result<Option<(JobRow, String)>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS}, request_hash FROM jobs WHERE idempotency_key = $1");
+        let row = on_pool!(self, |p| {
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(key).fetch_optional(p).await;
+            match r {
+                Ok(Some(r)) => (|| -> Result<_, sqlx::Error> { Ok(Some((job_from_row!(&r), r.try_get::<String, _>("request_hash")?))) })(),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        row.map_err(query_error("look up idempotency key", None))
+    }
+
+    /// A job by id.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRow>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let row = on_pool!(self, |p| {
+            match sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await {
+                Ok(Some(r)) => (|| -> Result<_, sqlx::Error> { Ok(Some(job_from_row!(&r))) })(),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        row.map_err(query_error("read job", Some(id)))
+    }
+
+    /// Claim the oldest claimable job for `owner` for `ttl`: a queued job, or a running
+    /// one whose lease ran out (its worker died). No two callers get the same job.
+    pub async fn lease(&self, owner: &str, ttl: Duration) -> Result<Option<JobRow>, StoreError> {
+        let now = now_ms();
+        let until = now + ttl.as_millis() as i64;
+        let pick = match self {
+            Store::Postgres(_) => "SELECT id FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < $3) ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            Store::Sqlite(_) => "SELECT id FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < $3) ORDER BY created_at, id LIMIT 1",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3, started_at = COALESCE(started_at, $3) WHERE id = ({pick}) RETURNING {JOB_COLUMNS}"
+        );
+        let row = on_pool!(self, |p| {
+            match sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(owner).bind(until).bind(now).fetch_optional(p).await {
+                Ok(Some(r)) => (|| -> Result<_, sqlx::Error> { Ok(Some(job_from_row!(&r))) })(),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        row.map_err(query_error("lease a job", None))
+    }
+
+    /// Extend `owner`'s lease; false when the lease was lost (expired and taken, or
+    /// the job was cancelled), in which case the worker must stop working on it.
+    pub async fn heartbeat(&self, id: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let sql = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+        let n = on_pool!(self, |p| sqlx::query(sql).bind(id).bind(owner).bind(now + ttl.as_millis() as i64).bind(now).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(query_error("heartbeat", Some(id)))?;
+        Ok(n == 1)
+    }
+
+    /// Give a job back (graceful shutdown): queued again, kept checkpoints.
+    pub async fn release(&self, id: &str, owner: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+        let n = on_pool!(self, |p| sqlx::query(sql).bind(id).bind(owner).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(query_error("release", Some(id)))?;
+        Ok(n == 1)
+    }
+
+    /// Record the stage and node counts of a running job.
+    pub async fn progress(&self, id: &str, stage: &str, done: i64, total: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE jobs SET stage = $2, nodes_done = $3, nodes_total = $4, updated_at = $5 WHERE id = $1";
+        on_pool!(self, |p| sqlx::query(sql).bind(id).bind(stage).bind(done as i32).bind(total as i32).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(query_error("record progress", Some(id)))?;
+        Ok(())
+    }
+
+    /// Save a node's state after a pass (replacing an earlier save of that pass).
+    pub async fn checkpoint(&self, id: &str, node_id: &str, pass: i64, state: &Value) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO node_checkpoints (job_id, node_id, pass, state, updated_at) VALUES ($1, $2, $3, {}, $5) \
+             ON CONFLICT (job_id, node_id, pass) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            self.json(4)
+        );
+        on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(node_id).bind(pass as i32).bind(state.to_string()).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(query_error("checkpoint", Some(id)))?;
+        Ok(())
+    }
+
+    /// Every checkpoint of a job, by node and pass.
+    pub async fn checkpoints(&self, id: &str) -> Result<Vec<Checkpoint>, StoreError> {
+        let sql = "SELECT node_id, CAST(pass AS BIGINT) AS pass, CAST(state AS TEXT) AS state FROM node_checkpoints WHERE job_id = $1 ORDER BY node_id, pass";
+        let rows = on_pool!(self, |p| {
+            match sqlx::query(sql).bind(id).fetch_all(p).await {
+                Ok(rows) => rows
+                    .iter()
+                    .map(|r| -> Result<Checkpoint, sqlx::Error> { Ok(Checkpoint { node_id: r.try_get("node_id")?, pass: r.try_get("pass")?, state: json_text(r.try_get("state")?).unwrap_or(Value::Null) }) })
+                    .collect::<Result<Vec<_>, _>>(),
+                Err(e) => Err(e),
+            }
+        });
+        rows.map_err(query_error("read checkpoints", Some(id)))
+    }
+
+    /// Append a progress event; returns its id (increasing per store, so clients
+    /// resume a stream from the last id they saw).
+    pub async fn event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StoreError> {
+        let sql = format!("INSERT INTO job_events (job_id, kind, data, created_at) VALUES ($1, $2, {}, $4) RETURNING id", self.json(3));
+        on_pool!(self, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(kind).bind(data.to_string()).bind(now_ms()).fetch_one(p).await)
+            .map_err(query_error("append event", Some(id)))
+    }
+
+    /// Events of a job after `after` (0 for all), oldest first, at most `limit`.
+    pub async fn events_after(&self, id: &str, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+        let sql = "SELECT id, kind, CAST(data AS TEXT) AS data, created_at FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+        let rows = on_pool!(self, |p| {
+            match sqlx::query(sql).bind(id).bind(after).bind(limit).fetch_all(p).await {
+                Ok(rows) => rows
+                    .iter()
+                    .map(|r| -> Result<Event, sqlx::Error> { Ok(Event { id: r.try_get("id")?, kind: r.try_get("kind")?, data: json_text(r.try_get("data")?).unwrap_or(Value::Null), created_at: r.try_get("created_at")? }) })
+                    .collect::<Result<Vec<_>, _>>(),
+                Err(e) => Err(e),
+            }
+        });
+        rows.map_err(query_error("read events", Some(id)))
+    }
+
+    /// End a job held by `owner`. False when `owner` no longer holds it.
+    pub async fn finish(&self, id: &str, owner: &str, how: Finish) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let (status, summary, error) = match how {
+            Finish::Completed { summary } => ("completed", Some(summary.to_string()), None),
+            Finish::Failed { error } => ("failed", None, Some(error)),
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = $3, stage = 'finished', summary = {}, error = $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = $6, finished_at = $6 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+            self.json(4)
+        );
+        let n = on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(owner).bind(status).bind(summary.as_deref()).bind(error.as_deref()).bind(now).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(query_error("finish", Some(id)))?;
+        Ok(n == 1)
+    }
+
+    /// Cancel a queued or running job; false when it had already ended.
+    pub async fn cancel(&self, id: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let sql = "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = $2, finished_at = $2 WHERE id = $1 AND status IN ('queued', 'running')";
+        let n = on_pool!(self, |p| sqlx::query(sql).bind(id).bind(now).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(query_error("cancel", Some(id)))?;
+        Ok(n == 1)
+    }
+}
+
+/// A database URL with its password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("postgres://planmap:s3cret@db:5432/planmap"), "postgres://planmap:***@db:5432/planmap");
+        assert_eq!(redact("postgres://planmap@db/planmap"), "postgres://planmap@db/planmap");
+        assert_eq!(redact("planmap.db"), "planmap.db");
+    }
+}

@@ -1,0 +1,189 @@
+//! The job store on real Postgres (the machine's server, a fresh database per test)
+//! and on SQLite files: migrations, idempotent submission, exclusive leasing under
+//! concurrency, lease expiry and takeover, checkpoints, events, cancellation.
+
+use planmap::jobs::{Finish, Store, StoreError};
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The server the Postgres tests create their databases on.
+fn admin_url() -> String {
+    std::env::var("PLANMAP_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database for one test, dropped when the test ends.
+struct PgDb {
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    async fn new() -> PgDb {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("planmap_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let admin = sqlx::PgPool::connect(&admin_url()).await.expect("the machine's Postgres answers (see README: Tests)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
+        admin.close().await;
+        let base = admin_url();
+        let url = format!("{}/{name}", &base[..base.rfind('/').expect("a database in the admin URL")]);
+        PgDb { name, url }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside the test's runtime: use a small one of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let admin = sqlx::PgPool::connect(&admin_url()).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Run `check` on a migrated Postgres store and a migrated SQLite store.
+async fn on_both<F, Fut>(check: F)
+where
+    F: Fn(Store, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = PgDb::new().await;
+    let pg = Store::connect(&db.url).await.expect("connect to the test database");
+    pg.migrate().await.expect("migrate postgres");
+    check(pg, "postgres").await;
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Store::connect(&dir.path().join("jobs.db").display().to_string()).await.expect("open a sqlite file");
+    lite.migrate().await.expect("migrate sqlite");
+    check(lite, "sqlite").await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once_and_report_their_versions() {
+    on_both(|store, backend| async move {
+        assert_eq!(store.backend(), backend);
+        assert_eq!(store.migrate().await.unwrap(), vec![1], "re-running applies nothing new");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_and_request_return_the_same_job() {
+    on_both(|store, backend| async move {
+        let spec = json!({"repoUrl": "https://example.com/r.git", "plan": "== Physical Plan =="});
+        let a = store.submit(&spec, "hash-1", Some("key-1")).await.unwrap();
+        assert!(a.created);
+        assert_eq!((a.job.status.as_str(), a.job.spec.clone()), ("queued", spec.clone()));
+        let b = store.submit(&spec, "hash-1", Some("key-1")).await.unwrap();
+        assert!(!b.created, "{backend}");
+        assert_eq!(a.job.id, b.job.id);
+        let e = store.submit(&json!({"other": true}), "hash-2", Some("key-1")).await.unwrap_err();
+        assert!(matches!(e, StoreError::IdempotencyConflict(_)) && e.to_string().contains("key-1"), "{e}");
+        let c = store.submit(&spec, "hash-1", None).await.unwrap();
+        assert!(c.created && c.job.id != a.job.id, "without a key every submission is a new job");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_lease_the_same_job() {
+    on_both(|store, backend| async move {
+        let mut ids = HashSet::new();
+        for i in 0..24 {
+            ids.insert(store.submit(&json!({"n": i}), &format!("h{i}"), None).await.unwrap().job.id);
+        }
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(job) = s.lease(&format!("worker-{w}"), Duration::from_secs(60)).await.unwrap() {
+                    assert_eq!(job.lease_owner.as_deref(), Some(format!("worker-{w}").as_str()));
+                    got.push(job.id);
+                }
+                got
+            }));
+        }
+        let mut leased = Vec::new();
+        for t in tasks {
+            leased.extend(t.await.unwrap());
+        }
+        assert_eq!(leased.len(), 24, "{backend}: every job once");
+        assert_eq!(leased.iter().cloned().collect::<HashSet<_>>(), ids, "{backend}: no job twice");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_lease_moves_the_job_to_another_worker_which_sees_its_checkpoints() {
+    on_both(|store, backend| async move {
+        let id = store.submit(&json!({}), "h", None).await.unwrap().job.id;
+        let first = store.lease("a", Duration::from_millis(50)).await.unwrap().expect("a job to lease");
+        assert_eq!((first.id.as_str(), first.attempts), (id.as_str(), 1));
+        store.checkpoint(&id, "7", 1, &json!({"site": 3})).await.unwrap();
+        store.checkpoint(&id, "7", 1, &json!({"site": 4})).await.unwrap();
+        assert!(store.lease("b", Duration::from_secs(60)).await.unwrap().is_none(), "{backend}: held while the lease lasts");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let second = store.lease("b", Duration::from_secs(60)).await.unwrap().expect("the expired job is claimable");
+        assert_eq!((second.id.as_str(), second.attempts, second.lease_owner.as_deref()), (id.as_str(), 2, Some("b")));
+        assert!(!store.heartbeat(&id, "a", Duration::from_secs(60)).await.unwrap(), "{backend}: the old owner learns it lost the job");
+        assert!(!store.finish(&id, "a", Finish::Failed { error: "late".into() }).await.unwrap());
+        let cps = store.checkpoints(&id).await.unwrap();
+        assert_eq!(cps.len(), 1, "one checkpoint per node and pass");
+        assert_eq!((cps[0].node_id.as_str(), cps[0].pass, cps[0].state.clone()), ("7", 1, json!({"site": 4})));
+        assert!(store.heartbeat(&id, "b", Duration::from_secs(60)).await.unwrap());
+        store.progress(&id, "mapping", 3, 10).await.unwrap();
+        assert!(store.finish(&id, "b", Finish::Completed { summary: json!({"nodes": 10}) }).await.unwrap());
+        let done = store.job(&id).await.unwrap().unwrap();
+        assert_eq!((done.status.as_str(), done.nodes_done, done.nodes_total, done.summary), ("completed", 3, 10, Some(json!({"nodes": 10}))));
+        assert!(done.lease_owner.is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn released_jobs_are_leased_again_and_cancelled_ones_never() {
+    on_both(|store, backend| async move {
+        let a = store.submit(&json!({"a": 1}), "a", None).await.unwrap().job.id;
+        let leased = store.lease("w", Duration::from_secs(60)).await.unwrap().unwrap();
+        assert_eq!(leased.id, a);
+        assert!(store.release(&a, "w").await.unwrap(), "graceful shutdown hands the job back");
+        assert_eq!(store.lease("v", Duration::from_secs(60)).await.unwrap().map(|j| j.id), Some(a.clone()), "{backend}");
+        let b = store.submit(&json!({"b": 1}), "b", None).await.unwrap().job.id;
+        assert!(store.cancel(&b).await.unwrap());
+        assert!(!store.cancel(&b).await.unwrap(), "an ended job stays ended");
+        assert!(store.lease("v", Duration::from_secs(60)).await.unwrap().is_none(), "{backend}: nothing left to lease");
+        assert_eq!(store.job(&b).await.unwrap().unwrap().status, "cancelled");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_come_back_in_order_from_any_point() {
+    on_both(|store, backend| async move {
+        let id = store.submit(&json!({}), "h", None).await.unwrap().job.id;
+        let mut seen = Vec::new();
+        for i in 0..5 {
+            seen.push(store.event(&id, "node-mapped", &json!({"node": i})).await.unwrap());
+        }
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{backend}: ids increase");
+        let all = store.events_after(&id, 0, 100).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.data["node"].as_i64().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+        let rest = store.events_after(&id, seen[2], 100).await.unwrap();
+        assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), seen[3..].to_vec(), "resume after the last id seen");
+        assert_eq!(store.events_after(&id, 0, 2).await.unwrap().len(), 2, "bounded");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_password_never_appears_in_errors() {
+    let e = Store::connect("postgres://planmap:hunter2@127.0.0.1:1/planmap").await.err().expect("nothing listens on port 1");
+    let text = e.to_string();
+    assert!(!text.contains("hunter2") && text.contains("planmap:***@127.0.0.1:1"), "{text}");
+}
