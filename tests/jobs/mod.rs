@@ -123,12 +123,14 @@ async fn concurrent_workers_never_lease_the_same_job() {
 async fn an_expired_lease_moves_the_job_to_another_worker_which_sees_its_checkpoints() {
     on_both(|store, backend| async move {
         let id = store.submit(&json!({}), "h", None).await.unwrap().job.id;
-        let first = store.lease("a", Duration::from_millis(50)).await.unwrap().expect("a job to lease");
+        let first = store.lease("a", Duration::from_millis(1500)).await.unwrap().expect("a job to lease");
         assert_eq!((first.id.as_str(), first.attempts), (id.as_str(), 1));
         store.checkpoint(&id, "7", 1, &json!({"site": 3})).await.unwrap();
         store.checkpoint(&id, "7", 1, &json!({"site": 4})).await.unwrap();
         assert!(store.lease("b", Duration::from_secs(60)).await.unwrap().is_none(), "{backend}: held while the lease lasts");
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        // Long enough that a loaded machine does not expire the lease before the
+        // checks above; then wait it out.
+        tokio::time::sleep(Duration::from_millis(1700)).await;
         let second = store.lease("b", Duration::from_secs(60)).await.unwrap().expect("the expired job is claimable");
         assert_eq!((second.id.as_str(), second.attempts, second.lease_owner.as_deref()), (id.as_str(), 2, Some("b")));
         assert!(!store.heartbeat(&id, "a", Duration::from_secs(60)).await.unwrap(), "{backend}: the old owner learns it lost the job");

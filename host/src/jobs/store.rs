@@ -45,6 +45,9 @@ pub fn now_ms() -> i64 {
 pub struct JobRow {
     pub id: String,
     pub idempotency_key: Option<String>,
+    /// Hash of the submitted request, to tell a retry from a different request.
+    #[serde(skip)]
+    pub request_hash: String,
     pub status: String,
     pub stage: String,
     pub spec: Value,
@@ -102,7 +105,7 @@ pub enum Store {
     Sqlite(SqlitePool),
 }
 
-const JOB_COLUMNS: &str = "id, idempotency_key, status, stage, CAST(spec AS TEXT) AS spec, CAST(nodes_total AS BIGINT) AS nodes_total, CAST(nodes_done AS BIGINT) AS nodes_done, cost_usd, CAST(summary AS TEXT) AS summary, graph_name, graph_version, repo_commit, error, lease_owner, lease_expires_at, CAST(attempts AS BIGINT) AS attempts, created_at, updated_at";
+const JOB_COLUMNS: &str = "id, idempotency_key, request_hash, status, stage, CAST(spec AS TEXT) AS spec, CAST(nodes_total AS BIGINT) AS nodes_total, CAST(nodes_done AS BIGINT) AS nodes_done, cost_usd, CAST(summary AS TEXT) AS summary, graph_name, graph_version, repo_commit, error, lease_owner, lease_expires_at, CAST(attempts AS BIGINT) AS attempts, created_at, updated_at";
 
 fn json_text(v: Option<String>) -> Option<Value> {
     v.and_then(|t| serde_json::from_str(&t).ok())
@@ -114,6 +117,7 @@ macro_rules! job_from_row {
         JobRow {
             id: r.try_get("id")?,
             idempotency_key: r.try_get("idempotency_key")?,
+            request_hash: r.try_get("request_hash")?,
             status: r.try_get("status")?,
             stage: r.try_get("stage")?,
             spec: json_text(r.try_get("spec")?).unwrap_or(Value::Null),
@@ -141,6 +145,19 @@ macro_rules! on_pool {
             Store::Postgres($pool) => $body,
             Store::Sqlite($pool) => $body,
         }
+    };
+}
+
+/// Run a query that returns at most one job row.
+macro_rules! optional_job {
+    ($self:expr, $sql:expr $(, $b:expr)*) => {
+        on_pool!($self, |p| {
+            match sqlx::query(sqlx::AssertSqlSafe($sql))$(.bind($b))*.fetch_optional(p).await {
+                Ok(Some(r)) => (|| -> Result<_, sqlx::Error> { Ok(Some(job_from_row!(&r))) })(),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     };
 }
 
@@ -231,28 +248,18 @@ impl Store {
     }
 
     async fn by_idempotency_key(&self, key: &str) -> Result<Option<(JobRow, String)>, StoreError> {
-        let sql = format!("SELECT {JOB_COLUMNS}, request_hash FROM jobs WHERE idempotency_key = $1");
-        let row = on_pool!(self, |p| {
-            let r = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(key).fetch_optional(p).await;
-            match r {
-                Ok(Some(r)) => (|| -> Result<_, sqlx::Error> { Ok(Some((job_from_row!(&r), r.try_get::<String, _>("request_hash")?))) })(),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            }
-        });
-        row.map_err(query_error("look up idempotency key", None))
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1");
+        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), key);
+        Ok(row.map_err(query_error("look up idempotency key", None))?.map(|j| {
+            let hash = j.request_hash.clone();
+            (j, hash)
+        }))
     }
 
     /// A job by id.
     pub async fn job(&self, id: &str) -> Result<Option<JobRow>, StoreError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
-        let row = on_pool!(self, |p| {
-            match sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await {
-                Ok(Some(r)) => (|| -> Result<_, sqlx::Error> { Ok(Some(job_from_row!(&r))) })(),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            }
-        });
+        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), id);
         row.map_err(query_error("read job", Some(id)))
     }
 
@@ -268,13 +275,7 @@ impl Store {
         let sql = format!(
             "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3, started_at = COALESCE(started_at, $3) WHERE id = ({pick}) RETURNING {JOB_COLUMNS}"
         );
-        let row = on_pool!(self, |p| {
-            match sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(owner).bind(until).bind(now).fetch_optional(p).await {
-                Ok(Some(r)) => (|| -> Result<_, sqlx::Error> { Ok(Some(job_from_row!(&r))) })(),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            }
-        });
+        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), owner, until, now);
         row.map_err(query_error("lease a job", None))
     }
 
