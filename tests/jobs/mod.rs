@@ -189,3 +189,69 @@ async fn a_database_password_never_appears_in_errors() {
     let text = e.to_string();
     assert!(!text.contains("hunter2") && text.contains("planmap:***@127.0.0.1:1"), "{text}");
 }
+
+/// A runner over `store` with the built-in plugins and graphs and embedded backends.
+async fn runner(store: Store, clones: &std::path::Path) -> planmap::jobs::Runner {
+    use planmap::capabilities::{BackendConfig, Backends};
+    let registry = planmap::snapshot::Registry::open(crate::support::runtime(), planmap::snapshot::Sources::default()).expect("built-in plugins and graphs");
+    planmap::jobs::Runner {
+        store,
+        registry: std::sync::Arc::new(registry),
+        backends: std::sync::Arc::new(Backends::connect(&BackendConfig::default()).await),
+        policy: planmap::repo::RepoPolicy::cli(),
+        clone_dir: clones.to_path_buf(),
+        owner: "test-worker".into(),
+        lease: Duration::from_secs(30),
+        parallel: 2,
+        thresholds: Default::default(),
+        tokens: Default::default(),
+    }
+}
+
+fn fixture(rel: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(rel).display().to_string()
+}
+
+#[tokio::test]
+async fn a_leased_job_runs_to_completion_with_its_mappings_and_events_stored() {
+    on_both(|store, backend| async move {
+        let clones = tempfile::tempdir().unwrap();
+        let plan = std::fs::read_to_string(fixture("plans/generated/explain/sort_merge_join/formatted.txt")).unwrap();
+        let spec = json!({"repoUrl": fixture("spark"), "plan": plan, "analysisId": "a-1"});
+        let id = store.submit(&spec, "h", None).await.unwrap().job.id;
+        let r = runner(store.clone(), clones.path()).await;
+        let done = r.run_once().await.unwrap().expect("the job was leased");
+        assert_eq!((done.id.as_str(), done.status.as_str(), done.stage.as_str()), (id.as_str(), "completed", "finished"), "{backend}: {:?}", done.error);
+        assert_eq!(done.graph_name.as_deref(), Some("default"));
+        assert!(done.repo_commit.as_deref().is_some_and(|c| c.len() >= 7));
+        assert_eq!(done.nodes_done, done.nodes_total);
+        assert!(done.summary.as_ref().is_some_and(|s| s["nodes"].as_u64().unwrap() > 0));
+        let mappings = store.mappings(&id).await.unwrap();
+        assert_eq!(mappings.len() as i64, done.nodes_total, "{backend}: one row per plan node");
+        let smj = mappings.iter().find(|m| m["operator"] == "SortMergeJoin").expect("the join");
+        assert_eq!((smj["file"].as_str(), smj["lineStart"].as_i64()), (Some("generate_plans.py"), Some(100)), "{backend}: {smj}");
+        assert_eq!(smj["metadata"]["graph"]["name"], "default");
+        let kinds: Vec<String> = store.events_after(&id, 0, 1000).await.unwrap().into_iter().map(|e| format!("{}:{}", e.kind, e.data["stage"].as_str().unwrap_or(""))).collect();
+        for want in ["stage-started:plan", "stage-started:repo", "stage-started:map", "stage-started:save", "node-mapped:", "job-finished:"] {
+            assert!(kinds.iter().any(|k| k == want), "{backend}: no {want} in {kinds:?}");
+        }
+        assert!(r.run_once().await.unwrap().is_none(), "nothing left");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_run_fails_with_a_reason_and_the_worker_goes_on() {
+    on_both(|store, backend| async move {
+        let clones = tempfile::tempdir().unwrap();
+        let bad = store.submit(&json!({"repoUrl": fixture("spark"), "plan": "this is not a plan"}), "b", None).await.unwrap().job.id;
+        let good = store.submit(&json!({"repoUrl": fixture("spark"), "plan": std::fs::read_to_string(fixture("plans/generated/explain/union_distinct/formatted.txt")).unwrap()}), "g", None).await.unwrap().job.id;
+        let r = runner(store.clone(), clones.path()).await;
+        let first = r.run_once().await.unwrap().unwrap();
+        assert_eq!((first.id.as_str(), first.status.as_str()), (bad.as_str(), "failed"), "{backend}");
+        assert!(first.error.as_deref().is_some_and(|e| e.starts_with("plan:")), "{backend}: {:?}", first.error);
+        let second = r.run_once().await.unwrap().unwrap();
+        assert_eq!((second.id.as_str(), second.status.as_str()), (good.as_str(), "completed"), "{backend}: {:?}", second.error);
+    })
+    .await;
+}

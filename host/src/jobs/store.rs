@@ -372,6 +372,78 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Record the outcome of the job's graph and repository (shown with its status).
+    pub async fn describe(&self, id: &str, graph_name: &str, graph_version: &str, repo_commit: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE jobs SET graph_name = $2, graph_version = $3, repo_commit = $4, updated_at = $5 WHERE id = $1";
+        on_pool!(self, |p| sqlx::query(sql).bind(id).bind(graph_name).bind(graph_version).bind(repo_commit).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(query_error("describe", Some(id)))?;
+        Ok(())
+    }
+
+    /// Save one node's mapping (a re-run of the node replaces it). `mapping` is the
+    /// `planmap map --format json` element; `metadata` holds graph version, plugin
+    /// digests and variant.
+    pub async fn save_mapping(&self, id: &str, mapping: &Value, metadata: &Value) -> Result<(), StoreError> {
+        let code = &mapping["mappedCode"];
+        let sql = format!(
+            "INSERT INTO code_mappings (job_id, node_id, operator, status, file, symbol, line_start, line_end, confidence, explanation, evidence, alternatives, metadata, created_at)              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {}, {}, {}, $14)              ON CONFLICT (job_id, node_id) DO UPDATE SET operator = excluded.operator, status = excluded.status, file = excluded.file, symbol = excluded.symbol,              line_start = excluded.line_start, line_end = excluded.line_end, confidence = excluded.confidence, explanation = excluded.explanation,              evidence = excluded.evidence, alternatives = excluded.alternatives, metadata = excluded.metadata, created_at = excluded.created_at",
+            self.json(11), self.json(12), self.json(13)
+        );
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        let int = |v: &Value| v.as_i64().map(|n| n as i32);
+        on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .bind(text(&mapping["dagNodeId"]).unwrap_or_default())
+            .bind(text(&mapping["operator"]).unwrap_or_default())
+            .bind(text(&mapping["status"]).unwrap_or_default())
+            .bind(text(&code["file"]))
+            .bind(text(&code["symbol"]))
+            .bind(int(&code["lineStart"]))
+            .bind(int(&code["lineEnd"]))
+            .bind(mapping["confidence"].as_f64().unwrap_or(0.0))
+            .bind(text(&mapping["explanation"]).unwrap_or_default())
+            .bind(mapping["evidence"].to_string())
+            .bind(mapping["alternatives"].to_string())
+            .bind(metadata.to_string())
+            .bind(now_ms())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(query_error("save mapping", Some(id)))?;
+        Ok(())
+    }
+
+    /// A job's mappings, in node order of saving, as stored (file, lines, confidence,
+    /// explanation, evidence, alternatives, metadata).
+    pub async fn mappings(&self, id: &str) -> Result<Vec<Value>, StoreError> {
+        let sql = "SELECT node_id, operator, status, file, symbol, CAST(line_start AS BIGINT) AS line_start, CAST(line_end AS BIGINT) AS line_end, confidence, explanation,                    CAST(evidence AS TEXT) AS evidence, CAST(alternatives AS TEXT) AS alternatives, CAST(metadata AS TEXT) AS metadata FROM code_mappings WHERE job_id = $1 ORDER BY id";
+        let rows = on_pool!(self, |p| {
+            match sqlx::query(sql).bind(id).fetch_all(p).await {
+                Ok(rows) => rows
+                    .iter()
+                    .map(|r| -> Result<Value, sqlx::Error> {
+                        Ok(serde_json::json!({
+                            "dagNodeId": r.try_get::<String, _>("node_id")?,
+                            "operator": r.try_get::<String, _>("operator")?,
+                            "status": r.try_get::<String, _>("status")?,
+                            "file": r.try_get::<Option<String>, _>("file")?,
+                            "symbol": r.try_get::<Option<String>, _>("symbol")?,
+                            "lineStart": r.try_get::<Option<i64>, _>("line_start")?,
+                            "lineEnd": r.try_get::<Option<i64>, _>("line_end")?,
+                            "confidence": r.try_get::<f64, _>("confidence")?,
+                            "explanation": r.try_get::<String, _>("explanation")?,
+                            "evidence": json_text(r.try_get("evidence")?),
+                            "alternatives": json_text(r.try_get("alternatives")?),
+                            "metadata": json_text(r.try_get("metadata")?),
+                        }))
+                    })
+                    .collect::<Result<Vec<_>, _>>(),
+                Err(e) => Err(e),
+            }
+        });
+        rows.map_err(query_error("read mappings", Some(id)))
+    }
+
     /// Cancel a queued or running job; false when it had already ended.
     pub async fn cancel(&self, id: &str) -> Result<bool, StoreError> {
         let now = now_ms();

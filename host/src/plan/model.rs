@@ -148,7 +148,7 @@ pub struct PlanNode {
 }
 
 /// The input formats planmap reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlanFormat {
     /// EXPLAIN (simple or EXTENDED): an indented tree.

@@ -1,0 +1,209 @@
+//! Runs leased jobs to the end: plan, repository, mapping, results — with progress
+//! events, a heartbeat that keeps the lease (a job whose lease is lost stops at once),
+//! and failures recorded on the job rather than lost.
+
+use super::store::{Finish, JobRow, Store, StoreError};
+use crate::capabilities::{Backends, JobCapabilities};
+use crate::mapping::{self, Job, Thresholds};
+use crate::pipeline::RunContext;
+use crate::plan::{self, ParseOptions, PlanFormat, PlanInput};
+use crate::repo::{self, RepoPolicy, RepoSpec};
+use crate::snapshot::Registry;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Progress events are written at most once per this many mapped nodes (plus the last),
+/// so a 5,000-node plan does not write 10,000 rows of progress.
+const PROGRESS_EVERY: usize = 25;
+
+/// What a client submits (the body of `POST /api/agent/map-to-code`, minus the token).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobSpec {
+    #[serde(default)]
+    pub analysis_id: Option<String>,
+    pub repo_url: String,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub target_paths: Vec<String>,
+    /// Plan text or JSON in any supported format.
+    #[serde(default)]
+    pub plan: Option<String>,
+    #[serde(default)]
+    pub plan_format: Option<PlanFormat>,
+    #[serde(default)]
+    pub execution_id: Option<i64>,
+    /// The list shape from plan ingestion, instead of `plan`.
+    #[serde(default)]
+    pub dag_nodes: Option<Value>,
+    #[serde(default)]
+    pub graph: Option<String>,
+}
+
+/// Why a job did not complete.
+#[derive(Debug, thiserror::Error)]
+enum JobFailure {
+    #[error("{0}")]
+    Failed(String),
+    #[error("the lease was lost (the job was cancelled or taken over)")]
+    LeaseLost,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a worker needs to run jobs.
+pub struct Runner {
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub backends: Arc<Backends>,
+    pub policy: RepoPolicy,
+    pub clone_dir: PathBuf,
+    /// This worker's name in leases (host name + process id in a deployment).
+    pub owner: String,
+    pub lease: Duration,
+    pub parallel: usize,
+    pub thresholds: Thresholds,
+    /// Repository tokens by job id, in memory only: never stored, so a job resumed by
+    /// another process cannot fetch a private repository it has no token for.
+    pub tokens: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Runner {
+    /// Lease one job and run it to its end; `None` when nothing is waiting.
+    pub async fn run_once(&self) -> Result<Option<JobRow>, StoreError> {
+        let Some(job) = self.store.lease(&self.owner, self.lease).await? else { return Ok(None) };
+        let lost = Arc::new(tokio::sync::Notify::new());
+        let beat = {
+            let (store, id, owner, lease, lost) = (self.store.clone(), job.id.clone(), self.owner.clone(), self.lease, lost.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    match store.heartbeat(&id, &owner, lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            lost.notify_one();
+                            return;
+                        }
+                        // A store hiccup: try again next beat; the lease has slack.
+                        Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
+                    }
+                }
+            })
+        };
+        let outcome = tokio::select! {
+            r = self.run(&job) => r,
+            _ = lost.notified() => Err(JobFailure::LeaseLost),
+        };
+        beat.abort();
+        self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
+        match outcome {
+            Ok(summary) => {
+                self.store.event(&job.id, "job-finished", &json!({"status": "completed", "summary": summary})).await?;
+                self.store.finish(&job.id, &self.owner, Finish::Completed { summary }).await?;
+            }
+            Err(JobFailure::LeaseLost) => tracing::warn!(job = %job.id, "stopped: the lease was lost"),
+            Err(e) => {
+                let error = e.to_string();
+                tracing::warn!(job = %job.id, "failed: {error}");
+                self.store.event(&job.id, "job-finished", &json!({"status": "failed", "error": error})).await?;
+                self.store.finish(&job.id, &self.owner, Finish::Failed { error }).await?;
+            }
+        }
+        self.store.job(&job.id).await
+    }
+
+    async fn stage(&self, id: &str, stage: &str, done: i64, total: i64) -> Result<(), StoreError> {
+        self.store.progress(id, stage, done, total).await?;
+        self.store.event(id, "stage-started", &json!({"stage": stage})).await?;
+        Ok(())
+    }
+
+    async fn run(&self, job: &JobRow) -> Result<Value, JobFailure> {
+        let id = job.id.as_str();
+        let spec: JobSpec = serde_json::from_value(job.spec.clone()).map_err(|e| JobFailure::Failed(format!("the stored request is not a job: {e}")))?;
+
+        self.stage(id, "plan", 0, 0).await?;
+        let bytes: Arc<[u8]> = match (&spec.plan, &spec.dag_nodes) {
+            (Some(p), None) => Arc::from(p.as_bytes()),
+            (None, Some(d)) => Arc::from(d.to_string().into_bytes()),
+            _ => return Err(JobFailure::Failed("exactly one of `plan` and `dagNodes` is required".into())),
+        };
+        let opts = ParseOptions { format: spec.plan_format, execution: spec.execution_id };
+        let plan = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Bytes(bytes), &opts))
+            .await
+            .map_err(|e| JobFailure::Failed(format!("plan parsing stopped: {e}")))?
+            .map_err(|e| JobFailure::Failed(format!("plan: {e}")))?;
+        let total = plan.nodes.len() as i64;
+
+        self.stage(id, "repo", 0, total).await?;
+        let token = self.tokens.lock().ok().and_then(|t| t.get(id).cloned());
+        let rs = RepoSpec { url: spec.repo_url.clone(), branch: spec.branch.clone(), commit: spec.commit.clone(), token };
+        let (policy, dir) = (self.policy.clone(), self.clone_dir.clone());
+        let checkout = tokio::task::spawn_blocking(move || repo::source::acquire(&rs, &policy, &dir))
+            .await
+            .map_err(|e| JobFailure::Failed(format!("repository fetch stopped: {e}")))?
+            .map_err(|e| JobFailure::Failed(format!("repository: {e}")))?;
+        let (ctx, _) = repo::context::load_or_build(&self.backends, &checkout, &spec.target_paths, Arc::new(|_, _| {}))
+            .await
+            .map_err(|e| JobFailure::Failed(format!("repository index: {e}")))?;
+        let vectors = repo::context::ensure_vectors(&self.backends, &checkout, &ctx).await.unwrap_or_else(|e| {
+            tracing::warn!(job = %id, "vector index unavailable ({e}); lexical retrieval serves");
+            None
+        });
+
+        self.stage(id, "map", 0, total).await?;
+        let snapshot = self.registry.snapshot();
+        let graph_name = spec.graph.clone().unwrap_or_else(|| "default".into());
+        let graph = snapshot.graph(&graph_name).map_err(|e| JobFailure::Failed(e.to_string()))?;
+        self.store.describe(id, &graph.name, &graph.version, &ctx.commit).await?;
+        let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), self.backends.cache.clone()).with_vectors(vectors));
+        let mjob = Job {
+            runtime: &self.registry.runtime,
+            snapshot,
+            graph: graph_name,
+            caps,
+            ctx: RunContext { analysis_id: spec.analysis_id.clone().unwrap_or_else(|| id.to_string()), repo: spec.repo_url.clone(), ..Default::default() },
+            thresholds: self.thresholds,
+            parallel: self.parallel,
+            commit: ctx.commit.clone(),
+        };
+        // Progress from the mapper goes through a channel to a writer, so mapping never
+        // waits on the database.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
+        let writer = {
+            let (store, id) = (self.store.clone(), id.to_string());
+            tokio::spawn(async move {
+                while let Some((done, total)) = rx.recv().await {
+                    if done % PROGRESS_EVERY == 0 || done == total {
+                        let _ = store.progress(&id, "map", done as i64, total as i64).await;
+                        let _ = store.event(&id, "progress", &json!({"done": done, "total": total})).await;
+                    }
+                }
+            })
+        };
+        let result = mapping::map_plan(&mjob, &plan, &|d, t| {
+            let _ = tx.send((d, t));
+        })
+        .await;
+        drop(tx);
+        let _ = writer.await;
+        let result = result.map_err(|e| JobFailure::Failed(format!("mapping: {e}")))?;
+
+        self.stage(id, "save", result.mappings.len() as i64, total).await?;
+        let metadata = json!({"graph": {"name": result.graph.name, "version": result.graph.version}, "repoCommit": result.repo.commit});
+        for m in &result.mappings {
+            let v = serde_json::to_value(m).map_err(|e| JobFailure::Failed(format!("mapping of node {}: {e}", m.dag_node_id)))?;
+            self.store.save_mapping(id, &v, &metadata).await?;
+            self.store.event(id, "node-mapped", &json!({"dagNodeId": m.dag_node_id, "status": m.status, "confidence": m.confidence})).await?;
+        }
+        self.store.progress(id, "finished", total, total).await?;
+        Ok(serde_json::to_value(&result.summary).unwrap_or(Value::Null))
+    }
+}
