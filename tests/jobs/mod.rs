@@ -255,3 +255,43 @@ async fn a_job_that_cannot_run_fails_with_a_reason_and_the_worker_goes_on() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_interrupted_job_resumes_from_its_checkpoints_without_redoing_finished_nodes() {
+    on_both(|store, backend| async move {
+        let clones = tempfile::tempdir().unwrap();
+        let plan = std::fs::read_to_string(fixture("plans/generated/explain/sort_merge_join/formatted.txt")).unwrap();
+        let spec = json!({"repoUrl": fixture("spark"), "plan": plan});
+        let r = runner(store.clone(), clones.path()).await;
+        let a = store.submit(&spec, "h", None).await.unwrap().job.id;
+        r.run_once().await.unwrap().unwrap();
+        // Every code-owned node left a first-pass and a final checkpoint.
+        let cps = store.checkpoints(&a).await.unwrap();
+        let finals: Vec<_> = cps.iter().filter(|c| c.pass == 2).collect();
+        assert!(!finals.is_empty() && finals.len() * 2 == cps.len(), "{backend}: {} checkpoints", cps.len());
+
+        // A second run of the same job, interrupted after half its nodes were finished:
+        // those come back from the checkpoints (marked here so we can tell), the rest are mapped.
+        let b = store.submit(&spec, "h2", None).await.unwrap().job.id;
+        let kept: Vec<String> = finals.iter().take(finals.len() / 2 + 1).map(|c| c.node_id.clone()).collect();
+        for c in &cps {
+            if c.pass == 1 || kept.contains(&c.node_id) {
+                let mut state = c.state.clone();
+                if c.pass == 2 {
+                    state["mapping"]["explanation"] = json!("kept from the checkpoint");
+                }
+                store.checkpoint(&b, &c.node_id, c.pass, &state).await.unwrap();
+            }
+        }
+        let done = r.run_once().await.unwrap().unwrap();
+        assert_eq!((done.id.as_str(), done.status.as_str()), (b.as_str(), "completed"), "{backend}: {:?}", done.error);
+        for m in store.mappings(&b).await.unwrap() {
+            let from_checkpoint = m["explanation"] == "kept from the checkpoint";
+            let node = m["dagNodeId"].as_str().unwrap().to_string();
+            assert_eq!(from_checkpoint, kept.contains(&node), "{backend}: node {node}: {}", m["explanation"]);
+        }
+        let resumed = store.events_after(&b, 0, 1000).await.unwrap().into_iter().find(|e| e.kind == "resumed").expect("a resumed event");
+        assert_eq!(resumed.data["finished"].as_u64(), Some(kept.len() as u64));
+    })
+    .await;
+}

@@ -20,6 +20,37 @@ use std::time::Duration;
 /// so a 5,000-node plan does not write 10,000 rows of progress.
 const PROGRESS_EVERY: usize = 25;
 
+/// Checkpoint passes: after the first mapping pass, and when a node is finished.
+const FIRST_PASS: i64 = 1;
+const FINAL_PASS: i64 = 2;
+
+/// What the mapper tells the job's writer task.
+enum Note {
+    Progress(usize, usize),
+    Checkpoint(String, i64, Value),
+}
+
+/// The resume state a job's checkpoints describe (unreadable ones are redone).
+fn resume_from(checkpoints: Vec<super::store::Checkpoint>) -> mapping::Resume {
+    let mut r = mapping::Resume::default();
+    for c in checkpoints {
+        match c.pass {
+            FIRST_PASS => {
+                if let Ok(answer) = serde_json::from_value::<Option<mapping::FirstAnswer>>(c.state["answer"].clone()) {
+                    r.first.insert(c.node_id, answer);
+                }
+            }
+            FINAL_PASS => {
+                if let Ok(m) = serde_json::from_value::<mapping::Mapping>(c.state["mapping"].clone()) {
+                    r.done.insert(c.node_id, m);
+                }
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
 /// What a client submits (the body of `POST /api/agent/map-to-code`, minus the token).
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -174,23 +205,47 @@ impl Runner {
             parallel: self.parallel,
             commit: ctx.commit.clone(),
         };
-        // Progress from the mapper goes through a channel to a writer, so mapping never
+        // What an earlier, interrupted run of this job finished is not done again.
+        let resume = resume_from(self.store.checkpoints(id).await?);
+        if !resume.done.is_empty() || !resume.first.is_empty() {
+            self.store.event(id, "resumed", &json!({"finished": resume.done.len(), "firstPass": resume.first.len()})).await?;
+        }
+        // Progress and checkpoints go through a channel to a writer, so mapping never
         // waits on the database.
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Note>();
         let writer = {
             let (store, id) = (self.store.clone(), id.to_string());
             tokio::spawn(async move {
-                while let Some((done, total)) = rx.recv().await {
-                    if done % PROGRESS_EVERY == 0 || done == total {
-                        let _ = store.progress(&id, "map", done as i64, total as i64).await;
-                        let _ = store.event(&id, "progress", &json!({"done": done, "total": total})).await;
+                while let Some(note) = rx.recv().await {
+                    let r = match note {
+                        Note::Progress(done, total) if done % PROGRESS_EVERY == 0 || done == total => {
+                            let _ = store.progress(&id, "map", done as i64, total as i64).await;
+                            store.event(&id, "progress", &json!({"done": done, "total": total})).await.map(|_| ())
+                        }
+                        Note::Progress(..) => Ok(()),
+                        Note::Checkpoint(node, pass, state) => store.checkpoint(&id, &node, pass, &state).await,
+                    };
+                    if let Err(e) = r {
+                        tracing::warn!(job = %id, "{e}");
                     }
                 }
             })
         };
-        let result = mapping::map_plan(&mjob, &plan, &|d, t| {
-            let _ = tx.send((d, t));
-        })
+        let result = mapping::map_plan_resumable(
+            &mjob,
+            &plan,
+            &|d, t| {
+                let _ = tx.send(Note::Progress(d, t));
+            },
+            &resume,
+            &|c| {
+                let note = match c {
+                    mapping::Checkpoint::First { node, answer } => Note::Checkpoint(node.to_string(), FIRST_PASS, json!({"answer": answer})),
+                    mapping::Checkpoint::Final { node, mapping } => Note::Checkpoint(node.to_string(), FINAL_PASS, json!({"mapping": mapping})),
+                };
+                let _ = tx.send(note);
+            },
+        )
         .await;
         drop(tx);
         let _ = writer.await;

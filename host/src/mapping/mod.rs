@@ -10,7 +10,7 @@ use crate::pipeline::{run_node, RunContext, Terminal};
 use crate::plan::{Ownership, Plan, PlanNode};
 use crate::snapshot::Snapshot;
 use planmap_runtime::Runtime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ impl Default for Thresholds {
 }
 
 /// A code location in the output.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MappedCode {
     pub file: String,
@@ -44,14 +44,14 @@ pub struct MappedCode {
     pub line_end: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvidenceOut {
     pub signal: String,
     pub weight: f64,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alternative {
     pub file: String,
@@ -64,7 +64,7 @@ pub struct Alternative {
 }
 
 /// One node's answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Mapping {
     pub dag_node_id: String,
@@ -209,8 +209,44 @@ pub struct Job<'a> {
     pub commit: String,
 }
 
+/// A node's first-pass answer, as checkpointed: where it mapped, when confident enough
+/// to guide its neighbours.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirstAnswer {
+    pub file: String,
+    pub symbol: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    /// The site's number in the repository index (stable for one commit and indexer).
+    pub site: u32,
+}
+
+/// What an interrupted run of the same plan on the same commit already computed.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// First-pass answers by node id (`None`: mapped, but not confidently).
+    pub first: HashMap<String, Option<FirstAnswer>>,
+    /// Finished code-owned nodes by id.
+    pub done: HashMap<String, Mapping>,
+}
+
+/// A code-owned node reached a checkpoint.
+pub enum Checkpoint<'a> {
+    /// Its first pass is done.
+    First { node: &'a str, answer: Option<FirstAnswer> },
+    /// It is finished.
+    Final { node: &'a str, mapping: &'a Mapping },
+}
+
 /// Map every node of `plan`. `progress(done, total)` is called as nodes finish.
 pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<MapResult> {
+    map_plan_resumable(job, plan, progress, &Resume::default(), &|_| {}).await
+}
+
+/// `map_plan` that skips what `resume` holds and reports each node's checkpoints, so a
+/// job interrupted part way continues without redoing finished nodes.
+pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usize) + Sync), resume: &Resume, checkpoint: &(dyn Fn(Checkpoint<'_>) + Sync)) -> anyhow::Result<MapResult> {
     let t = std::time::Instant::now();
     let graph = job.snapshot.graph(&job.graph)?;
     let owned: Vec<&PlanNode> = plan.nodes.iter().filter(|n| n.ownership == Ownership::Owned).collect();
@@ -220,7 +256,12 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
     let total = plan.nodes.len() + owned.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let tick = || progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
-    let first = run_pass(job, plan, &graph, &owned, None, &tick).await;
+    let todo_first: Vec<&PlanNode> = owned.iter().copied().filter(|n| !resume.done.contains_key(&n.id) && !resume.first.contains_key(&n.id)).collect();
+    let todo_second: Vec<&PlanNode> = owned.iter().copied().filter(|n| !resume.done.contains_key(&n.id)).collect();
+    for _ in 0..(owned.len() - todo_first.len()) + (owned.len() - todo_second.len()) {
+        tick();
+    }
+    let first = run_pass(job, plan, &graph, &todo_first, None, &tick).await;
     let mut timing = Timing::default();
     let mut account = |o: &crate::pipeline::NodeOutcome| {
         timing.plugin += o.plugin_time;
@@ -230,24 +271,34 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
         timing.assessed_in += o.assessed_in;
     };
     first.values().for_each(&mut account);
-    let known: convert::Known = first
-        .iter()
-        .filter_map(|(id, o)| {
-            let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE)?;
-            Some((id.clone(), (best.site.location.clone(), best.site.id)))
-        })
-        .collect();
-    let mut second = run_pass(job, plan, &graph, &owned, Some(&known), &tick).await;
+    let mut known: convert::Known = HashMap::new();
+    for (id, answer) in &resume.first {
+        if let Some(a) = answer {
+            known.insert(id.clone(), (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site));
+        }
+    }
+    for (id, o) in &first {
+        let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
+        let answer = best.map(|b| FirstAnswer { file: b.site.location.file.clone(), symbol: b.site.location.symbol.clone(), line_start: b.site.location.line_start, line_end: b.site.location.line_end, site: b.site.id });
+        checkpoint(Checkpoint::First { node: id, answer });
+        if let Some(b) = best {
+            known.insert(id.clone(), (b.site.location.clone(), b.site.id));
+        }
+    }
+    let second = run_pass(job, plan, &graph, &todo_second, Some(&known), &tick).await;
     second.values().for_each(&mut account);
-    let mut results: HashMap<String, Mapping> = HashMap::new();
-    for (id, first_outcome) in first {
-        // A node whose second run failed keeps its first answer.
-        let outcome = match second.remove(&id) {
-            Some(o) if o.error.is_none() || first_outcome.error.is_some() => o,
-            _ => first_outcome,
+    let mut first = first;
+    let mut results: HashMap<String, Mapping> = resume.done.clone();
+    for (id, second_outcome) in second {
+        // A node whose second run failed keeps its first answer (when this run made one).
+        let outcome = match first.remove(&id) {
+            Some(f) if second_outcome.error.is_some() && f.error.is_none() => f,
+            _ => second_outcome,
         };
         let n = plan.node(&id).expect("owned node ids come from the plan");
-        results.insert(id, from_outcome(n, outcome, job.thresholds));
+        let m = from_outcome(n, outcome, job.thresholds);
+        checkpoint(Checkpoint::Final { node: &id, mapping: &m });
+        results.insert(id, m);
     }
     let mut done = done.load(std::sync::atomic::Ordering::Relaxed);
     // Induced and infrastructure nodes follow from their causes.
