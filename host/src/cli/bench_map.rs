@@ -8,7 +8,7 @@
 //! steps and candidates the job actually ran. Sites returned by capability calls cross
 //! too and are not counted, so the estimate is a lower bound.
 
-use super::bench::{synthetic_node, synthetic_site};
+use super::bench::{synthetic_site, time_invocations};
 use super::bench_plan::synthetic_formatted;
 use crate::capabilities::{JobCapabilities, MemoryCache};
 use crate::mapping::{self, Job, Thresholds};
@@ -16,7 +16,7 @@ use crate::pipeline::RunContext;
 use crate::plan::{self, ParseOptions, PlanInput};
 use crate::snapshot::{Registry, Sources};
 use planmap_runtime::wit::*;
-use planmap_runtime::{Call, CallLimits, CallScope, Grants, Runtime};
+use planmap_runtime::Runtime;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 /// Lines per generated module: a typical ETL module size.
 const MODULE_LINES: usize = 400;
+/// No-op invocations timed per batch shape when estimating the boundary cost.
+const CALIBRATION_RUNS: usize = 500;
 /// Timed repetitions of the mapping run (the best is reported with the median).
 const RUNS: usize = 3;
 
@@ -76,20 +78,10 @@ async fn calibrate(runtime: &Runtime, caps: &Arc<JobCapabilities>) -> anyhow::Re
         explanation: "keys {customer_id} appear in the code; a `join` operation can produce a SortMergeJoin node".into(),
     };
     let time = |n: usize, with: bool| {
-        let caps = caps.clone();
-        let p = &p;
-        let assessed = &assessed;
+        let (p, assessed) = (&p, &assessed);
         async move {
-            let mut v = Vec::new();
-            for _ in 0..500 {
-                let candidates = (0..n).map(|i| Candidate { site: synthetic_site(i), retrieval_score: 1.0, assessed: with.then(assessed) }).collect();
-                let input = StepInput { node: synthetic_node(), candidates, config: r#"{"mode":"ok","confidence":0.5}"#.into(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } };
-                let call = Call { input: &input, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
-                let t = Instant::now();
-                let (r, _) = runtime.invoke(p, call).await;
-                v.push(t.elapsed());
-                r?;
-            }
+            let batch = || (0..n).map(|i| Candidate { site: synthetic_site(i), retrieval_score: 1.0, assessed: with.then(assessed) }).collect();
+            let v = time_invocations(runtime, p, caps, r#"{"mode":"ok","confidence":0.5}"#, CALIBRATION_RUNS, batch).await?;
             anyhow::Ok(median(v).as_secs_f64())
         }
     };

@@ -2,7 +2,7 @@
 //! configured backends): read the plan, index the repository, run the graph.
 
 use super::Common;
-use crate::capabilities::{BackendConfig, Backends, JobCapabilities};
+use crate::capabilities::{BackendConfig, Backends};
 use crate::mapping::{self, output, Job, Thresholds};
 use crate::pipeline::RunContext;
 use crate::plan::{self, ParseOptions, PlanFormat, PlanInput};
@@ -65,17 +65,13 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let checkout = a.repo.acquire().await?;
     spinner.set_message("indexing");
     let backends = Backends::connect(&BackendConfig::from_env()).await;
-    let (ctx, _) = repo::context::load_or_build(&backends, &checkout, &a.repo.target_paths, Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo.repo))?;
-    let vectors = repo::context::ensure_vectors(&backends, &checkout, &ctx).await.unwrap_or_else(|e| {
-        tracing::warn!("vector index unavailable ({e}); lexical retrieval serves");
-        None
-    });
+    let (ctx, caps) = repo::context::job_capabilities(&backends, &checkout, &a.repo.target_paths).await.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo.repo))?;
     spinner.set_message("loading plugins");
     let runtime = crate::config::runtime(common.compile_cache.clone(), common.no_compile_cache)?;
     let sources = Sources { plugin_dir: Some(common.plugins.clone()), graph_dir: Some(common.graphs.clone()) };
     let registry = tokio::task::spawn_blocking(move || Registry::open(runtime, sources)).await?.map_err(|e| anyhow::anyhow!("plugins and graphs are not valid:\n{}", e.join("\n")))?;
     spinner.finish_and_clear();
-    let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()).with_vectors(vectors));
+    let caps = Arc::new(caps);
     let job = Job {
         runtime: &registry.runtime,
         snapshot: registry.snapshot(),

@@ -3,7 +3,7 @@
 //! and failures recorded on the job rather than lost.
 
 use super::store::{Finish, JobRow, Store, StoreError};
-use crate::capabilities::{Backends, JobCapabilities};
+use crate::capabilities::Backends;
 use crate::mapping::{self, Job, Thresholds};
 use crate::pipeline::RunContext;
 use crate::plan::{self, ParseOptions, PlanFormat, PlanInput};
@@ -181,20 +181,16 @@ impl Runner {
             .await
             .map_err(|e| JobFailure::Failed(format!("repository fetch stopped: {e}")))?
             .map_err(|e| JobFailure::Failed(format!("repository: {e}")))?;
-        let (ctx, _) = repo::context::load_or_build(&self.backends, &checkout, &spec.target_paths, Arc::new(|_, _| {}))
+        let (ctx, caps) = repo::context::job_capabilities(&self.backends, &checkout, &spec.target_paths)
             .await
             .map_err(|e| JobFailure::Failed(format!("repository index: {e}")))?;
-        let vectors = repo::context::ensure_vectors(&self.backends, &checkout, &ctx).await.unwrap_or_else(|e| {
-            tracing::warn!(job = %id, "vector index unavailable ({e}); lexical retrieval serves");
-            None
-        });
 
         self.stage(id, "map", 0, total).await?;
         let snapshot = self.registry.snapshot();
         let graph_name = spec.graph.clone().unwrap_or_else(|| "default".into());
         let graph = snapshot.graph(&graph_name).map_err(|e| JobFailure::Failed(e.to_string()))?;
         self.store.describe(id, &graph.name, &graph.version, &ctx.commit).await?;
-        let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), self.backends.cache.clone()).with_vectors(vectors));
+        let caps = Arc::new(caps);
         let mjob = Job {
             runtime: &self.registry.runtime,
             snapshot,

@@ -161,6 +161,23 @@ macro_rules! optional_job {
     };
 }
 
+/// Run a query and map every row with `$map` (a `|r| -> Result<T, sqlx::Error>`).
+macro_rules! all_rows {
+    ($self:expr, $sql:expr, $map:expr $(, $b:expr)*) => {
+        on_pool!($self, |p| match sqlx::query(sqlx::AssertSqlSafe($sql))$(.bind($b))*.fetch_all(p).await {
+            Ok(rows) => rows.iter().map($map).collect::<Result<Vec<_>, sqlx::Error>>(),
+            Err(e) => Err(e),
+        })
+    };
+}
+
+/// Run a statement; the number of rows it changed.
+macro_rules! execute {
+    ($self:expr, $sql:expr $(, $b:expr)*) => {
+        on_pool!($self, |p| sqlx::query(sqlx::AssertSqlSafe($sql))$(.bind($b))*.execute(p).await.map(|r| r.rows_affected()))
+    };
+}
+
 impl Store {
     /// Open the store at `url`: `postgres://…` or `postgresql://…` for Postgres,
     /// `sqlite:PATH`, `sqlite::memory:` or a plain file path for SQLite (created if
@@ -220,8 +237,8 @@ impl Store {
     /// the same request (same `request_hash`), the earlier job is returned instead.
     pub async fn submit(&self, spec: &Value, request_hash: &str, idempotency_key: Option<&str>) -> Result<Submitted, StoreError> {
         if let Some(key) = idempotency_key
-            && let Some((job, hash)) = self.by_idempotency_key(key).await? {
-                if hash != request_hash {
+            && let Some(job) = self.by_idempotency_key(key).await? {
+                if job.request_hash != request_hash {
                     return Err(StoreError::IdempotencyConflict(key.to_string()));
                 }
                 return Ok(Submitted { job, created: false });
@@ -232,12 +249,12 @@ impl Store {
             "INSERT INTO jobs (id, idempotency_key, request_hash, status, stage, spec, created_at, updated_at) VALUES ($1, $2, $3, 'queued', 'queued', {}, $5, $5)",
             self.json(4)
         );
-        let res = on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(&id).bind(idempotency_key).bind(request_hash).bind(spec.to_string()).bind(now).execute(p).await.map(|r| r.rows_affected()));
+        let res = execute!(self, sql.as_str(), &id, idempotency_key, request_hash, spec.to_string(), now);
         if let Err(e) = res {
             // Two submissions with one key raced: the other insert won.
             if let (Some(key), true) = (idempotency_key, e.as_database_error().is_some_and(|d| d.is_unique_violation())) {
                 return match self.by_idempotency_key(key).await? {
-                    Some((job, hash)) if hash == request_hash => Ok(Submitted { job, created: false }),
+                    Some(job) if job.request_hash == request_hash => Ok(Submitted { job, created: false }),
                     _ => Err(StoreError::IdempotencyConflict(key.to_string())),
                 };
             }
@@ -247,13 +264,10 @@ impl Store {
         Ok(Submitted { job, created: true })
     }
 
-    async fn by_idempotency_key(&self, key: &str) -> Result<Option<(JobRow, String)>, StoreError> {
+    async fn by_idempotency_key(&self, key: &str) -> Result<Option<JobRow>, StoreError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1");
         let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), key);
-        Ok(row.map_err(query_error("look up idempotency key", None))?.map(|j| {
-            let hash = j.request_hash.clone();
-            (j, hash)
-        }))
+        row.map_err(query_error("look up idempotency key", None))
     }
 
     /// A job by id.
@@ -284,7 +298,7 @@ impl Store {
     pub async fn heartbeat(&self, id: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = now_ms();
         let sql = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
-        let n = on_pool!(self, |p| sqlx::query(sql).bind(id).bind(owner).bind(now + ttl.as_millis() as i64).bind(now).execute(p).await.map(|r| r.rows_affected()))
+        let n = execute!(self, sql, id, owner, now + ttl.as_millis() as i64, now)
             .map_err(query_error("heartbeat", Some(id)))?;
         Ok(n == 1)
     }
@@ -292,7 +306,7 @@ impl Store {
     /// Give a job back (graceful shutdown): queued again, kept checkpoints.
     pub async fn release(&self, id: &str, owner: &str) -> Result<bool, StoreError> {
         let sql = "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
-        let n = on_pool!(self, |p| sqlx::query(sql).bind(id).bind(owner).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+        let n = execute!(self, sql, id, owner, now_ms())
             .map_err(query_error("release", Some(id)))?;
         Ok(n == 1)
     }
@@ -300,7 +314,7 @@ impl Store {
     /// Record the stage and node counts of a running job.
     pub async fn progress(&self, id: &str, stage: &str, done: i64, total: i64) -> Result<(), StoreError> {
         let sql = "UPDATE jobs SET stage = $2, nodes_done = $3, nodes_total = $4, updated_at = $5 WHERE id = $1";
-        on_pool!(self, |p| sqlx::query(sql).bind(id).bind(stage).bind(done as i32).bind(total as i32).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+        execute!(self, sql, id, stage, done as i32, total as i32, now_ms())
             .map_err(query_error("record progress", Some(id)))?;
         Ok(())
     }
@@ -312,7 +326,7 @@ impl Store {
              ON CONFLICT (job_id, node_id, pass) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
             self.json(4)
         );
-        on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(node_id).bind(pass as i32).bind(state.to_string()).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+        execute!(self, sql.as_str(), id, node_id, pass as i32, state.to_string(), now_ms())
             .map_err(query_error("checkpoint", Some(id)))?;
         Ok(())
     }
@@ -320,15 +334,7 @@ impl Store {
     /// Every checkpoint of a job, by node and pass.
     pub async fn checkpoints(&self, id: &str) -> Result<Vec<Checkpoint>, StoreError> {
         let sql = "SELECT node_id, CAST(pass AS BIGINT) AS pass, CAST(state AS TEXT) AS state FROM node_checkpoints WHERE job_id = $1 ORDER BY node_id, pass";
-        let rows = on_pool!(self, |p| {
-            match sqlx::query(sql).bind(id).fetch_all(p).await {
-                Ok(rows) => rows
-                    .iter()
-                    .map(|r| -> Result<Checkpoint, sqlx::Error> { Ok(Checkpoint { node_id: r.try_get("node_id")?, pass: r.try_get("pass")?, state: json_text(r.try_get("state")?).unwrap_or(Value::Null) }) })
-                    .collect::<Result<Vec<_>, _>>(),
-                Err(e) => Err(e),
-            }
-        });
+        let rows = all_rows!(self, sql, |r| -> Result<Checkpoint, sqlx::Error> { Ok(Checkpoint { node_id: r.try_get("node_id")?, pass: r.try_get("pass")?, state: json_text(r.try_get("state")?).unwrap_or(Value::Null) }) }, id);
         rows.map_err(query_error("read checkpoints", Some(id)))
     }
 
@@ -343,15 +349,7 @@ impl Store {
     /// Events of a job after `after` (0 for all), oldest first, at most `limit`.
     pub async fn events_after(&self, id: &str, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
         let sql = "SELECT id, kind, CAST(data AS TEXT) AS data, created_at FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3";
-        let rows = on_pool!(self, |p| {
-            match sqlx::query(sql).bind(id).bind(after).bind(limit).fetch_all(p).await {
-                Ok(rows) => rows
-                    .iter()
-                    .map(|r| -> Result<Event, sqlx::Error> { Ok(Event { id: r.try_get("id")?, kind: r.try_get("kind")?, data: json_text(r.try_get("data")?).unwrap_or(Value::Null), created_at: r.try_get("created_at")? }) })
-                    .collect::<Result<Vec<_>, _>>(),
-                Err(e) => Err(e),
-            }
-        });
+        let rows = all_rows!(self, sql, |r| -> Result<Event, sqlx::Error> { Ok(Event { id: r.try_get("id")?, kind: r.try_get("kind")?, data: json_text(r.try_get("data")?).unwrap_or(Value::Null), created_at: r.try_get("created_at")? }) }, id, after, limit);
         rows.map_err(query_error("read events", Some(id)))
     }
 
@@ -367,7 +365,7 @@ impl Store {
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
             self.json(4)
         );
-        let n = on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(owner).bind(status).bind(summary.as_deref()).bind(error.as_deref()).bind(now).execute(p).await.map(|r| r.rows_affected()))
+        let n = execute!(self, sql.as_str(), id, owner, status, summary.as_deref(), error.as_deref(), now)
             .map_err(query_error("finish", Some(id)))?;
         Ok(n == 1)
     }
@@ -375,7 +373,7 @@ impl Store {
     /// Record the outcome of the job's graph and repository (shown with its status).
     pub async fn describe(&self, id: &str, graph_name: &str, graph_version: &str, repo_commit: &str) -> Result<(), StoreError> {
         let sql = "UPDATE jobs SET graph_name = $2, graph_version = $3, repo_commit = $4, updated_at = $5 WHERE id = $1";
-        on_pool!(self, |p| sqlx::query(sql).bind(id).bind(graph_name).bind(graph_version).bind(repo_commit).bind(now_ms()).execute(p).await.map(|r| r.rows_affected()))
+        execute!(self, sql, id, graph_name, graph_version, repo_commit, now_ms())
             .map_err(query_error("describe", Some(id)))?;
         Ok(())
     }
@@ -391,24 +389,24 @@ impl Store {
         );
         let text = |v: &Value| v.as_str().map(str::to_string);
         let int = |v: &Value| v.as_i64().map(|n| n as i32);
-        on_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(id)
-            .bind(text(&mapping["dagNodeId"]).unwrap_or_default())
-            .bind(text(&mapping["operator"]).unwrap_or_default())
-            .bind(text(&mapping["status"]).unwrap_or_default())
-            .bind(text(&code["file"]))
-            .bind(text(&code["symbol"]))
-            .bind(int(&code["lineStart"]))
-            .bind(int(&code["lineEnd"]))
-            .bind(mapping["confidence"].as_f64().unwrap_or(0.0))
-            .bind(text(&mapping["explanation"]).unwrap_or_default())
-            .bind(mapping["evidence"].to_string())
-            .bind(mapping["alternatives"].to_string())
-            .bind(metadata.to_string())
-            .bind(now_ms())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
+        execute!(
+            self,
+            sql.as_str(),
+            id,
+            text(&mapping["dagNodeId"]).unwrap_or_default(),
+            text(&mapping["operator"]).unwrap_or_default(),
+            text(&mapping["status"]).unwrap_or_default(),
+            text(&code["file"]),
+            text(&code["symbol"]),
+            int(&code["lineStart"]),
+            int(&code["lineEnd"]),
+            mapping["confidence"].as_f64().unwrap_or(0.0),
+            text(&mapping["explanation"]).unwrap_or_default(),
+            mapping["evidence"].to_string(),
+            mapping["alternatives"].to_string(),
+            metadata.to_string(),
+            now_ms()
+        )
         .map_err(query_error("save mapping", Some(id)))?;
         Ok(())
     }
@@ -417,30 +415,27 @@ impl Store {
     /// explanation, evidence, alternatives, metadata).
     pub async fn mappings(&self, id: &str) -> Result<Vec<Value>, StoreError> {
         let sql = "SELECT node_id, operator, status, file, symbol, CAST(line_start AS BIGINT) AS line_start, CAST(line_end AS BIGINT) AS line_end, confidence, explanation,                    CAST(evidence AS TEXT) AS evidence, CAST(alternatives AS TEXT) AS alternatives, CAST(metadata AS TEXT) AS metadata FROM code_mappings WHERE job_id = $1 ORDER BY id";
-        let rows = on_pool!(self, |p| {
-            match sqlx::query(sql).bind(id).fetch_all(p).await {
-                Ok(rows) => rows
-                    .iter()
-                    .map(|r| -> Result<Value, sqlx::Error> {
-                        Ok(serde_json::json!({
-                            "dagNodeId": r.try_get::<String, _>("node_id")?,
-                            "operator": r.try_get::<String, _>("operator")?,
-                            "status": r.try_get::<String, _>("status")?,
-                            "file": r.try_get::<Option<String>, _>("file")?,
-                            "symbol": r.try_get::<Option<String>, _>("symbol")?,
-                            "lineStart": r.try_get::<Option<i64>, _>("line_start")?,
-                            "lineEnd": r.try_get::<Option<i64>, _>("line_end")?,
-                            "confidence": r.try_get::<f64, _>("confidence")?,
-                            "explanation": r.try_get::<String, _>("explanation")?,
-                            "evidence": json_text(r.try_get("evidence")?),
-                            "alternatives": json_text(r.try_get("alternatives")?),
-                            "metadata": json_text(r.try_get("metadata")?),
-                        }))
-                    })
-                    .collect::<Result<Vec<_>, _>>(),
-                Err(e) => Err(e),
-            }
-        });
+        let rows = all_rows!(
+            self,
+            sql,
+            |r| -> Result<Value, sqlx::Error> {
+                Ok(serde_json::json!({
+                    "dagNodeId": r.try_get::<String, _>("node_id")?,
+                    "operator": r.try_get::<String, _>("operator")?,
+                    "status": r.try_get::<String, _>("status")?,
+                    "file": r.try_get::<Option<String>, _>("file")?,
+                    "symbol": r.try_get::<Option<String>, _>("symbol")?,
+                    "lineStart": r.try_get::<Option<i64>, _>("line_start")?,
+                    "lineEnd": r.try_get::<Option<i64>, _>("line_end")?,
+                    "confidence": r.try_get::<f64, _>("confidence")?,
+                    "explanation": r.try_get::<String, _>("explanation")?,
+                    "evidence": json_text(r.try_get("evidence")?),
+                    "alternatives": json_text(r.try_get("alternatives")?),
+                    "metadata": json_text(r.try_get("metadata")?),
+                }))
+            },
+            id
+        );
         rows.map_err(query_error("read mappings", Some(id)))
     }
 
@@ -448,7 +443,7 @@ impl Store {
     pub async fn cancel(&self, id: &str) -> Result<bool, StoreError> {
         let now = now_ms();
         let sql = "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = $2, finished_at = $2 WHERE id = $1 AND status IN ('queued', 'running')";
-        let n = on_pool!(self, |p| sqlx::query(sql).bind(id).bind(now).execute(p).await.map(|r| r.rows_affected()))
+        let n = execute!(self, sql, id, now)
             .map_err(query_error("cancel", Some(id)))?;
         Ok(n == 1)
     }

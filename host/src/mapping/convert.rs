@@ -34,27 +34,41 @@ fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<wit::Neighbour> {
     Some(wit::Neighbour { id: n.id.clone(), operator: n.operator.clone(), family: family(n.family), relation: relation.into(), mapped: None, mapped_site: None })
 }
 
-/// Where an owned node was mapped by an earlier pass: its location and site id.
-pub type Known = HashMap<String, (wit::Location, u32)>;
+/// Where owned nodes were mapped by an earlier pass (location and site id by node id),
+/// with the per-file tally counted once for the whole pass.
+pub struct Known {
+    at: HashMap<String, (wit::Location, u32)>,
+    votes: HashMap<String, usize>,
+}
+
+impl Known {
+    pub fn new(at: HashMap<String, (wit::Location, u32)>) -> Known {
+        let mut votes: HashMap<String, usize> = HashMap::new();
+        for (loc, _) in at.values() {
+            *votes.entry(loc.file.clone()).or_default() += 1;
+        }
+        Known { at, votes }
+    }
+
+    /// The files the other known nodes mapped to, with their shares, most first.
+    fn plan_files(&self, own: &str) -> Vec<wit::PlanFile> {
+        let own_file = self.at.get(own).map(|(loc, _)| loc.file.as_str());
+        let total = self.at.len() - usize::from(own_file.is_some());
+        let mut files: Vec<wit::PlanFile> = self
+            .votes
+            .iter()
+            .map(|(f, v)| (f, v - usize::from(own_file == Some(f.as_str()))))
+            .filter(|(_, v)| *v > 0)
+            .map(|(f, v)| wit::PlanFile { file: f.clone(), share: v as f64 / total.max(1) as f64 })
+            .collect();
+        files.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.file.cmp(&b.file)));
+        files.truncate(MAX_PLAN_FILES);
+        files
+    }
+}
 
 /// At most this many files are passed: past the first few, shares are noise.
 const MAX_PLAN_FILES: usize = 8;
-
-/// The files the other known nodes mapped to, with their shares, most first.
-fn plan_files(known: &Known, own: &str) -> Vec<wit::PlanFile> {
-    let mut votes: HashMap<&str, usize> = HashMap::new();
-    let mut total = 0;
-    for (id, (loc, _)) in known {
-        if id != own {
-            *votes.entry(loc.file.as_str()).or_default() += 1;
-            total += 1;
-        }
-    }
-    let mut files: Vec<wit::PlanFile> = votes.into_iter().map(|(f, v)| wit::PlanFile { file: f.to_string(), share: v as f64 / total.max(1) as f64 }).collect();
-    files.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.file.cmp(&b.file)));
-    files.truncate(MAX_PLAN_FILES);
-    files
-}
 
 /// The nearest code-owned nodes around `n`: the first owned ancestor and the first
 /// owned node down each child path, looking through shuffles, sorts and adapters.
@@ -96,7 +110,7 @@ pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode
     if let Some(known) = known {
         let (up, down) = owned_around(plan, n);
         for (id, relation) in up.into_iter().map(|u| (u, "parent")).chain(down.into_iter().map(|d| (d, "child"))) {
-            let Some((loc, site)) = known.get(&id) else { continue };
+            let Some((loc, site)) = known.at.get(&id) else { continue };
             match neighbours.iter_mut().find(|x| x.id == id) {
                 Some(x) => {
                     x.mapped = Some(loc.clone());
@@ -114,7 +128,7 @@ pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode
     }
     let mut fragment = n.fragment.clone();
     crate::text::truncate(&mut fragment, MAX_FRAGMENT, "");
-    let plan_files = known.map(|k| plan_files(k, &n.id)).unwrap_or_default();
+    let plan_files = known.map(|k| k.plan_files(&n.id)).unwrap_or_default();
     wit::PlanNode {
         plan_files,
         id: n.id.clone(),

@@ -271,7 +271,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing.assessed_in += o.assessed_in;
     };
     first.values().for_each(&mut account);
-    let mut known: convert::Known = HashMap::new();
+    let mut known = HashMap::new();
     for (id, answer) in &resume.first {
         if let Some(a) = answer {
             known.insert(id.clone(), (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site));
@@ -285,6 +285,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
             known.insert(id.clone(), (b.site.location.clone(), b.site.id));
         }
     }
+    let known = convert::Known::new(known);
     let second = run_pass(job, plan, &graph, &todo_second, Some(&known), &tick).await;
     second.values().for_each(&mut account);
     let mut first = first;

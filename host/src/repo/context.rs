@@ -34,6 +34,19 @@ fn ttl() -> Duration {
     std::env::var("REPO_CACHE_TTL").ok().and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(DEFAULT_TTL)
 }
 
+/// What a mapping job over `checkout` searches: the context (from the cache or built)
+/// and capabilities over its in-process index, with vector search when embeddings are
+/// configured. A vector index that cannot be built degrades to lexical retrieval.
+pub async fn job_capabilities(backends: &Backends, checkout: &Checkout, targets: &[String]) -> Result<(RepoContext, crate::capabilities::JobCapabilities), String> {
+    let (ctx, _) = load_or_build(backends, checkout, targets, Arc::new(|_, _| {})).await?;
+    let vectors = ensure_vectors(backends, checkout, &ctx).await.unwrap_or_else(|e| {
+        tracing::warn!("vector index unavailable ({e}); lexical retrieval serves");
+        None
+    });
+    let caps = crate::capabilities::JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()).with_vectors(vectors);
+    Ok((ctx, caps))
+}
+
 /// Load from the cache, or build and store.
 pub async fn load_or_build(backends: &Backends, checkout: &Checkout, targets: &[String], progress: Arc<dyn Fn(usize, usize) + Send + Sync>) -> Result<(RepoContext, Loaded), String> {
     let key = key(checkout, targets);

@@ -88,16 +88,15 @@ fn is_source_kind(kind: &str) -> bool {
     matches!(kind, "read" | "table" | "write" | "sql-from" | "sql-join" | "sql-insert")
 }
 
-/// Whether any candidate names one of the node's sources.
-fn any_names(cands: &[Candidate], wanted: &[String]) -> bool {
-    cands.iter().any(|c| is_source_kind(&c.site.kind) && site_sources(c).0.iter().any(|h| wanted.contains(h)))
+/// Each candidate's source names, for a node that has sources (`None` for sites that
+/// do not read or write).
+fn candidate_sources(cands: &[Candidate], wanted: &[String]) -> Vec<Option<(Vec<String>, bool)>> {
+    cands.iter().map(|c| (!wanted.is_empty() && is_source_kind(&c.site.kind)).then(|| site_sources(c))).collect()
 }
 
-fn source(c: &mut Assessment, cand: &Candidate, wanted: &[String], named_elsewhere: bool) {
-    if wanted.is_empty() || !is_source_kind(&cand.site.kind) {
-        return;
-    }
-    let (have, placeholder) = site_sources(cand);
+fn source(c: &mut Assessment, names: Option<&(Vec<String>, bool)>, wanted: &[String], named_elsewhere: bool) {
+    let Some((have, placeholder)) = names else { return };
+    let placeholder = *placeholder;
     if have.iter().any(|h| wanted.contains(h)) {
         push(c, "source", 1.0, 1.0, format!("reads or writes `{}`, as the plan does", wanted.join("`, `")));
     } else if !have.is_empty() {
@@ -120,8 +119,10 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
         return;
     }
     let has_child = mapped.iter().any(|n| n.relation == "child");
-    let direct = if has_child { code_search::upstream(cand.site.id, 1).unwrap_or_default() } else { Vec::new() };
     let upstream = if has_child { code_search::upstream(cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
+    // Direct inputs are the first hop of `upstream`; asked for only when a child is
+    // upstream at all, and at most once per candidate.
+    let mut direct: Option<Vec<u32>> = None;
     let loc = &cand.site.location;
     let mut total = 0.0;
     let mut notes = Vec::new();
@@ -130,10 +131,11 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
         let Some(nl) = &n.mapped else { continue };
         let same_file = nl.file == loc.file;
         let support = if n.relation == "child" {
-            if site == cand.site.id || direct.contains(&site) {
+            if site == cand.site.id {
                 1.0
             } else if upstream.contains(&site) {
-                TRANSITIVE
+                let direct = direct.get_or_insert_with(|| code_search::upstream(cand.site.id, 1).unwrap_or_default());
+                if direct.contains(&site) { 1.0 } else { TRANSITIVE }
             } else if !upstream.is_empty() {
                 // The index knows what feeds this candidate, and it is not the child.
                 FLOW_CONFLICT
@@ -179,10 +181,11 @@ impl Guest for Matcher {
             let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
             (p, up)
         });
-        let named_elsewhere = any_names(&input.candidates, &sources);
+        let names = candidate_sources(&input.candidates, &sources);
+        let named_elsewhere = names.iter().flatten().any(|(have, _)| have.iter().any(|h| sources.contains(h)));
         let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top };
-        Ok(input.candidates.iter().map(|cand| {
-            let mut a = assess(cand, &ctx);
+        Ok(input.candidates.iter().zip(&names).map(|(cand, names)| {
+            let mut a = assess(cand, names.as_ref(), &ctx);
             // Fitting the neighbours says nothing for an operation that cannot produce
             // this node (the join a scan feeds is not where the scan is).
             if sdk::kind_affinity(family, &cand.site.kind) > 0.0 {
@@ -204,7 +207,7 @@ struct Context<'a> {
     top: f64,
 }
 
-fn assess(cand: &Candidate, x: &Context) -> Assessment {
+fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) -> Assessment {
     let mut a = Assessment { site_id: cand.site.id, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
     let kind = sdk::kind_affinity(x.family, &cand.site.kind);
@@ -214,7 +217,7 @@ fn assess(cand: &Candidate, x: &Context) -> Assessment {
         format!("a `{}` operation does not produce a {} node", cand.site.kind, x.operator)
     };
     push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, kind_detail);
-    source(c, cand, x.sources, x.named_elsewhere);
+    source(c, names, x.sources, x.named_elsewhere);
     let site_cols: Vec<String> = cand.site.columns.clone();
     let site_tables: Vec<String> = cand.site.tables.iter().flat_map(|t| {
         let mut v = vec![t.clone()];

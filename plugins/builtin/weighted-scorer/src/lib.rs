@@ -67,6 +67,17 @@ impl Guest for Scorer {
         let cfg: Config = sdk::parse_config(&input.config)
             .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
         let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, c)).collect();
+        // Each candidate's best rival is the leader, or for the leader the runner-up.
+        let mut best = (usize::MAX, f64::NEG_INFINITY);
+        let mut second = f64::NEG_INFINITY;
+        for (i, &v) in z.iter().enumerate() {
+            if v > best.1 {
+                second = best.1;
+                best = (i, v);
+            } else if v > second {
+                second = v;
+            }
+        }
         let mut out: Vec<Ranking> = input
             .candidates
             .iter()
@@ -75,7 +86,7 @@ impl Guest for Scorer {
             .map(|(i, (c, &zi))| {
                 let confidence = match cfg.calibration {
                     Some(k) => {
-                        let rival = z.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| *v).fold(f64::NEG_INFINITY, f64::max);
+                        let rival = if i == best.0 { second } else { best.1 };
                         let gap = if rival.is_finite() { zi - rival } else { LONE_MARGIN };
                         sdk::sigmoid(k.intercept + k.scale * zi + k.margin * gap)
                     }
