@@ -6,4 +6,5 @@ mod jobs;
 mod mapping;
 mod plan;
 mod repo;
+mod service;
 mod support;

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod plugins;
 pub mod repo;
+pub mod service;
 pub mod snapshot;
 pub mod text;
 

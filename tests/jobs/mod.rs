@@ -5,46 +5,14 @@
 use planmap::jobs::{Finish, Store, StoreError};
 use serde_json::json;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The server the Postgres tests create their databases on.
-fn admin_url() -> String {
-    std::env::var("PLANMAP_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+use crate::support::postgres::PgDb;
+use planmap::jobs::store::NewJob;
 
-/// A database for one test, dropped when the test ends.
-struct PgDb {
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn new() -> PgDb {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("planmap_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-        let admin = sqlx::PgPool::connect(&admin_url()).await.expect("the machine's Postgres answers (see README: Tests)");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
-        admin.close().await;
-        let base = admin_url();
-        let url = format!("{}/{name}", &base[..base.rfind('/').expect("a database in the admin URL")]);
-        PgDb { name, url }
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside the test's runtime: use a small one of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let admin = sqlx::PgPool::connect(&admin_url()).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await.ok()
-            })
-        })
-        .join();
-    }
+/// A job to submit, with no tenant, budget or token.
+fn new_job<'a>(spec: &serde_json::Value, hash: &'a str, key: Option<&'a str>) -> NewJob<'a> {
+    NewJob { spec: spec.clone(), request_hash: hash, idempotency_key: key, ..Default::default() }
 }
 
 /// Run `check` on a migrated Postgres store and a migrated SQLite store.
@@ -67,7 +35,7 @@ where
 async fn migrations_apply_once_and_report_their_versions() {
     on_both(|store, backend| async move {
         assert_eq!(store.backend(), backend);
-        assert_eq!(store.migrate().await.unwrap(), vec![1], "re-running applies nothing new");
+        assert_eq!(store.migrate().await.unwrap(), vec![1, 2], "re-running applies nothing new");
     })
     .await;
 }
@@ -76,15 +44,15 @@ async fn migrations_apply_once_and_report_their_versions() {
 async fn the_same_idempotency_key_and_request_return_the_same_job() {
     on_both(|store, backend| async move {
         let spec = json!({"repoUrl": "https://example.com/r.git", "plan": "== Physical Plan =="});
-        let a = store.submit(&spec, "hash-1", Some("key-1")).await.unwrap();
+        let a = store.submit(&new_job(&spec, "hash-1", Some("key-1"))).await.unwrap();
         assert!(a.created);
         assert_eq!((a.job.status.as_str(), a.job.spec.clone()), ("queued", spec.clone()));
-        let b = store.submit(&spec, "hash-1", Some("key-1")).await.unwrap();
+        let b = store.submit(&new_job(&spec, "hash-1", Some("key-1"))).await.unwrap();
         assert!(!b.created, "{backend}");
         assert_eq!(a.job.id, b.job.id);
-        let e = store.submit(&json!({"other": true}), "hash-2", Some("key-1")).await.unwrap_err();
+        let e = store.submit(&new_job(&json!({"other": true}), "hash-2", Some("key-1"))).await.unwrap_err();
         assert!(matches!(e, StoreError::IdempotencyConflict(_)) && e.to_string().contains("key-1"), "{e}");
-        let c = store.submit(&spec, "hash-1", None).await.unwrap();
+        let c = store.submit(&new_job(&spec, "hash-1", None)).await.unwrap();
         assert!(c.created && c.job.id != a.job.id, "without a key every submission is a new job");
     })
     .await;
@@ -95,7 +63,7 @@ async fn concurrent_workers_never_lease_the_same_job() {
     on_both(|store, backend| async move {
         let mut ids = HashSet::new();
         for i in 0..24 {
-            ids.insert(store.submit(&json!({"n": i}), &format!("h{i}"), None).await.unwrap().job.id);
+            ids.insert(store.submit(&new_job(&json!({"n": i}), &format!("h{i}"), None)).await.unwrap().job.id);
         }
         let mut tasks = Vec::new();
         for w in 0..4 {
@@ -122,7 +90,7 @@ async fn concurrent_workers_never_lease_the_same_job() {
 #[tokio::test]
 async fn an_expired_lease_moves_the_job_to_another_worker_which_sees_its_checkpoints() {
     on_both(|store, backend| async move {
-        let id = store.submit(&json!({}), "h", None).await.unwrap().job.id;
+        let id = store.submit(&new_job(&json!({}), "h", None)).await.unwrap().job.id;
         let first = store.lease("a", Duration::from_millis(1500)).await.unwrap().expect("a job to lease");
         assert_eq!((first.id.as_str(), first.attempts), (id.as_str(), 1));
         store.checkpoint(&id, "7", 1, &json!({"site": 3})).await.unwrap();
@@ -151,12 +119,12 @@ async fn an_expired_lease_moves_the_job_to_another_worker_which_sees_its_checkpo
 #[tokio::test]
 async fn released_jobs_are_leased_again_and_cancelled_ones_never() {
     on_both(|store, backend| async move {
-        let a = store.submit(&json!({"a": 1}), "a", None).await.unwrap().job.id;
+        let a = store.submit(&new_job(&json!({"a": 1}), "a", None)).await.unwrap().job.id;
         let leased = store.lease("w", Duration::from_secs(60)).await.unwrap().unwrap();
         assert_eq!(leased.id, a);
         assert!(store.release(&a, "w").await.unwrap(), "graceful shutdown hands the job back");
         assert_eq!(store.lease("v", Duration::from_secs(60)).await.unwrap().map(|j| j.id), Some(a.clone()), "{backend}");
-        let b = store.submit(&json!({"b": 1}), "b", None).await.unwrap().job.id;
+        let b = store.submit(&new_job(&json!({"b": 1}), "b", None)).await.unwrap().job.id;
         assert!(store.cancel(&b).await.unwrap());
         assert!(!store.cancel(&b).await.unwrap(), "an ended job stays ended");
         assert!(store.lease("v", Duration::from_secs(60)).await.unwrap().is_none(), "{backend}: nothing left to lease");
@@ -168,7 +136,7 @@ async fn released_jobs_are_leased_again_and_cancelled_ones_never() {
 #[tokio::test]
 async fn events_come_back_in_order_from_any_point() {
     on_both(|store, backend| async move {
-        let id = store.submit(&json!({}), "h", None).await.unwrap().job.id;
+        let id = store.submit(&new_job(&json!({}), "h", None)).await.unwrap().job.id;
         let mut seen = Vec::new();
         for i in 0..5 {
             seen.push(store.event(&id, "node-mapped", &json!({"node": i})).await.unwrap());
@@ -204,6 +172,7 @@ async fn runner(store: Store, clones: &std::path::Path) -> planmap::jobs::Runner
         lease: Duration::from_secs(30),
         parallel: 2,
         thresholds: Default::default(),
+        retrieval_top_k: None,
         tokens: Default::default(),
     }
 }
@@ -218,7 +187,7 @@ async fn a_leased_job_runs_to_completion_with_its_mappings_and_events_stored() {
         let clones = tempfile::tempdir().unwrap();
         let plan = std::fs::read_to_string(fixture("plans/generated/explain/sort_merge_join/formatted.txt")).unwrap();
         let spec = json!({"repoUrl": fixture("spark"), "plan": plan, "analysisId": "a-1"});
-        let id = store.submit(&spec, "h", None).await.unwrap().job.id;
+        let id = store.submit(&new_job(&spec, "h", None)).await.unwrap().job.id;
         let r = runner(store.clone(), clones.path()).await;
         let done = r.run_once().await.unwrap().expect("the job was leased");
         assert_eq!((done.id.as_str(), done.status.as_str(), done.stage.as_str()), (id.as_str(), "completed", "finished"), "{backend}: {:?}", done.error);
@@ -226,10 +195,10 @@ async fn a_leased_job_runs_to_completion_with_its_mappings_and_events_stored() {
         assert!(done.repo_commit.as_deref().is_some_and(|c| c.len() >= 7));
         assert_eq!(done.nodes_done, done.nodes_total);
         assert!(done.summary.as_ref().is_some_and(|s| s["nodes"].as_u64().unwrap() > 0));
-        let mappings = store.mappings(&id).await.unwrap();
+        let mappings = store.mappings(&id, &Default::default()).await.unwrap().0;
         assert_eq!(mappings.len() as i64, done.nodes_total, "{backend}: one row per plan node");
         let smj = mappings.iter().find(|m| m["operator"] == "SortMergeJoin").expect("the join");
-        assert_eq!((smj["file"].as_str(), smj["lineStart"].as_i64()), (Some("generate_plans.py"), Some(100)), "{backend}: {smj}");
+        assert_eq!((smj["mappedCode"]["file"].as_str(), smj["mappedCode"]["lineStart"].as_i64()), (Some("generate_plans.py"), Some(100)), "{backend}: {smj}");
         assert_eq!(smj["metadata"]["graph"]["name"], "default");
         let kinds: Vec<String> = store.events_after(&id, 0, 1000).await.unwrap().into_iter().map(|e| format!("{}:{}", e.kind, e.data["stage"].as_str().unwrap_or(""))).collect();
         for want in ["stage-started:plan", "stage-started:repo", "stage-started:map", "stage-started:save", "node-mapped:", "job-finished:"] {
@@ -244,8 +213,8 @@ async fn a_leased_job_runs_to_completion_with_its_mappings_and_events_stored() {
 async fn a_job_that_cannot_run_fails_with_a_reason_and_the_worker_goes_on() {
     on_both(|store, backend| async move {
         let clones = tempfile::tempdir().unwrap();
-        let bad = store.submit(&json!({"repoUrl": fixture("spark"), "plan": "this is not a plan"}), "b", None).await.unwrap().job.id;
-        let good = store.submit(&json!({"repoUrl": fixture("spark"), "plan": std::fs::read_to_string(fixture("plans/generated/explain/union_distinct/formatted.txt")).unwrap()}), "g", None).await.unwrap().job.id;
+        let bad = store.submit(&new_job(&json!({"repoUrl": fixture("spark"), "plan": "this is not a plan"}), "b", None)).await.unwrap().job.id;
+        let good = store.submit(&new_job(&json!({"repoUrl": fixture("spark"), "plan": std::fs::read_to_string(fixture("plans/generated/explain/union_distinct/formatted.txt")).unwrap()}), "g", None)).await.unwrap().job.id;
         let r = runner(store.clone(), clones.path()).await;
         let first = r.run_once().await.unwrap().unwrap();
         assert_eq!((first.id.as_str(), first.status.as_str()), (bad.as_str(), "failed"), "{backend}");
@@ -263,7 +232,7 @@ async fn an_interrupted_job_resumes_from_its_checkpoints_without_redoing_finishe
         let plan = std::fs::read_to_string(fixture("plans/generated/explain/sort_merge_join/formatted.txt")).unwrap();
         let spec = json!({"repoUrl": fixture("spark"), "plan": plan});
         let r = runner(store.clone(), clones.path()).await;
-        let a = store.submit(&spec, "h", None).await.unwrap().job.id;
+        let a = store.submit(&new_job(&spec, "h", None)).await.unwrap().job.id;
         r.run_once().await.unwrap().unwrap();
         // Every code-owned node left a first-pass and a final checkpoint.
         let cps = store.checkpoints(&a).await.unwrap();
@@ -272,7 +241,7 @@ async fn an_interrupted_job_resumes_from_its_checkpoints_without_redoing_finishe
 
         // A second run of the same job, interrupted after half its nodes were finished:
         // those come back from the checkpoints (marked here so we can tell), the rest are mapped.
-        let b = store.submit(&spec, "h2", None).await.unwrap().job.id;
+        let b = store.submit(&new_job(&spec, "h2", None)).await.unwrap().job.id;
         let kept: Vec<String> = finals.iter().take(finals.len() / 2 + 1).map(|c| c.node_id.clone()).collect();
         for c in &cps {
             if c.pass == 1 || kept.contains(&c.node_id) {
@@ -285,7 +254,7 @@ async fn an_interrupted_job_resumes_from_its_checkpoints_without_redoing_finishe
         }
         let done = r.run_once().await.unwrap().unwrap();
         assert_eq!((done.id.as_str(), done.status.as_str()), (b.as_str(), "completed"), "{backend}: {:?}", done.error);
-        for m in store.mappings(&b).await.unwrap() {
+        for m in store.mappings(&b, &Default::default()).await.unwrap().0 {
             let from_checkpoint = m["explanation"] == "kept from the checkpoint";
             let node = m["dagNodeId"].as_str().unwrap().to_string();
             assert_eq!(from_checkpoint, kept.contains(&node), "{backend}: node {node}: {}", m["explanation"]);

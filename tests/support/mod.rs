@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod services;
 
 use planmap::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex};

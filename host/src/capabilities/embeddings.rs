@@ -30,15 +30,20 @@ impl EmbeddingsConfig {
     /// From `OPENAI_BASE_URL`, `OPENAI_API_KEY` and `EMBEDDING_MODEL`; `None` when no
     /// base URL and no key are set (vector retrieval is then off).
     pub fn from_env() -> Option<EmbeddingsConfig> {
-        let base = std::env::var("OPENAI_BASE_URL").ok().filter(|s| !s.is_empty());
-        let key = std::env::var("OPENAI_API_KEY").ok().filter(|s| !s.is_empty());
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// The same settings read through `var` (the service's merged file + environment).
+    pub fn from_lookup(var: &dyn Fn(&str) -> Option<String>) -> Option<EmbeddingsConfig> {
+        let get = |k: &str| var(k).filter(|s| !s.is_empty());
+        let (base, key) = (get("OPENAI_BASE_URL"), get("OPENAI_API_KEY"));
         if base.is_none() && key.is_none() {
             return None;
         }
         Some(EmbeddingsConfig {
             base_url: base.unwrap_or_else(|| "https://api.openai.com/v1".into()).trim_end_matches('/').to_string(),
             api_key: key,
-            model: std::env::var("EMBEDDING_MODEL").unwrap_or_else(|_| "text-embedding-3-small".into()),
+            model: get("EMBEDDING_MODEL").unwrap_or_else(|| "text-embedding-3-small".into()),
         })
     }
 }

@@ -16,6 +16,7 @@ use planmap_runtime::wit::CapabilityErrorKind;
 use std::sync::Arc;
 
 pub use backends::{BackendConfig, Backends};
+pub use embeddings::EmbeddingsConfig;
 pub use cache::{Cache, MemoryCache};
 pub use code_index::{CodeIndex, IndexEntry, MemoryIndex};
 pub use vectors::{MemoryVectors, VectorIndex};

@@ -37,6 +37,25 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 100_000)]
         lines: usize,
     },
+    /// The service: N concurrent small jobs against one `planmap serve` on a store
+    /// (Postgres for the target); throughput and submit/status latency.
+    Serve {
+        /// The store the server uses (e.g. postgres://postgres@127.0.0.1:5432/planmap_bench).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// Jobs submitted at once.
+        #[arg(long, default_value_t = 100)]
+        jobs: usize,
+        /// The server's worker count.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// The plan every job maps.
+        #[arg(long, default_value = "tests/fixtures/plans/generated/explain/union_distinct/formatted.txt")]
+        plan: std::path::PathBuf,
+        /// The repository every job maps against.
+        #[arg(long, default_value = "tests/fixtures/spark")]
+        repo: std::path::PathBuf,
+    },
     /// Plugin runtime: compile, instantiate + call, steps per second.
     Runtime {
         /// Invocations per measurement.
@@ -119,6 +138,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         BenchCmd::Runtime { iterations } => iterations,
         BenchCmd::Plan { log_mib, seed_log, nodes } => return tokio::task::spawn_blocking(move || super::bench_plan::run(log_mib, seed_log, nodes)).await?,
         BenchCmd::Map { nodes, lines } => return tokio::task::spawn_blocking(move || super::bench_map::run(nodes, lines)).await?,
+        BenchCmd::Serve { database_url, jobs, workers, plan, repo } => return super::bench_serve::run(super::bench_serve::Args { database_url, jobs, workers, plan, repo }).await,
     };
     let (sources, _) = crate::plugins::discover(None);
     println!("## compile per plugin");

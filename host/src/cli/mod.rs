@@ -2,7 +2,8 @@
 
 mod bench;
 mod bench_map;
-mod bench_plan;
+pub mod bench_plan;
+mod bench_serve;
 mod eval;
 mod graph;
 mod index;
@@ -10,6 +11,7 @@ mod map;
 mod migrate;
 mod plan;
 mod plugin;
+mod serve;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -66,6 +68,8 @@ enum Command {
     Index(index::IndexArgs),
     /// Apply the job store's database migrations (Postgres or the embedded SQLite).
     Migrate(migrate::MigrateArgs),
+    /// Run the HTTP service: job API, worker pool, metrics (see README "Service").
+    Serve(serve::ServeArgs),
     /// Measure the engine (see README "Benchmarks").
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -85,7 +89,10 @@ fn init_logging(c: &Common) {
 /// (2 for usage errors, from clap).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.common);
+    // The service sets up its own (structured) logging from its configuration.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging(&cli.common);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -103,6 +110,7 @@ pub fn main() -> ExitCode {
             Command::Map(a) => map::run(a, &cli.common).await,
             Command::Eval(a) => eval::run(a, &cli.common).await,
             Command::Migrate(a) => migrate::run(a).await,
+            Command::Serve(a) => serve::run(a, &cli.common).await,
         }
     });
     match result {

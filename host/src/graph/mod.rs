@@ -3,7 +3,7 @@
 
 mod load;
 mod model;
-mod render;
+pub mod render;
 mod validate;
 
 pub use load::{load_file, parse_graph};

@@ -11,7 +11,8 @@ pub enum RenderFormat {
     Text,
 }
 
-fn plugin_label(p: &PluginChoice) -> String {
+/// How a node's plugin choice reads: the plugin, or the experiment with its weights.
+pub fn plugin_label(p: &PluginChoice) -> String {
     match p {
         PluginChoice::Single(p) => p.clone(),
         PluginChoice::Experiment { name, variants, shadow, .. } => {

@@ -85,6 +85,8 @@ enum JobFailure {
     Failed(String),
     #[error("the lease was lost (the job was cancelled or taken over)")]
     LeaseLost,
+    #[error("the worker is shutting down")]
+    Stopped,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -101,6 +103,8 @@ pub struct Runner {
     pub lease: Duration,
     pub parallel: usize,
     pub thresholds: Thresholds,
+    /// `RETRIEVAL_TOP_K`: overrides the graphs' retrieval depth when set.
+    pub retrieval_top_k: Option<u32>,
     /// Repository tokens by job id, in memory only: never stored, so a job resumed by
     /// another process cannot fetch a private repository it has no token for.
     pub tokens: Arc<Mutex<HashMap<String, String>>>,
@@ -109,7 +113,19 @@ pub struct Runner {
 impl Runner {
     /// Lease one job and run it to its end; `None` when nothing is waiting.
     pub async fn run_once(&self) -> Result<Option<JobRow>, StoreError> {
+        self.run_once_until(std::future::pending()).await
+    }
+
+    /// `run_once`, but when `stop` completes first (graceful shutdown ran out of time)
+    /// the job is given back to the queue with its checkpoints, for another worker.
+    pub async fn run_once_until(&self, stop: impl std::future::Future<Output = ()>) -> Result<Option<JobRow>, StoreError> {
         let Some(job) = self.store.lease(&self.owner, self.lease).await? else { return Ok(None) };
+        if job.lease_takeover {
+            crate::metrics::record_takeover();
+            tracing::info!(job = %job.id, attempt = job.attempts, "took over a job whose worker's lease ran out");
+        }
+        self.store.event(&job.id, "job-leased", &json!({"worker": self.owner, "attempt": job.attempts, "takeover": job.lease_takeover})).await?;
+        let started = std::time::Instant::now();
         let lost = Arc::new(tokio::sync::Notify::new());
         let beat = {
             let (store, id, owner, lease, lost) = (self.store.clone(), job.id.clone(), self.owner.clone(), self.lease, lost.clone());
@@ -128,23 +144,41 @@ impl Runner {
                 }
             })
         };
+        // Boxed as `Send` here, at one concrete lifetime: otherwise rustc cannot prove the
+        // whole future Send for every lifetime and spawning a worker fails to compile.
+        let run: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, JobFailure>> + Send + '_>> = Box::pin(self.run(&job));
         let outcome = tokio::select! {
-            r = self.run(&job) => r,
+            r = run => r,
             _ = lost.notified() => Err(JobFailure::LeaseLost),
+            _ = stop => Err(JobFailure::Stopped),
         };
         beat.abort();
-        self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
+        let took = Some(started.elapsed());
         match outcome {
             Ok(summary) => {
+                self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
                 self.store.event(&job.id, "job-finished", &json!({"status": "completed", "summary": summary})).await?;
                 self.store.finish(&job.id, &self.owner, Finish::Completed { summary }).await?;
+                crate::metrics::record_job("completed", took);
             }
-            Err(JobFailure::LeaseLost) => tracing::warn!(job = %job.id, "stopped: the lease was lost"),
+            Err(JobFailure::LeaseLost) => {
+                self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
+                tracing::warn!(job = %job.id, "stopped: the lease was lost (cancelled or taken over)");
+            }
+            Err(JobFailure::Stopped) => {
+                // The token stays: this process may take the job up again before it exits.
+                self.store.release(&job.id, &self.owner).await?;
+                self.store.event(&job.id, "released", &json!({"reason": "the worker is shutting down; another worker resumes from the checkpoints"})).await?;
+                crate::metrics::record_job("released", took);
+                tracing::info!(job = %job.id, "released for another worker (shutting down)");
+            }
             Err(e) => {
+                self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
                 let error = e.to_string();
                 tracing::warn!(job = %job.id, "failed: {error}");
                 self.store.event(&job.id, "job-finished", &json!({"status": "failed", "error": error})).await?;
                 self.store.finish(&job.id, &self.owner, Finish::Failed { error }).await?;
+                crate::metrics::record_job("failed", took);
             }
         }
         self.store.job(&job.id).await
@@ -172,19 +206,28 @@ impl Runner {
             .map_err(|e| JobFailure::Failed(format!("plan parsing stopped: {e}")))?
             .map_err(|e| JobFailure::Failed(format!("plan: {e}")))?;
         let total = plan.nodes.len() as i64;
+        self.store.event(id, "stage-finished", &json!({"stage": "plan", "nodes": total, "format": format!("{:?}", plan.format), "warnings": plan.warnings})).await?;
 
         self.stage(id, "repo", 0, total).await?;
         let token = self.tokens.lock().ok().and_then(|t| t.get(id).cloned());
+        let token_missing = token.is_none();
         let rs = RepoSpec { url: spec.repo_url.clone(), branch: spec.branch.clone(), commit: spec.commit.clone(), token };
         let (policy, dir) = (self.policy.clone(), self.clone_dir.clone());
         let checkout = tokio::task::spawn_blocking(move || repo::source::acquire(&rs, &policy, &dir))
             .await
             .map_err(|e| JobFailure::Failed(format!("repository fetch stopped: {e}")))?
-            .map_err(|e| JobFailure::Failed(format!("repository: {e}")))?;
+            .map_err(|e| {
+                let hint = match (&job.token_holder, token_missing) {
+                    (Some(holder), true) => format!(" (the job was submitted with a repository token, which only {holder} held; resume the job with the token)"),
+                    _ => String::new(),
+                };
+                JobFailure::Failed(format!("repository: {e}{hint}"))
+            })?;
         let (ctx, caps) = repo::context::job_capabilities(&self.backends, &checkout, &spec.target_paths)
             .await
             .map_err(|e| JobFailure::Failed(format!("repository index: {e}")))?;
 
+        self.store.event(id, "stage-finished", &json!({"stage": "repo", "commit": ctx.commit, "sites": ctx.sites.len()})).await?;
         self.stage(id, "map", 0, total).await?;
         let snapshot = self.registry.snapshot();
         let graph_name = spec.graph.clone().unwrap_or_else(|| "default".into());
@@ -196,7 +239,13 @@ impl Runner {
             snapshot,
             graph: graph_name,
             caps,
-            ctx: RunContext { analysis_id: spec.analysis_id.clone().unwrap_or_else(|| id.to_string()), repo: spec.repo_url.clone(), ..Default::default() },
+            ctx: RunContext {
+                analysis_id: spec.analysis_id.clone().unwrap_or_else(|| id.to_string()),
+                repo: spec.repo_url.clone(),
+                tenant: job.tenant.clone(),
+                retrieval_top_k: self.retrieval_top_k,
+                ..Default::default()
+            },
             thresholds: self.thresholds,
             parallel: self.parallel,
             commit: ctx.commit.clone(),
@@ -219,6 +268,14 @@ impl Runner {
                             store.event(&id, "progress", &json!({"done": done, "total": total})).await.map(|_| ())
                         }
                         Note::Progress(..) => Ok(()),
+                        Note::Checkpoint(node, FINAL_PASS, state) => {
+                            let m = &state["mapping"];
+                            let event = json!({"dagNodeId": node, "status": m["status"], "confidence": m["confidence"], "mappedCode": m["mappedCode"]});
+                            if let Some(status) = m["status"].as_str() {
+                                crate::metrics::record_node(status);
+                            }
+                            store.checkpoint_with_event(&id, &node, FINAL_PASS, &state, "node-mapped", &event).await
+                        }
                         Note::Checkpoint(node, pass, state) => store.checkpoint(&id, &node, pass, &state).await,
                     };
                     if let Err(e) = r {
@@ -246,15 +303,20 @@ impl Runner {
         drop(tx);
         let _ = writer.await;
         let result = result.map_err(|e| JobFailure::Failed(format!("mapping: {e}")))?;
+        self.store.event(id, "stage-finished", &json!({"stage": "map", "summary": result.summary})).await?;
 
         self.stage(id, "save", result.mappings.len() as i64, total).await?;
         let metadata = json!({"graph": {"name": result.graph.name, "version": result.graph.version}, "repoCommit": result.repo.commit});
-        for m in &result.mappings {
-            let v = serde_json::to_value(m).map_err(|e| JobFailure::Failed(format!("mapping of node {}: {e}", m.dag_node_id)))?;
-            self.store.save_mapping(id, &v, &metadata).await?;
-            self.store.event(id, "node-mapped", &json!({"dagNodeId": m.dag_node_id, "status": m.status, "confidence": m.confidence})).await?;
+        let values = result.mappings.iter().map(|m| serde_json::to_value(m).map_err(|e| JobFailure::Failed(format!("mapping of node {}: {e}", m.dag_node_id)))).collect::<Result<Vec<_>, _>>()?;
+        self.store.save_mappings(id, &values, &metadata).await?;
+        // Code-owned nodes were announced as they finished; the ones that follow from
+        // them (induced, infrastructure) are counted here.
+        for m in result.mappings.iter().filter(|m| m.ownership != "owned") {
+            crate::metrics::record_node(&m.status);
         }
+        self.store.event(id, "stage-finished", &json!({"stage": "save", "mappings": values.len()})).await?;
         self.store.progress(id, "finished", total, total).await?;
         Ok(serde_json::to_value(&result.summary).unwrap_or(Value::Null))
     }
 }
+

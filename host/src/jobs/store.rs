@@ -17,6 +17,10 @@ const MAX_CONNECTIONS: u32 = 10;
 /// How long a statement may wait for a free connection before the call fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a queued job submitted with a repository token waits for the process that
+/// holds the token before any worker may take it.
+pub const TOKEN_HOLD: Duration = Duration::from_secs(300);
+
 static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -54,6 +58,8 @@ pub struct JobRow {
     pub nodes_total: i64,
     pub nodes_done: i64,
     pub cost_usd: f64,
+    /// The job's LLM budget (`MAX_JOB_COST_USD` when it was submitted).
+    pub budget_usd: Option<f64>,
     pub summary: Option<Value>,
     pub graph_name: Option<String>,
     pub graph_version: Option<String>,
@@ -64,6 +70,27 @@ pub struct JobRow {
     pub attempts: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The tenant the job belongs to (from the caller's credentials; empty on the CLI).
+    pub tenant: String,
+    /// The process that holds the job's repository token in memory, if it was given one.
+    pub token_holder: Option<String>,
+    /// True when the current lease took the job over from a worker whose lease ran out.
+    pub lease_takeover: bool,
+}
+
+/// A job to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewJob<'a> {
+    /// The request without secrets.
+    pub spec: Value,
+    /// Hash of the request (without secrets), to tell a retry from another request.
+    pub request_hash: &'a str,
+    /// Already scoped to the tenant by the caller.
+    pub idempotency_key: Option<&'a str>,
+    pub tenant: &'a str,
+    pub budget_usd: Option<f64>,
+    /// Set when the submission carried a repository token that only this process holds.
+    pub token_holder: Option<&'a str>,
 }
 
 /// What `submit` did.
@@ -91,6 +118,22 @@ pub struct Checkpoint {
     pub state: Value,
 }
 
+/// Which mappings of a job to read.
+#[derive(Debug, Clone)]
+pub struct MappingFilter {
+    /// Any of these statuses; all when empty.
+    pub statuses: Vec<String>,
+    pub min_confidence: f64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Default for MappingFilter {
+    fn default() -> Self {
+        MappingFilter { statuses: vec![], min_confidence: 0.0, offset: 0, limit: i64::MAX }
+    }
+}
+
 /// How a job ended.
 #[derive(Debug, Clone)]
 pub enum Finish {
@@ -105,7 +148,7 @@ pub enum Store {
     Sqlite(SqlitePool),
 }
 
-const JOB_COLUMNS: &str = "id, idempotency_key, request_hash, status, stage, CAST(spec AS TEXT) AS spec, CAST(nodes_total AS BIGINT) AS nodes_total, CAST(nodes_done AS BIGINT) AS nodes_done, cost_usd, CAST(summary AS TEXT) AS summary, graph_name, graph_version, repo_commit, error, lease_owner, lease_expires_at, CAST(attempts AS BIGINT) AS attempts, created_at, updated_at";
+const JOB_COLUMNS: &str = "id, idempotency_key, request_hash, status, stage, CAST(spec AS TEXT) AS spec, CAST(nodes_total AS BIGINT) AS nodes_total, CAST(nodes_done AS BIGINT) AS nodes_done, cost_usd, budget_usd, CAST(summary AS TEXT) AS summary, graph_name, graph_version, repo_commit, error, lease_owner, lease_expires_at, CAST(attempts AS BIGINT) AS attempts, created_at, updated_at, tenant, token_holder, CAST(lease_takeover AS BIGINT) AS lease_takeover";
 
 fn json_text(v: Option<String>) -> Option<Value> {
     v.and_then(|t| serde_json::from_str(&t).ok())
@@ -124,6 +167,7 @@ macro_rules! job_from_row {
             nodes_total: r.try_get("nodes_total")?,
             nodes_done: r.try_get("nodes_done")?,
             cost_usd: r.try_get("cost_usd")?,
+            budget_usd: r.try_get("budget_usd")?,
             summary: json_text(r.try_get("summary")?),
             graph_name: r.try_get("graph_name")?,
             graph_version: r.try_get("graph_version")?,
@@ -134,6 +178,9 @@ macro_rules! job_from_row {
             attempts: r.try_get("attempts")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
+            tenant: r.try_get("tenant")?,
+            token_holder: r.try_get("token_holder")?,
+            lease_takeover: r.try_get::<i64, _>("lease_takeover")? != 0,
         }
     }};
 }
@@ -235,7 +282,8 @@ impl Store {
 
     /// Persist a new job (status `queued`). With an idempotency key already used for
     /// the same request (same `request_hash`), the earlier job is returned instead.
-    pub async fn submit(&self, spec: &Value, request_hash: &str, idempotency_key: Option<&str>) -> Result<Submitted, StoreError> {
+    pub async fn submit(&self, new: &NewJob<'_>) -> Result<Submitted, StoreError> {
+        let (request_hash, idempotency_key) = (new.request_hash, new.idempotency_key);
         if let Some(key) = idempotency_key
             && let Some(job) = self.by_idempotency_key(key).await? {
                 if job.request_hash != request_hash {
@@ -246,10 +294,10 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         let sql = format!(
-            "INSERT INTO jobs (id, idempotency_key, request_hash, status, stage, spec, created_at, updated_at) VALUES ($1, $2, $3, 'queued', 'queued', {}, $5, $5)",
+            "INSERT INTO jobs (id, idempotency_key, request_hash, status, stage, spec, created_at, updated_at, tenant, budget_usd, token_holder) VALUES ($1, $2, $3, 'queued', 'queued', {}, $5, $5, $6, $7, $8)",
             self.json(4)
         );
-        let res = execute!(self, sql.as_str(), &id, idempotency_key, request_hash, spec.to_string(), now);
+        let res = execute!(self, sql.as_str(), &id, idempotency_key, request_hash, new.spec.to_string(), now, new.tenant, new.budget_usd, new.token_holder);
         if let Err(e) = res {
             // Two submissions with one key raced: the other insert won.
             if let (Some(key), true) = (idempotency_key, e.as_database_error().is_some_and(|d| d.is_unique_violation())) {
@@ -277,19 +325,49 @@ impl Store {
         row.map_err(query_error("read job", Some(id)))
     }
 
+    /// A job by id if it belongs to `tenant` (another tenant's job reads as missing).
+    pub async fn job_of(&self, id: &str, tenant: &str) -> Result<Option<JobRow>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND tenant = $2");
+        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), id, tenant);
+        row.map_err(query_error("read job", Some(id)))
+    }
+
+    /// A tenant's most recent jobs, newest first.
+    pub async fn jobs_of(&self, tenant: &str, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1 ORDER BY created_at DESC, id LIMIT $2");
+        let rows = all_rows!(self, sql.as_str(), |r| -> Result<JobRow, sqlx::Error> { Ok(job_from_row!(r)) }, tenant, limit);
+        rows.map_err(query_error("list jobs", None))
+    }
+
+    /// Jobs waiting to be leased.
+    pub async fn queued(&self) -> Result<i64, StoreError> {
+        on_pool!(self, |p| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetch_one(p).await).map_err(query_error("count queued jobs", None))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, |p| sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(p).await).map(|_| ()).map_err(query_error("ping", None))
+    }
+
     /// Claim the oldest claimable job for `owner` for `ttl`: a queued job, or a running
     /// one whose lease ran out (its worker died). No two callers get the same job.
     pub async fn lease(&self, owner: &str, ttl: Duration) -> Result<Option<JobRow>, StoreError> {
         let now = now_ms();
         let until = now + ttl.as_millis() as i64;
+        // A queued job whose token another process holds waits for that process, for
+        // TOKEN_HOLD at most (then the holder is presumed gone and anyone may try; a
+        // private repository then fails with a message asking for the token again).
+        let cond = "status = 'queued' AND (token_holder IS NULL OR token_holder = $1 OR updated_at < $4) OR (status = 'running' AND lease_expires_at < $3)";
         let pick = match self {
-            Store::Postgres(_) => "SELECT id FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < $3) ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-            Store::Sqlite(_) => "SELECT id FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < $3) ORDER BY created_at, id LIMIT 1",
+            Store::Postgres(_) => format!("SELECT id FROM jobs WHERE {cond} ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+            Store::Sqlite(_) => format!("SELECT id FROM jobs WHERE {cond} ORDER BY created_at, id LIMIT 1"),
         };
+        // SET expressions read the row as it was: `status = 'running'` here means the
+        // previous holder's lease ran out.
         let sql = format!(
-            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3, started_at = COALESCE(started_at, $3) WHERE id = ({pick}) RETURNING {JOB_COLUMNS}"
+            "UPDATE jobs SET lease_takeover = CASE WHEN status = 'running' THEN 1 ELSE 0 END, status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3, started_at = COALESCE(started_at, $3) WHERE id = ({pick}) RETURNING {JOB_COLUMNS}"
         );
-        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), owner, until, now);
+        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), owner, until, now, now - TOKEN_HOLD.as_millis() as i64);
         row.map_err(query_error("lease a job", None))
     }
 
@@ -303,9 +381,10 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Give a job back (graceful shutdown): queued again, kept checkpoints.
+    /// Give a job back (graceful shutdown): queued again, kept checkpoints. The token
+    /// leaves with the process, so any worker may take the job at once.
     pub async fn release(&self, id: &str, owner: &str) -> Result<bool, StoreError> {
-        let sql = "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+        let sql = "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, token_holder = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
         let n = execute!(self, sql, id, owner, now_ms())
             .map_err(query_error("release", Some(id)))?;
         Ok(n == 1)
@@ -378,65 +457,155 @@ impl Store {
         Ok(())
     }
 
-    /// Save one node's mapping (a re-run of the node replaces it). `mapping` is the
+    /// Save a job's mappings in one transaction (a re-run replaces them). Each is a
     /// `planmap map --format json` element; `metadata` holds graph version, plugin
     /// digests and variant.
-    pub async fn save_mapping(&self, id: &str, mapping: &Value, metadata: &Value) -> Result<(), StoreError> {
-        let code = &mapping["mappedCode"];
+    pub async fn save_mappings(&self, id: &str, mappings: &[Value], metadata: &Value) -> Result<(), StoreError> {
         let sql = format!(
-            "INSERT INTO code_mappings (job_id, node_id, operator, status, file, symbol, line_start, line_end, confidence, explanation, evidence, alternatives, metadata, created_at)              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {}, {}, {}, $14)              ON CONFLICT (job_id, node_id) DO UPDATE SET operator = excluded.operator, status = excluded.status, file = excluded.file, symbol = excluded.symbol,              line_start = excluded.line_start, line_end = excluded.line_end, confidence = excluded.confidence, explanation = excluded.explanation,              evidence = excluded.evidence, alternatives = excluded.alternatives, metadata = excluded.metadata, created_at = excluded.created_at",
+            "INSERT INTO code_mappings (job_id, node_id, operator, status, file, symbol, line_start, line_end, confidence, explanation, evidence, alternatives, metadata, created_at, family, ownership, induced_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {}, {}, {}, $14, $15, $16, $17) \
+             ON CONFLICT (job_id, node_id) DO UPDATE SET operator = excluded.operator, status = excluded.status, file = excluded.file, symbol = excluded.symbol, \
+             line_start = excluded.line_start, line_end = excluded.line_end, confidence = excluded.confidence, explanation = excluded.explanation, \
+             evidence = excluded.evidence, alternatives = excluded.alternatives, metadata = excluded.metadata, created_at = excluded.created_at, \
+             family = excluded.family, ownership = excluded.ownership, induced_by = excluded.induced_by",
             self.json(11), self.json(12), self.json(13)
         );
         let text = |v: &Value| v.as_str().map(str::to_string);
         let int = |v: &Value| v.as_i64().map(|n| n as i32);
-        execute!(
-            self,
-            sql.as_str(),
-            id,
-            text(&mapping["dagNodeId"]).unwrap_or_default(),
-            text(&mapping["operator"]).unwrap_or_default(),
-            text(&mapping["status"]).unwrap_or_default(),
-            text(&code["file"]),
-            text(&code["symbol"]),
-            int(&code["lineStart"]),
-            int(&code["lineEnd"]),
-            mapping["confidence"].as_f64().unwrap_or(0.0),
-            text(&mapping["explanation"]).unwrap_or_default(),
-            mapping["evidence"].to_string(),
-            mapping["alternatives"].to_string(),
-            metadata.to_string(),
-            now_ms()
-        )
-        .map_err(query_error("save mapping", Some(id)))?;
-        Ok(())
+        let now = now_ms();
+        // The job's metadata plus each node's own exposure record (plugins, variants).
+        let meta = |m: &Value| match m.get("plugins") {
+            Some(p) => {
+                let mut md = metadata.clone();
+                md["plugins"] = p.clone();
+                md.to_string()
+            }
+            None => metadata.to_string(),
+        };
+        let r: Result<(), sqlx::Error> = on_pool!(self, |p| 'tx: {
+            let mut tx = match p.begin().await {
+                Ok(tx) => tx,
+                Err(e) => break 'tx Err(e),
+            };
+            for m in mappings {
+                let code = &m["mappedCode"];
+                let r = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(id)
+                    .bind(text(&m["dagNodeId"]).unwrap_or_default())
+                    .bind(text(&m["operator"]).unwrap_or_default())
+                    .bind(text(&m["status"]).unwrap_or_default())
+                    .bind(text(&code["file"]))
+                    .bind(text(&code["symbol"]))
+                    .bind(int(&code["lineStart"]))
+                    .bind(int(&code["lineEnd"]))
+                    .bind(m["confidence"].as_f64().unwrap_or(0.0))
+                    .bind(text(&m["explanation"]).unwrap_or_default())
+                    .bind(m["evidence"].to_string())
+                    .bind(m["alternatives"].to_string())
+                    .bind(meta(m))
+                    .bind(now)
+                    .bind(text(&m["family"]).unwrap_or_default())
+                    .bind(text(&m["ownership"]).unwrap_or_default())
+                    .bind(text(&m["inducedBy"]))
+                    .execute(&mut *tx)
+                    .await;
+                if let Err(e) = r {
+                    break 'tx Err(e);
+                }
+            }
+            tx.commit().await
+        });
+        r.map_err(query_error("save mappings", Some(id)))
     }
 
-    /// A job's mappings, in node order of saving, as stored (file, lines, confidence,
-    /// explanation, evidence, alternatives, metadata).
-    pub async fn mappings(&self, id: &str) -> Result<Vec<Value>, StoreError> {
-        let sql = "SELECT node_id, operator, status, file, symbol, CAST(line_start AS BIGINT) AS line_start, CAST(line_end AS BIGINT) AS line_end, confidence, explanation,                    CAST(evidence AS TEXT) AS evidence, CAST(alternatives AS TEXT) AS alternatives, CAST(metadata AS TEXT) AS metadata FROM code_mappings WHERE job_id = $1 ORDER BY id";
+    /// A page of a job's mappings in the `planmap map --format json` shape (plus
+    /// `mappingId` and `metadata`), in plan order, filtered by status (any of
+    /// `statuses`; all when empty) and minimum confidence; with the filtered total.
+    pub async fn mappings(&self, id: &str, filter: &MappingFilter) -> Result<(Vec<Value>, i64), StoreError> {
+        let statuses = filter.statuses.join(",");
+        let cond = "job_id = $1 AND ($2 = '' OR (',' || $2 || ',') LIKE ('%,' || status || ',%')) AND confidence >= $3";
+        let total = on_pool!(self, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM code_mappings WHERE {cond}"))).bind(id).bind(&statuses).bind(filter.min_confidence).fetch_one(p).await)
+            .map_err(query_error("count mappings", Some(id)))?;
+        let sql = format!(
+            "SELECT id, node_id, operator, family, ownership, induced_by, status, file, symbol, CAST(line_start AS BIGINT) AS line_start, CAST(line_end AS BIGINT) AS line_end, confidence, explanation, \
+             CAST(evidence AS TEXT) AS evidence, CAST(alternatives AS TEXT) AS alternatives, CAST(metadata AS TEXT) AS metadata FROM code_mappings WHERE {cond} ORDER BY id LIMIT $4 OFFSET $5"
+        );
         let rows = all_rows!(
             self,
-            sql,
+            sql.as_str(),
             |r| -> Result<Value, sqlx::Error> {
-                Ok(serde_json::json!({
+                let file: Option<String> = r.try_get("file")?;
+                let (start, end): (Option<i64>, Option<i64>) = (r.try_get("line_start")?, r.try_get("line_end")?);
+                let code = match (file, start, end) {
+                    (Some(file), Some(s), Some(e)) => serde_json::json!({
+                        "file": file, "symbol": r.try_get::<Option<String>, _>("symbol")?.unwrap_or_default(),
+                        "lines": if s == e { s.to_string() } else { format!("{s}-{e}") }, "lineStart": s, "lineEnd": e,
+                    }),
+                    _ => Value::Null,
+                };
+                let induced: Option<String> = r.try_get("induced_by")?;
+                let mut m = serde_json::json!({
+                    "mappingId": r.try_get::<i64, _>("id")?,
                     "dagNodeId": r.try_get::<String, _>("node_id")?,
                     "operator": r.try_get::<String, _>("operator")?,
+                    "family": r.try_get::<String, _>("family")?,
                     "status": r.try_get::<String, _>("status")?,
-                    "file": r.try_get::<Option<String>, _>("file")?,
-                    "symbol": r.try_get::<Option<String>, _>("symbol")?,
-                    "lineStart": r.try_get::<Option<i64>, _>("line_start")?,
-                    "lineEnd": r.try_get::<Option<i64>, _>("line_end")?,
+                    "ownership": r.try_get::<String, _>("ownership")?,
+                    "mappedCode": code,
                     "confidence": r.try_get::<f64, _>("confidence")?,
                     "explanation": r.try_get::<String, _>("explanation")?,
-                    "evidence": json_text(r.try_get("evidence")?),
-                    "alternatives": json_text(r.try_get("alternatives")?),
+                    "evidence": json_text(r.try_get("evidence")?).unwrap_or(Value::Array(vec![])),
+                    "alternatives": json_text(r.try_get("alternatives")?).unwrap_or(Value::Array(vec![])),
                     "metadata": json_text(r.try_get("metadata")?),
-                }))
+                });
+                if let Some(by) = induced {
+                    m["inducedBy"] = Value::String(by);
+                }
+                Ok(m)
             },
-            id
+            id,
+            &statuses,
+            filter.min_confidence,
+            filter.limit,
+            filter.offset
         );
-        rows.map_err(query_error("read mappings", Some(id)))
+        Ok((rows.map_err(query_error("read mappings", Some(id)))?, total))
+    }
+
+    /// Save a node's checkpoint and, in the same transaction, an event announcing it (so
+    /// a crash can never leave one without the other).
+    pub async fn checkpoint_with_event(&self, id: &str, node_id: &str, pass: i64, state: &Value, kind: &str, data: &Value) -> Result<(), StoreError> {
+        let cp = format!(
+            "INSERT INTO node_checkpoints (job_id, node_id, pass, state, updated_at) VALUES ($1, $2, $3, {}, $5) \
+             ON CONFLICT (job_id, node_id, pass) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            self.json(4)
+        );
+        let ev = format!("INSERT INTO job_events (job_id, kind, data, created_at) VALUES ($1, $2, {}, $4)", self.json(3));
+        let now = now_ms();
+        let (state, data) = (state.to_string(), data.to_string());
+        let r: Result<(), sqlx::Error> = on_pool!(self, |p| 'tx: {
+            let mut tx = match p.begin().await {
+                Ok(tx) => tx,
+                Err(e) => break 'tx Err(e),
+            };
+            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(cp.as_str())).bind(id).bind(node_id).bind(pass as i32).bind(state.as_str()).bind(now).execute(&mut *tx).await {
+                break 'tx Err(e);
+            }
+            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(id).bind(kind).bind(data.as_str()).bind(now).execute(&mut *tx).await {
+                break 'tx Err(e);
+            }
+            tx.commit().await
+        });
+        r.map_err(query_error("checkpoint", Some(id)))
+    }
+
+    /// Queue a failed or cancelled job again; it resumes from its checkpoints. False
+    /// when the job is not in one of those states. `token_holder` is this process when
+    /// the resume request carried a repository token.
+    pub async fn resume(&self, id: &str, token_holder: Option<&str>) -> Result<bool, StoreError> {
+        let sql = "UPDATE jobs SET status = 'queued', stage = 'queued', error = NULL, finished_at = NULL, lease_owner = NULL, lease_expires_at = NULL, token_holder = $2, updated_at = $3 WHERE id = $1 AND status IN ('failed', 'cancelled')";
+        let n = execute!(self, sql, id, token_holder, now_ms()).map_err(query_error("resume", Some(id)))?;
+        Ok(n == 1)
     }
 
     /// Cancel a queued or running job; false when it had already ended.
@@ -474,3 +643,4 @@ mod tests {
         assert_eq!(redact("planmap.db"), "planmap.db");
     }
 }
+

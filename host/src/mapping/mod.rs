@@ -83,10 +83,40 @@ pub struct Mapping {
     pub alternatives: Vec<Alternative>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The plugins that produced this answer (exposure records for A/B analysis): graph
+    /// node, plugin, digest, and experiment and variant when the node is an experiment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginUse>,
     /// Every final candidate of a code-owned node with the matcher's features, best
     /// first (for `planmap eval --features`, which fits scorer weights).
     #[serde(skip)]
     pub scored: Vec<Scored>,
+}
+
+/// One plugin that took part in a node's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginUse {
+    pub graph_node: String,
+    pub plugin: String,
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// The distinct plugins of a node's steps, in first-use order (shadow runs excluded:
+/// their output was discarded).
+fn plugins_used(steps: &[crate::pipeline::StepRecord]) -> Vec<PluginUse> {
+    let mut out: Vec<PluginUse> = Vec::new();
+    for s in steps.iter().filter(|s| !s.shadow) {
+        let u = PluginUse { graph_node: s.graph_node.clone(), plugin: s.plugin.clone(), digest: s.digest.clone(), experiment: s.experiment.clone(), variant: s.variant.clone() };
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    out
 }
 
 /// A final candidate as the scorer saw it.
@@ -178,20 +208,38 @@ fn status(confidence: f64, terminal: Terminal, t: Thresholds) -> &'static str {
 /// weaker guess would veto right candidates as often as wrong ones.
 const MIN_NEIGHBOUR_CONFIDENCE: f64 = 0.5;
 
-/// Map `owned` through the graph, `job.parallel` at a time.
-async fn run_pass(job: &Job<'_>, plan: &Plan, graph: &Arc<crate::graph::Graph>, owned: &[&PlanNode], known: Option<&convert::Known>, tick: &(dyn Fn() + Sync)) -> HashMap<String, crate::pipeline::NodeOutcome> {
+/// Map `owned` through the graph, `job.parallel` at a time; `finish` turns each node's
+/// outcome into the pass's result as soon as the node is done (so its checkpoint is
+/// written then, not when the whole pass ends).
+async fn run_pass<T>(
+    job: &Job<'_>,
+    plan: &Plan,
+    graph: &Arc<crate::graph::Graph>,
+    owned: &[&PlanNode],
+    known: Option<&convert::Known>,
+    tick: &(dyn Fn() + Sync),
+    mut finish: impl FnMut(&str, crate::pipeline::NodeOutcome) -> T,
+) -> HashMap<String, T> {
     use futures::StreamExt;
-    let mut running = futures::stream::iter(owned.iter().map(|n| {
+    // Collected first: a stream over a lazy `map` keeps a higher-ranked closure in the
+    // future's type, which makes rustc unable to prove a job's future `Send`.
+    let futures: Vec<_> = owned.iter().map(|n| {
         let wit_node = convert::to_wit(plan, n, known);
         let graph = graph.clone();
         let snap = job.snapshot.clone();
         let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
-        async move { (n.id.clone(), run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await) }
-    }))
-    .buffer_unordered(job.parallel.max(1));
+        async move {
+            let t = std::time::Instant::now();
+            let outcome = run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await;
+            crate::metrics::record_node_pass(t.elapsed());
+            (n.id.clone(), outcome)
+        }
+    }).collect();
+    let mut running = futures::stream::iter(futures).buffer_unordered(job.parallel.max(1));
     let mut out = HashMap::with_capacity(owned.len());
     while let Some((id, outcome)) = running.next().await {
-        out.insert(id, outcome);
+        let v = finish(&id, outcome);
+        out.insert(id, v);
         tick();
     }
     out
@@ -261,7 +309,19 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
     for _ in 0..(owned.len() - todo_first.len()) + (owned.len() - todo_second.len()) {
         tick();
     }
-    let first = run_pass(job, plan, &graph, &todo_first, None, &tick).await;
+    let mut known = HashMap::new();
+    for (id, answer) in &resume.first {
+        if let Some(a) = answer {
+            known.insert(id.clone(), (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site));
+        }
+    }
+    let first = run_pass(job, plan, &graph, &todo_first, None, &tick, |id, o| {
+        let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
+        let answer = best.map(|b| FirstAnswer { file: b.site.location.file.clone(), symbol: b.site.location.symbol.clone(), line_start: b.site.location.line_start, line_end: b.site.location.line_end, site: b.site.id });
+        checkpoint(Checkpoint::First { node: id, answer });
+        o
+    })
+    .await;
     let mut timing = Timing::default();
     let mut account = |o: &crate::pipeline::NodeOutcome| {
         timing.plugin += o.plugin_time;
@@ -271,36 +331,27 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing.assessed_in += o.assessed_in;
     };
     first.values().for_each(&mut account);
-    let mut known = HashMap::new();
-    for (id, answer) in &resume.first {
-        if let Some(a) = answer {
-            known.insert(id.clone(), (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site));
-        }
-    }
     for (id, o) in &first {
-        let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
-        let answer = best.map(|b| FirstAnswer { file: b.site.location.file.clone(), symbol: b.site.location.symbol.clone(), line_start: b.site.location.line_start, line_end: b.site.location.line_end, site: b.site.id });
-        checkpoint(Checkpoint::First { node: id, answer });
-        if let Some(b) = best {
+        if let Some(b) = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE) {
             known.insert(id.clone(), (b.site.location.clone(), b.site.id));
         }
     }
     let known = convert::Known::new(known);
-    let second = run_pass(job, plan, &graph, &todo_second, Some(&known), &tick).await;
-    second.values().for_each(&mut account);
-    let mut first = first;
-    let mut results: HashMap<String, Mapping> = resume.done.clone();
-    for (id, second_outcome) in second {
+    let second = run_pass(job, plan, &graph, &todo_second, Some(&known), &tick, |id, second_outcome| {
+        account(&second_outcome);
         // A node whose second run failed keeps its first answer (when this run made one).
-        let outcome = match first.remove(&id) {
-            Some(f) if second_outcome.error.is_some() && f.error.is_none() => f,
+        let outcome = match first.get(id) {
+            Some(f) if second_outcome.error.is_some() && f.error.is_none() => f.clone(),
             _ => second_outcome,
         };
-        let n = plan.node(&id).expect("owned node ids come from the plan");
+        let n = plan.node(id).expect("owned node ids come from the plan");
         let m = from_outcome(n, outcome, job.thresholds);
-        checkpoint(Checkpoint::Final { node: &id, mapping: &m });
-        results.insert(id, m);
-    }
+        checkpoint(Checkpoint::Final { node: id, mapping: &m });
+        m
+    })
+    .await;
+    let mut results: HashMap<String, Mapping> = resume.done.clone();
+    results.extend(second);
     let mut done = done.load(std::sync::atomic::Ordering::Relaxed);
     // Induced and infrastructure nodes follow from their causes.
     let mut mappings = Vec::with_capacity(total);
@@ -320,6 +371,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
                 evidence: vec![],
                 alternatives: vec![],
                 error: None,
+                plugins: vec![],
                 scored: vec![],
             },
             Ownership::Induced { by, reason } => induced(n, by, reason, plan, &results, &mappings),
@@ -388,6 +440,7 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
                 features: c.features().iter().map(|f| (f.name.clone(), f.value)).collect(),
             })
             .collect(),
+        plugins: plugins_used(&o.steps),
         error: o.error,
     }
 }
@@ -416,6 +469,7 @@ fn induced(n: &PlanNode, by: &str, reason: &str, plan: &Plan, owned: &HashMap<St
         evidence: vec![EvidenceOut { signal: "induced".into(), weight: 1.0, detail: reason.to_string() }],
         alternatives,
         error: None,
+        plugins: vec![],
         scored: vec![],
     }
 }

@@ -26,6 +26,8 @@ pub struct RunContext {
     pub tenant: String,
     /// Skip shadow variants (set under load: they cost time and change nothing).
     pub skip_shadows: bool,
+    /// `RETRIEVAL_TOP_K`: overrides every retriever's `top_k` setting when set.
+    pub retrieval_top_k: Option<u32>,
 }
 
 /// One executed step, for explanations, metrics and exposure records.
@@ -187,9 +189,16 @@ async fn step(
     };
     // Validation guarantees every plugin a graph names is in the snapshot it was built with.
     let plugin = snap.plugins[&plugin_name].clone();
-    input.config = match variant {
-        Some(v) => v.config_text.clone(),
-        None => gnode.config_text.clone(),
+    input.config = match (variant, ctx.retrieval_top_k) {
+        (_, Some(k)) if gnode.kind == planmap_runtime::Kind::Retriever => {
+            let mut c = variant.and_then(|v| serde_json::from_str(&v.config_text).ok()).unwrap_or_else(|| gnode.config.clone());
+            if let Some(o) = c.as_object_mut() {
+                o.insert("top_k".into(), k.into());
+            }
+            c.to_string()
+        }
+        (Some(v), _) => v.config_text.clone(),
+        (None, _) => gnode.config_text.clone(),
     };
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: input.node.id.clone() };
     out.candidates_in += input.candidates.len();

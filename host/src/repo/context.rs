@@ -54,12 +54,16 @@ pub async fn load_or_build(backends: &Backends, checkout: &Checkout, targets: &[
     let backend = backends.cache.backend();
     match backends.cache.get(&key).await {
         Ok(Some(bytes)) => match serde_json::from_slice::<RepoContext>(&bytes) {
-            Ok(ctx) => return Ok((ctx, Loaded { key, hit: true, ms: t.elapsed().as_secs_f64() * 1e3, backend })),
+            Ok(ctx) => {
+                crate::metrics::record_cache(true);
+                return Ok((ctx, Loaded { key, hit: true, ms: t.elapsed().as_secs_f64() * 1e3, backend }));
+            }
             Err(e) => tracing::warn!(key, "ignoring an unreadable cached repository context: {e}"),
         },
         Ok(None) => {}
         Err(e) => tracing::warn!(key, "repository cache unavailable ({e}); indexing without it"),
     }
+    crate::metrics::record_cache(false);
     // Parsing is CPU work: keep it off the async workers.
     let (root, commit, targets_owned) = (checkout.root.clone(), checkout.commit.clone(), targets.to_vec());
     let ctx = tokio::task::spawn_blocking(move || build_with_progress(&root, &targets_owned, &commit, &*progress))

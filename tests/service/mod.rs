@@ -1,0 +1,6 @@
+//! `planmap serve` as users run it: real processes, real HTTP, real Postgres, SQLite
+//! and Redis.
+
+mod api;
+mod replicas;
+mod server;
