@@ -8,6 +8,8 @@ ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN token_holder TEXT;
 ALTER TABLE jobs ADD COLUMN lease_takeover INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX jobs_by_tenant ON jobs (tenant, created_at);
+-- Submission order within one millisecond (SQLite uses its rowid for the same).
+ALTER TABLE jobs ADD COLUMN seq BIGSERIAL;
 
 ALTER TABLE code_mappings ADD COLUMN family TEXT NOT NULL DEFAULT '';
 ALTER TABLE code_mappings ADD COLUMN ownership TEXT NOT NULL DEFAULT '';

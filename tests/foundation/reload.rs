@@ -140,3 +140,37 @@ async fn dotfiles_and_temp_names_do_not_trigger_a_reload() {
     assert!(st.ok && st.generation == 1, "{st:?}");
     assert!(Path::new(&s.plugins).join(".scratch.wasm").exists());
 }
+
+/// Lay out `files` the way the kubelet mounts a ConfigMap: a hidden timestamped folder,
+/// a `..data` link to it, and visible links through `..data`; a second call swaps the
+/// content by renaming a new `..data` link into place, as the kubelet does.
+fn configmap_publish(dir: &Path, version: &str, files: &[(&str, Vec<u8>)]) {
+    let stamp = dir.join(format!("..{version}"));
+    std::fs::create_dir_all(&stamp).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(stamp.join(name), bytes).unwrap();
+        let visible = dir.join(name);
+        if std::fs::symlink_metadata(&visible).is_err() {
+            std::os::unix::fs::symlink(Path::new("..data").join(name), &visible).unwrap();
+        }
+    }
+    let tmp = dir.join("..data_tmp");
+    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubernetes_configmap_update_is_picked_up() {
+    let dir = scratch();
+    let (plugins, graphs) = (dir.path().join("plugins"), dir.path().join("graphs"));
+    std::fs::create_dir_all(&graphs).unwrap();
+    configmap_publish(&plugins, "v1", &[("test-scorer.wasm", wasm("chaos_scorer"))]);
+    std::fs::write(graphs.join("t.toml"), graph(0)).unwrap();
+    let registry = Arc::new(Registry::open(runtime(), Sources { plugin_dir: Some(plugins.clone()), graph_dir: Some(graphs.clone()) }).expect("first snapshot"));
+    let _watcher = Watcher::start(registry.clone()).unwrap();
+    let v2 = new_version(&wasm("chaos_scorer"), "configmap-v2");
+    configmap_publish(&plugins, "v2", &[("test-scorer.wasm", v2.clone())]);
+    wait_generation(&registry, 2);
+    let out = run_once(&registry, registry.snapshot()).await;
+    assert_eq!(used_digest(&out), digest(&v2));
+}

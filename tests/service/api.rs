@@ -32,6 +32,8 @@ async fn store_text(url: &str, sqlite_file: Option<&std::path::Path>) -> String 
 async fn end_to_end(db_url: &str, sqlite_file: Option<&std::path::Path>, redis: &str) {
     let server = Server::start(&[("DATABASE_URL", db_url), ("REDIS_URL", redis)]);
     let api = Api::new(&server, Some(ACME_KEY));
+    let (code, ready) = api.get("/api/agent/ready").await;
+    assert_eq!(code, 200, "ready on this store: {ready}");
     let mut body = small_job();
     body["token"] = json!(REPO_TOKEN);
     body["analysisId"] = json!("nightly-orders");

@@ -3,4 +3,4 @@
 
 mod api;
 mod replicas;
-mod server;
+pub mod server;

@@ -6,6 +6,7 @@ pub mod bench_plan;
 mod bench_serve;
 mod eval;
 mod graph;
+mod healthcheck;
 mod index;
 mod map;
 mod migrate;
@@ -70,6 +71,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Run the HTTP service: job API, worker pool, metrics (see README "Service").
     Serve(serve::ServeArgs),
+    /// Exit 0 when a running service answers its health check (for container probes).
+    Healthcheck(healthcheck::HealthArgs),
     /// Measure the engine (see README "Benchmarks").
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
             Command::Eval(a) => eval::run(a, &cli.common).await,
             Command::Migrate(a) => migrate::run(a).await,
             Command::Serve(a) => serve::run(a, &cli.common).await,
+            Command::Healthcheck(a) => healthcheck::run(a).await,
         }
     });
     match result {

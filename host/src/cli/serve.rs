@@ -69,7 +69,7 @@ pub async fn run(a: ServeArgs, common: &Common) -> anyhow::Result<ExitCode> {
         tracing::info!(backend = store.backend(), ?applied, "migrations applied");
     }
     let backends = Arc::new(Backends::connect(&cfg.backends).await);
-    let runtime = crate::config::runtime(common.compile_cache.clone(), common.no_compile_cache)?;
+    let runtime = crate::config::runtime(cfg.compile_cache.clone().or_else(|| common.compile_cache.clone()), common.no_compile_cache)?;
     let sources = Sources { plugin_dir: Some(cfg.plugin_dir.clone().unwrap_or_else(|| common.plugins.clone())), graph_dir: Some(cfg.graph_dir.clone().unwrap_or_else(|| common.graphs.clone())) };
     let registry = Arc::new(tokio::task::spawn_blocking(move || Registry::open(runtime, sources)).await?.map_err(|e| anyhow::anyhow!("plugins and graphs are not valid:\n{}", e.join("\n")))?);
     let _watcher = Watcher::start(registry.clone())?;

@@ -346,7 +346,7 @@ impl Store {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, |p| sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(p).await).map(|_| ()).map_err(query_error("ping", None))
+        on_pool!(self, |p| sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(p).await).map(|_| ()).map_err(query_error("ping", None))
     }
 
     /// Claim the oldest claimable job for `owner` for `ttl`: a queued job, or a running
@@ -359,8 +359,9 @@ impl Store {
         // private repository then fails with a message asking for the token again).
         let cond = "status = 'queued' AND (token_holder IS NULL OR token_holder = $1 OR updated_at < $4) OR (status = 'running' AND lease_expires_at < $3)";
         let pick = match self {
-            Store::Postgres(_) => format!("SELECT id FROM jobs WHERE {cond} ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"),
-            Store::Sqlite(_) => format!("SELECT id FROM jobs WHERE {cond} ORDER BY created_at, id LIMIT 1"),
+            // Oldest first; submissions within one millisecond in the order they arrived.
+            Store::Postgres(_) => format!("SELECT id FROM jobs WHERE {cond} ORDER BY created_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED"),
+            Store::Sqlite(_) => format!("SELECT id FROM jobs WHERE {cond} ORDER BY created_at, rowid LIMIT 1"),
         };
         // SET expressions read the row as it was: `status = 'running'` here means the
         // previous holder's lease ran out.

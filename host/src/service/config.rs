@@ -56,6 +56,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("INSTANCE_ID", "this process's name in leases (default host-pid)"),
     ("PLANMAP_PLUGIN_DIR", "plugin folder (default plugins)"),
     ("PLANMAP_GRAPH_DIR", "graph folder (default graphs)"),
+    ("PLANMAP_COMPILE_CACHE", "compiled-plugin cache folder (default ~/.cache/planmap/compiled)"),
 ];
 
 /// How callers prove who they are.
@@ -108,6 +109,7 @@ pub struct ServiceConfig {
     /// Plugin and graph folders when configured (else the command line's).
     pub plugin_dir: Option<PathBuf>,
     pub graph_dir: Option<PathBuf>,
+    pub compile_cache: Option<PathBuf>,
 }
 
 /// Settings as text, by upper-case name: the file's values under the environment's.
@@ -303,6 +305,7 @@ impl ServiceConfig {
             instance,
             plugin_dir: s.get("PLANMAP_PLUGIN_DIR").map(PathBuf::from),
             graph_dir: s.get("PLANMAP_GRAPH_DIR").map(PathBuf::from),
+            compile_cache: s.get("PLANMAP_COMPILE_CACHE").map(PathBuf::from),
         })
     }
 

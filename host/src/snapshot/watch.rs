@@ -13,6 +13,13 @@ use std::time::Duration;
 /// `cp` of a multi-megabyte .wasm and an editor's save dance without feeling slow.
 pub const DEBOUNCE: Duration = Duration::from_millis(250);
 
+/// Kubernetes updates a mounted ConfigMap by writing a new hidden folder and renaming a
+/// `..data` link onto it; the visible files are links through `..data` that never
+/// change themselves, so that rename is the only sign of new content.
+fn is_kubernetes_swap(p: &std::path::Path) -> bool {
+    p.file_name().is_some_and(|n| n == "..data")
+}
+
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
     _debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
@@ -24,7 +31,7 @@ impl Watcher {
         let reg = registry.clone();
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| match res {
             Ok(events) => {
-                let relevant = events.iter().flat_map(|e| e.paths.iter()).any(|p| is_candidate(p, "wasm") || is_candidate(p, "toml"));
+                let relevant = events.iter().flat_map(|e| e.paths.iter()).any(|p| is_candidate(p, "wasm") || is_candidate(p, "toml") || is_kubernetes_swap(p));
                 if relevant {
                     // Errors are recorded in the registry's status and logged there.
                     let _ = reg.reload();
