@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
-/// What to run.
+/// What to run for one plan node.
 pub struct Call<'a> {
     pub input: &'a StepInput,
     pub limits: CallLimits,
@@ -22,6 +22,19 @@ pub struct Call<'a> {
     pub capabilities: Arc<dyn Capabilities>,
     pub scope: CallScope,
 }
+
+/// What to run for a batch of plan nodes at one graph node: one invocation, one result
+/// per input. `limits` are per plan node; the batch gets them times its size.
+pub struct BatchCall<'a> {
+    pub inputs: &'a [StepInput],
+    pub limits: CallLimits,
+    pub grants: Grants,
+    pub capabilities: Arc<dyn Capabilities>,
+    pub scope: CallScope,
+}
+
+/// Largest linear memory a batch may reach, whatever its size (the pooled slot size).
+const MAX_BATCH_MEMORY: usize = 4 << 30;
 
 /// A step's result.
 #[derive(Debug, Clone)]
@@ -101,10 +114,35 @@ pub struct InvokeError {
 }
 
 impl Runtime {
-    /// Run the plugin's export once. Never panics on guest misbehaviour; the store is
-    /// created here and dropped before returning.
+    /// Run the plugin's export for one plan node. A plugin error is returned as an
+    /// invocation error (cause `Plugin`).
     pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call<'_>) -> (Result<StepOutput, InvokeError>, InvokeReport) {
         let Call { input, limits, grants, capabilities, scope } = call;
+        let batch = BatchCall { inputs: std::slice::from_ref(input), limits, grants, capabilities, scope: scope.clone() };
+        let (result, mut report) = self.invoke_batch(plugin, batch).await;
+        let one = match result {
+            Err(e) => Err(e),
+            Ok(mut v) => match v.pop() {
+                Some(Ok(out)) => Ok(out),
+                Some(Err(e)) => {
+                    report.outcome = "plugin-error";
+                    Err(plugin_error(plugin, &scope, e, &report))
+                }
+                None => Err(InvokeError { plugin: plugin.info.name.clone(), digest: plugin.short_digest().to_string(), graph_node: scope.graph_node.clone(), plan_node: scope.plan_node.clone(), cause: InvokeCause::Host("the plugin returned no result".into()), report: report.clone() }),
+            },
+        };
+        (one, report)
+    }
+
+    /// Run the plugin's export once for a batch. `Err` when the invocation as a whole
+    /// failed (trap, deadline, memory, host); otherwise one result per input, in order,
+    /// each either the step's output or the plugin's own error for that input. Never
+    /// panics on guest misbehaviour; the store is created here and dropped before
+    /// returning.
+    pub async fn invoke_batch(&self, plugin: &LoadedPlugin, call: BatchCall<'_>) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
+        let BatchCall { inputs, limits, grants, capabilities, scope } = call;
+        let n = inputs.len().max(1);
+        let limits = CallLimits { timeout: limits.timeout * n as u32, memory_bytes: limits.memory_bytes.saturating_mul(n).min(MAX_BATCH_MEMORY) };
         let fail = |cause: InvokeCause, report: &InvokeReport| InvokeError {
             plugin: plugin.info.name.clone(),
             digest: plugin.short_digest().to_string(),
@@ -113,7 +151,7 @@ impl Runtime {
             cause,
             report: report.clone(),
         };
-        let span = tracing::debug_span!("plugin", plugin = %plugin.info.name, graph_node = %scope.graph_node, plan_node = %scope.plan_node);
+        let span = tracing::debug_span!("plugin", plugin = %plugin.info.name, graph_node = %scope.graph_node, plan_node = %scope.plan_node, batch = n);
         let _enter = span.enter();
         let start = Instant::now();
         let state = HostState::new(capabilities, grants, scope.clone(), limits.memory_bytes, limits.timeout);
@@ -132,7 +170,7 @@ impl Runtime {
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
         let mut report = InvokeReport::default();
-        let fut = run(&plugin.pre, &mut store, input, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, inputs, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         report.call = start.elapsed();
         let st = store.data();
@@ -140,11 +178,12 @@ impl Runtime {
         report.peak_memory = st.limiter.peak;
         let outcome = match result {
             Err(_) => Err(InvokeCause::Host(format!("no answer within {} (capability calls included)", human(hard_stop)))),
-            Ok(Ok(Ok(out))) => Ok(out),
-            Ok(Ok(Err(e))) => Err(InvokeCause::Plugin { code: e.code, message: e.message }),
+            Ok(Ok(out)) if out.len() == inputs.len() => Ok(out),
+            Ok(Ok(out)) => Err(InvokeCause::Host(format!("the plugin returned {} results for {} inputs", out.len(), inputs.len()))),
             Ok(Err(err)) => Err(classify(&err, st, limits)),
         };
         report.outcome = match &outcome {
+            Ok(v) if v.iter().any(|r| r.is_err()) => "plugin-error",
             Ok(_) => "ok",
             Err(c) => c.outcome(),
         };
@@ -163,29 +202,44 @@ impl Runtime {
     }
 }
 
-/// Instantiate and call the kind's export.
-async fn run(pre: &Pre, store: &mut Store<HostState>, input: &StepInput, instantiate: &mut Duration) -> wasmtime::Result<Result<StepOutput, PluginError>> {
+/// A plugin's own error for one input, as an invocation error naming the plan node.
+pub fn plugin_error(plugin: &LoadedPlugin, scope: &CallScope, e: PluginError, report: &InvokeReport) -> InvokeError {
+    InvokeError {
+        plugin: plugin.info.name.clone(),
+        digest: plugin.short_digest().to_string(),
+        graph_node: scope.graph_node.clone(),
+        plan_node: scope.plan_node.clone(),
+        cause: InvokeCause::Plugin { code: e.code, message: e.message },
+        report: report.clone(),
+    }
+}
+
+/// Instantiate and call the kind's export with the whole batch.
+async fn run(pre: &Pre, store: &mut Store<HostState>, inputs: &[StepInput], instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
     let t = Instant::now();
+    fn each<T>(v: Vec<Result<T, PluginError>>, f: fn(T) -> StepOutput) -> Vec<Result<StepOutput, PluginError>> {
+        v.into_iter().map(|r| r.map(f)).collect()
+    }
     Ok(match pre {
         Pre::Retriever(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_retrieve().call_retrieve(&mut *store, input).await?.map(StepOutput::Proposals)
+            each(i.planmap_strategy_retrieve().call_retrieve(&mut *store, inputs).await?, StepOutput::Proposals)
         }
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_matching().call_match_candidates(&mut *store, input).await?.map(StepOutput::Assessments)
+            each(i.planmap_strategy_matching().call_match_candidates(&mut *store, inputs).await?, StepOutput::Assessments)
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_score().call_score(&mut *store, input).await?.map(StepOutput::Rankings)
+            each(i.planmap_strategy_score().call_score(&mut *store, inputs).await?, StepOutput::Rankings)
         }
         Pre::Router(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_route().call_route(&mut *store, input).await?.map(StepOutput::Decision)
+            each(i.planmap_strategy_route().call_route(&mut *store, inputs).await?, StepOutput::Decision)
         }
     })
 }

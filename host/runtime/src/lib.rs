@@ -15,6 +15,6 @@ pub mod plugin;
 pub use bindings::wit;
 pub use capabilities::{CallScope, Capabilities, Capability, CapabilityError, Grants};
 pub use engine::{Runtime, RuntimeConfig};
-pub use invoke::{Call, InvokeCause, InvokeError, InvokeReport, StepOutput};
+pub use invoke::{plugin_error, BatchCall, Call, InvokeCause, InvokeError, InvokeReport, StepOutput};
 pub use limits::CallLimits;
 pub use plugin::{Kind, LoadError, LoadedPlugin, PluginInfo, SUPPORTED_VERSIONS};

@@ -6,7 +6,7 @@ mod convert;
 pub mod output;
 
 use crate::capabilities::JobCapabilities;
-use crate::pipeline::{run_node, RunContext, Terminal};
+use crate::pipeline::{RunContext, Terminal};
 use crate::plan::{Ownership, Plan, PlanNode};
 use crate::snapshot::Snapshot;
 use planmap_runtime::Runtime;
@@ -208,9 +208,11 @@ fn status(confidence: f64, terminal: Terminal, t: Thresholds) -> &'static str {
 /// weaker guess would veto right candidates as often as wrong ones.
 const MIN_NEIGHBOUR_CONFIDENCE: f64 = 0.5;
 
-/// Map `owned` through the graph, `job.parallel` at a time; `finish` turns each node's
-/// outcome into the pass's result as soon as the node is done (so its checkpoint is
-/// written then, not when the whole pass ends).
+/// Map `owned` through the graph in batches of `pipeline::MAX_BATCH` nodes that move
+/// through the graph in lock-step (one plugin invocation per graph node per batch),
+/// `job.parallel` batches in flight; `finish` turns each node's outcome into the pass's
+/// result as soon as its batch is done (so checkpoints are written then, not when the
+/// whole pass ends).
 async fn run_pass<T>(
     job: &Job<'_>,
     plan: &Plan,
@@ -223,24 +225,33 @@ async fn run_pass<T>(
     use futures::StreamExt;
     // Collected first: a stream over a lazy `map` keeps a higher-ranked closure in the
     // future's type, which makes rustc unable to prove a job's future `Send`.
-    let futures: Vec<_> = owned.iter().map(|n| {
-        let wit_node = convert::to_wit(plan, n, known);
-        let graph = graph.clone();
-        let snap = job.snapshot.clone();
-        let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
-        async move {
-            let t = std::time::Instant::now();
-            let outcome = run_node(job.runtime, &snap, &graph, wit_node, caps, &job.ctx).await;
-            crate::metrics::record_node_pass(t.elapsed());
-            (n.id.clone(), outcome)
-        }
-    }).collect();
+    let futures: Vec<_> = owned
+        .chunks(crate::pipeline::MAX_BATCH)
+        .map(|chunk| {
+            let wit_nodes: Vec<_> = chunk.iter().map(|n| convert::to_wit(plan, n, known)).collect();
+            let ids: Vec<String> = chunk.iter().map(|n| n.id.clone()).collect();
+            let graph = graph.clone();
+            let snap = job.snapshot.clone();
+            let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
+            async move {
+                let t = std::time::Instant::now();
+                let outcomes = crate::pipeline::run_nodes(job.runtime, &snap, &graph, wit_nodes, caps, &job.ctx).await;
+                let per_node = t.elapsed() / ids.len().max(1) as u32;
+                for _ in &ids {
+                    crate::metrics::record_node_pass(per_node);
+                }
+                ids.into_iter().zip(outcomes).collect::<Vec<_>>()
+            }
+        })
+        .collect();
     let mut running = futures::stream::iter(futures).buffer_unordered(job.parallel.max(1));
     let mut out = HashMap::with_capacity(owned.len());
-    while let Some((id, outcome)) = running.next().await {
-        let v = finish(&id, outcome);
-        out.insert(id, v);
-        tick();
+    while let Some(batch) = running.next().await {
+        for (id, outcome) in batch {
+            let v = finish(&id, outcome);
+            out.insert(id, v);
+            tick();
+        }
     }
     out
 }

@@ -168,33 +168,38 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
 }
 
 impl Guest for Matcher {
-    fn match_candidates(input: StepInput) -> Result<Vec<Assessment>, PluginError> {
-        let node = &input.node;
-        let s = &node.semantics;
-        let family = sdk::FAMILIES[node.family as usize];
-        let top = input.candidates.iter().map(|c| c.retrieval_score).fold(0.0_f64, f64::max).max(1e-9);
-        let mut tables: Vec<String> = s.tables.clone();
-        tables.extend(s.paths.iter().cloned());
-        tables.extend(s.write_target.iter().cloned());
-        let sources = node_sources(s);
-        let parent_upstream = node.neighbours.iter().find(|n| n.relation == "parent").and_then(|n| n.mapped_site).map(|p| {
-            let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
-            (p, up)
-        });
-        let names = candidate_sources(&input.candidates, &sources);
-        let named_elsewhere = names.iter().flatten().any(|(have, _)| have.iter().any(|h| sources.contains(h)));
-        let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top };
-        Ok(input.candidates.iter().zip(&names).map(|(cand, names)| {
-            let mut a = assess(cand, names.as_ref(), &ctx);
-            // Fitting the neighbours says nothing for an operation that cannot produce
-            // this node (the join a scan feeds is not where the scan is).
-            if sdk::kind_affinity(family, &cand.site.kind) > 0.0 {
-                lineage(&mut a, cand, node, &parent_upstream);
-            }
-            plan_file(&mut a, cand, &node.plan_files);
-            a
-        }).collect())
+    fn match_candidates(inputs: Vec<StepInput>) -> Vec<Result<Vec<Assessment>, PluginError>> {
+        inputs.into_iter().map(match_candidates_one).collect()
     }
+}
+
+/// One plan node's step (the host sends a batch of them).
+fn match_candidates_one(input: StepInput) -> Result<Vec<Assessment>, PluginError> {
+    let node = &input.node;
+    let s = &node.semantics;
+    let family = sdk::FAMILIES[node.family as usize];
+    let top = input.candidates.iter().map(|c| c.retrieval_score).fold(0.0_f64, f64::max).max(1e-9);
+    let mut tables: Vec<String> = s.tables.clone();
+    tables.extend(s.paths.iter().cloned());
+    tables.extend(s.write_target.iter().cloned());
+    let sources = node_sources(s);
+    let parent_upstream = node.neighbours.iter().find(|n| n.relation == "parent").and_then(|n| n.mapped_site).map(|p| {
+        let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
+        (p, up)
+    });
+    let names = candidate_sources(&input.candidates, &sources);
+    let named_elsewhere = names.iter().flatten().any(|(have, _)| have.iter().any(|h| sources.contains(h)));
+    let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top };
+    Ok(input.candidates.iter().zip(&names).map(|(cand, names)| {
+        let mut a = assess(cand, names.as_ref(), &ctx);
+        // Fitting the neighbours says nothing for an operation that cannot produce
+        // this node (the join a scan feeds is not where the scan is).
+        if sdk::kind_affinity(family, &cand.site.kind) > 0.0 {
+            lineage(&mut a, cand, node, &parent_upstream);
+        }
+        plan_file(&mut a, cand, &node.plan_files);
+        a
+    }).collect())
 }
 
 struct Context<'a> {

@@ -51,40 +51,45 @@ fn terms(s: &Semantics) -> Vec<String> {
 struct Retriever;
 
 impl Guest for Retriever {
-    fn retrieve(input: StepInput) -> Result<Vec<Proposal>, PluginError> {
-        let cfg: Config = sdk::parse_config(&input.config)
-            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
-        let node = &input.node;
-        if node.family == Family::Infrastructure {
-            return Ok(Vec::new());
-        }
-        let widen = input.context.visit > 1;
-        let family = sdk::FAMILIES[node.family as usize];
-        let kinds: Vec<String> = if widen {
-            Vec::new()
-        } else {
-            sdk::kinds_for_family(family).iter().map(|k| k.to_string()).collect()
-        };
-        let limit = if widen { cfg.top_k.saturating_mul(cfg.widen_factor.max(1)) } else { cfg.top_k };
-        let q = code_search::Query { terms: terms(&node.semantics), kinds, limit };
-        let hits = code_search::search(&q).map_err(|e| PluginError {
-            code: ErrorCode::Capability,
-            message: format!("code-search failed: {}", e.message),
-        })?;
-        // Earlier passes' candidates stay in the running.
-        let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site.id, retrieval_score: c.retrieval_score }).collect();
-        for h in hits {
-            if !out.iter().any(|p| p.site_id == h.site.id) {
-                out.push(Proposal { site_id: h.site.id, retrieval_score: h.score });
-            }
-        }
-        if cfg.vectors {
-            merge_vector_hits(&input, &mut out, limit);
-        }
-        out.sort_by(|a, b| b.retrieval_score.total_cmp(&a.retrieval_score));
-        out.truncate(limit as usize);
-        Ok(out)
+    fn retrieve(inputs: Vec<StepInput>) -> Vec<Result<Vec<Proposal>, PluginError>> {
+        inputs.into_iter().map(retrieve_one).collect()
     }
+}
+
+/// One plan node's step (the host sends a batch of them).
+fn retrieve_one(input: StepInput) -> Result<Vec<Proposal>, PluginError> {
+    let cfg: Config = sdk::parse_config(&input.config)
+        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+    let node = &input.node;
+    if node.family == Family::Infrastructure {
+        return Ok(Vec::new());
+    }
+    let widen = input.context.visit > 1;
+    let family = sdk::FAMILIES[node.family as usize];
+    let kinds: Vec<String> = if widen {
+        Vec::new()
+    } else {
+        sdk::kinds_for_family(family).iter().map(|k| k.to_string()).collect()
+    };
+    let limit = if widen { cfg.top_k.saturating_mul(cfg.widen_factor.max(1)) } else { cfg.top_k };
+    let q = code_search::Query { terms: terms(&node.semantics), kinds, limit };
+    let hits = code_search::search(&q).map_err(|e| PluginError {
+        code: ErrorCode::Capability,
+        message: format!("code-search failed: {}", e.message),
+    })?;
+    // Earlier passes' candidates stay in the running.
+    let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site.id, retrieval_score: c.retrieval_score }).collect();
+    for h in hits {
+        if !out.iter().any(|p| p.site_id == h.site.id) {
+            out.push(Proposal { site_id: h.site.id, retrieval_score: h.score });
+        }
+    }
+    if cfg.vectors {
+        merge_vector_hits(&input, &mut out, limit);
+    }
+    out.sort_by(|a, b| b.retrieval_score.total_cmp(&a.retrieval_score));
+    out.truncate(limit as usize);
+    Ok(out)
 }
 
 /// Add nearest-neighbour hits; a denied or unconfigured capability is not an error.

@@ -30,30 +30,35 @@ impl Default for Config {
 struct Router;
 
 impl Guest for Router {
-    fn route(input: StepInput) -> Result<Decision, PluginError> {
-        let cfg: Config = sdk::parse_config(&input.config)
-            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
-        if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
-            return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
+    fn route(inputs: Vec<StepInput>) -> Vec<Result<Decision, PluginError>> {
+        inputs.into_iter().map(route_one).collect()
+    }
+}
+
+/// One plan node's step (the host sends a batch of them).
+fn route_one(input: StepInput) -> Result<Decision, PluginError> {
+    let cfg: Config = sdk::parse_config(&input.config)
+        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+    if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
+        return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
+    }
+    let best = input.candidates.first().and_then(|c| c.assessed.as_ref()).map_or(0.0, |a| a.confidence);
+    let ctx = &input.context;
+    let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
+    if input.candidates.is_empty() {
+        if ctx.visit < ctx.max_visits {
+            return d("verify", "no candidates; widening".to_string());
         }
-        let best = input.candidates.first().and_then(|c| c.assessed.as_ref()).map_or(0.0, |a| a.confidence);
-        let ctx = &input.context;
-        let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
-        if input.candidates.is_empty() {
-            if ctx.visit < ctx.max_visits {
-                return d("verify", "no candidates; widening".to_string());
-            }
-            return d("reject", "no candidates after widening".to_string());
-        }
-        if best >= cfg.high {
-            d("accept", format!("confidence {best:.2} >= {:.2}", cfg.high))
-        } else if best < cfg.low {
-            d("reject", format!("confidence {best:.2} < {:.2}", cfg.low))
-        } else if ctx.visit < ctx.max_visits {
-            d("verify", format!("confidence {best:.2} is between {:.2} and {:.2}", cfg.low, cfg.high))
-        } else {
-            d("settle", format!("confidence {best:.2} still uncertain after {} passes", ctx.visit))
-        }
+        return d("reject", "no candidates after widening".to_string());
+    }
+    if best >= cfg.high {
+        d("accept", format!("confidence {best:.2} >= {:.2}", cfg.high))
+    } else if best < cfg.low {
+        d("reject", format!("confidence {best:.2} < {:.2}", cfg.low))
+    } else if ctx.visit < ctx.max_visits {
+        d("verify", format!("confidence {best:.2} is between {:.2} and {:.2}", cfg.low, cfg.high))
+    } else {
+        d("settle", format!("confidence {best:.2} still uncertain after {} passes", ctx.visit))
     }
 }
 

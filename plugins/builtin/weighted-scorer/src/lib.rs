@@ -63,47 +63,52 @@ fn explain(c: &Candidate) -> String {
 }
 
 impl Guest for Scorer {
-    fn score(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
-        let cfg: Config = sdk::parse_config(&input.config)
-            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
-        let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, c)).collect();
-        // Each candidate's best rival is the leader, or for the leader the runner-up.
-        let mut best = (usize::MAX, f64::NEG_INFINITY);
-        let mut second = f64::NEG_INFINITY;
-        for (i, &v) in z.iter().enumerate() {
-            if v > best.1 {
-                second = best.1;
-                best = (i, v);
-            } else if v > second {
-                second = v;
-            }
-        }
-        let mut out: Vec<Ranking> = input
-            .candidates
-            .iter()
-            .zip(&z)
-            .enumerate()
-            .map(|(i, (c, &zi))| {
-                let confidence = match cfg.calibration {
-                    Some(k) => {
-                        let rival = if i == best.0 { second } else { best.1 };
-                        let gap = if rival.is_finite() { zi - rival } else { LONE_MARGIN };
-                        sdk::sigmoid(k.intercept + k.scale * zi + k.margin * gap)
-                    }
-                    None => sdk::sigmoid(zi),
-                };
-                Ranking { site_id: c.site.id, confidence, explanation: explain(c) }
-            })
-            .collect();
-        out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        if out.len() > 1 && cfg.calibration.is_none() {
-            // A runner-up nearly as good as the winner means we cannot tell them apart.
-            let gap = out[0].confidence - out[1].confidence;
-            let penalty = cfg.margin_weight * (0.15 - gap).max(0.0);
-            out[0].confidence = (out[0].confidence - penalty).max(0.0);
-        }
-        Ok(out)
+    fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
+        inputs.into_iter().map(score_one).collect()
     }
+}
+
+/// One plan node's step (the host sends a batch of them).
+fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+    let cfg: Config = sdk::parse_config(&input.config)
+        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+    let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, c)).collect();
+    // Each candidate's best rival is the leader, or for the leader the runner-up.
+    let mut best = (usize::MAX, f64::NEG_INFINITY);
+    let mut second = f64::NEG_INFINITY;
+    for (i, &v) in z.iter().enumerate() {
+        if v > best.1 {
+            second = best.1;
+            best = (i, v);
+        } else if v > second {
+            second = v;
+        }
+    }
+    let mut out: Vec<Ranking> = input
+        .candidates
+        .iter()
+        .zip(&z)
+        .enumerate()
+        .map(|(i, (c, &zi))| {
+            let confidence = match cfg.calibration {
+                Some(k) => {
+                    let rival = if i == best.0 { second } else { best.1 };
+                    let gap = if rival.is_finite() { zi - rival } else { LONE_MARGIN };
+                    sdk::sigmoid(k.intercept + k.scale * zi + k.margin * gap)
+                }
+                None => sdk::sigmoid(zi),
+            };
+            Ranking { site_id: c.site.id, confidence, explanation: explain(c) }
+        })
+        .collect();
+    out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    if out.len() > 1 && cfg.calibration.is_none() {
+        // A runner-up nearly as good as the winner means we cannot tell them apart.
+        let gap = out[0].confidence - out[1].confidence;
+        let penalty = cfg.margin_weight * (0.15 - gap).max(0.0);
+        out[0].confidence = (out[0].confidence - penalty).max(0.0);
+    }
+    Ok(out)
 }
 
 export!(Scorer);

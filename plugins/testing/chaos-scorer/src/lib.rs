@@ -26,51 +26,56 @@ struct Config {
 struct Chaos;
 
 impl Guest for Chaos {
-    fn score(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
-        let cfg: Config = planmap_plugin_sdk::parse_config(&input.config)
-            .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
-        let mut note = format!("chaos {}", cfg.label);
-        match cfg.mode.as_str() {
-            "spin" => {
-                let mut x: u64 = 0;
-                loop {
-                    x = std::hint::black_box(x.wrapping_add(1));
-                }
-            }
-            "alloc" => {
-                let mut blocks: Vec<Vec<u8>> = Vec::new();
-                for _ in 0..cfg.mib {
-                    blocks.push(vec![1u8; 1 << 20]);
-                }
-                note = format!("allocated {} MiB", blocks.len());
-            }
-            "llm" => {
-                let req = llm::CompletionRequest { system: String::new(), prompt: "hello".into(), max_tokens: 8, temperature: 0.0, json: false };
-                note = match llm::complete(&req) {
-                    Ok(c) => format!("llm answered: {}", c.text),
-                    Err(e) => format!("llm error {:?}: {}", e.kind, e.message),
-                };
-            }
-            "cache" => {
-                note = match cache::set("k", b"v", 0).and_then(|_| cache::get("k")) {
-                    Ok(v) => format!("cache returned {:?}", v.map(|b| String::from_utf8_lossy(&b).to_string())),
-                    Err(e) => format!("cache error {:?}: {}", e.kind, e.message),
-                };
-            }
-            "busy" => {
-                // Burn guest time for `ms` milliseconds (a slow but well-behaved step).
-                let start = std::time::Instant::now();
-                while start.elapsed().as_millis() < cfg.ms as u128 {
-                    std::hint::black_box(0);
-                }
-                note = format!("chaos {} busy {} ms", cfg.label, cfg.ms);
-            }
-            "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
-            _ => {}
-        }
-        log::write(log::Level::Info, &note);
-        Ok(input.candidates.iter().map(|c| Ranking { site_id: c.site.id, confidence: cfg.confidence, explanation: note.clone() }).collect())
+    fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
+        inputs.into_iter().map(score_one).collect()
     }
+}
+
+/// One plan node's step (the host sends a batch of them).
+fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+    let cfg: Config = planmap_plugin_sdk::parse_config(&input.config)
+        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+    let mut note = format!("chaos {}", cfg.label);
+    match cfg.mode.as_str() {
+        "spin" => {
+            let mut x: u64 = 0;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        "alloc" => {
+            let mut blocks: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..cfg.mib {
+                blocks.push(vec![1u8; 1 << 20]);
+            }
+            note = format!("allocated {} MiB", blocks.len());
+        }
+        "llm" => {
+            let req = llm::CompletionRequest { system: String::new(), prompt: "hello".into(), max_tokens: 8, temperature: 0.0, json: false };
+            note = match llm::complete(&req) {
+                Ok(c) => format!("llm answered: {}", c.text),
+                Err(e) => format!("llm error {:?}: {}", e.kind, e.message),
+            };
+        }
+        "cache" => {
+            note = match cache::set("k", b"v", 0).and_then(|_| cache::get("k")) {
+                Ok(v) => format!("cache returned {:?}", v.map(|b| String::from_utf8_lossy(&b).to_string())),
+                Err(e) => format!("cache error {:?}: {}", e.kind, e.message),
+            };
+        }
+        "busy" => {
+            // Burn guest time for `ms` milliseconds (a slow but well-behaved step).
+            let start = std::time::Instant::now();
+            while start.elapsed().as_millis() < cfg.ms as u128 {
+                std::hint::black_box(0);
+            }
+            note = format!("chaos {} busy {} ms", cfg.label, cfg.ms);
+        }
+        "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
+        _ => {}
+    }
+    log::write(log::Level::Info, &note);
+    Ok(input.candidates.iter().map(|c| Ranking { site_id: c.site.id, confidence: cfg.confidence, explanation: note.clone() }).collect())
 }
 
 export!(Chaos);
