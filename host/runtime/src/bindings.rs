@@ -62,9 +62,13 @@ impl wit::Candidate {
     pub fn explanation(&self) -> &str {
         self.assessed.as_ref().map_or("", |a| a.explanation.as_str())
     }
-    /// The matchers' features.
-    pub fn features(&self) -> &[wit::Feature] {
+    /// The matchers' feature values, aligned with the step input's `feature_names`.
+    pub fn features(&self) -> &[f64] {
         self.assessed.as_ref().map_or(&[], |a| a.features.as_slice())
+    }
+    /// The features this candidate has a value for, by name.
+    pub fn named_features<'a>(&'a self, names: &'a [String]) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+        names.iter().zip(self.features()).filter(|(_, v)| !v.is_nan()).map(|(n, v)| (n.as_str(), *v))
     }
     /// The matchers' evidence.
     pub fn evidence(&self) -> &[wit::Evidence] {

@@ -40,6 +40,8 @@ pub struct Runtime {
     /// wasmtime upgrade or config change never loads stale machine code.
     pub(crate) engine_key: String,
     ticker_stop: Arc<AtomicBool>,
+    /// Invocations made on this runtime (each pays the fixed cost of a call once).
+    pub(crate) invocations: std::sync::atomic::AtomicUsize,
 }
 
 impl Runtime {
@@ -89,7 +91,14 @@ impl Runtime {
                 }
             })?;
         }
-        Ok(Runtime { engine, linker, cache_dir: config.cache_dir, engine_key, ticker_stop })
+        Ok(Runtime { engine, linker, cache_dir: config.cache_dir, engine_key, ticker_stop, invocations: Default::default() })
+    }
+}
+
+impl Runtime {
+    /// Plugin invocations made on this runtime so far (a batch counts once).
+    pub fn invocations(&self) -> usize {
+        self.invocations.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -141,6 +141,7 @@ impl Runtime {
     /// returning.
     pub async fn invoke_batch(&self, plugin: &LoadedPlugin, call: BatchCall<'_>) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
         let BatchCall { inputs, limits, grants, capabilities, scope } = call;
+        self.invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let n = inputs.len().max(1);
         let limits = CallLimits { timeout: limits.timeout * n as u32, memory_bytes: limits.memory_bytes.saturating_mul(n).min(MAX_BATCH_MEMORY) };
         let fail = |cause: InvokeCause, report: &InvokeReport| InvokeError {

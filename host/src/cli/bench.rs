@@ -111,17 +111,23 @@ fn candidates(n: usize) -> Vec<Candidate> {
     (0..n).map(|i| Candidate::proposed(synthetic_site(i), 1.0 / (i + 1) as f64)).collect()
 }
 
-/// Time `iterations` invocations of `plugin` on the synthetic node with the candidates
-/// `batch()` makes (a fresh batch each time, as the pipeline hands over).
-pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::LoadedPlugin, caps: &Arc<JobCapabilities>, config: &str, iterations: usize, batch: impl Fn() -> Vec<Candidate>) -> anyhow::Result<Vec<Duration>> {
+/// Time `iterations` invocations of `plugin` on a batch of `nodes` copies of the
+/// synthetic node, each with the candidates `batch()` makes (fresh each time, as the
+/// pipeline hands over) and the feature names `names`.
+#[allow(clippy::too_many_arguments)]
+pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::LoadedPlugin, caps: &Arc<JobCapabilities>, config: &str, iterations: usize, nodes: usize, names: &[String], batch: impl Fn() -> Vec<Candidate>) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
-        let input = StepInput { node: synthetic_node(), candidates: batch(), config: config.to_string(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } };
-        let call = Call { input: &input, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+        let inputs: Vec<StepInput> = (0..nodes)
+            .map(|_| StepInput { node: synthetic_node(), candidates: batch(), feature_names: names.to_vec(), config: config.to_string(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } })
+            .collect();
+        let call = planmap_runtime::BatchCall { inputs: &inputs, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
         let t = Instant::now();
-        let (r, _) = runtime.invoke(plugin, call).await;
+        let (r, _) = runtime.invoke_batch(plugin, call).await;
         times.push(t.elapsed());
-        r?;
+        for one in r? {
+            one.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        }
     }
     Ok(times)
 }
@@ -179,6 +185,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
             let input = StepInput {
                 node: node.clone(),
                 candidates: candidates(50),
+                feature_names: vec![],
                 config: config.clone(),
                 context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 },
             };
@@ -198,7 +205,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         println!("\n## no-op plugin by batch size (µs, p50): the runtime's own cost per step");
         let p = runtime.load("no-op", bytes, "bench")?;
         for n in [0usize, 1, 10, 20, 50] {
-            let times = time_invocations(&runtime, &p, &caps, config, iterations, || candidates(n)).await?;
+            let times = time_invocations(&runtime, &p, &caps, config, iterations, 1, &[], || candidates(n)).await?;
             let (p50, p99, _) = stats(times);
             println!("candidates {n:>3}: p50 {p50:>8.1}  p99 {p99:>8.1}");
         }

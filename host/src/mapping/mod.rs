@@ -147,9 +147,15 @@ pub struct Timing {
     pub plugin: std::time::Duration,
     /// Of which inside host capabilities.
     pub host: std::time::Duration,
+    /// Node steps (one plan node through one graph node).
     pub steps: usize,
+    /// Plugin invocations (each serving a batch of node steps) on the job's runtime during the run.
+    pub invocations: usize,
     pub candidates_in: usize,
+    /// Whole candidates already assessed (matcher inputs on a widened pass).
     pub assessed_in: usize,
+    /// Slim candidates (scorer and router inputs).
+    pub slim_in: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -307,6 +313,7 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
 /// job interrupted part way continues without redoing finished nodes.
 pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usize) + Sync), resume: &Resume, checkpoint: &(dyn Fn(Checkpoint<'_>) + Sync)) -> anyhow::Result<MapResult> {
     let t = std::time::Instant::now();
+    let invocations_before = job.runtime.invocations();
     let graph = job.snapshot.graph(&job.graph)?;
     let owned: Vec<&PlanNode> = plan.nodes.iter().filter(|n| n.ownership == Ownership::Owned).collect();
     // Two passes over the owned nodes: the first maps each node on its own evidence;
@@ -340,6 +347,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing.steps += o.steps.len();
         timing.candidates_in += o.candidates_in;
         timing.assessed_in += o.assessed_in;
+        timing.slim_in += o.slim_in;
     };
     first.values().for_each(&mut account);
     for (id, o) in &first {
@@ -394,6 +402,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         mappings.push(m);
     }
     let summary = summarise(&mappings, t.elapsed().as_secs_f64() * 1e3);
+    timing.invocations = job.runtime.invocations() - invocations_before;
     Ok(MapResult {
         mappings,
         summary,
@@ -448,7 +457,7 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
             .map(|c| Scored {
                 code: code_of(&c.site.location),
                 confidence: c.confidence(),
-                features: c.features().iter().map(|f| (f.name.clone(), f.value)).collect(),
+                features: c.named_features(&o.feature_names).map(|(n, v)| (n.to_string(), v)).collect(),
             })
             .collect(),
         plugins: plugins_used(&o.steps),

@@ -1,12 +1,25 @@
 //! Applying a step's output to the candidate list the host keeps: proposals become
 //! candidates (sites filled in from the index), assessments add features and evidence,
-//! rankings reorder and score. Ids a plugin invents are skipped and logged.
+//! rankings reorder and score (with an explanation built from the evidence when the
+//! scorer gave none). Ids a plugin invents are skipped and logged.
 
-use planmap_runtime::wit::{Candidate, CodeSite};
+use planmap_runtime::wit::{Candidate, CodeSite, StepInput};
 use planmap_runtime::{CallScope, Capabilities, StepOutput};
 use std::collections::HashMap;
 
-pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &dyn Capabilities, scope: &CallScope) {
+/// Evidence details an explanation the host builds quotes, strongest first.
+const EXPLANATION_DETAILS: usize = 3;
+
+/// An explanation from a candidate's evidence: its strongest non-zero details.
+pub fn explain(c: &Candidate) -> String {
+    let mut ev: Vec<_> = c.evidence().iter().filter(|e| e.weight != 0.0).collect();
+    ev.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+    let parts: Vec<&str> = ev.iter().take(EXPLANATION_DETAILS).map(|e| e.detail.as_str()).collect();
+    if parts.is_empty() { "no matching evidence".to_string() } else { parts.join("; ") }
+}
+
+pub async fn apply(output: StepOutput, input: &mut StepInput, caps: &dyn Capabilities, scope: &CallScope) {
+    let StepInput { candidates, feature_names, .. } = input;
     match output {
         StepOutput::Proposals(proposals) => {
             let mut old: HashMap<u32, Candidate> = candidates.drain(..).map(|c| (c.site.id, c)).collect();
@@ -39,8 +52,17 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &d
                 };
                 let c = candidates[i].assessed_mut();
                 for f in a.features {
-                    c.features.retain(|x| x.name != f.name);
-                    c.features.push(f);
+                    let k = match feature_names.iter().position(|n| *n == f.name) {
+                        Some(k) => k,
+                        None => {
+                            feature_names.push(f.name);
+                            feature_names.len() - 1
+                        }
+                    };
+                    if c.features.len() <= k {
+                        c.features.resize(k + 1, f64::NAN);
+                    }
+                    c.features[k] = f.value;
                 }
                 for e in a.evidence {
                     c.evidence.retain(|x| x.signal != e.signal);
@@ -55,9 +77,10 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, caps: &d
             for r in rankings {
                 match old.remove(&r.site_id) {
                     Some(mut c) => {
+                        let explanation = if r.explanation.is_empty() { explain(&c) } else { r.explanation };
                         let a = c.assessed_mut();
                         a.confidence = r.confidence.clamp(0.0, 1.0);
-                        a.explanation = r.explanation;
+                        a.explanation = explanation;
                         candidates.push(c);
                     }
                     None => unknown += 1,

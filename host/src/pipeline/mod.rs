@@ -83,8 +83,12 @@ pub struct NodeOutcome {
     pub host_time: std::time::Duration,
     /// Candidates handed into steps, summed over steps (what crossed into the sandbox).
     pub candidates_in: usize,
-    /// Of which already assessed (with features and evidence).
+    /// Of which whole candidates already assessed (with features and evidence).
     pub assessed_in: usize,
+    /// Of which slim (id, features and confidence only: scorer and router inputs).
+    pub slim_in: usize,
+    /// Names of the feature values in the candidates' `assessed.features`.
+    pub feature_names: Vec<String>,
 }
 
 /// Run `graph` for `node`. Plugin failures end this node's run (recorded in the
@@ -110,6 +114,7 @@ impl Walk {
             self.out.error = error;
         }
         self.out.candidates = std::mem::take(&mut self.input.candidates);
+        self.out.feature_names = std::mem::take(&mut self.input.feature_names);
         self.done = true;
     }
 }
@@ -120,8 +125,8 @@ pub async fn run_nodes(runtime: &Runtime, snap: &Snapshot, graph: &Graph, nodes:
     let mut walks: Vec<Walk> = nodes
         .into_iter()
         .map(|node| Walk {
-            input: StepInput { node, candidates: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
-            out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0 },
+            input: StepInput { node, candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
+            out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0, slim_in: 0, feature_names: Vec::new() },
             visits: BTreeMap::new(),
             current: graph.entry.clone(),
             steps: 0,
@@ -191,7 +196,7 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
                 continue;
             }
             (o, NodeTarget::Next(t)) => {
-                merge::apply(o, &mut w.input.candidates, caps.as_ref(), &scope).await;
+                merge::apply(o, &mut w.input, caps.as_ref(), &scope).await;
                 t.clone()
             }
             (StepOutput::Decision(d), NodeTarget::Decisions(table)) => match table.get(&d.label) {
@@ -259,15 +264,28 @@ async fn step(
         (Some(v), _) => v.config_text.clone(),
         (None, _) => gnode.config_text.clone(),
     };
-    // The inputs move into the batch and back, so candidates are never copied host-side.
+    // The inputs move into the batch and back, so candidates are never copied
+    // host-side; scorers and routers get slim copies and the full ones wait here.
+    let slim = matches!(gnode.kind, planmap_runtime::Kind::Scorer | planmap_runtime::Kind::Router);
     let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
+    let mut kept: Vec<Vec<Candidate>> = Vec::new();
     for &i in chunk {
         let w = &mut walks[i];
         w.input.config.clone_from(&config);
         w.out.candidates_in += w.input.candidates.len();
-        w.out.assessed_in += w.input.candidates.iter().filter(|c| c.assessed.is_some()).count();
+        if slim {
+            w.out.slim_in += w.input.candidates.len();
+        } else {
+            w.out.assessed_in += w.input.candidates.iter().filter(|c| c.assessed.is_some()).count();
+        }
         let context = w.input.context.clone();
-        inputs.push(std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), config: String::new(), context }));
+        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context });
+        if slim {
+            let full = std::mem::take(&mut input.candidates);
+            input.candidates = full.iter().map(slim_candidate).collect();
+            kept.push(full);
+        }
+        inputs.push(input);
     }
     let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: batch_label(&ids) };
@@ -311,7 +329,11 @@ async fn step(
         }
     };
     let mut results = Vec::with_capacity(chunk.len());
-    for ((&i, input), (r, rep)) in chunk.iter().zip(inputs).zip(per_node) {
+    let mut kept = kept.into_iter();
+    for ((&i, mut input), (r, rep)) in chunk.iter().zip(inputs).zip(per_node) {
+        if slim {
+            input.candidates = kept.next().expect("one kept list per slim input");
+        }
         let w = &mut walks[i];
         w.input = input;
         w.out.plugin_time += rep.call;
@@ -335,6 +357,27 @@ async fn step(
         results.push(r);
     }
     results
+}
+
+/// What a scorer or router sees of a candidate: its id, retrieval score, feature values
+/// and confidence (see the contract's `step-input.candidates`).
+pub fn slim_candidate(c: &Candidate) -> Candidate {
+    use planmap_runtime::wit::{Assessed, CodeSite, Location};
+    Candidate {
+        site: CodeSite {
+            id: c.site.id,
+            location: Location { file: String::new(), symbol: String::new(), line_start: 0, line_end: 0 },
+            statement_start: 0,
+            statement_end: 0,
+            kind: String::new(),
+            columns: vec![],
+            tables: vec![],
+            literals: vec![],
+            functions: vec![],
+        },
+        retrieval_score: c.retrieval_score,
+        assessed: c.assessed.as_ref().map(|a| Assessed { features: a.features.clone(), evidence: vec![], confidence: a.confidence, explanation: String::new() }),
+    }
 }
 
 /// How a batch is named in logs and errors: its node ids, shortened.

@@ -1,6 +1,7 @@
 //! Built-in scorer: a logistic model over the matcher's features. Weights and bias come
 //! from the graph node's config so variants can be A/B tested without a rebuild.
 //! Features a candidate lacks count as "no signal" (0 contribution), not as a miss.
+//! It returns no explanation text: the host builds it from the evidence it keeps.
 
 wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 
@@ -50,16 +51,15 @@ impl Default for Config {
 
 struct Scorer;
 
-fn logit(cfg: &Config, c: &Candidate) -> f64 {
-    let features = c.assessed.as_ref().map_or(&[][..], |a| a.features.as_slice());
-    cfg.bias + features.iter().map(|f| cfg.weights.get(&f.name).copied().unwrap_or(0.0) * (f.value - 0.5) * 2.0).sum::<f64>()
+/// The weight of each of the input's feature names (0 for names the config lacks).
+fn weights_of(cfg: &Config, names: &[String]) -> Vec<f64> {
+    names.iter().map(|n| cfg.weights.get(n).copied().unwrap_or(0.0)).collect()
 }
 
-fn explain(c: &Candidate) -> String {
-    let mut ev = c.assessed.as_ref().map(|a| a.evidence.clone()).unwrap_or_default();
-    ev.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
-    let parts: Vec<String> = ev.iter().filter(|e| e.weight != 0.0).take(3).map(|e| e.detail.clone()).collect();
-    if parts.is_empty() { "no matching evidence".to_string() } else { parts.join("; ") }
+/// A candidate's weighted evidence sum; a missing (`NaN`) feature is no signal.
+fn logit(cfg: &Config, weights: &[f64], c: &Candidate) -> f64 {
+    let features = c.assessed.as_ref().map_or(&[][..], |a| a.features.as_slice());
+    cfg.bias + features.iter().zip(weights).filter(|(v, _)| !v.is_nan()).map(|(v, w)| w * (v - 0.5) * 2.0).sum::<f64>()
 }
 
 impl Guest for Scorer {
@@ -72,7 +72,8 @@ impl Guest for Scorer {
 fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     let cfg: Config = sdk::parse_config(&input.config)
         .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
-    let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, c)).collect();
+    let weights = weights_of(&cfg, &input.feature_names);
+    let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, &weights, c)).collect();
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);
     let mut second = f64::NEG_INFINITY;
@@ -98,7 +99,8 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
                 }
                 None => sdk::sigmoid(zi),
             };
-            Ranking { site_id: c.site.id, confidence, explanation: explain(c) }
+            // The host builds the explanation from the evidence it keeps.
+            Ranking { site_id: c.site.id, confidence, explanation: String::new() }
         })
         .collect();
     out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));

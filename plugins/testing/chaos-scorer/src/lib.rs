@@ -1,7 +1,8 @@
 //! Test plugin: a scorer whose behaviour is chosen by its config, to prove the sandbox.
 //! `{"mode":"ok","confidence":0.9}` scores every candidate with that confidence;
 //! `"spin"` loops forever; `"alloc"` allocates `mib` MiB; `"busy"` computes for `ms` ms; `"llm"` / `"cache"` call
-//! those capabilities and report the outcome in the explanation; `"fail"` returns an error.
+//! those capabilities and report the outcome in the explanation; `"fail"` returns an error;
+//! `"trap-on"` traps on the plan node named by `node` (and scores the others).
 
 wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 
@@ -21,6 +22,8 @@ struct Config {
     mib: u32,
     ms: u32,
     label: String,
+    /// For `"trap-on"`: the plan node whose step traps (the others score normally).
+    node: String,
 }
 
 struct Chaos;
@@ -72,6 +75,7 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
             note = format!("chaos {} busy {} ms", cfg.label, cfg.ms);
         }
         "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
+        "trap-on" if input.node.id == cfg.node => panic!("asked to trap on node {}", cfg.node),
         _ => {}
     }
     log::write(log::Level::Info, &note);
