@@ -4,6 +4,7 @@
 mod deploy;
 mod foundation;
 mod jobs;
+mod llm;
 mod mapping;
 mod plan;
 mod repo;

@@ -16,13 +16,19 @@ pub struct BackendConfig {
     pub chroma_url: Option<String>,
     pub chroma_token: Option<String>,
     pub embeddings: Option<EmbeddingsConfig>,
+    pub llm: Option<super::llm::LlmConfig>,
 }
 
 impl BackendConfig {
     /// `REDIS_URL`, `CHROMA_URL`, `CHROMA_TOKEN`, `OPENAI_BASE_URL` / `OPENAI_API_KEY` / `EMBEDDING_MODEL`.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        BackendConfig { redis_url: var("REDIS_URL"), chroma_url: var("CHROMA_URL"), chroma_token: var("CHROMA_TOKEN"), embeddings: EmbeddingsConfig::from_env() }
+        // A bad LLM setting is reported when the backends connect (as a degradation note).
+        let llm = super::llm::LlmConfig::from_lookup(&|k| std::env::var(k).ok()).unwrap_or_else(|e| {
+            tracing::warn!("llm: {e}; the model is off");
+            None
+        });
+        BackendConfig { redis_url: var("REDIS_URL"), chroma_url: var("CHROMA_URL"), chroma_token: var("CHROMA_TOKEN"), embeddings: EmbeddingsConfig::from_env(), llm }
     }
 }
 
@@ -32,11 +38,21 @@ pub struct Backends {
     pub cache: Arc<dyn Cache>,
     pub vectors: Arc<dyn VectorIndex>,
     pub embedder: Option<Arc<Embedder>>,
+    /// The chat model, when configured.
+    pub llm: Option<Arc<super::llm::LlmClient>>,
     /// Degradations, for the user and the logs.
     pub notes: Vec<String>,
 }
 
 impl Backends {
+    /// The model for one job: its budget (`spent` carried over from an interrupted run)
+    /// and the secrets its prompts must never contain. `None` when no model is set up.
+    pub fn job_llm(&self, limit_usd: f64, spent_usd: f64, secrets: Vec<String>) -> Option<(Arc<super::llm::JobLlm>, Arc<super::llm::Budget>)> {
+        let client = self.llm.clone()?;
+        let budget = Arc::new(super::llm::Budget::new(limit_usd, spent_usd));
+        Some((Arc::new(super::llm::JobLlm { client, budget: budget.clone(), secrets, cache: self.cache.clone() }), budget))
+    }
+
     pub async fn connect(cfg: &BackendConfig) -> Backends {
         let mut notes = Vec::new();
         let cache: Arc<dyn Cache> = match &cfg.redis_url {
@@ -69,10 +85,20 @@ impl Backends {
             },
             None => None,
         };
+        let llm = match &cfg.llm {
+            Some(c) => match super::llm::LlmClient::new(c.clone()) {
+                Ok(x) => Some(Arc::new(x)),
+                Err(err) => {
+                    notes.push(format!("llm: {err}; the model is off"));
+                    None
+                }
+            },
+            None => None,
+        };
         for n in &notes {
             tracing::warn!("{n}");
         }
-        Backends { cache, vectors, embedder, notes }
+        Backends { cache, vectors, embedder, llm, notes }
     }
 }
 

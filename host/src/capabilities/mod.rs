@@ -6,11 +6,12 @@ pub mod backends;
 pub mod cache;
 pub mod code_index;
 pub mod embeddings;
+pub mod llm;
 pub mod redis_cache;
 pub mod vectors;
 
 use planmap_runtime::capabilities::cap_error;
-use planmap_runtime::wit::{code_search, llm, vectors as wit_vectors, CodeSite, SiteSource};
+use planmap_runtime::wit::{code_search, llm as wit_llm, vectors as wit_vectors, CodeSite, SiteSource};
 use planmap_runtime::{CallScope, Capabilities, CapabilityError};
 use planmap_runtime::wit::CapabilityErrorKind;
 use std::sync::Arc;
@@ -25,6 +26,9 @@ pub use vectors::{MemoryVectors, VectorIndex};
 /// into the sandbox per call (each hit carries a snippet).
 pub const MAX_SEARCH_HITS: u32 = 200;
 
+/// Most tokens a plugin may ask the model to generate in one call.
+pub const MAX_LLM_TOKENS: u32 = 4096;
+
 /// The backends one job's plugins see.
 #[derive(Clone)]
 pub struct JobCapabilities {
@@ -32,6 +36,8 @@ pub struct JobCapabilities {
     pub cache: Arc<dyn Cache>,
     /// Vector search over this repository's sites, when embeddings are configured.
     pub vectors: Option<RepoVectors>,
+    /// The chat model with this job's budget, when one is configured.
+    pub llm: Option<Arc<llm::JobLlm>>,
 }
 
 /// One repository's collection in a vector index, and the embedder that fills it.
@@ -44,7 +50,12 @@ pub struct RepoVectors {
 
 impl JobCapabilities {
     pub fn new(index: Arc<dyn CodeIndex>, cache: Arc<dyn Cache>) -> Self {
-        JobCapabilities { index, cache, vectors: None }
+        JobCapabilities { index, cache, vectors: None, llm: None }
+    }
+
+    pub fn with_llm(mut self, l: Option<Arc<llm::JobLlm>>) -> Self {
+        self.llm = l;
+        self
     }
 
     pub fn with_vectors(mut self, v: Option<RepoVectors>) -> Self {
@@ -94,7 +105,24 @@ impl Capabilities for JobCapabilities {
         Ok(hits.into_iter().filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(&name)?, similarity })).collect())
     }
 
-    async fn complete(&self, _scope: &CallScope, _req: llm::CompletionRequest) -> Result<llm::Completion, CapabilityError> {
-        Err(cap_error(CapabilityErrorKind::Unavailable, "llm: no model is configured (set OPENAI_API_KEY / OPENAI_BASE_URL)"))
+    async fn complete(&self, _scope: &CallScope, req: wit_llm::CompletionRequest) -> Result<wit_llm::Completion, CapabilityError> {
+        let Some(model) = &self.llm else {
+            return Err(cap_error(CapabilityErrorKind::Unavailable, "llm: no model is configured (set OPENAI_API_KEY / OPENAI_BASE_URL)"));
+        };
+        let r = llm::Request { system: req.system, prompt: req.prompt, max_tokens: req.max_tokens.min(MAX_LLM_TOKENS), temperature: req.temperature, json: req.json };
+        match model.complete(r).await {
+            llm::Outcome::Answer { answer, cached } => Ok(wit_llm::Completion {
+                text: answer.text,
+                // A cached answer cost nothing this time.
+                prompt_tokens: if cached { 0 } else { answer.prompt_tokens },
+                completion_tokens: if cached { 0 } else { answer.completion_tokens },
+                cached,
+            }),
+            llm::Outcome::OverBudget { spent, estimate, limit } => Err(cap_error(
+                CapabilityErrorKind::BudgetExhausted,
+                format!("llm: the job's budget of ${limit:.2} would be exceeded (${spent:.4} spent, this call is estimated at ${estimate:.4}); the node continues without the model"),
+            )),
+            llm::Outcome::Failed(e) => Err(cap_error(CapabilityErrorKind::Failed, format!("llm: {e}"))),
+        }
     }
 }

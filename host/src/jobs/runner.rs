@@ -20,6 +20,9 @@ use std::time::Duration;
 /// so a 5,000-node plan does not write 10,000 rows of progress.
 const PROGRESS_EVERY: usize = 25;
 
+/// The LLM budget of a job stored without one (`MAX_JOB_COST_USD`'s default).
+const DEFAULT_BUDGET_USD: f64 = 1.0;
+
 /// Checkpoint passes: after the first mapping pass, and when a node is finished.
 const FIRST_PASS: i64 = 1;
 const FINAL_PASS: i64 = 2;
@@ -226,6 +229,12 @@ impl Runner {
         let (ctx, caps) = repo::context::job_capabilities(&self.backends, &checkout, &spec.target_paths)
             .await
             .map_err(|e| JobFailure::Failed(format!("repository index: {e}")))?;
+        // The model, with what is left of the job's budget (an interrupted run's spending
+        // counts) and the repository token as a secret no prompt may carry.
+        let secrets: Vec<String> = self.tokens.lock().ok().and_then(|t| t.get(id).cloned()).into_iter().collect();
+        let model = self.backends.job_llm(job.budget_usd.unwrap_or(DEFAULT_BUDGET_USD), job.cost_usd, secrets);
+        let budget = model.as_ref().map(|(_, b)| b.clone());
+        let caps = caps.with_llm(model.map(|(m, _)| m));
 
         self.store.event(id, "stage-finished", &json!({"stage": "repo", "commit": ctx.commit, "sites": ctx.sites.len()})).await?;
         self.stage(id, "map", 0, total).await?;
@@ -303,7 +312,18 @@ impl Runner {
         drop(tx);
         let _ = writer.await;
         let result = result.map_err(|e| JobFailure::Failed(format!("mapping: {e}")))?;
-        self.store.event(id, "stage-finished", &json!({"stage": "map", "summary": result.summary})).await?;
+        let llm = budget.as_ref().map(|b| {
+            let sp = b.spend();
+            json!({"calls": sp.calls, "cacheHits": sp.cache_hits, "promptTokens": sp.prompt_tokens, "completionTokens": sp.completion_tokens, "usd": sp.usd, "budgetUsd": b.limit_usd, "budgetExhausted": sp.exhausted})
+        });
+        if let Some(b) = &budget {
+            let sp = b.spend();
+            self.store.set_cost(id, sp.usd).await?;
+            if sp.exhausted {
+                self.store.event(id, "llm-budget-exhausted", &json!({"spentUsd": sp.usd, "budgetUsd": b.limit_usd, "note": "nodes after this point were mapped without the model"})).await?;
+            }
+        }
+        self.store.event(id, "stage-finished", &json!({"stage": "map", "summary": result.summary, "llm": llm})).await?;
 
         self.stage(id, "save", result.mappings.len() as i64, total).await?;
         let metadata = json!({"graph": {"name": result.graph.name, "version": result.graph.version}, "repoCommit": result.repo.commit});

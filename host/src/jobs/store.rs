@@ -450,6 +450,12 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Record what the job has spent on the model so far (US dollars).
+    pub async fn set_cost(&self, id: &str, usd: f64) -> Result<(), StoreError> {
+        execute!(self, "UPDATE jobs SET cost_usd = $2, updated_at = $3 WHERE id = $1", id, usd, now_ms()).map_err(query_error("record cost", Some(id)))?;
+        Ok(())
+    }
+
     /// Record the outcome of the job's graph and repository (shown with its status).
     pub async fn describe(&self, id: &str, graph_name: &str, graph_version: &str, repo_commit: &str) -> Result<(), StoreError> {
         let sql = "UPDATE jobs SET graph_name = $2, graph_version = $3, repo_commit = $4, updated_at = $5 WHERE id = $1";

@@ -24,6 +24,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("OPENAI_API_KEY", "OpenAI-compatible API key (secret)"),
     ("OPENAI_BASE_URL", "OpenAI-compatible API base URL"),
     ("EMBEDDING_MODEL", "embeddings model name"),
+    ("LLM_MODEL", "chat model for verification (default gpt-4o-mini)"),
+    ("LLM_TIMEOUT_SECONDS", "per-request timeout of the chat model (default 60)"),
+    ("LLM_MAX_RETRIES", "retries on 429, 5xx and timeouts (default 4)"),
+    ("LLM_PRICES", "model=prompt/completion USD per 1k tokens, comma-separated (known OpenAI models built in)"),
     ("MAX_PARALLEL_NODES", "plan nodes mapped at once per job (default 5)"),
     ("RETRIEVAL_TOP_K", "candidates per retrieval, overriding the graphs' top_k"),
     ("CONFIDENCE_THRESHOLD_HIGH", "confidence to accept a mapping (default 0.8)"),
@@ -267,6 +271,10 @@ impl ServiceConfig {
             chroma_url: var("CHROMA_URL"),
             chroma_token: var("CHROMA_TOKEN"),
             embeddings: crate::capabilities::EmbeddingsConfig::from_lookup(&|k| var(k)),
+            llm: crate::capabilities::llm::LlmConfig::from_lookup(&|k| var(k)).unwrap_or_else(|e| {
+                p.push(e);
+                None
+            }),
         };
         if let Some(u) = &backends.redis_url
             && !(u.starts_with("redis://") || u.starts_with("rediss://")) {
