@@ -9,7 +9,7 @@ use std::process::Command;
 /// The wasm target the plugins are built for.
 const TARGET: &str = "wasm32-wasip2";
 /// Plugins compiled into the binary (crate name under plugins/builtin/).
-const BUILTIN: &[&str] = &["lexical-retriever", "evidence-matcher", "weighted-scorer", "threshold-router"];
+const BUILTIN: &[&str] = &["lexical-retriever", "evidence-matcher", "weighted-scorer", "threshold-router", "llm-verifier"];
 /// Plugins built only for tests (crate name under plugins/testing/).
 const TESTING: &[&str] = &["chaos-scorer"];
 

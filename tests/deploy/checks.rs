@@ -181,7 +181,7 @@ fn configmaps_carry_the_repository_files_unchanged() {
     assert_eq!(graphs.len(), files.len(), "one ConfigMap key per graph file");
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
-        assert_eq!(graphs[&name].as_str(), Some(std::fs::read_to_string(&f).unwrap().as_str()), "{name} drifted from graphs/ (regenerate deploy/k8s/graphs-configmap.yaml, see RUNBOOK)");
+        assert_eq!(graphs[&name].as_str(), Some(std::fs::read_to_string(&f).unwrap().as_str()), "{name} drifted from graphs/ (run deploy/k8s/render-graphs-configmap.py)");
     }
     let scripts = configmap_data("backup-cronjob.yaml", "planmap-backup-scripts");
     assert_eq!(scripts["pg-backup.sh"].as_str(), Some(std::fs::read_to_string(deploy().join("backup/pg-backup.sh")).unwrap().as_str()));

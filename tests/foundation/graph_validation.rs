@@ -156,7 +156,7 @@ fn a_file_with_several_errors_reports_all_of_them() {
 #[test]
 fn the_shipped_graphs_are_valid() {
     let builtin: PluginKinds = [
-        ("lexical-retriever", Kind::Retriever), ("evidence-matcher", Kind::Matcher), ("weighted-scorer", Kind::Scorer), ("threshold-router", Kind::Router),
+        ("lexical-retriever", Kind::Retriever), ("evidence-matcher", Kind::Matcher), ("weighted-scorer", Kind::Scorer), ("threshold-router", Kind::Router), ("llm-verifier", Kind::Scorer),
     ].into_iter().map(|(n, k)| (n.to_string(), k)).collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../graphs");
     for f in std::fs::read_dir(&dir).unwrap() {

@@ -187,3 +187,57 @@ async fn a_plugin_reaches_the_model_through_the_sandbox_only_when_granted() {
     assert!(off.candidates[0].explanation().contains("Unavailable"), "{}", off.candidates[0].explanation());
     assert_eq!(f.seen.lock().unwrap().len(), 1, "only the granted, configured call reached the model");
 }
+
+/// Run retrieve -> match -> (chaos scorer, every candidate at 0.6) -> llm-verifier on
+/// one node against a fake model; the candidates as the verifier left them.
+async fn verified(reply: Reply, final_pass: bool) -> (Vec<(u32, f64, String)>, usize) {
+    use crate::support::*;
+    use planmap::pipeline::{run_node, RunContext};
+    use planmap::runtime::wit::{Family, PlanFile};
+    let f = fake(vec![reply]).await;
+    let dir = scratch();
+    let (plugins, graphs) = (dir.path().join("plugins"), dir.path().join("graphs"));
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::create_dir_all(&graphs).unwrap();
+    publish(&plugins, "test-scorer.wasm", &wasm("chaos_scorer"));
+    let g = "entry = \"retrieve\"\n[nodes.retrieve]\nkind = \"retriever\"\nplugin = \"lexical-retriever\"\ncapabilities = [\"code-search\"]\n\
+             [nodes.score]\nkind = \"scorer\"\nplugin = \"test-scorer\"\n[nodes.score.config]\nmode = \"ok\"\nconfidence = 0.6\n\
+             [nodes.verify]\nkind = \"scorer\"\nplugin = \"llm-verifier\"\ncapabilities = [\"llm\", \"code-search\"]\n\
+             [[edges]]\nfrom = \"retrieve\"\nto = \"score\"\n[[edges]]\nfrom = \"score\"\nto = \"verify\"\n[[edges]]\nfrom = \"verify\"\nto = \"finish\"\n";
+    std::fs::write(graphs.join("v.toml"), g).unwrap();
+    let reg = planmap::snapshot::Registry::open(runtime(), planmap::snapshot::Sources { plugin_dir: Some(plugins), graph_dir: Some(graphs) }).unwrap();
+    let snap = reg.snapshot();
+    let sites = vec![site(0, "join", "etl/a.py", 10, &["id"]), site(1, "join", "etl/b.py", 20, &["id"]), site(2, "join", "etl/c.py", 30, &["id"])];
+    let job = Arc::new(JobLlm { client: client(&f.base, Duration::from_secs(5), 0), budget: Arc::new(Budget::new(1.0, 0.0)), secrets: vec![], cache: Arc::new(MemoryCache::new()) });
+    let caps = planmap::capabilities::JobCapabilities::new(Arc::new(planmap::capabilities::MemoryIndex::build(sites.into_iter().map(entry).collect(), &[])), Arc::new(MemoryCache::new())).with_llm(Some(job));
+    let mut node = plan_node("4", "SortMergeJoin", Family::Join, &["id"]);
+    if final_pass {
+        node.plan_files = vec![PlanFile { file: "etl/a.py".into(), share: 1.0 }];
+    }
+    let out = run_node(&reg.runtime, &snap, &snap.graph("v").unwrap(), node, Arc::new(caps), &RunContext::default()).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let asked = f.seen.lock().unwrap().len();
+    (out.candidates.iter().map(|c| (c.site.id, c.confidence(), c.explanation().to_string())).collect(), asked)
+}
+
+#[tokio::test]
+async fn the_verifier_promotes_the_model_s_choice_and_ignores_invented_ones() {
+    // The model picks the second candidate shown: it becomes first, more confident.
+    let (before, _) = verified(ok("{\"choice\": 0, \"reason\": \"x\"}", 1, 1), false).await;
+    let second = before[1].0;
+    let (after, asked) = verified(ok("{\"choice\": 2, \"reason\": \"the join on id is in b.py\"}", 50, 10), true).await;
+    assert_eq!(asked, 1);
+    assert_eq!(after[0].0, second, "{after:?}");
+    assert!(after[0].1 > 0.6 && after[1].1 < 0.6, "{after:?}");
+    assert!(after[0].2.contains("the model chose this site: the join on id is in b.py"), "{}", after[0].2);
+    // Hallucinations (a candidate that was not shown) and broken answers change nothing.
+    for bad in ["{\"choice\": 9, \"reason\": \"made up\"}", "{\"pick\": 1}", "I think it is the second one"] {
+        let (same, asked) = verified(ok(bad, 50, 10), true).await;
+        assert_eq!(asked, 1);
+        assert!(same.iter().all(|c| (c.1 - 0.6).abs() < 1e-9), "{bad}: {same:?}");
+        assert!(same.iter().all(|c| !c.2.contains("the model")), "{bad}: {same:?}");
+    }
+    // A first-pass node (no plan context yet) is not sent: the final pass asks once.
+    let (_, asked) = verified(ok("{\"choice\": 1, \"reason\": \"x\"}", 1, 1), false).await;
+    assert_eq!(asked, 0);
+}

@@ -293,7 +293,7 @@ async fn the_api_description_covers_every_route_and_the_snapshot_is_reported() {
     let served = [
         ("post", "/api/agent/map-to-code"), ("get", "/api/agent/jobs"), ("get", "/api/agent/jobs/{id}"), ("get", "/api/agent/jobs/{id}/mappings"),
         ("get", "/api/agent/jobs/{id}/events"), ("post", "/api/agent/jobs/{id}/cancel"), ("post", "/api/agent/jobs/{id}/resume"), ("get", "/api/agent/graphs"),
-        ("get", "/api/agent/plugins"), ("get", "/api/agent/health"), ("get", "/api/agent/ready"), ("get", "/api/agent/openapi.json"), ("get", "/metrics"),
+        ("get", "/api/agent/plugins"), ("post", "/api/agent/mappings/{id}/feedback"), ("get", "/api/agent/experiments"), ("get", "/api/agent/health"), ("get", "/api/agent/ready"), ("get", "/api/agent/openapi.json"), ("get", "/metrics"),
     ];
     let documented: HashSet<(String, String)> = doc["paths"].as_object().unwrap().iter().flat_map(|(p, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), p.clone()))).collect();
     assert_eq!(documented, served.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect::<HashSet<_>>());

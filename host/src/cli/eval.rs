@@ -27,14 +27,34 @@ pub struct EvalArgs {
     /// scorer weights; see tests/fixtures/devset/fit_scorer.py).
     #[arg(long)]
     pub features: Option<PathBuf>,
+    /// Answer the model-based verifier with a scripted oracle that reads the labels and
+    /// is right with this probability (0.5 to 1), to measure what verification could
+    /// bring without a real model; reports how many nodes reached it.
+    #[arg(long)]
+    pub llm_oracle: Option<f64>,
 }
 
 pub async fn run(a: EvalArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let runtime = crate::config::runtime(common.compile_cache.clone(), common.no_compile_cache)?;
     let sources = Sources { plugin_dir: Some(common.plugins.clone()), graph_dir: Some(common.graphs.clone()) };
     let registry = tokio::task::spawn_blocking(move || Registry::open(runtime, sources)).await?.map_err(|e| anyhow::anyhow!("plugins and graphs are not valid:\n{}", e.join("\n")))?;
-    let backends = Backends::connect(&BackendConfig::from_env()).await;
-    let report = crate::eval::run(&a.dataset, &registry, &backends, a.graph.as_deref()).await?;
+    let mut cfg = BackendConfig::from_env();
+    let oracle = match a.llm_oracle {
+        Some(acc) if !(0.0..=1.0).contains(&acc) => anyhow::bail!("--llm-oracle must be a probability in [0, 1], got {acc}"),
+        Some(acc) => {
+            let o = std::sync::Arc::new(crate::eval::oracle::Oracle { accuracy: acc, case: Default::default(), asked: Default::default() });
+            let base = crate::eval::oracle::serve(o.clone()).await?;
+            let price = crate::capabilities::llm::Price { prompt: 0.0, completion: 0.0 };
+            cfg.llm = Some(crate::capabilities::llm::LlmConfig { base_url: base, api_key: None, model: "oracle".into(), timeout: std::time::Duration::from_secs(10), max_retries: 0, price });
+            Some(o)
+        }
+        None => None,
+    };
+    let backends = Backends::connect(&cfg).await;
+    let report = crate::eval::run_with(&a.dataset, &registry, &backends, a.graph.as_deref(), oracle.as_deref()).await?;
+    if let Some(o) = &oracle {
+        eprintln!("llm oracle (right {:.0} % of the time): {} nodes reached the verifier", o.accuracy * 100.0, o.asked.lock().map(|n| *n).unwrap_or(0));
+    }
     if let Some(path) = &a.features {
         let mut out = String::new();
         for row in &report.candidates {

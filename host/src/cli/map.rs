@@ -98,7 +98,16 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
             println!("plan: {} ({} nodes)", plan.source, plan.nodes.len());
             print!("{}", output::table(&result));
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Format::Json => {
+            // Shadow answers are for experiment records, not results.
+            let mut v = serde_json::to_value(&result)?;
+            for m in v["mappings"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = m.as_object_mut() {
+                    o.remove("shadows");
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
         Format::Sarif => println!("{}", serde_json::to_string_pretty(&output::sarif(&result))?),
     }
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ mod bench_map;
 pub mod bench_plan;
 mod bench_serve;
 mod eval;
+mod experiments;
 mod graph;
 mod healthcheck;
 mod index;
@@ -71,6 +72,10 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Run the HTTP service: job API, worker pool, metrics (see README "Service").
     Serve(serve::ServeArgs),
+    /// Record whether a mapping was right (A/B feedback), straight in the job store.
+    Feedback(experiments::FeedbackArgs),
+    /// Per A/B variant: exposures, latency, errors, confidence, statuses, feedback, accuracy.
+    Experiments(experiments::ExperimentsArgs),
     /// Exit 0 when a running service answers its health check (for container probes).
     Healthcheck(healthcheck::HealthArgs),
     /// Measure the engine (see README "Benchmarks").
@@ -115,6 +120,8 @@ pub fn main() -> ExitCode {
             Command::Migrate(a) => migrate::run(a).await,
             Command::Serve(a) => serve::run(a, &cli.common).await,
             Command::Healthcheck(a) => healthcheck::run(a).await,
+            Command::Feedback(a) => experiments::feedback(a).await,
+            Command::Experiments(a) => experiments::report(a).await,
         }
     });
     match result {

@@ -30,6 +30,8 @@
 //! A mapping is correct when its file matches a label's and its line range overlaps
 //! the label's while spanning at most `MAX_SPAN` lines.
 
+pub mod oracle;
+
 use crate::capabilities::{Backends, JobCapabilities};
 use crate::mapping::{self, Job, Mapping, Thresholds};
 use crate::pipeline::RunContext;
@@ -290,6 +292,15 @@ pub fn cases(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Run every case of a dataset.
 pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph_override: Option<&str>) -> anyhow::Result<Report> {
+    run_with(dataset, registry, backends, graph_override, None).await
+}
+
+/// Per-job LLM budget during evaluation: generous, so a real model's spending is
+/// bounded but never decides results.
+const EVAL_BUDGET_USD: f64 = 5.0;
+
+/// `run`, with a scripted oracle told each case's labels when one answers for the model.
+pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, graph_override: Option<&str>, oracle: Option<&oracle::Oracle>) -> anyhow::Result<Report> {
     let mut outcomes = Vec::new();
     let mut candidates = Vec::new();
     let mut total_ms = 0.0;
@@ -305,7 +316,11 @@ pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph
         let spec = RepoSpec { url: dir.join(&case.repo).display().to_string(), ..Default::default() };
         let checkout = tokio::task::spawn_blocking(move || repo::source::acquire(&spec, &RepoPolicy::cli(), &std::env::temp_dir())).await??;
         let (ctx, _) = repo::context::load_or_build(backends, &checkout, &[], Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("case {name}: {e}"))?;
-        let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()));
+        if let Some(o) = oracle {
+            *o.case.lock().unwrap_or_else(|p| p.into_inner()) = (name.clone(), case.all_labels().map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?);
+        }
+        let model = backends.job_llm(EVAL_BUDGET_USD, 0.0, vec![]).map(|(m, _)| m);
+        let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()).with_llm(model));
         let job = Job {
             runtime: &registry.runtime,
             snapshot: registry.snapshot(),

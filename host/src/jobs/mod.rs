@@ -2,6 +2,7 @@
 //! per-node checkpoints and results (Postgres, or SQLite for the embedded default), and
 //! the runner that executes leased jobs.
 
+pub mod experiments;
 pub mod runner;
 pub mod store;
 

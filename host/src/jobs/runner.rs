@@ -20,6 +20,9 @@ use std::time::Duration;
 /// so a 5,000-node plan does not write 10,000 rows of progress.
 const PROGRESS_EVERY: usize = 25;
 
+/// Jobs waiting beyond which a job runs without its graph's shadow variants.
+const SHADOW_SKIP_QUEUE: i64 = 10;
+
 /// The LLM budget of a job stored without one (`MAX_JOB_COST_USD`'s default).
 const DEFAULT_BUDGET_USD: f64 = 1.0;
 
@@ -242,6 +245,11 @@ impl Runner {
         let graph_name = spec.graph.clone().unwrap_or_else(|| "default".into());
         let graph = snapshot.graph(&graph_name).map_err(|e| JobFailure::Failed(e.to_string()))?;
         self.store.describe(id, &graph.name, &graph.version, &ctx.commit).await?;
+        // Under load, shadow variants go first: they cost time and change no answer.
+        let skip_shadows = self.store.queued().await.map(|n| n > SHADOW_SKIP_QUEUE).unwrap_or(false);
+        if skip_shadows {
+            self.store.event(id, "shadows-skipped", &json!({"reason": format!("more than {SHADOW_SKIP_QUEUE} jobs are waiting")})).await?;
+        }
         let caps = Arc::new(caps);
         let mjob = Job {
             runtime: &self.registry.runtime,
@@ -253,7 +261,7 @@ impl Runner {
                 repo: spec.repo_url.clone(),
                 tenant: job.tenant.clone(),
                 retrieval_top_k: self.retrieval_top_k,
-                ..Default::default()
+                skip_shadows,
             },
             thresholds: self.thresholds,
             parallel: self.parallel,

@@ -480,14 +480,16 @@ impl Store {
         let text = |v: &Value| v.as_str().map(str::to_string);
         let int = |v: &Value| v.as_i64().map(|n| n as i32);
         let now = now_ms();
-        // The job's metadata plus each node's own exposure record (plugins, variants).
-        let meta = |m: &Value| match m.get("plugins") {
-            Some(p) => {
-                let mut md = metadata.clone();
-                md["plugins"] = p.clone();
-                md.to_string()
+        // The job's metadata plus each node's own exposure record (plugins, variants)
+        // and shadow answers (kept for experiment reports, never returned as results).
+        let meta = |m: &Value| {
+            let mut md = metadata.clone();
+            for (from, to) in [("plugins", "plugins"), ("shadows", "shadow")] {
+                if let Some(v) = m.get(from) {
+                    md[to] = v.clone();
+                }
             }
-            None => metadata.to_string(),
+            md.to_string()
         };
         let r: Result<(), sqlx::Error> = on_pool!(self, |p| 'tx: {
             let mut tx = match p.begin().await {
@@ -563,7 +565,13 @@ impl Store {
                     "explanation": r.try_get::<String, _>("explanation")?,
                     "evidence": json_text(r.try_get("evidence")?).unwrap_or(Value::Array(vec![])),
                     "alternatives": json_text(r.try_get("alternatives")?).unwrap_or(Value::Array(vec![])),
-                    "metadata": json_text(r.try_get("metadata")?),
+                    "metadata": json_text(r.try_get("metadata")?).map(|mut md| {
+                        // Shadow answers are for experiment reports, not results.
+                        if let Some(o) = md.as_object_mut() {
+                            o.remove("shadow");
+                        }
+                        md
+                    }),
                 });
                 if let Some(by) = induced {
                     m["inducedBy"] = Value::String(by);
@@ -577,6 +585,56 @@ impl Store {
             filter.offset
         );
         Ok((rows.map_err(query_error("read mappings", Some(id)))?, total))
+    }
+
+    /// The job id and tenant a mapping belongs to.
+    pub async fn mapping_owner(&self, mapping_id: i64) -> Result<Option<(String, String)>, StoreError> {
+        let sql = "SELECT m.job_id AS job_id, j.tenant AS tenant FROM code_mappings m JOIN jobs j ON j.id = m.job_id WHERE m.id = $1";
+        let rows = all_rows!(self, sql, |r| -> Result<(String, String), sqlx::Error> { Ok((r.try_get("job_id")?, r.try_get("tenant")?)) }, mapping_id);
+        Ok(rows.map_err(query_error("find mapping", None))?.into_iter().next())
+    }
+
+    /// Record feedback on a mapping; returns its id.
+    pub async fn add_feedback(&self, mapping_id: i64, verdict: &str, file: Option<&str>, lines: Option<&str>, note: Option<&str>) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO feedback (mapping_id, verdict, corrected_file, corrected_lines, note, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        on_pool!(self, |p| sqlx::query_scalar::<_, i64>(sql).bind(mapping_id).bind(verdict).bind(file).bind(lines).bind(note).bind(now_ms()).fetch_one(p).await)
+            .map_err(query_error("record feedback", None))
+    }
+
+    /// Mappings that took part in experiments (their metadata names a variant), newest
+    /// first, with their latest feedback, for `tenant` (all tenants when `None`), made
+    /// after `since` (Unix ms), at most `limit`.
+    pub async fn experiment_rows(&self, tenant: Option<&str>, since: i64, limit: i64) -> Result<Vec<super::experiments::Row>, StoreError> {
+        use super::experiments::{Feedback, Row};
+        let sql = "SELECT m.status AS status, m.confidence AS confidence, CAST(m.metadata AS TEXT) AS metadata, m.file AS file, CAST(m.line_start AS BIGINT) AS line_start, CAST(m.line_end AS BIGINT) AS line_end, \
+                   f.verdict AS verdict, f.corrected_file AS corrected_file, f.corrected_lines AS corrected_lines \
+                   FROM code_mappings m JOIN jobs j ON j.id = m.job_id \
+                   LEFT JOIN feedback f ON f.id = (SELECT MAX(f2.id) FROM feedback f2 WHERE f2.mapping_id = m.id) \
+                   WHERE ($1 = '' OR j.tenant = $1) AND m.created_at >= $2 AND CAST(m.metadata AS TEXT) LIKE '%\"variant\"%' ORDER BY m.id DESC LIMIT $3";
+        let rows = all_rows!(
+            self,
+            sql,
+            |r| -> Result<Row, sqlx::Error> {
+                let file: Option<String> = r.try_get("file")?;
+                let (a, b): (Option<i64>, Option<i64>) = (r.try_get("line_start")?, r.try_get("line_end")?);
+                let verdict: Option<String> = r.try_get("verdict")?;
+                let lines: Option<String> = r.try_get("corrected_lines")?;
+                Ok(Row {
+                    status: r.try_get("status")?,
+                    confidence: r.try_get("confidence")?,
+                    metadata: json_text(r.try_get("metadata")?).unwrap_or(Value::Null),
+                    at: match (file, a, b) {
+                        (Some(f), Some(a), Some(b)) => Some((f, a, b)),
+                        _ => None,
+                    },
+                    feedback: verdict.map(|verdict| Feedback { verdict, file: r.try_get("corrected_file").ok().flatten(), lines: lines.as_deref().and_then(parse_lines) }),
+                })
+            },
+            tenant.unwrap_or(""),
+            since,
+            limit
+        );
+        rows.map_err(query_error("read experiment exposures", None))
     }
 
     /// Save a node's checkpoint and, in the same transaction, an event announcing it (so
@@ -623,6 +681,13 @@ impl Store {
             .map_err(query_error("cancel", Some(id)))?;
         Ok(n == 1)
     }
+}
+
+/// `"40-44"` or `"40"` as a line range.
+pub fn parse_lines(s: &str) -> Option<(i64, i64)> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b) = (a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?);
+    (a >= 1 && a <= b).then_some((a, b))
 }
 
 /// A database URL with its password replaced, for messages.

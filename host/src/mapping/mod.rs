@@ -11,7 +11,7 @@ use crate::plan::{Ownership, Plan, PlanNode};
 use crate::snapshot::Snapshot;
 use planmap_runtime::Runtime;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Plan nodes mapped at once (`MAX_PARALLEL_NODES`); plugins are CPU-bound, so more
@@ -87,6 +87,9 @@ pub struct Mapping {
     /// node, plugin, digest, and experiment and variant when the node is an experiment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginUse>,
+    /// What shadow variants answered; kept with the job's records, left out of results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadows: Vec<ShadowOut>,
     /// Every final candidate of a code-owned node with the matcher's features, best
     /// first (for `planmap eval --features`, which fits scorer weights).
     #[serde(skip)]
@@ -104,19 +107,53 @@ pub struct PluginUse {
     pub experiment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// A shadow variant: it ran, and its output was kept aside.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
+    /// Steps it ran for this node, their time, and the failed ones by kind.
+    #[serde(default)]
+    pub calls: u32,
+    #[serde(default)]
+    pub ms: f64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u32>,
 }
 
-/// The distinct plugins of a node's steps, in first-use order (shadow runs excluded:
-/// their output was discarded).
+/// The plugins of a node's steps, in first-use order, with their calls, time and
+/// failures (the exposure record A/B reports are built from).
 fn plugins_used(steps: &[crate::pipeline::StepRecord]) -> Vec<PluginUse> {
     let mut out: Vec<PluginUse> = Vec::new();
-    for s in steps.iter().filter(|s| !s.shadow) {
-        let u = PluginUse { graph_node: s.graph_node.clone(), plugin: s.plugin.clone(), digest: s.digest.clone(), experiment: s.experiment.clone(), variant: s.variant.clone() };
-        if !out.contains(&u) {
-            out.push(u);
+    for s in steps {
+        let i = match out.iter().position(|u| u.graph_node == s.graph_node && u.plugin == s.plugin && u.variant == s.variant && u.shadow == s.shadow) {
+            Some(i) => i,
+            None => {
+                out.push(PluginUse { graph_node: s.graph_node.clone(), plugin: s.plugin.clone(), digest: s.digest.clone(), experiment: s.experiment.clone(), variant: s.variant.clone(), shadow: s.shadow, calls: 0, ms: 0.0, errors: BTreeMap::new() });
+                out.len() - 1
+            }
+        };
+        let u = &mut out[i];
+        u.calls += 1;
+        u.ms += s.ms;
+        if s.outcome != "ok" {
+            *u.errors.entry(s.outcome.to_string()).or_default() += 1;
         }
     }
     out
+}
+
+/// A shadow variant's answer for a node, where it points (stored, never the answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowOut {
+    pub graph_node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    pub variant: String,
+    pub plugin: String,
+    pub file: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    pub confidence: f64,
 }
 
 /// A final candidate as the scorer saw it.
@@ -391,6 +428,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
                 alternatives: vec![],
                 error: None,
                 plugins: vec![],
+                shadows: vec![],
                 scored: vec![],
             },
             Ownership::Induced { by, reason } => induced(n, by, reason, plan, &results, &mappings),
@@ -461,6 +499,15 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
             })
             .collect(),
         plugins: plugins_used(&o.steps),
+        shadows: o
+            .shadows
+            .iter()
+            .filter_map(|sh| {
+                let c = o.candidates.iter().find(|c| c.site.id == sh.site)?;
+                let l = &c.site.location;
+                Some(ShadowOut { graph_node: sh.graph_node.clone(), experiment: sh.experiment.clone(), variant: sh.variant.clone(), plugin: sh.plugin.clone(), file: l.file.clone(), line_start: l.line_start, line_end: l.line_end, confidence: sh.confidence })
+            })
+            .collect(),
         error: o.error,
     }
 }
@@ -490,6 +537,7 @@ fn induced(n: &PlanNode, by: &str, reason: &str, plan: &Plan, owned: &HashMap<St
         alternatives,
         error: None,
         plugins: vec![],
+        shadows: vec![],
         scored: vec![],
     }
 }

@@ -89,6 +89,19 @@ pub struct NodeOutcome {
     pub slim_in: usize,
     /// Names of the feature values in the candidates' `assessed.features`.
     pub feature_names: Vec<String>,
+    /// What shadow variants answered (stored for comparison, never the answer).
+    pub shadows: Vec<ShadowAnswer>,
+}
+
+/// A shadow variant's best candidate for a node.
+#[derive(Debug, Clone)]
+pub struct ShadowAnswer {
+    pub graph_node: String,
+    pub experiment: Option<String>,
+    pub variant: String,
+    pub plugin: String,
+    pub site: u32,
+    pub confidence: f64,
 }
 
 /// Run `graph` for `node`. Plugin failures end this node's run (recorded in the
@@ -126,7 +139,7 @@ pub async fn run_nodes(runtime: &Runtime, snap: &Snapshot, graph: &Graph, nodes:
         .into_iter()
         .map(|node| Walk {
             input: StepInput { node, candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
-            out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0, slim_in: 0, feature_names: Vec::new() },
+            out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0, slim_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
             visits: BTreeMap::new(),
             current: graph.entry.clone(),
             steps: 0,
@@ -176,7 +189,17 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
     if let PluginChoice::Experiment { shadow, .. } = &gnode.plugin
         && !ctx.skip_shadows {
             for s in shadow {
-                let _ = step(runtime, snap, gnode, Some(s), experiment.clone(), walks, chunk, caps, ctx, true).await;
+                let answers = step(runtime, snap, gnode, Some(s), experiment.clone(), walks, chunk, caps, ctx, true).await;
+                // Kept for comparison only: the live variant's output is what moves on.
+                for (&i, r) in chunk.iter().zip(answers) {
+                    if let Ok(StepOutput::Rankings(rs)) = r
+                        && let Some(top) = rs.first() {
+                            // A node that comes back here (a wider pass) keeps the shadow's latest answer.
+                            let shadows = &mut walks[i].out.shadows;
+                            shadows.retain(|a| !(a.graph_node == gnode.name && a.variant == s.name));
+                            shadows.push(ShadowAnswer { graph_node: gnode.name.clone(), experiment: experiment.clone(), variant: s.name.clone(), plugin: s.plugin.clone(), site: top.site_id, confidence: top.confidence.clamp(0.0, 1.0) });
+                        }
+                }
             }
         }
     let current = &gnode.name;

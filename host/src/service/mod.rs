@@ -7,6 +7,8 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod events;
+mod feedback;
+pub use feedback::{check as feedback_check, REPORT_WINDOW};
 mod jobs;
 pub mod limit;
 mod openapi;
@@ -61,6 +63,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/jobs/{id}/events", get(events::stream))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/resume", post(jobs::resume))
+        .route("/mappings/{id}/feedback", post(feedback::post))
+        .route("/experiments", get(feedback::experiments))
         .route("/graphs", get(system::graphs))
         .route("/plugins", get(system::plugins))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));

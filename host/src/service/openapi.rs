@@ -135,6 +135,18 @@ pub fn spec() -> Value {
                 "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"token": {"type": "string", "writeOnly": true}}}}}},
                 "responses": with(json!({"202": {"description": "Queued again"}}), error_responses(&["400", "401", "404", "409", "422"]))
             }},
+            "/api/agent/mappings/{id}/feedback": {"post": {
+                "summary": "Say whether a mapping was right, or where the right code is", "security": secured,
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}, "description": "mappingId from the mappings endpoint"}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["verdict"], "properties": {
+                    "verdict": {"type": "string", "enum": ["correct", "wrong", "corrected"]}, "file": {"type": "string"}, "lines": {"type": "string", "examples": ["40-44"]}, "note": {"type": "string"}}}}}},
+                "responses": with(json!({"201": {"description": "Recorded"}}), error_responses(&["400", "401", "404", "422"]))
+            }},
+            "/api/agent/experiments": {"get": {
+                "summary": "Per A/B variant: exposures, latency, errors by kind, mean confidence, status mix, shadow agreement, feedback and accuracy (95% Wilson interval)", "security": secured,
+                "parameters": [{"name": "since", "in": "query", "schema": {"type": "integer"}, "description": "Unix ms"}],
+                "responses": with(json!({"200": {"description": "Experiments"}}), error_responses(&["401", "422"]))
+            }},
             "/api/agent/graphs": {"get": {"summary": "Loaded graphs and the last reload's outcome", "security": secured, "responses": with(json!({"200": {"description": "Graphs"}}), error_responses(&["401"]))}},
             "/api/agent/plugins": {"get": {"summary": "Loaded plugins with digests and the last reload's outcome", "security": secured, "responses": with(json!({"200": {"description": "Plugins"}}), error_responses(&["401"]))}},
             "/api/agent/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Up"}}}},
