@@ -105,19 +105,15 @@ async fn calibrate(runtime: &Runtime, caps: &Arc<JobCapabilities>) -> anyhow::Re
         let (p, full, names) = (&p, &full, &names);
         async move {
             let batch = || {
-                (0..n)
-                    .map(|i| {
-                        let site = synthetic_site(i);
-                        match shape {
-                            Shape::Plain => Candidate::proposed(site, 1.0),
-                            Shape::Full => Candidate { site, retrieval_score: 1.0, assessed: Some(full()) },
-                            Shape::Slim => {
-                                let c = Candidate { site, retrieval_score: 1.0, assessed: Some(Assessed { features: vec![0.5; FEATURES.len()], evidence: vec![], confidence: 0.5, explanation: String::new() }) };
-                                crate::pipeline::slim_candidate(&c)
-                            }
-                        }
-                    })
-                    .collect()
+                let whole = |i: usize, assessed: Option<Assessed>| Candidate { site: synthetic_site(i), retrieval_score: 1.0, assessed };
+                match shape {
+                    Shape::Plain => ((0..n).map(|i| whole(i, None)).collect(), vec![]),
+                    Shape::Full => ((0..n).map(|i| whole(i, Some(full()))).collect(), vec![]),
+                    Shape::Slim => {
+                        let scored = Assessed { features: vec![0.5; FEATURES.len()], evidence: vec![], confidence: 0.5, explanation: String::new() };
+                        (vec![], (0..n).map(|i| crate::pipeline::slim_candidate(&whole(i, Some(scored.clone())))).collect())
+                    }
+                }
             };
             let v = time_invocations(runtime, p, caps, r#"{"mode":"ok","confidence":0.5}"#, CALIBRATION_RUNS, nodes, names, batch).await?;
             anyhow::Ok(median(v).as_secs_f64())

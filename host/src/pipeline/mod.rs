@@ -138,7 +138,7 @@ pub async fn run_nodes(runtime: &Runtime, snap: &Snapshot, graph: &Graph, nodes:
     let mut walks: Vec<Walk> = nodes
         .into_iter()
         .map(|node| Walk {
-            input: StepInput { node, candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
+            input: StepInput { node, candidates: Vec::new(), slim_candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
             out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0, slim_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
             visits: BTreeMap::new(),
             current: graph.entry.clone(),
@@ -302,10 +302,10 @@ async fn step(
             w.out.assessed_in += w.input.candidates.iter().filter(|c| c.assessed.is_some()).count();
         }
         let context = w.input.context.clone();
-        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context });
+        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), slim_candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context });
         if slim {
             let full = std::mem::take(&mut input.candidates);
-            input.candidates = full.iter().map(slim_candidate).collect();
+            input.slim_candidates = full.iter().map(slim_candidate).collect();
             kept.push(full);
         }
         inputs.push(input);
@@ -356,6 +356,7 @@ async fn step(
     for ((&i, mut input), (r, rep)) in chunk.iter().zip(inputs).zip(per_node) {
         if slim {
             input.candidates = kept.next().expect("one kept list per slim input");
+            input.slim_candidates = Vec::new();
         }
         let w = &mut walks[i];
         w.input = input;
@@ -382,25 +383,9 @@ async fn step(
     results
 }
 
-/// What a scorer or router sees of a candidate: its id, retrieval score, feature values
-/// and confidence (see the contract's `step-input.candidates`).
-pub fn slim_candidate(c: &Candidate) -> Candidate {
-    use planmap_runtime::wit::{Assessed, CodeSite, Location};
-    Candidate {
-        site: CodeSite {
-            id: c.site.id,
-            location: Location { file: String::new(), symbol: String::new(), line_start: 0, line_end: 0 },
-            statement_start: 0,
-            statement_end: 0,
-            kind: String::new(),
-            columns: vec![],
-            tables: vec![],
-            literals: vec![],
-            functions: vec![],
-        },
-        retrieval_score: c.retrieval_score,
-        assessed: c.assessed.as_ref().map(|a| Assessed { features: a.features.clone(), evidence: vec![], confidence: a.confidence, explanation: String::new() }),
-    }
+/// What a scorer or router sees of a candidate (see the contract's `slim-candidate`).
+pub fn slim_candidate(c: &Candidate) -> planmap_runtime::wit::SlimCandidate {
+    planmap_runtime::wit::SlimCandidate { site_id: c.site.id, retrieval_score: c.retrieval_score, features: c.features().to_vec(), confidence: c.confidence() }
 }
 
 /// How a batch is named in logs and errors: its node ids, shortened.

@@ -60,7 +60,7 @@ impl Guest for Verifier {
 /// The ranking as it stands (the scorer's confidences, best first), for when the
 /// model cannot help; empty explanations let the host explain from the evidence.
 fn unchanged(input: &StepInput) -> Vec<Ranking> {
-    input.candidates.iter().map(|c| Ranking { site_id: c.site.id, confidence: c.assessed.as_ref().map_or(0.0, |a| a.confidence), explanation: String::new() }).collect()
+    input.slim_candidates.iter().map(|c| Ranking { site_id: c.site_id, confidence: c.confidence, explanation: String::new() }).collect()
 }
 
 fn describe_node(n: &PlanNode, out: &mut String) {

@@ -42,10 +42,10 @@ fn route_one(input: StepInput) -> Result<Decision, PluginError> {
     if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
     }
-    let best = input.candidates.first().and_then(|c| c.assessed.as_ref()).map_or(0.0, |a| a.confidence);
+    let best = input.slim_candidates.first().map_or(0.0, |c| c.confidence);
     let ctx = &input.context;
     let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
-    if input.candidates.is_empty() {
+    if input.slim_candidates.is_empty() {
         if ctx.visit < ctx.max_visits {
             return d("verify", "no candidates; widening".to_string());
         }

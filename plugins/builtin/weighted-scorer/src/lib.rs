@@ -9,7 +9,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Candidate, ErrorCode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{ErrorCode, PluginError, Ranking, SlimCandidate, StepInput};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -57,9 +57,8 @@ fn weights_of(cfg: &Config, names: &[String]) -> Vec<f64> {
 }
 
 /// A candidate's weighted evidence sum; a missing (`NaN`) feature is no signal.
-fn logit(cfg: &Config, weights: &[f64], c: &Candidate) -> f64 {
-    let features = c.assessed.as_ref().map_or(&[][..], |a| a.features.as_slice());
-    cfg.bias + features.iter().zip(weights).filter(|(v, _)| !v.is_nan()).map(|(v, w)| w * (v - 0.5) * 2.0).sum::<f64>()
+fn logit(cfg: &Config, weights: &[f64], c: &SlimCandidate) -> f64 {
+    cfg.bias + c.features.iter().zip(weights).filter(|(v, _)| !v.is_nan()).map(|(v, w)| w * (v - 0.5) * 2.0).sum::<f64>()
 }
 
 impl Guest for Scorer {
@@ -73,7 +72,7 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     let cfg: Config = sdk::parse_config(&input.config)
         .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
     let weights = weights_of(&cfg, &input.feature_names);
-    let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, &weights, c)).collect();
+    let z: Vec<f64> = input.slim_candidates.iter().map(|c| logit(&cfg, &weights, c)).collect();
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);
     let mut second = f64::NEG_INFINITY;
@@ -86,7 +85,7 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
         }
     }
     let mut out: Vec<Ranking> = input
-        .candidates
+        .slim_candidates
         .iter()
         .zip(&z)
         .enumerate()
@@ -100,7 +99,7 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
                 None => sdk::sigmoid(zi),
             };
             // The host builds the explanation from the evidence it keeps.
-            Ranking { site_id: c.site.id, confidence, explanation: String::new() }
+            Ranking { site_id: c.site_id, confidence, explanation: String::new() }
         })
         .collect();
     out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));

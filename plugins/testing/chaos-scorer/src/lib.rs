@@ -79,7 +79,9 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
         _ => {}
     }
     log::write(log::Level::Info, &note);
-    Ok(input.candidates.iter().map(|c| Ranking { site_id: c.site.id, confidence: cfg.confidence, explanation: note.clone() }).collect())
+    // Whole candidates when invoked directly, slim ones from the pipeline.
+    let ids = input.candidates.iter().map(|c| c.site.id).chain(input.slim_candidates.iter().map(|c| c.site_id));
+    Ok(ids.map(|site_id| Ranking { site_id, confidence: cfg.confidence, explanation: note.clone() }).collect())
 }
 
 export!(Chaos);
