@@ -8,19 +8,12 @@ use planmap::pipeline::{run_nodes, RunContext, Terminal};
 use planmap::runtime::{Runtime, RuntimeConfig};
 use std::sync::Arc;
 use planmap::runtime::wit::Family;
-use planmap::snapshot::{Registry, Sources};
+use planmap::snapshot::Registry;
 
 /// A registry on its own runtime, so its invocation count is this test's alone.
 fn registry_with(graph: &str) -> (tempfile::TempDir, Registry) {
-    let dir = scratch();
-    let (plugins, graphs) = (dir.path().join("plugins"), dir.path().join("graphs"));
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::create_dir_all(&graphs).unwrap();
-    publish(&plugins, "test-scorer.wasm", &wasm("chaos_scorer"));
-    std::fs::write(graphs.join("t.toml"), graph).unwrap();
     let own = Arc::new(Runtime::new(RuntimeConfig { cache_dir: Some(std::env::temp_dir().join(format!("planmap-test-cache-{}", std::process::id()))) }).unwrap());
-    let reg = Registry::open(own, Sources { plugin_dir: Some(plugins), graph_dir: Some(graphs) }).expect("snapshot");
-    (dir, reg)
+    registry_with_graphs(own, &[("t", graph)])
 }
 
 const GRAPH: &str = r#"

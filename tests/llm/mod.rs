@@ -160,17 +160,10 @@ async fn a_plugin_reaches_the_model_through_the_sandbox_only_when_granted() {
     use planmap::pipeline::{run_node, RunContext};
     use planmap::runtime::wit::Family;
     let f = fake(vec![ok("verified", 5, 1)]).await;
-    let dir = scratch();
-    let (plugins, graphs) = (dir.path().join("plugins"), dir.path().join("graphs"));
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::create_dir_all(&graphs).unwrap();
-    publish(&plugins, "test-scorer.wasm", &wasm("chaos_scorer"));
     let graph = |grant: &str| {
         format!("entry = \"retrieve\"\n[nodes.retrieve]\nkind = \"retriever\"\nplugin = \"lexical-retriever\"\ncapabilities = [\"code-search\"]\n[nodes.score]\nkind = \"scorer\"\nplugin = \"test-scorer\"\n{grant}\n[nodes.score.config]\nmode = \"llm\"\n[[edges]]\nfrom = \"retrieve\"\nto = \"score\"\n[[edges]]\nfrom = \"score\"\nto = \"finish\"\n")
     };
-    std::fs::write(graphs.join("t.toml"), graph("capabilities = [\"llm\"]")).unwrap();
-    std::fs::write(graphs.join("u.toml"), graph("")).unwrap();
-    let reg = planmap::snapshot::Registry::open(runtime(), planmap::snapshot::Sources { plugin_dir: Some(plugins), graph_dir: Some(graphs) }).unwrap();
+    let (_dir, reg) = registry_with_graphs(runtime(), &[("t", &graph("capabilities = [\"llm\"]")), ("u", &graph(""))]);
     let snap = reg.snapshot();
     let sites = vec![site(0, "join", "a.py", 1, &["id"])];
     let job = Arc::new(JobLlm { client: client(&f.base, Duration::from_secs(5), 0), budget: Arc::new(Budget::new(1.0, 0.0)), secrets: vec![], cache: Arc::new(MemoryCache::new()) });
@@ -195,17 +188,11 @@ async fn verified(reply: Reply, final_pass: bool) -> (Vec<(u32, f64, String)>, u
     use planmap::pipeline::{run_node, RunContext};
     use planmap::runtime::wit::{Family, PlanFile};
     let f = fake(vec![reply]).await;
-    let dir = scratch();
-    let (plugins, graphs) = (dir.path().join("plugins"), dir.path().join("graphs"));
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::create_dir_all(&graphs).unwrap();
-    publish(&plugins, "test-scorer.wasm", &wasm("chaos_scorer"));
     let g = "entry = \"retrieve\"\n[nodes.retrieve]\nkind = \"retriever\"\nplugin = \"lexical-retriever\"\ncapabilities = [\"code-search\"]\n\
              [nodes.score]\nkind = \"scorer\"\nplugin = \"test-scorer\"\n[nodes.score.config]\nmode = \"ok\"\nconfidence = 0.6\n\
              [nodes.verify]\nkind = \"scorer\"\nplugin = \"llm-verifier\"\ncapabilities = [\"llm\", \"code-search\"]\n\
              [[edges]]\nfrom = \"retrieve\"\nto = \"score\"\n[[edges]]\nfrom = \"score\"\nto = \"verify\"\n[[edges]]\nfrom = \"verify\"\nto = \"finish\"\n";
-    std::fs::write(graphs.join("v.toml"), g).unwrap();
-    let reg = planmap::snapshot::Registry::open(runtime(), planmap::snapshot::Sources { plugin_dir: Some(plugins), graph_dir: Some(graphs) }).unwrap();
+    let (_dir, reg) = registry_with_graphs(runtime(), &[("v", g)]);
     let snap = reg.snapshot();
     let sites = vec![site(0, "join", "etl/a.py", 10, &["id"]), site(1, "join", "etl/b.py", 20, &["id"]), site(2, "join", "etl/c.py", 30, &["id"])];
     let job = Arc::new(JobLlm { client: client(&f.base, Duration::from_secs(5), 0), budget: Arc::new(Budget::new(1.0, 0.0)), secrets: vec![], cache: Arc::new(MemoryCache::new()) });

@@ -100,6 +100,21 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// A registry over the built-ins, the chaos scorer as `test-scorer`, and `graphs`
+/// (file stem, TOML) in a scratch folder kept alive by the returned guard.
+pub fn registry_with_graphs(runtime: Arc<Runtime>, graphs: &[(&str, &str)]) -> (tempfile::TempDir, planmap::snapshot::Registry) {
+    let dir = scratch();
+    let (plugin_dir, graph_dir) = (dir.path().join("plugins"), dir.path().join("graphs"));
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::create_dir_all(&graph_dir).unwrap();
+    publish(&plugin_dir, "test-scorer.wasm", &wasm("chaos_scorer"));
+    for (name, text) in graphs {
+        std::fs::write(graph_dir.join(format!("{name}.toml")), text).unwrap();
+    }
+    let reg = planmap::snapshot::Registry::open(runtime, planmap::snapshot::Sources { plugin_dir: Some(plugin_dir), graph_dir: Some(graph_dir) }).expect("a valid snapshot");
+    (dir, reg)
+}
+
 /// Write a file via a temp name and rename it into place (how deploy tools publish).
 pub fn publish(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let tmp = dir.join(format!(".{name}.tmp"));

@@ -45,12 +45,11 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// The model for one job: its budget (`spent` carried over from an interrupted run)
-    /// and the secrets its prompts must never contain. `None` when no model is set up.
-    pub fn job_llm(&self, limit_usd: f64, spent_usd: f64, secrets: Vec<String>) -> Option<(Arc<super::llm::JobLlm>, Arc<super::llm::Budget>)> {
+    /// The model for one job: its budget (`spent_usd` carried over from an interrupted
+    /// run) and the secrets its prompts must never contain. `None` when no model is set up.
+    pub fn job_llm(&self, limit_usd: f64, spent_usd: f64, secrets: Vec<String>) -> Option<Arc<super::llm::JobLlm>> {
         let client = self.llm.clone()?;
-        let budget = Arc::new(super::llm::Budget::new(limit_usd, spent_usd));
-        Some((Arc::new(super::llm::JobLlm { client, budget: budget.clone(), secrets, cache: self.cache.clone() }), budget))
+        Some(Arc::new(super::llm::JobLlm { client, budget: Arc::new(super::llm::Budget::new(limit_usd, spent_usd)), secrets, cache: self.cache.clone() }))
     }
 
     pub async fn connect(cfg: &BackendConfig) -> Backends {

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Longest wait between attempts, whatever the server's `Retry-After` asks.
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// A job's model budget when none is configured (`MAX_JOB_COST_USD`), in US dollars.
+pub const DEFAULT_BUDGET_USD: f64 = 1.0;
 /// Characters per token when estimating a prompt's cost before sending it (English
 /// and code average about four).
 const CHARS_PER_TOKEN: usize = 4;

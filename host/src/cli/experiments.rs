@@ -46,10 +46,7 @@ pub struct ExperimentsArgs {
 }
 
 async fn store(url: Option<&str>) -> anyhow::Result<Store> {
-    let url = super::migrate::database_url(url)?;
-    let store = Store::connect(&url).await?;
-    store.migrate().await?;
-    Ok(store)
+    Ok(super::migrate::open(url).await?.0)
 }
 
 pub async fn feedback(a: FeedbackArgs) -> anyhow::Result<ExitCode> {

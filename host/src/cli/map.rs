@@ -71,8 +71,8 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let sources = Sources { plugin_dir: Some(common.plugins.clone()), graph_dir: Some(common.graphs.clone()) };
     let registry = tokio::task::spawn_blocking(move || Registry::open(runtime, sources)).await?.map_err(|e| anyhow::anyhow!("plugins and graphs are not valid:\n{}", e.join("\n")))?;
     spinner.finish_and_clear();
-    let budget = std::env::var("MAX_JOB_COST_USD").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(1.0);
-    let caps = Arc::new(caps.with_llm(backends.job_llm(budget, 0.0, vec![]).map(|(m, _)| m)));
+    let budget = std::env::var("MAX_JOB_COST_USD").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(crate::capabilities::llm::DEFAULT_BUDGET_USD);
+    let caps = Arc::new(caps.with_llm(backends.job_llm(budget, 0.0, vec![])));
     let job = Job {
         runtime: &registry.runtime,
         snapshot: registry.snapshot(),

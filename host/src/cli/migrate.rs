@@ -29,10 +29,17 @@ pub fn database_url(given: Option<&str>) -> anyhow::Result<String> {
     Ok(format!("sqlite:{}", dir.join("planmap.db").display()))
 }
 
-pub async fn run(a: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let url = database_url(a.database_url.as_deref())?;
+/// Open the store at the given URL (or the embedded file) with its migrations applied;
+/// also the URL and the versions applied.
+pub async fn open(given: Option<&str>) -> anyhow::Result<(Store, String, Vec<i64>)> {
+    let url = database_url(given)?;
     let store = Store::connect(&url).await?;
     let applied = store.migrate().await?;
+    Ok((store, url, applied))
+}
+
+pub async fn run(a: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let (store, url, applied) = open(a.database_url.as_deref()).await?;
     println!("{} store {}: migrations applied: {}", store.backend(), redact(&url), applied.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "));
     Ok(ExitCode::SUCCESS)
 }

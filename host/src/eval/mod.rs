@@ -319,7 +319,7 @@ pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, 
         if let Some(o) = oracle {
             *o.case.lock().unwrap_or_else(|p| p.into_inner()) = (name.clone(), case.all_labels().map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?);
         }
-        let model = backends.job_llm(EVAL_BUDGET_USD, 0.0, vec![]).map(|(m, _)| m);
+        let model = backends.job_llm(EVAL_BUDGET_USD, 0.0, vec![]);
         let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()).with_llm(model));
         let job = Job {
             runtime: &registry.runtime,

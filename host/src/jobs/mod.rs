@@ -6,5 +6,5 @@ pub mod experiments;
 pub mod runner;
 pub mod store;
 
-pub use runner::{JobSpec, Runner};
+pub use runner::{JobSpec, Runner, Tokens};
 pub use store::{Checkpoint, Event, Finish, JobRow, Store, StoreError, Submitted};

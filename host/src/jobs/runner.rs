@@ -23,9 +23,6 @@ const PROGRESS_EVERY: usize = 25;
 /// Jobs waiting beyond which a job runs without its graph's shadow variants.
 const SHADOW_SKIP_QUEUE: i64 = 10;
 
-/// The LLM budget of a job stored without one (`MAX_JOB_COST_USD`'s default).
-const DEFAULT_BUDGET_USD: f64 = 1.0;
-
 /// Checkpoint passes: after the first mapping pass, and when a node is finished.
 const FIRST_PASS: i64 = 1;
 const FINAL_PASS: i64 = 2;
@@ -113,7 +110,31 @@ pub struct Runner {
     pub retrieval_top_k: Option<u32>,
     /// Repository tokens by job id, in memory only: never stored, so a job resumed by
     /// another process cannot fetch a private repository it has no token for.
-    pub tokens: Arc<Mutex<HashMap<String, String>>>,
+    pub tokens: Tokens,
+}
+
+/// Repository tokens held by this process, by job id.
+#[derive(Default, Clone)]
+pub struct Tokens(Arc<Mutex<HashMap<String, String>>>);
+
+impl Tokens {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        // A poisoned map is still a valid map: keep serving it.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keep `token` for job `id` until the job ends here.
+    pub fn hold(&self, id: &str, token: String) {
+        self.map().insert(id.to_string(), token);
+    }
+
+    pub fn get(&self, id: &str) -> Option<String> {
+        self.map().get(id).cloned()
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.map().remove(id);
+    }
 }
 
 impl Runner {
@@ -162,13 +183,13 @@ impl Runner {
         let took = Some(started.elapsed());
         match outcome {
             Ok(summary) => {
-                self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
+                self.tokens.forget(&job.id);
                 self.store.event(&job.id, "job-finished", &json!({"status": "completed", "summary": summary})).await?;
                 self.store.finish(&job.id, &self.owner, Finish::Completed { summary }).await?;
                 crate::metrics::record_job("completed", took);
             }
             Err(JobFailure::LeaseLost) => {
-                self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
+                self.tokens.forget(&job.id);
                 tracing::warn!(job = %job.id, "stopped: the lease was lost (cancelled or taken over)");
             }
             Err(JobFailure::Stopped) => {
@@ -179,7 +200,7 @@ impl Runner {
                 tracing::info!(job = %job.id, "released for another worker (shutting down)");
             }
             Err(e) => {
-                self.tokens.lock().map(|mut t| t.remove(&job.id)).ok();
+                self.tokens.forget(&job.id);
                 let error = e.to_string();
                 tracing::warn!(job = %job.id, "failed: {error}");
                 self.store.event(&job.id, "job-finished", &json!({"status": "failed", "error": error})).await?;
@@ -215,9 +236,9 @@ impl Runner {
         self.store.event(id, "stage-finished", &json!({"stage": "plan", "nodes": total, "format": format!("{:?}", plan.format), "warnings": plan.warnings})).await?;
 
         self.stage(id, "repo", 0, total).await?;
-        let token = self.tokens.lock().ok().and_then(|t| t.get(id).cloned());
+        let token = self.tokens.get(id);
         let token_missing = token.is_none();
-        let rs = RepoSpec { url: spec.repo_url.clone(), branch: spec.branch.clone(), commit: spec.commit.clone(), token };
+        let rs = RepoSpec { url: spec.repo_url.clone(), branch: spec.branch.clone(), commit: spec.commit.clone(), token: token.clone() };
         let (policy, dir) = (self.policy.clone(), self.clone_dir.clone());
         let checkout = tokio::task::spawn_blocking(move || repo::source::acquire(&rs, &policy, &dir))
             .await
@@ -234,10 +255,10 @@ impl Runner {
             .map_err(|e| JobFailure::Failed(format!("repository index: {e}")))?;
         // The model, with what is left of the job's budget (an interrupted run's spending
         // counts) and the repository token as a secret no prompt may carry.
-        let secrets: Vec<String> = self.tokens.lock().ok().and_then(|t| t.get(id).cloned()).into_iter().collect();
-        let model = self.backends.job_llm(job.budget_usd.unwrap_or(DEFAULT_BUDGET_USD), job.cost_usd, secrets);
-        let budget = model.as_ref().map(|(_, b)| b.clone());
-        let caps = caps.with_llm(model.map(|(m, _)| m));
+        let secrets: Vec<String> = token.into_iter().collect();
+        let model = self.backends.job_llm(job.budget_usd.unwrap_or(crate::capabilities::llm::DEFAULT_BUDGET_USD), job.cost_usd, secrets);
+        let budget = model.as_ref().map(|m| m.budget.clone());
+        let caps = caps.with_llm(model);
 
         self.store.event(id, "stage-finished", &json!({"stage": "repo", "commit": ctx.commit, "sites": ctx.sites.len()})).await?;
         self.stage(id, "map", 0, total).await?;
@@ -320,12 +341,10 @@ impl Runner {
         drop(tx);
         let _ = writer.await;
         let result = result.map_err(|e| JobFailure::Failed(format!("mapping: {e}")))?;
-        let llm = budget.as_ref().map(|b| {
-            let sp = b.spend();
-            json!({"calls": sp.calls, "cacheHits": sp.cache_hits, "promptTokens": sp.prompt_tokens, "completionTokens": sp.completion_tokens, "usd": sp.usd, "budgetUsd": b.limit_usd, "budgetExhausted": sp.exhausted})
-        });
+        let mut llm = Value::Null;
         if let Some(b) = &budget {
             let sp = b.spend();
+            llm = json!({"calls": sp.calls, "cacheHits": sp.cache_hits, "promptTokens": sp.prompt_tokens, "completionTokens": sp.completion_tokens, "usd": sp.usd, "budgetUsd": b.limit_usd, "budgetExhausted": sp.exhausted});
             self.store.set_cost(id, sp.usd).await?;
             if sp.exhausted {
                 self.store.event(id, "llm-budget-exhausted", &json!({"spentUsd": sp.usd, "budgetUsd": b.limit_usd, "note": "nodes after this point were mapped without the model"})).await?;

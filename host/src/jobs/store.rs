@@ -280,6 +280,20 @@ impl Store {
         }
     }
 
+    /// Upsert of one node's checkpoint ($1 job, $2 node, $3 pass, $4 state, $5 time).
+    fn checkpoint_sql(&self) -> String {
+        format!(
+            "INSERT INTO node_checkpoints (job_id, node_id, pass, state, updated_at) VALUES ($1, $2, $3, {}, $5) \
+             ON CONFLICT (job_id, node_id, pass) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            self.json(4)
+        )
+    }
+
+    /// Insert of one event ($1 job, $2 kind, $3 data, $4 time).
+    fn event_sql(&self) -> String {
+        format!("INSERT INTO job_events (job_id, kind, data, created_at) VALUES ($1, $2, {}, $4)", self.json(3))
+    }
+
     /// Persist a new job (status `queued`). With an idempotency key already used for
     /// the same request (same `request_hash`), the earlier job is returned instead.
     pub async fn submit(&self, new: &NewJob<'_>) -> Result<Submitted, StoreError> {
@@ -401,11 +415,7 @@ impl Store {
 
     /// Save a node's state after a pass (replacing an earlier save of that pass).
     pub async fn checkpoint(&self, id: &str, node_id: &str, pass: i64, state: &Value) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO node_checkpoints (job_id, node_id, pass, state, updated_at) VALUES ($1, $2, $3, {}, $5) \
-             ON CONFLICT (job_id, node_id, pass) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            self.json(4)
-        );
+        let sql = self.checkpoint_sql();
         execute!(self, sql.as_str(), id, node_id, pass as i32, state.to_string(), now_ms())
             .map_err(query_error("checkpoint", Some(id)))?;
         Ok(())
@@ -421,7 +431,7 @@ impl Store {
     /// Append a progress event; returns its id (increasing per store, so clients
     /// resume a stream from the last id they saw).
     pub async fn event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StoreError> {
-        let sql = format!("INSERT INTO job_events (job_id, kind, data, created_at) VALUES ($1, $2, {}, $4) RETURNING id", self.json(3));
+        let sql = format!("{} RETURNING id", self.event_sql());
         on_pool!(self, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(kind).bind(data.to_string()).bind(now_ms()).fetch_one(p).await)
             .map_err(query_error("append event", Some(id)))
     }
@@ -491,14 +501,11 @@ impl Store {
             }
             md.to_string()
         };
-        let r: Result<(), sqlx::Error> = on_pool!(self, |p| 'tx: {
-            let mut tx = match p.begin().await {
-                Ok(tx) => tx,
-                Err(e) => break 'tx Err(e),
-            };
+        let r: Result<(), sqlx::Error> = on_pool!(self, |p| async {
+            let mut tx = p.begin().await?;
             for m in mappings {
                 let code = &m["mappedCode"];
-                let r = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                     .bind(id)
                     .bind(text(&m["dagNodeId"]).unwrap_or_default())
                     .bind(text(&m["operator"]).unwrap_or_default())
@@ -517,13 +524,11 @@ impl Store {
                     .bind(text(&m["ownership"]).unwrap_or_default())
                     .bind(text(&m["inducedBy"]))
                     .execute(&mut *tx)
-                    .await;
-                if let Err(e) = r {
-                    break 'tx Err(e);
-                }
+                    .await?;
             }
             tx.commit().await
-        });
+        }
+        .await);
         r.map_err(query_error("save mappings", Some(id)))
     }
 
@@ -640,27 +645,16 @@ impl Store {
     /// Save a node's checkpoint and, in the same transaction, an event announcing it (so
     /// a crash can never leave one without the other).
     pub async fn checkpoint_with_event(&self, id: &str, node_id: &str, pass: i64, state: &Value, kind: &str, data: &Value) -> Result<(), StoreError> {
-        let cp = format!(
-            "INSERT INTO node_checkpoints (job_id, node_id, pass, state, updated_at) VALUES ($1, $2, $3, {}, $5) \
-             ON CONFLICT (job_id, node_id, pass) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            self.json(4)
-        );
-        let ev = format!("INSERT INTO job_events (job_id, kind, data, created_at) VALUES ($1, $2, {}, $4)", self.json(3));
+        let (cp, ev) = (self.checkpoint_sql(), self.event_sql());
         let now = now_ms();
         let (state, data) = (state.to_string(), data.to_string());
-        let r: Result<(), sqlx::Error> = on_pool!(self, |p| 'tx: {
-            let mut tx = match p.begin().await {
-                Ok(tx) => tx,
-                Err(e) => break 'tx Err(e),
-            };
-            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(cp.as_str())).bind(id).bind(node_id).bind(pass as i32).bind(state.as_str()).bind(now).execute(&mut *tx).await {
-                break 'tx Err(e);
-            }
-            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(id).bind(kind).bind(data.as_str()).bind(now).execute(&mut *tx).await {
-                break 'tx Err(e);
-            }
+        let r: Result<(), sqlx::Error> = on_pool!(self, |p| async {
+            let mut tx = p.begin().await?;
+            sqlx::query(sqlx::AssertSqlSafe(cp.as_str())).bind(id).bind(node_id).bind(pass as i32).bind(state.as_str()).bind(now).execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(id).bind(kind).bind(data.as_str()).bind(now).execute(&mut *tx).await?;
             tx.commit().await
-        });
+        }
+        .await);
         r.map_err(query_error("checkpoint", Some(id)))
     }
 

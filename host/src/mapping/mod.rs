@@ -364,15 +364,16 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
     for _ in 0..(owned.len() - todo_first.len()) + (owned.len() - todo_second.len()) {
         tick();
     }
-    let mut known = HashMap::new();
-    for (id, answer) in &resume.first {
-        if let Some(a) = answer {
-            known.insert(id.clone(), (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site));
-        }
-    }
+    // Where each node's first pass put it, when confident enough to guide its neighbours:
+    // from an interrupted run's checkpoints, then from this run's first pass.
+    let known_at = |a: &FirstAnswer| (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site);
+    let mut known: HashMap<String, _> = resume.first.iter().filter_map(|(id, a)| Some((id.clone(), known_at(a.as_ref()?)))).collect();
     let first = run_pass(job, plan, &graph, &todo_first, None, &tick, |id, o| {
         let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
         let answer = best.map(|b| FirstAnswer { file: b.site.location.file.clone(), symbol: b.site.location.symbol.clone(), line_start: b.site.location.line_start, line_end: b.site.location.line_end, site: b.site.id });
+        if let Some(a) = &answer {
+            known.insert(id.to_string(), known_at(a));
+        }
         checkpoint(Checkpoint::First { node: id, answer });
         o
     })
@@ -387,11 +388,6 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing.slim_in += o.slim_in;
     };
     first.values().for_each(&mut account);
-    for (id, o) in &first {
-        if let Some(b) = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE) {
-            known.insert(id.clone(), (b.site.location.clone(), b.site.id));
-        }
-    }
     let known = convert::Known::new(known);
     let second = run_pass(job, plan, &graph, &todo_second, Some(&known), &tick, |id, second_outcome| {
         account(&second_outcome);

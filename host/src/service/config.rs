@@ -206,7 +206,7 @@ impl ServiceConfig {
         if !(0.0..=1.0).contains(&low) || !(0.0..=1.0).contains(&high) || low > high {
             p.push(format!("CONFIDENCE_THRESHOLD_LOW ({low}) and CONFIDENCE_THRESHOLD_HIGH ({high}) must satisfy 0 <= low <= high <= 1"));
         }
-        let max_job_cost_usd = s.parse("MAX_JOB_COST_USD", 1.0f64, "a number of US dollars", p);
+        let max_job_cost_usd = s.parse("MAX_JOB_COST_USD", crate::capabilities::llm::DEFAULT_BUDGET_USD, "a number of US dollars", p);
         if !(max_job_cost_usd >= 0.0 && max_job_cost_usd.is_finite()) {
             p.push(format!("MAX_JOB_COST_USD: must be zero or more, got {max_job_cost_usd}"));
         }

@@ -5,7 +5,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, FieldError};
-use super::AppState;
+use super::{validate, AppState};
 use crate::jobs::experiments;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -20,6 +20,8 @@ use std::sync::Arc;
 pub const REPORT_WINDOW: i64 = 100_000;
 /// Longest note kept with feedback.
 const MAX_NOTE: usize = 2000;
+/// Longest verdict, file or lines value (a repository path fits easily).
+const MAX_FIELD: usize = 1000;
 
 /// A checked feedback body: verdict, and the right place for `corrected`.
 pub struct FeedbackBody {
@@ -32,35 +34,24 @@ pub struct FeedbackBody {
 /// Check a feedback body, naming every invalid field.
 pub fn check(body: &Value) -> Result<FeedbackBody, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let Some(o) = body.as_object() else { return Err(vec![FieldError::new("", "the body must be a JSON object")]) };
+    let Some(o) = body.as_object() else { return Err(vec![FieldError::new("", format!("the body must be a JSON object, not {}", validate::kind(body)))]) };
     for k in o.keys().filter(|k| !["verdict", "file", "lines", "note"].contains(&k.as_str())) {
         errors.push(FieldError::new(k.as_str(), "unknown field (expected verdict, file, lines, note)"));
     }
-    let text = |k: &str, errors: &mut Vec<FieldError>| match o.get(k) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.trim().to_string()),
-        Some(_) => {
-            errors.push(FieldError::new(k, "must be a string"));
-            None
-        }
-    };
-    let verdict = text("verdict", &mut errors).unwrap_or_default();
+    let verdict = validate::text(o, "verdict", MAX_FIELD, &mut errors).unwrap_or_default().trim().to_string();
     if !["correct", "wrong", "corrected"].contains(&verdict.as_str()) {
         errors.push(FieldError::new("verdict", "must be correct, wrong or corrected"));
     }
-    let file = text("file", &mut errors);
-    let lines = text("lines", &mut errors);
-    if verdict == "corrected" && file.as_deref().is_none_or(str::is_empty) {
+    let file = validate::text(o, "file", MAX_FIELD, &mut errors).map(|f| f.trim().to_string());
+    let lines = validate::text(o, "lines", MAX_FIELD, &mut errors).map(|l| l.trim().to_string());
+    if verdict == "corrected" && file.is_none() {
         errors.push(FieldError::new("file", "is required with verdict corrected (the right file, relative to the repository root)"));
     }
     if let Some(l) = &lines
         && crate::jobs::store::parse_lines(l).is_none() {
             errors.push(FieldError::new("lines", "must be a line or a range, e.g. 40 or 40-44"));
         }
-    let note = text("note", &mut errors);
-    if note.as_ref().is_some_and(|n| n.len() > MAX_NOTE) {
-        errors.push(FieldError::new("note", format!("is longer than {MAX_NOTE} characters")));
-    }
+    let note = validate::text(o, "note", MAX_NOTE, &mut errors).map(str::to_string);
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -26,12 +26,12 @@ const MAX_PAGE: i64 = 1000;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 const STATUSES: [&str; 4] = ["confirmed", "probable", "uncertain", "unmapped"];
 
-fn links(id: &str) -> Value {
-    json!({
-        "statusUrl": format!("{PREFIX}/jobs/{id}"),
-        "eventsUrl": format!("{PREFIX}/jobs/{id}/events"),
-        "mappingsUrl": format!("{PREFIX}/jobs/{id}/mappings"),
-    })
+/// `v` (an object) with the job's status, events and mappings URLs.
+fn with_links(mut v: Value, id: &str) -> Value {
+    v["statusUrl"] = format!("{PREFIX}/jobs/{id}").into();
+    v["eventsUrl"] = format!("{PREFIX}/jobs/{id}/events").into();
+    v["mappingsUrl"] = format!("{PREFIX}/jobs/{id}/mappings").into();
+    v
 }
 
 /// A body the limit refused is 413; one that could not be read is 400.
@@ -96,7 +96,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Exten
     let job = submitted.job;
     if let Some(t) = sub.token
         && job.status == "queued" {
-            state.runner.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id.clone(), t);
+            state.runner.tokens.hold(&job.id, t);
         }
     if submitted.created {
         crate::metrics::record_job("submitted", None);
@@ -104,16 +104,14 @@ pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Exten
         tracing::info!(job = %job.id, tenant = %caller.tenant, "job submitted");
     }
     state.wake.notify_one();
-    let mut body = json!({"jobId": job.id, "status": job.status, "created": submitted.created});
-    body.as_object_mut().expect("object").extend(links(&job.id).as_object().expect("object").clone());
-    Ok((StatusCode::ACCEPTED, Json(body)))
+    Ok((StatusCode::ACCEPTED, Json(with_links(json!({"jobId": job.id, "status": job.status, "created": submitted.created}), &job.id))))
 }
 
 /// The job's public view.
 fn view(job: &JobRow) -> Value {
     let spec = &job.spec;
     let percent = if job.nodes_total > 0 { (100.0 * job.nodes_done as f64 / job.nodes_total as f64).min(100.0) } else { 0.0 };
-    let mut v = json!({
+    let v = json!({
         "jobId": job.id,
         "analysisId": spec.get("analysisId"),
         "status": job.status,
@@ -128,8 +126,7 @@ fn view(job: &JobRow) -> Value {
         "createdAt": job.created_at,
         "updatedAt": job.updated_at,
     });
-    v.as_object_mut().expect("object").extend(links(&job.id).as_object().expect("object").clone());
-    v
+    with_links(v, &job.id)
 }
 
 async fn owned_job(state: &AppState, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
@@ -219,7 +216,7 @@ pub async fn cancel(State(state): State<Arc<AppState>>, Extension(caller): Exten
     if !state.store.cancel(&id).await? {
         return Err(ApiError::conflict("job_ended", format!("job {id} already ended ({}); only queued or running jobs can be cancelled", job.status)));
     }
-    state.runner.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    state.runner.tokens.forget(&id);
     state.store.event(&id, "job-finished", &json!({"status": "cancelled"})).await?;
     crate::metrics::record_job("cancelled", None);
     Ok(Json(json!({"jobId": id, "status": "cancelled"})))
@@ -246,11 +243,9 @@ pub async fn resume(State(state): State<Arc<AppState>>, Extension(caller): Exten
         return Err(ApiError::conflict("not_resumable", format!("job {id} is {}; only failed or cancelled jobs can be resumed (interrupted running jobs resume by themselves)", job.status)));
     }
     if let Some(t) = rb.token {
-        state.runner.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), t);
+        state.runner.tokens.hold(&id, t);
     }
     state.store.event(&id, "job-resumed", &json!({})).await?;
     state.wake.notify_one();
-    let mut body = json!({"jobId": id, "status": "queued"});
-    body.as_object_mut().expect("object").extend(links(&id).as_object().expect("object").clone());
-    Ok((StatusCode::ACCEPTED, Json(body)))
+    Ok((StatusCode::ACCEPTED, Json(with_links(json!({"jobId": id, "status": "queued"}), &id))))
 }

@@ -23,7 +23,9 @@ pub struct Submission {
     pub token: Option<String>,
 }
 
-fn text<'a>(body: &'a Map<String, Value>, field: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<&'a str> {
+/// An optional string field: `None` when absent or null; a problem when empty, longer
+/// than `max` or not a string.
+pub fn text<'a>(body: &'a Map<String, Value>, field: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<&'a str> {
     match body.get(field) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => {
@@ -42,7 +44,8 @@ fn text<'a>(body: &'a Map<String, Value>, field: &str, max: usize, errors: &mut 
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What a JSON value is, for messages.
+pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
