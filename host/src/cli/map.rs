@@ -40,7 +40,7 @@ pub struct MapArgs {
     pub graph: String,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Plan nodes mapped at once.
+    /// Batches of plan nodes (up to 64 each) in flight at once.
     #[arg(long, env = "MAX_PARALLEL_NODES", default_value_t = mapping::DEFAULT_PARALLEL_NODES)]
     pub parallel: usize,
     #[arg(long, env = "CONFIDENCE_THRESHOLD_HIGH", default_value_t = 0.8)]

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Plan nodes mapped at once (`MAX_PARALLEL_NODES`); plugins are CPU-bound, so more
-/// than the cores buys nothing.
+/// Batches of plan nodes (up to `pipeline::MAX_BATCH` each) in flight at once
+/// (`MAX_PARALLEL_NODES`); plugins are CPU-bound, so more than the cores buys nothing.
 pub const DEFAULT_PARALLEL_NODES: usize = 5;
 /// Alternatives reported per node.
 pub const MAX_ALTERNATIVES: usize = 3;
