@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod eval;
 pub mod graph;
+pub mod http;
 pub mod jobs;
 pub mod mapping;
 pub mod metrics;

@@ -166,3 +166,25 @@ fn the_shipped_graphs_are_valid() {
         }
     }
 }
+
+#[test]
+fn conditional_router_edges_need_a_fallback_and_a_known_condition() {
+    use planmap::graph::{Condition, NodeTarget, Target};
+    let with_model = "[[edges]]\nfrom = \"route\"\non = \"verify\"\nwhen = \"llm\"\nto = \"score\"\n";
+    let g = parse_graph(Path::new("g.toml"), &format!("{GOOD}{with_model}"), &kinds()).unwrap();
+    let NodeTarget::Decisions(table) = &g.routes["route"] else { panic!("route is a router") };
+    let verify = &table["verify"];
+    assert_eq!(verify.conditional, vec![(Condition::Llm, Target::Node("score".into()))]);
+    assert_eq!(verify.pick(|_| true), &Target::Node("score".into()), "taken when a model is there");
+    assert_eq!(verify.pick(|_| false), &Target::Node("retrieve".into()), "the fallback otherwise");
+    assert!(g.edges.iter().any(|e| e.label().as_deref() == Some("verify if llm")));
+
+    let e = one_error(&format!("{GOOD}[[edges]]\nfrom = \"route\"\non = \"reject\"\nwhen = \"llm\"\nto = \"unmapped\"\n"));
+    assert!(e.message.contains("decision 'reject' has edges only `when = \"llm\"`") && e.message.contains("without `when`"), "{e}");
+    let e = one_error(&format!("{GOOD}{}", with_model.replace("\"llm\"", "\"gpu\"")));
+    assert!(e.message.contains("unknown condition 'gpu' (known: llm)"), "{e}");
+    let e = one_error(&GOOD.replace("from = \"retrieve\"\nto = \"score\"", "from = \"retrieve\"\nwhen = \"llm\"\nto = \"score\""));
+    assert!(e.message.contains("only labelled router edges may have `when`"), "{e}");
+    let e = one_error(&format!("{GOOD}{with_model}{with_model}"));
+    assert!(e.message.contains("two edges for decision 'verify' when llm"), "{e}");
+}

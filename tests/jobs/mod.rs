@@ -7,6 +7,8 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
+mod steps;
+
 use crate::support::postgres::PgDb;
 use planmap::jobs::store::NewJob;
 

@@ -21,7 +21,7 @@ struct Reply {
 }
 
 fn ok(text: &str, prompt_tokens: u32, completion_tokens: u32) -> Reply {
-    let body = json!({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+    let body = json!({"id": "x", "object": "chat.completion", "created": 0, "model": "fake-model", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}});
     Reply { status: 200, body: body.to_string(), delay: Duration::ZERO, retry_after: None }
 }
@@ -227,4 +227,44 @@ async fn the_verifier_promotes_the_model_s_choice_and_ignores_invented_ones() {
     // A first-pass node (no plan context yet) is not sent: the final pass asks once.
     let (_, asked) = verified(ok("{\"choice\": 1, \"reason\": \"x\"}", 1, 1), false).await;
     assert_eq!(asked, 0);
+}
+
+#[tokio::test]
+async fn the_verification_edge_goes_to_the_model_when_there_is_one_and_widens_otherwise() {
+    use crate::support::*;
+    use planmap::pipeline::{run_node, RunContext};
+    use planmap::runtime::wit::{Family, PlanFile};
+    // The default graph's routing, with a scorer that leaves every candidate uncertain.
+    let g = "entry = \"retrieve\"\nmax_visits = 2\n[nodes.retrieve]\nkind = \"retriever\"\nplugin = \"lexical-retriever\"\ncapabilities = [\"code-search\"]\n\
+             [nodes.score]\nkind = \"scorer\"\nplugin = \"test-scorer\"\n[nodes.score.config]\nmode = \"ok\"\nconfidence = 0.6\n\
+             [nodes.route]\nkind = \"router\"\nplugin = \"threshold-router\"\n\
+             [nodes.verify]\nkind = \"scorer\"\nplugin = \"llm-verifier\"\ncapabilities = [\"llm\", \"code-search\"]\n\
+             [[edges]]\nfrom = \"retrieve\"\nto = \"score\"\n[[edges]]\nfrom = \"score\"\nto = \"route\"\n\
+             [[edges]]\nfrom = \"route\"\non = \"accept\"\nto = \"finish\"\n[[edges]]\nfrom = \"route\"\non = \"reject\"\nto = \"unmapped\"\n\
+             [[edges]]\nfrom = \"route\"\non = \"verify\"\nwhen = \"llm\"\nto = \"verify\"\n[[edges]]\nfrom = \"route\"\non = \"verify\"\nto = \"retrieve\"\n\
+             [[edges]]\nfrom = \"route\"\non = \"settle\"\nto = \"finish\"\n[[edges]]\nfrom = \"verify\"\nto = \"finish\"\n";
+    let (_dir, reg) = registry_with_graphs(runtime(), &[("v", g)]);
+    let snap = reg.snapshot();
+    let graph = snap.graph("v").unwrap();
+    let f = fake(vec![ok("{\"choice\": 1, \"reason\": \"the join on id\"}", 50, 10)]).await;
+    let sites = vec![site(0, "join", "etl/a.py", 10, &["id"]), site(1, "join", "etl/b.py", 20, &["id"])];
+    let caps = |budget: Option<Budget>| -> Arc<dyn planmap::runtime::Capabilities> {
+        let job = budget.map(|b| Arc::new(JobLlm { client: client(&f.base, Duration::from_secs(5), 0), budget: Arc::new(b), secrets: vec![], cache: Arc::new(MemoryCache::new()) }));
+        let c = planmap::capabilities::JobCapabilities::new(Arc::new(planmap::capabilities::MemoryIndex::build(sites.clone().into_iter().map(entry).collect(), &[])), Arc::new(MemoryCache::new()));
+        Arc::new(c.with_llm(job))
+    };
+    let mut node = plan_node("4", "SortMergeJoin", Family::Join, &["id"]);
+    node.plan_files = vec![PlanFile { file: "etl/a.py".into(), share: 1.0 }];
+    let path = |out: &planmap::pipeline::NodeOutcome| out.steps.iter().map(|s| s.graph_node.as_str()).collect::<Vec<_>>().join(">");
+
+    let with_model = run_node(&reg.runtime, &snap, &graph, node.clone(), caps(Some(Budget::new(1.0, 0.0))), &RunContext::default()).await;
+    assert_eq!(path(&with_model), "retrieve>score>route>verify", "the uncertain node went to the model, not to a wider pass");
+    assert_eq!(f.seen.lock().unwrap().len(), 1);
+    assert!(with_model.candidates[0].confidence() > 0.8, "{}", with_model.candidates[0].confidence());
+
+    let without = run_node(&reg.runtime, &snap, &graph, node.clone(), caps(None), &RunContext::default()).await;
+    assert_eq!(path(&without), "retrieve>score>route>retrieve>score>route", "no model: a wider pass, then settle");
+    let spent = run_node(&reg.runtime, &snap, &graph, node, caps(Some(Budget::new(0.5, 0.5))), &RunContext::default()).await;
+    assert_eq!(path(&spent), "retrieve>score>route>retrieve>score>route", "a spent budget counts as no model");
+    assert_eq!(f.seen.lock().unwrap().len(), 1, "only the first run asked the model");
 }

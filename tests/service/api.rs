@@ -182,7 +182,7 @@ async fn credentials_are_required_and_each_tenant_sees_only_its_jobs() {
     }
     // Browsers: only the configured origin may call (CORS_ORIGINS).
     for (origin, allowed) in [("https://ui.example.com", true), ("https://evil.example.com", false)] {
-        let r = reqwest::Client::new()
+        let r = planmap::http::builder().build().unwrap()
             .request(reqwest::Method::OPTIONS, format!("{}{path}", server.url))
             .header("origin", origin)
             .header("access-control-request-method", "GET")
@@ -308,7 +308,7 @@ async fn the_api_description_covers_every_route_and_the_snapshot_is_reported() {
     assert_eq!(plugins["reload"]["ok"], true);
     let (_, graphs) = api.get("/api/agent/graphs").await;
     assert!(graphs["graphs"].as_array().unwrap().iter().any(|g| g["name"] == "default"));
-    let metrics = reqwest::get(format!("{}/metrics", server.url)).await.unwrap().text().await.unwrap();
+    let metrics = planmap::http::builder().build().unwrap().get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
     for name in ["planmap_jobs_total", "planmap_queue_depth", "planmap_lease_takeovers_total", "planmap_reloads_total", "planmap_cache_requests_total", "planmap_llm_cost_usd_total", "planmap_http_requests_total"] {
         assert!(metrics.contains(name), "{name} not exported");
     }

@@ -86,7 +86,7 @@ async fn a_replica_killed_mid_job_has_its_job_finished_by_another_without_redoin
     assert_ne!(leases[0]["worker"], leases[1]["worker"]);
     let resumed = events.iter().find(|(_, k, _)| k == "resumed").map(|(_, _, d)| d.clone()).expect("the survivor resumed from checkpoints");
     assert!(resumed["firstPass"].as_u64().unwrap() + resumed["finished"].as_u64().unwrap() > 0, "{resumed} (progress when killed: {before})");
-    let metrics = reqwest::get(format!("{}/metrics", b.url)).await.unwrap().text().await.unwrap();
+    let metrics = planmap::http::builder().build().unwrap().get(format!("{}/metrics", b.url)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.lines().any(|l| l.starts_with("planmap_lease_takeovers_total ") && !l.ends_with(" 0")), "takeover counted");
 }
 

@@ -126,7 +126,7 @@ pub struct Api {
 
 impl Api {
     pub fn new(server: &Server, key: Option<&str>) -> Api {
-        Api { base: server.url.clone(), key: key.map(str::to_string), http: reqwest::Client::new(), seen: Default::default() }
+        Api { base: server.url.clone(), key: key.map(str::to_string), http: planmap::http::builder().build().unwrap(), seen: Default::default() }
     }
 
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

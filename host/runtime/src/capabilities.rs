@@ -105,4 +105,8 @@ pub trait Capabilities: Send + Sync {
     async fn nearest(&self, scope: &CallScope, text: String, limit: u32) -> Result<Vec<vectors::VectorHit>, CapabilityError>;
     /// A chat completion.
     async fn complete(&self, scope: &CallScope, request: llm::CompletionRequest) -> Result<llm::Completion, CapabilityError>;
+    /// Whether a chat model is configured and has budget left (graphs route on it).
+    fn model_available(&self) -> bool {
+        false
+    }
 }

@@ -1,15 +1,17 @@
-//! Embeddings from an OpenAI-compatible endpoint (`POST {base}/embeddings`), used to
-//! put code sites and plan nodes in one vector space. Off when not configured.
+//! Embeddings from an OpenAI-compatible endpoint (`POST {base}/embeddings`, through
+//! async-openai with the retry policy of `openai`), used to put code sites and plan
+//! nodes in one vector space. Off when not configured.
 
-use serde::Deserialize;
 use std::time::Duration;
 
 /// Texts per request: providers cap batch sizes (OpenAI at 2048); 64 keeps requests small.
 pub const BATCH: usize = 64;
 /// Longest text embedded; longer snippets are cut (models cap input tokens).
 pub const MAX_TEXT_CHARS: usize = 2000;
-/// One request's time limit.
+/// One attempt's time limit.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts after the first when the endpoint rate-limits, fails or times out.
+const MAX_RETRIES: u32 = 3;
 
 /// Where embeddings come from.
 #[derive(Clone)]
@@ -51,23 +53,13 @@ impl EmbeddingsConfig {
 /// A client for the embeddings endpoint.
 pub struct Embedder {
     cfg: EmbeddingsConfig,
-    http: reqwest::Client,
-}
-
-#[derive(Deserialize)]
-struct Response {
-    data: Vec<Item>,
-}
-
-#[derive(Deserialize)]
-struct Item {
-    index: usize,
-    embedding: Vec<f32>,
+    api: super::openai::Client,
 }
 
 impl Embedder {
     pub fn new(cfg: EmbeddingsConfig) -> anyhow::Result<Embedder> {
-        Ok(Embedder { cfg, http: reqwest::Client::builder().timeout(TIMEOUT).build()? })
+        let api = super::openai::client(&cfg.base_url, cfg.api_key.as_deref(), TIMEOUT, MAX_RETRIES)?;
+        Ok(Embedder { cfg, api })
     }
 
     pub fn model(&self) -> &str {
@@ -79,17 +71,8 @@ impl Embedder {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BATCH) {
             let input: Vec<String> = chunk.iter().map(|t| t.chars().take(MAX_TEXT_CHARS).collect()).collect();
-            let mut req = self.http.post(format!("{}/embeddings", self.cfg.base_url)).json(&serde_json::json!({"model": self.cfg.model, "input": input}));
-            if let Some(k) = &self.cfg.api_key {
-                req = req.bearer_auth(k);
-            }
-            let resp = req.send().await.map_err(|e| anyhow::anyhow!("embeddings at {}: {}", self.cfg.base_url, e.without_url()))?;
-            let status = resp.status();
-            if !status.is_success() {
-                let body: String = resp.text().await.unwrap_or_default().chars().take(300).collect();
-                anyhow::bail!("embeddings at {}: HTTP {status}: {body}", self.cfg.base_url);
-            }
-            let mut r: Response = resp.json().await.map_err(|e| anyhow::anyhow!("embeddings at {}: unreadable answer: {e}", self.cfg.base_url))?;
+            let request = async_openai::types::embeddings::CreateEmbeddingRequest { model: self.cfg.model.clone(), input: async_openai::types::embeddings::EmbeddingInput::StringArray(input), ..Default::default() };
+            let mut r = self.api.embeddings().create(request).await.map_err(|e| anyhow::anyhow!("embeddings at {}: {}", self.cfg.base_url, describe(e)))?;
             if r.data.len() != chunk.len() {
                 anyhow::bail!("embeddings at {}: asked for {} vectors, got {}", self.cfg.base_url, chunk.len(), r.data.len());
             }
@@ -97,5 +80,16 @@ impl Embedder {
             out.extend(r.data.into_iter().map(|i| i.embedding));
         }
         Ok(out)
+    }
+}
+
+/// A failed embeddings call in one line, without echoing request data.
+fn describe(e: async_openai::error::OpenAIError) -> String {
+    use async_openai::error::OpenAIError as E;
+    match e {
+        E::ApiError(a) => format!("HTTP {}: {}", a.status_code, a.api_error.message.chars().take(300).collect::<String>()),
+        E::Reqwest(r) => r.without_url().to_string(),
+        E::JSONDeserialize(err, _) => format!("unreadable answer: {err}"),
+        other => other.to_string().chars().take(300).collect(),
     }
 }

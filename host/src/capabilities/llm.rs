@@ -1,13 +1,10 @@
 //! The `llm` capability: an OpenAI-compatible chat model (OpenAI, vLLM, Ollama,
-//! llama.cpp server, LiteLLM) behind the host's rules. Plugins only ask; the host
-//! redacts secrets from prompts, answers repeats from the cache (a resumed or repeated
-//! job never pays twice), checks the job's budget before a call (estimate) and after
-//! (actual usage), retries 429 / 5xx / timeouts with exponential backoff and jitter
-//! (honouring `Retry-After`) and never retries other 4xx.
-//!
-//! The HTTP client is our own small one over reqwest rather than async-openai: the
-//! retry policy needs the status and the `Retry-After` header of every failed attempt,
-//! which async-openai's error type does not carry.
+//! llama.cpp server, LiteLLM), called through async-openai, behind the host's rules.
+//! Plugins only ask; the host redacts secrets from prompts, answers repeats from the
+//! cache (a resumed or repeated job never pays twice), checks the job's budget before a
+//! call (estimate) and after (actual usage), and retries 429 / 5xx / timeouts with
+//! exponential backoff and jitter, honouring `Retry-After`, never other 4xx (the
+//! transport in `openai`).
 
 use super::cache::Cache;
 use serde::{Deserialize, Serialize};
@@ -15,10 +12,6 @@ use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// First retry delay; each further retry doubles it (with full jitter).
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-/// Longest wait between attempts, whatever the server's `Retry-After` asks.
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// A job's model budget when none is configured (`MAX_JOB_COST_USD`), in US dollars.
 pub const DEFAULT_BUDGET_USD: f64 = 1.0;
 /// Characters per token when estimating a prompt's cost before sending it (English
@@ -26,7 +19,7 @@ pub const DEFAULT_BUDGET_USD: f64 = 1.0;
 const CHARS_PER_TOKEN: usize = 4;
 /// Cached answers live this long (a week: repository contexts live as long).
 const CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Longest error body quoted in a message.
+/// Longest error message quoted from the endpoint.
 const MAX_ERROR_BODY: usize = 300;
 
 /// US dollars per 1,000 tokens.
@@ -128,93 +121,53 @@ pub enum LlmError {
 /// The client of one model endpoint, shared by all jobs of a process.
 pub struct LlmClient {
     pub cfg: LlmConfig,
-    http: reqwest::Client,
-}
-
-#[derive(Deserialize)]
-struct ChatResponse {
-    choices: Vec<Choice>,
-    usage: Option<Usage>,
-}
-#[derive(Deserialize)]
-struct Choice {
-    message: Message,
-}
-#[derive(Deserialize)]
-struct Message {
-    content: Option<String>,
-}
-#[derive(Deserialize)]
-struct Usage {
-    prompt_tokens: u32,
-    completion_tokens: u32,
-}
-
-/// The wait a `Retry-After` header asks for (seconds form; dates are treated as absent).
-fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|s| *s >= 0.0).map(Duration::from_secs_f64)
-}
-
-/// Full jitter: a uniform wait in [0, base * 2^attempt], capped.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(16)).min(BACKOFF_CAP);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) as u64;
-    // A cheap random fraction: the clock's low bits, mixed.
-    let frac = (nanos.wrapping_mul(6364136223846793005).rotate_left(17) % 10_000) as f64 / 10_000.0;
-    ceiling.mul_f64(frac.max(0.1))
+    api: super::openai::Client,
 }
 
 impl LlmClient {
     pub fn new(cfg: LlmConfig) -> anyhow::Result<LlmClient> {
-        let http = reqwest::Client::builder().timeout(cfg.timeout).build()?;
-        Ok(LlmClient { cfg, http })
+        let api = super::openai::client(&cfg.base_url, cfg.api_key.as_deref(), cfg.timeout, cfg.max_retries)?;
+        Ok(LlmClient { cfg, api })
     }
 
-    /// Ask the model, retrying what is worth retrying.
+    /// Ask the model (the transport retries what is worth retrying).
     pub async fn complete(&self, req: &Request) -> Result<Answer, LlmError> {
-        let mut body = serde_json::json!({
-            "model": self.cfg.model,
-            "messages": [{"role": "system", "content": req.system}, {"role": "user", "content": req.prompt}],
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
-        });
-        if req.json {
-            body["response_format"] = serde_json::json!({"type": "json_object"});
+        use async_openai::types::chat::{ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage, CreateChatCompletionRequest, ResponseFormat};
+        #[allow(deprecated)]
+        let request = CreateChatCompletionRequest {
+            model: self.cfg.model.clone(),
+            messages: vec![
+                ChatCompletionRequestSystemMessage { content: req.system.clone().into(), name: None }.into(),
+                ChatCompletionRequestUserMessage { content: req.prompt.clone().into(), name: None }.into(),
+            ],
+            // `max_tokens` rather than `max_completion_tokens`: the servers people run
+            // locally (llama.cpp, vLLM, Ollama) read the former; OpenAI accepts both.
+            max_tokens: Some(req.max_tokens),
+            temperature: Some(req.temperature),
+            response_format: req.json.then_some(ResponseFormat::JsonObject),
+            ..Default::default()
+        };
+        let r = self.api.chat().create(request).await.map_err(|e| self.failure(e))?;
+        let usage = r.usage.ok_or_else(|| LlmError::Malformed("no usage (token counts are needed for cost accounting)".into()))?;
+        let text = r.choices.into_iter().next().and_then(|c| c.message.content).ok_or_else(|| LlmError::Malformed("no choices or no content".into()))?;
+        Ok(Answer { text, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens })
+    }
+
+    /// What a failed call means: refused (final), or still failing when the retries ran out.
+    fn failure(&self, e: async_openai::error::OpenAIError) -> LlmError {
+        use async_openai::error::OpenAIError as E;
+        let quote = |s: &str| s.chars().take(MAX_ERROR_BODY).collect::<String>();
+        let attempts = self.cfg.max_retries + 1;
+        match e {
+            E::ApiError(a) if super::openai::retryable_status(a.status_code) => LlmError::Exhausted { attempts, last: format!("{}: {}", a.status_code, quote(&a.api_error.message)) },
+            E::ApiError(a) => LlmError::Rejected { status: a.status_code.as_u16(), body: quote(&a.api_error.message) },
+            E::Reqwest(r) if r.is_timeout() => LlmError::Exhausted { attempts, last: format!("no answer within {} s", self.cfg.timeout.as_secs()) },
+            // The endpoint's address is configuration, not a secret, but keep messages short.
+            E::Reqwest(r) if r.is_connect() => LlmError::Exhausted { attempts, last: format!("cannot connect: {}", r.without_url()) },
+            E::Reqwest(r) => LlmError::Malformed(r.without_url().to_string()),
+            E::JSONDeserialize(err, _) => LlmError::Malformed(err.to_string()),
+            other => LlmError::Malformed(quote(&other.to_string())),
         }
-        let url = format!("{}/chat/completions", self.cfg.base_url);
-        let mut last = String::new();
-        for attempt in 0..=self.cfg.max_retries {
-            let mut r = self.http.post(&url).json(&body);
-            if let Some(k) = &self.cfg.api_key {
-                r = r.bearer_auth(k);
-            }
-            let wait = match r.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let after = retry_after(resp.headers());
-                    if status.is_success() {
-                        let text = resp.text().await.map_err(|e| LlmError::Malformed(e.to_string()))?;
-                        return parse(&text);
-                    }
-                    let text = resp.text().await.unwrap_or_default();
-                    let quoted: String = text.chars().take(MAX_ERROR_BODY).collect();
-                    if !(status.as_u16() == 429 || status.is_server_error()) {
-                        return Err(LlmError::Rejected { status: status.as_u16(), body: quoted });
-                    }
-                    last = format!("{status}: {quoted}");
-                    after.unwrap_or_else(|| backoff(attempt)).min(BACKOFF_CAP)
-                }
-                Err(e) => {
-                    last = if e.is_timeout() { format!("no answer within {} s", self.cfg.timeout.as_secs()) } else { format!("{e}") };
-                    backoff(attempt)
-                }
-            };
-            if attempt < self.cfg.max_retries {
-                tracing::warn!(attempt = attempt + 1, wait_ms = wait.as_millis() as u64, "llm call failed ({last}); retrying");
-                tokio::time::sleep(wait).await;
-            }
-        }
-        Err(LlmError::Exhausted { attempts: self.cfg.max_retries + 1, last })
     }
 
     /// The cost of `prompt` and `completion` tokens in US dollars.
@@ -227,13 +180,6 @@ impl LlmClient {
         let prompt = (req.system.len() + req.prompt.len()).div_ceil(CHARS_PER_TOKEN) as u32;
         self.cost(prompt, req.max_tokens)
     }
-}
-
-fn parse(text: &str) -> Result<Answer, LlmError> {
-    let r: ChatResponse = serde_json::from_str(text).map_err(|e| LlmError::Malformed(format!("{e}")))?;
-    let content = r.choices.into_iter().next().and_then(|c| c.message.content).ok_or_else(|| LlmError::Malformed("no choices or no content".into()))?;
-    let usage = r.usage.ok_or_else(|| LlmError::Malformed("no usage (token counts are needed for cost accounting)".into()))?;
-    Ok(Answer { text: content, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens })
 }
 
 /// One job's spending.
@@ -262,6 +208,12 @@ impl Budget {
 
     pub fn spend(&self) -> Spend {
         *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether calls may still be made: no call was refused and money is left.
+    pub fn has_room(&self) -> bool {
+        let st = self.spend();
+        !st.exhausted && st.usd < self.limit_usd
     }
 }
 

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod code_index;
 pub mod embeddings;
 pub mod llm;
+pub mod openai;
 pub mod redis_cache;
 pub mod vectors;
 
@@ -103,6 +104,10 @@ impl Capabilities for JobCapabilities {
         let hits = v.index.query(&v.collection, &emb[0], limit.clamp(1, MAX_SEARCH_HITS) as usize).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
         // The vector store keeps the index's stable names; plugins get numbers.
         Ok(hits.into_iter().filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(&name)?, similarity })).collect())
+    }
+
+    fn model_available(&self) -> bool {
+        self.llm.as_ref().is_some_and(|m| m.budget.has_room())
     }
 
     async fn complete(&self, _scope: &CallScope, req: wit_llm::CompletionRequest) -> Result<wit_llm::Completion, CapabilityError> {

@@ -106,7 +106,7 @@ impl ChromaVectors {
             v.set_sensitive(true);
             headers.insert("x-chroma-token", v);
         }
-        let http = reqwest::Client::builder().timeout(TIMEOUT).default_headers(headers).build()?;
+        let http = crate::http::builder().timeout(TIMEOUT).default_headers(headers).build()?;
         let base = url.trim_end_matches('/').to_string();
         let r = http.get(format!("{base}/api/v2/heartbeat")).send().await.map_err(|e| anyhow::anyhow!("chroma at {base}: {}", e.without_url()))?;
         if !r.status().is_success() {

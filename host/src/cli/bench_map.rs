@@ -160,7 +160,8 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
             caps: caps.clone(),
             ctx: RunContext { analysis_id: "bench".into(), ..Default::default() },
             thresholds: Thresholds::default(),
-            parallel: mapping::DEFAULT_PARALLEL_NODES,
+            parallel: mapping::LOCAL_PARALLEL_NODES,
+            step_checkpoints: false,
             commit: ctx.commit.clone(),
         };
         let mut times = Vec::new();

@@ -55,7 +55,7 @@ pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
     let url = tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await.map_err(|_| anyhow::anyhow!("the server did not start"))??.ok_or_else(|| anyhow::anyhow!("the server exited"))?;
     let base = url.rsplit(' ').next().unwrap_or_default().to_string();
     println!("server: {base} (store {}, {} workers)", crate::jobs::store::redact(&a.database_url), a.workers);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(a.jobs).build()?;
+    let http = crate::http::builder().pool_max_idle_per_host(a.jobs).build()?;
     let body = Arc::new(serde_json::json!({"repoUrl": repo.display().to_string(), "plan": plan}));
     let t0 = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

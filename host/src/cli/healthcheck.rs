@@ -17,7 +17,7 @@ pub struct HealthArgs {
 }
 
 pub async fn run(a: HealthArgs) -> anyhow::Result<ExitCode> {
-    let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+    let client = crate::http::builder().timeout(TIMEOUT).build()?;
     match client.get(&a.url).send().await {
         Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
         Ok(r) => {

@@ -40,8 +40,8 @@ pub struct MapArgs {
     pub graph: String,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Batches of plan nodes (up to 64 each) in flight at once.
-    #[arg(long, env = "MAX_PARALLEL_NODES", default_value_t = mapping::DEFAULT_PARALLEL_NODES)]
+    /// Plan nodes mapped at once (in lock-step batches of up to 64).
+    #[arg(long, env = "MAX_PARALLEL_NODES", default_value_t = mapping::LOCAL_PARALLEL_NODES)]
     pub parallel: usize,
     #[arg(long, env = "CONFIDENCE_THRESHOLD_HIGH", default_value_t = 0.8)]
     pub high: f64,
@@ -81,6 +81,7 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
         ctx: RunContext { analysis_id: format!("cli-{}", std::process::id()), repo: a.repo.repo.clone(), ..Default::default() },
         thresholds: Thresholds { high: a.high, low: a.low },
         parallel: a.parallel,
+        step_checkpoints: false,
         commit: ctx.commit.clone(),
     };
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(plan.nodes.len() as u64) };

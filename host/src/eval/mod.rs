@@ -328,7 +328,8 @@ pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, 
             caps,
             ctx: RunContext { analysis_id: format!("eval-{name}"), repo: name.clone(), ..Default::default() },
             thresholds: Thresholds::default(),
-            parallel: mapping::DEFAULT_PARALLEL_NODES,
+            parallel: mapping::LOCAL_PARALLEL_NODES,
+            step_checkpoints: false,
             commit: ctx.commit.clone(),
         };
         let result = mapping::map_plan(&job, &p, &|_, _| {}).await?;

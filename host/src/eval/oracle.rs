@@ -54,7 +54,7 @@ pub async fn serve(oracle: Arc<Oracle>) -> anyhow::Result<String> {
     async fn chat(axum::extract::State(o): axum::extract::State<Arc<Oracle>>, axum::Json(body): axum::Json<serde_json::Value>) -> axum::Json<serde_json::Value> {
         let prompt = body["messages"].as_array().and_then(|m| m.last()).and_then(|m| m["content"].as_str()).unwrap_or("");
         let text = o.answer(prompt);
-        axum::Json(serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}], "usage": {"prompt_tokens": prompt.len() / 4, "completion_tokens": 12}}))
+        axum::Json(serde_json::json!({"id": "oracle", "object": "chat.completion", "created": 0, "model": "oracle", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": prompt.len() / 4, "completion_tokens": 12, "total_tokens": prompt.len() / 4 + 12}}))
     }
     let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)).with_state(oracle);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -61,6 +61,7 @@ pub(super) struct RawEdge {
     pub from: Spanned<String>,
     pub to: Spanned<String>,
     pub on: Option<Spanned<String>>,
+    pub when: Option<Spanned<String>>,
 }
 
 /// Maps byte offsets of one file to 1-based lines.

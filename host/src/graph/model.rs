@@ -34,12 +34,59 @@ impl Target {
     }
 }
 
-/// One edge: unconditional (`on = None`) or keyed by a router decision label.
+/// What must hold for a conditional router edge to be taken (`when = "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The job has a chat model with budget left (configured, not exhausted).
+    Llm,
+}
+
+impl Condition {
+    pub const ALL: &[Condition] = &[Condition::Llm];
+
+    pub fn parse(s: &str) -> Option<Condition> {
+        Condition::ALL.iter().copied().find(|c| c.name() == s)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::Llm => "llm",
+        }
+    }
+}
+
+/// One edge: unconditional (`on = None`) or keyed by a router decision label, and for
+/// a labelled edge optionally taken only `when` a condition holds.
 #[derive(Debug, Clone)]
 pub struct Edge {
     pub from: String,
     pub on: Option<String>,
+    pub when: Option<Condition>,
     pub to: Target,
+}
+
+impl Edge {
+    /// How the edge's label reads in renderings: `verify`, `verify if llm`.
+    pub fn label(&self) -> Option<String> {
+        self.on.as_ref().map(|l| match self.when {
+            Some(c) => format!("{l} if {}", c.name()),
+            None => l.clone(),
+        })
+    }
+}
+
+/// Where one router decision leads: the first conditional edge whose condition holds,
+/// else the unconditional one (validation guarantees there is one).
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub conditional: Vec<(Condition, Target)>,
+    pub otherwise: Target,
+}
+
+impl Branch {
+    pub fn pick(&self, holds: impl Fn(Condition) -> bool) -> &Target {
+        self.conditional.iter().find(|(c, _)| holds(*c)).map(|(_, t)| t).unwrap_or(&self.otherwise)
+    }
 }
 
 /// One weighted variant of an A/B experiment.
@@ -98,7 +145,7 @@ pub struct GraphNode {
 #[derive(Debug, Clone)]
 pub enum NodeTarget {
     Next(Target),
-    Decisions(BTreeMap<String, Target>),
+    Decisions(BTreeMap<String, Branch>),
 }
 
 /// A validated graph.

@@ -42,7 +42,7 @@ pub fn render(g: &Graph, format: RenderFormat) -> String {
             }
             let _ = writeln!(out, "  start [shape=point];\n  start -> \"{}\";", g.entry);
             for e in &g.edges {
-                let label = e.on.as_ref().map(|l| format!(" [label=\"{l}\"]")).unwrap_or_default();
+                let label = e.label().map(|l| format!(" [label=\"{l}\"]")).unwrap_or_default();
                 let _ = writeln!(out, "  \"{}\" -> \"{}\"{label};", e.from, e.to.name());
             }
             out.push_str("}\n");
@@ -59,7 +59,7 @@ pub fn render(g: &Graph, format: RenderFormat) -> String {
                     Target::Node(n) => id(n),
                     t => format!("{}(({}))", t.name(), t.name()),
                 };
-                match &e.on {
+                match e.label() {
                     Some(l) => { let _ = writeln!(out, "  {} -- {l} --> {to}", id(&e.from)); }
                     None => { let _ = writeln!(out, "  {} --> {to}", id(&e.from)); }
                 }
@@ -76,7 +76,7 @@ pub fn render(g: &Graph, format: RenderFormat) -> String {
                     n.name, n.kind, plugin_label(&n.plugin), if caps.is_empty() { "none".into() } else { caps.join(",") },
                     n.limits.timeout.as_millis(), n.limits.memory_bytes >> 20);
                 for e in g.edges.iter().filter(|e| e.from == n.name) {
-                    match &e.on {
+                    match e.label() {
                         Some(l) => { let _ = writeln!(out, "      on {l} → {}", e.to.name()); }
                         None => { let _ = writeln!(out, "      → {}", e.to.name()); }
                     }

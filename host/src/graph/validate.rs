@@ -3,7 +3,7 @@
 //! without a bound, unknown capabilities, bad limits) before giving up.
 
 use super::load::{Lines, RawGraph, RawNode, RawVariant};
-use super::model::{Edge, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant, TERMINALS};
+use super::model::{Branch, Condition, Edge, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant, TERMINALS};
 use super::GraphError;
 use planmap_runtime::{CallLimits, Capability, Grants, Kind};
 use sha2::{Digest, Sha256};
@@ -260,6 +260,7 @@ fn edges_of(cx: &mut Ctx<'_>, raw: &RawGraph, plugins: &PluginKinds) -> (Vec<Edg
     let exists = |n: &str| raw.nodes.keys().any(|k| k.get_ref() == n);
     let mut edges = Vec::new();
     let mut routes: BTreeMap<String, NodeTarget> = BTreeMap::new();
+    let mut pending: BTreeMap<(String, String), Vec<(Condition, Target)>> = BTreeMap::new();
     for e in &raw.edges {
         let r = e.get_ref();
         let from = r.from.get_ref();
@@ -274,15 +275,44 @@ fn edges_of(cx: &mut Ctx<'_>, raw: &RawGraph, plugins: &PluginKinds) -> (Vec<Edg
         }
         let target = Target::parse(to);
         let is_router = kind_of(from) == Some(Kind::Router);
+        let when = match &r.when {
+            None => None,
+            Some(w) => match Condition::parse(w.get_ref()) {
+                Some(c) if r.on.is_some() => Some(c),
+                // Reported, then read as an unconditional edge, so one mistake does not
+                // cascade into "missing edge" and "unreachable node" errors.
+                Some(_) => {
+                    cx.at(w, format!("edge {from} → {to}: only labelled router edges may have `when`"));
+                    None
+                }
+                // Reported, then left out: it would otherwise clash with its fallback.
+                None => {
+                    cx.at(w, format!("edge {from} → {to}: unknown condition '{}' (known: {})", w.get_ref(), list(Condition::ALL.iter().map(|c| c.name()))));
+                    continue;
+                }
+            },
+        };
         match (&r.on, is_router) {
             (None, true) => cx.at(e, format!("edge {from} → {to}: edges out of router '{from}' need `on = \"<decision label>\"`")),
             (Some(l), false) => cx.at(l, format!("edge {from} → {to}: only router nodes have labelled edges; '{from}' is not a router")),
             (Some(l), true) => {
                 let entry = routes.entry(from.clone()).or_insert_with(|| NodeTarget::Decisions(BTreeMap::new()));
-                if let NodeTarget::Decisions(m) = entry
-                    && m.insert(l.get_ref().clone(), target.clone()).is_some() {
-                        cx.at(l, format!("router '{from}' has two edges for decision '{}'", l.get_ref()));
+                if let NodeTarget::Decisions(m) = entry {
+                    let label = l.get_ref();
+                    match when {
+                        Some(c) => {
+                            let conds = pending.entry((from.clone(), label.clone())).or_default();
+                            if conds.iter().any(|(k, _)| *k == c) {
+                                cx.at(l, format!("router '{from}' has two edges for decision '{label}' when {}", c.name()));
+                            }
+                            conds.push((c, target.clone()));
+                        }
+                        None if m.contains_key(label) => cx.at(l, format!("router '{from}' has two edges for decision '{label}'")),
+                        None => {
+                            m.insert(label.clone(), Branch { conditional: Vec::new(), otherwise: target.clone() });
+                        }
                     }
+                }
             }
             (None, false) => {
                 if routes.contains_key(from) {
@@ -292,7 +322,18 @@ fn edges_of(cx: &mut Ctx<'_>, raw: &RawGraph, plugins: &PluginKinds) -> (Vec<Edg
                 }
             }
         }
-        edges.push(Edge { from: from.clone(), on: r.on.as_ref().map(|l| l.get_ref().clone()), to: target });
+        edges.push(Edge { from: from.clone(), on: r.on.as_ref().map(|l| l.get_ref().clone()), when, to: target });
+    }
+    // Conditional edges join their decision's unconditional edge, which must exist so
+    // the decision always leads somewhere.
+    for ((from, label), conds) in pending {
+        if let Some(NodeTarget::Decisions(m)) = routes.get_mut(&from)
+            && let Some(branch) = m.get_mut(&label) {
+                branch.conditional = conds;
+        } else {
+            let names: Vec<&str> = conds.iter().map(|(c, _)| c.name()).collect();
+            cx.nowhere(format!("router '{from}': decision '{label}' has edges only `when = \"{}\"`; add an edge without `when` for when it does not hold", names.join("\", \"")));
+        }
     }
     for (k, n) in &raw.nodes {
         if !routes.contains_key(k.get_ref()) {

@@ -2,7 +2,7 @@
 //! events, a heartbeat that keeps the lease (a job whose lease is lost stops at once),
 //! and failures recorded on the job rather than lost.
 
-use super::store::{Finish, JobRow, Store, StoreError};
+use super::store::{CheckpointWrite, Finish, JobRow, Store, StoreError, STEP_PASS_OFFSET};
 use crate::capabilities::Backends;
 use crate::mapping::{self, Job, Thresholds};
 use crate::pipeline::RunContext;
@@ -23,9 +23,16 @@ const PROGRESS_EVERY: usize = 25;
 /// Jobs waiting beyond which a job runs without its graph's shadow variants.
 const SHADOW_SKIP_QUEUE: i64 = 10;
 
-/// Checkpoint passes: after the first mapping pass, and when a node is finished.
+/// Checkpoint passes: after the first mapping pass, and when a node is finished; a
+/// node's walk between graph steps is saved as its pass plus `STEP_PASS_OFFSET`.
 const FIRST_PASS: i64 = 1;
 const FINAL_PASS: i64 = 2;
+const FIRST_STEPS: i64 = FIRST_PASS + STEP_PASS_OFFSET;
+const FINAL_STEPS: i64 = FINAL_PASS + STEP_PASS_OFFSET;
+
+/// Most notes the checkpoint writer takes in one transaction: step states of one node
+/// replace each other, so under load the writer saves only the latest.
+const MAX_NOTES_PER_WRITE: usize = 512;
 
 /// What the mapper tells the job's writer task.
 enum Note {
@@ -48,10 +55,49 @@ fn resume_from(checkpoints: Vec<super::store::Checkpoint>) -> mapping::Resume {
                     r.done.insert(c.node_id, m);
                 }
             }
+            FIRST_STEPS | FINAL_STEPS => {
+                if let Ok(w) = serde_json::from_value::<crate::pipeline::SavedWalk>(c.state["walk"].clone()) {
+                    let steps = if c.pass == FIRST_STEPS { &mut r.first_steps } else { &mut r.final_steps };
+                    steps.insert(c.node_id, w);
+                }
+            }
             _ => {}
         }
     }
     r
+}
+
+/// The checkpoints a batch of notes asks for, in order: a node's step state is dropped
+/// when a later note in the batch replaces it (a newer step, or the pass's end).
+fn checkpoint_writes(notes: Vec<(String, i64, Value)>) -> Vec<CheckpointWrite> {
+    let mut latest: HashMap<(String, i64), usize> = HashMap::new();
+    let mut keep = vec![true; notes.len()];
+    for (i, (node, pass, _)) in notes.iter().enumerate() {
+        let replaced: Vec<(String, i64)> = if *pass >= STEP_PASS_OFFSET { vec![(node.clone(), *pass)] } else { vec![(node.clone(), FIRST_STEPS), (node.clone(), FINAL_STEPS)] };
+        for key in replaced {
+            if let Some(j) = latest.remove(&key) {
+                keep[j] = false;
+            }
+        }
+        if *pass >= STEP_PASS_OFFSET {
+            latest.insert((node.clone(), *pass), i);
+        }
+    }
+    notes
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|((node, pass, state), _)| {
+            let event = (pass == FINAL_PASS).then(|| {
+                let m = &state["mapping"];
+                if let Some(status) = m["status"].as_str() {
+                    crate::metrics::record_node(status);
+                }
+                ("node-mapped".to_string(), json!({"dagNodeId": node, "status": m["status"], "confidence": m["confidence"], "mappedCode": m["mappedCode"]}))
+            });
+            CheckpointWrite { node, pass, state, event }
+        })
+        .collect()
 }
 
 /// What a client submits (the body of `POST /api/agent/map-to-code`, minus the token).
@@ -286,37 +332,43 @@ impl Runner {
             },
             thresholds: self.thresholds,
             parallel: self.parallel,
+            step_checkpoints: true,
             commit: ctx.commit.clone(),
         };
         // What an earlier, interrupted run of this job finished is not done again.
         let resume = resume_from(self.store.checkpoints(id).await?);
-        if !resume.done.is_empty() || !resume.first.is_empty() {
-            self.store.event(id, "resumed", &json!({"finished": resume.done.len(), "firstPass": resume.first.len()})).await?;
+        let in_graph = resume.first_steps.len() + resume.final_steps.len();
+        if !resume.done.is_empty() || !resume.first.is_empty() || in_graph > 0 {
+            self.store.event(id, "resumed", &json!({"finished": resume.done.len(), "firstPass": resume.first.len(), "inGraph": in_graph})).await?;
         }
         // Progress and checkpoints go through a channel to a writer, so mapping never
-        // waits on the database.
+        // waits on the database; the writer saves what piled up in one transaction.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Note>();
         let writer = {
             let (store, id) = (self.store.clone(), id.to_string());
             tokio::spawn(async move {
                 while let Some(note) = rx.recv().await {
-                    let r = match note {
-                        Note::Progress(done, total) if done % PROGRESS_EVERY == 0 || done == total => {
-                            let _ = store.progress(&id, "map", done as i64, total as i64).await;
-                            store.event(&id, "progress", &json!({"done": done, "total": total})).await.map(|_| ())
+                    let mut notes = vec![note];
+                    while notes.len() < MAX_NOTES_PER_WRITE {
+                        match rx.try_recv() {
+                            Ok(n) => notes.push(n),
+                            Err(_) => break,
                         }
-                        Note::Progress(..) => Ok(()),
-                        Note::Checkpoint(node, FINAL_PASS, state) => {
-                            let m = &state["mapping"];
-                            let event = json!({"dagNodeId": node, "status": m["status"], "confidence": m["confidence"], "mappedCode": m["mappedCode"]});
-                            if let Some(status) = m["status"].as_str() {
-                                crate::metrics::record_node(status);
+                    }
+                    let mut checkpoints = Vec::new();
+                    for note in notes {
+                        match note {
+                            Note::Progress(done, total) if done % PROGRESS_EVERY == 0 || done == total => {
+                                let _ = store.progress(&id, "map", done as i64, total as i64).await;
+                                if let Err(e) = store.event(&id, "progress", &json!({"done": done, "total": total})).await {
+                                    tracing::warn!(job = %id, "{e}");
+                                }
                             }
-                            store.checkpoint_with_event(&id, &node, FINAL_PASS, &state, "node-mapped", &event).await
+                            Note::Progress(..) => {}
+                            Note::Checkpoint(node, pass, state) => checkpoints.push((node, pass, state)),
                         }
-                        Note::Checkpoint(node, pass, state) => store.checkpoint(&id, &node, pass, &state).await,
-                    };
-                    if let Err(e) = r {
+                    }
+                    if let Err(e) = store.save_checkpoints(&id, &checkpoint_writes(checkpoints)).await {
                         tracing::warn!(job = %id, "{e}");
                     }
                 }
@@ -333,6 +385,10 @@ impl Runner {
                 let note = match c {
                     mapping::Checkpoint::First { node, answer } => Note::Checkpoint(node.to_string(), FIRST_PASS, json!({"answer": answer})),
                     mapping::Checkpoint::Final { node, mapping } => Note::Checkpoint(node.to_string(), FINAL_PASS, json!({"mapping": mapping})),
+                    mapping::Checkpoint::Step { node, pass, walk } => {
+                        let at = if pass == mapping::Pass::First { FIRST_STEPS } else { FINAL_STEPS };
+                        Note::Checkpoint(node.to_string(), at, json!({"walk": walk}))
+                    }
                 };
                 let _ = tx.send(note);
             },

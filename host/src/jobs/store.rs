@@ -118,6 +118,19 @@ pub struct Checkpoint {
     pub state: Value,
 }
 
+/// Checkpoint passes from this number up hold a node's walk between graph steps
+/// (pass p's walk is saved as p + this); the pass's own checkpoint replaces them.
+pub const STEP_PASS_OFFSET: i64 = 10;
+
+/// One checkpoint to save, with the event that announces it, if any (kind, data).
+#[derive(Debug, Clone)]
+pub struct CheckpointWrite {
+    pub node: String,
+    pub pass: i64,
+    pub state: Value,
+    pub event: Option<(String, Value)>,
+}
+
 /// Which mappings of a job to read.
 #[derive(Debug, Clone)]
 pub struct MappingFilter {
@@ -415,10 +428,7 @@ impl Store {
 
     /// Save a node's state after a pass (replacing an earlier save of that pass).
     pub async fn checkpoint(&self, id: &str, node_id: &str, pass: i64, state: &Value) -> Result<(), StoreError> {
-        let sql = self.checkpoint_sql();
-        execute!(self, sql.as_str(), id, node_id, pass as i32, state.to_string(), now_ms())
-            .map_err(query_error("checkpoint", Some(id)))?;
-        Ok(())
+        self.save_checkpoints(id, &[CheckpointWrite { node: node_id.to_string(), pass, state: state.clone(), event: None }]).await
     }
 
     /// Every checkpoint of a job, by node and pass.
@@ -642,16 +652,28 @@ impl Store {
         rows.map_err(query_error("read experiment exposures", None))
     }
 
-    /// Save a node's checkpoint and, in the same transaction, an event announcing it (so
-    /// a crash can never leave one without the other).
-    pub async fn checkpoint_with_event(&self, id: &str, node_id: &str, pass: i64, state: &Value, kind: &str, data: &Value) -> Result<(), StoreError> {
+    /// Save checkpoints, each with the event announcing it if any, in one transaction
+    /// (so a crash never leaves a checkpoint without its event, or the reverse). A
+    /// pass's own checkpoint removes the node's step states (`STEP_PASS_OFFSET`).
+    pub async fn save_checkpoints(&self, id: &str, writes: &[CheckpointWrite]) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
         let (cp, ev) = (self.checkpoint_sql(), self.event_sql());
+        let clear = "DELETE FROM node_checkpoints WHERE job_id = $1 AND node_id = $2 AND pass >= $3";
         let now = now_ms();
-        let (state, data) = (state.to_string(), data.to_string());
+        let texts: Vec<(String, Option<String>)> = writes.iter().map(|w| (w.state.to_string(), w.event.as_ref().map(|(_, d)| d.to_string()))).collect();
         let r: Result<(), sqlx::Error> = on_pool!(self, |p| async {
             let mut tx = p.begin().await?;
-            sqlx::query(sqlx::AssertSqlSafe(cp.as_str())).bind(id).bind(node_id).bind(pass as i32).bind(state.as_str()).bind(now).execute(&mut *tx).await?;
-            sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(id).bind(kind).bind(data.as_str()).bind(now).execute(&mut *tx).await?;
+            for (w, (state, data)) in writes.iter().zip(&texts) {
+                if w.pass < STEP_PASS_OFFSET {
+                    sqlx::query(clear).bind(id).bind(w.node.as_str()).bind(STEP_PASS_OFFSET as i32).execute(&mut *tx).await?;
+                }
+                sqlx::query(sqlx::AssertSqlSafe(cp.as_str())).bind(id).bind(w.node.as_str()).bind(w.pass as i32).bind(state.as_str()).bind(now).execute(&mut *tx).await?;
+                if let (Some((kind, _)), Some(data)) = (&w.event, data) {
+                    sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(id).bind(kind.as_str()).bind(data.as_str()).bind(now).execute(&mut *tx).await?;
+                }
+            }
             tx.commit().await
         }
         .await);

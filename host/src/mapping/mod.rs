@@ -14,9 +14,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Batches of plan nodes (up to `pipeline::MAX_BATCH` each) in flight at once
-/// (`MAX_PARALLEL_NODES`); plugins are CPU-bound, so more than the cores buys nothing.
+/// Plan nodes of one job being mapped at once in the service (`MAX_PARALLEL_NODES`):
+/// several jobs share a replica's cores.
 pub const DEFAULT_PARALLEL_NODES: usize = 5;
+/// The same for `planmap map`, `eval` and `bench`, where one job has the machine: two
+/// full batches, one per core of a laptop-sized machine.
+pub const LOCAL_PARALLEL_NODES: usize = 2 * crate::pipeline::MAX_BATCH;
 /// Alternatives reported per node.
 pub const MAX_ALTERNATIVES: usize = 3;
 
@@ -251,34 +254,63 @@ fn status(confidence: f64, terminal: Terminal, t: Thresholds) -> &'static str {
 /// weaker guess would veto right candidates as often as wrong ones.
 const MIN_NEIGHBOUR_CONFIDENCE: f64 = 0.5;
 
-/// Map `owned` through the graph in batches of `pipeline::MAX_BATCH` nodes that move
-/// through the graph in lock-step (one plugin invocation per graph node per batch),
-/// `job.parallel` batches in flight; `finish` turns each node's outcome into the pass's
-/// result as soon as its batch is done (so checkpoints are written then, not when the
-/// whole pass ends).
+/// Which of the two mapping passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    First,
+    Final,
+}
+
+/// Map `owned` through the graph: at most `job.parallel` plan nodes at once, in
+/// batches (up to `pipeline::MAX_BATCH`) that move through the graph in lock-step (one
+/// plugin invocation per graph node per batch). A node with a saved walk for this pass
+/// continues from it. After every step each unfinished node's walk is reported to
+/// `checkpoint`; `finish` turns each node's outcome into the pass's result as soon as
+/// its batch is done.
+#[allow(clippy::too_many_arguments)]
 async fn run_pass<T>(
     job: &Job<'_>,
     plan: &Plan,
     graph: &Arc<crate::graph::Graph>,
     owned: &[&PlanNode],
     known: Option<&convert::Known>,
+    pass: Pass,
+    saved: &HashMap<String, crate::pipeline::SavedWalk>,
+    checkpoint: &(dyn Fn(Checkpoint<'_>) + Sync),
     tick: &(dyn Fn() + Sync),
     mut finish: impl FnMut(&str, crate::pipeline::NodeOutcome) -> T,
 ) -> HashMap<String, T> {
     use futures::StreamExt;
+    let parallel = job.parallel.max(1);
+    let batch = parallel.min(crate::pipeline::MAX_BATCH);
+    let on_step = |node: &str, walk: crate::pipeline::SavedWalk| checkpoint(Checkpoint::Step { node, pass, walk });
+    let on_step: &(dyn Fn(&str, crate::pipeline::SavedWalk) + Sync) = &on_step;
     // Collected first: a stream over a lazy `map` keeps a higher-ranked closure in the
     // future's type, which makes rustc unable to prove a job's future `Send`.
     let futures: Vec<_> = owned
-        .chunks(crate::pipeline::MAX_BATCH)
+        .chunks(batch)
         .map(|chunk| {
-            let wit_nodes: Vec<_> = chunk.iter().map(|n| convert::to_wit(plan, n, known)).collect();
+            let starts: Vec<_> = chunk
+                .iter()
+                .map(|n| {
+                    let resumed = saved.get(&n.id).and_then(|w| match w.restore(&graph.version, &|id| job.caps.index.site(id)) {
+                        Ok(r) => Some(r),
+                        Err(why) => {
+                            tracing::info!(node = %n.id, "mapping the node from the start: its saved step cannot continue ({why})");
+                            None
+                        }
+                    });
+                    (convert::to_wit(plan, n, known), resumed)
+                })
+                .collect();
             let ids: Vec<String> = chunk.iter().map(|n| n.id.clone()).collect();
             let graph = graph.clone();
             let snap = job.snapshot.clone();
             let caps: Arc<dyn planmap_runtime::Capabilities> = job.caps.clone();
             async move {
                 let t = std::time::Instant::now();
-                let outcomes = crate::pipeline::run_nodes(job.runtime, &snap, &graph, wit_nodes, caps, &job.ctx).await;
+                let report = job.step_checkpoints.then_some(on_step);
+                let outcomes = crate::pipeline::run_nodes_from(job.runtime, &snap, &graph, starts, caps, &job.ctx, report).await;
                 let per_node = t.elapsed() / ids.len().max(1) as u32;
                 for _ in &ids {
                     crate::metrics::record_node_pass(per_node);
@@ -287,7 +319,8 @@ async fn run_pass<T>(
             }
         })
         .collect();
-    let mut running = futures::stream::iter(futures).buffer_unordered(job.parallel.max(1));
+    // Batches in flight: together never more than `parallel` nodes.
+    let mut running = futures::stream::iter(futures).buffer_unordered((parallel / batch).max(1));
     let mut out = HashMap::with_capacity(owned.len());
     while let Some(batch) = running.next().await {
         for (id, outcome) in batch {
@@ -307,8 +340,12 @@ pub struct Job<'a> {
     pub caps: Arc<JobCapabilities>,
     pub ctx: RunContext,
     pub thresholds: Thresholds,
+    /// Plan nodes mapped at once (`MAX_PARALLEL_NODES`).
     pub parallel: usize,
     pub commit: String,
+    /// Report every node's walk after every graph step (`Checkpoint::Step`), so an
+    /// interrupted job resumes mid-graph; off where nothing keeps checkpoints.
+    pub step_checkpoints: bool,
 }
 
 /// A node's first-pass answer, as checkpointed: where it mapped, when confident enough
@@ -331,6 +368,9 @@ pub struct Resume {
     pub first: HashMap<String, Option<FirstAnswer>>,
     /// Finished code-owned nodes by id.
     pub done: HashMap<String, Mapping>,
+    /// Walks interrupted mid-graph, by pass and node id: they continue from their last step.
+    pub first_steps: HashMap<String, crate::pipeline::SavedWalk>,
+    pub final_steps: HashMap<String, crate::pipeline::SavedWalk>,
 }
 
 /// A code-owned node reached a checkpoint.
@@ -339,6 +379,8 @@ pub enum Checkpoint<'a> {
     First { node: &'a str, answer: Option<FirstAnswer> },
     /// It is finished.
     Final { node: &'a str, mapping: &'a Mapping },
+    /// It took a graph step in `pass` and goes on from `walk`.
+    Step { node: &'a str, pass: Pass, walk: crate::pipeline::SavedWalk },
 }
 
 /// Map every node of `plan`. `progress(done, total)` is called as nodes finish.
@@ -368,7 +410,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
     // from an interrupted run's checkpoints, then from this run's first pass.
     let known_at = |a: &FirstAnswer| (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site);
     let mut known: HashMap<String, _> = resume.first.iter().filter_map(|(id, a)| Some((id.clone(), known_at(a.as_ref()?)))).collect();
-    let first = run_pass(job, plan, &graph, &todo_first, None, &tick, |id, o| {
+    let first = run_pass(job, plan, &graph, &todo_first, None, Pass::First, &resume.first_steps, checkpoint, &tick, |id, o| {
         let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
         let answer = best.map(|b| FirstAnswer { file: b.site.location.file.clone(), symbol: b.site.location.symbol.clone(), line_start: b.site.location.line_start, line_end: b.site.location.line_end, site: b.site.id });
         if let Some(a) = &answer {
@@ -389,7 +431,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
     };
     first.values().for_each(&mut account);
     let known = convert::Known::new(known);
-    let second = run_pass(job, plan, &graph, &todo_second, Some(&known), &tick, |id, second_outcome| {
+    let second = run_pass(job, plan, &graph, &todo_second, Some(&known), Pass::Final, &resume.final_steps, checkpoint, &tick, |id, second_outcome| {
         account(&second_outcome);
         // A node whose second run failed keeps its first answer (when this run made one).
         let outcome = match first.get(id) {

@@ -6,14 +6,16 @@
 
 mod assign;
 mod merge;
+mod saved;
 
 pub use assign::{assign, bucket};
+pub use saved::{Resumed, SavedCandidate, SavedWalk};
 
-use crate::graph::{Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant};
+use crate::graph::{Condition, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant};
 use crate::snapshot::Snapshot;
 use planmap_runtime::wit::{Candidate, Decision, PlanNode, StepContext, StepInput};
 use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Capabilities, InvokeError, InvokeReport, Runtime, StepOutput};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -39,7 +41,7 @@ pub struct RunContext {
 }
 
 /// One executed step, for explanations, metrics and exposure records.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRecord {
     pub graph_node: String,
     pub plugin: String,
@@ -48,7 +50,7 @@ pub struct StepRecord {
     pub experiment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    pub outcome: &'static str,
+    pub outcome: String,
     pub ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
@@ -94,7 +96,7 @@ pub struct NodeOutcome {
 }
 
 /// A shadow variant's best candidate for a node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShadowAnswer {
     pub graph_node: String,
     pub experiment: Option<String>,
@@ -121,6 +123,20 @@ struct Walk {
 }
 
 impl Walk {
+    /// The walk between steps, for a checkpoint.
+    fn saved(&self, graph_version: &str) -> SavedWalk {
+        SavedWalk {
+            graph_version: graph_version.to_string(),
+            current: self.current.clone(),
+            visits: self.visits.clone(),
+            steps: self.steps,
+            feature_names: self.input.feature_names.clone(),
+            candidates: self.input.candidates.iter().map(SavedCandidate::of).collect(),
+            records: self.out.steps.clone(),
+            shadows: self.out.shadows.clone(),
+        }
+    }
+
     fn end(&mut self, terminal: Terminal, error: Option<String>) {
         self.out.terminal = terminal;
         if error.is_some() {
@@ -135,15 +151,33 @@ impl Walk {
 /// Run `graph` for every node, in lock-step batches; one outcome per node, in order.
 /// A plugin failure ends only the run of the node it failed on.
 pub async fn run_nodes(runtime: &Runtime, snap: &Snapshot, graph: &Graph, nodes: Vec<PlanNode>, caps: Arc<dyn Capabilities>, ctx: &RunContext) -> Vec<NodeOutcome> {
-    let mut walks: Vec<Walk> = nodes
+    run_nodes_from(runtime, snap, graph, nodes.into_iter().map(|n| (n, None)).collect(), caps, ctx, None).await
+}
+
+/// Called after every step with the state of each walk that goes on (node id, state).
+pub type OnStep<'a> = &'a (dyn Fn(&str, SavedWalk) + Sync);
+
+/// `run_nodes` where a node may continue from a restored walk instead of the graph's
+/// entry, and `on_step` (when given) receives every unfinished walk's state after each
+/// step, for checkpoints.
+pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, starts: Vec<(PlanNode, Option<Resumed>)>, caps: Arc<dyn Capabilities>, ctx: &RunContext, on_step: Option<OnStep<'_>>) -> Vec<NodeOutcome> {
+    let mut walks: Vec<Walk> = starts
         .into_iter()
-        .map(|node| Walk {
-            input: StepInput { node, candidates: Vec::new(), slim_candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
-            out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0, slim_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
-            visits: BTreeMap::new(),
-            current: graph.entry.clone(),
-            steps: 0,
-            done: false,
+        .map(|(node, resumed)| {
+            let mut w = Walk {
+                input: StepInput { node, candidates: Vec::new(), slim_candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
+                out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0, slim_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
+                visits: BTreeMap::new(),
+                current: graph.entry.clone(),
+                steps: 0,
+                done: false,
+            };
+            if let Some(r) = resumed {
+                (w.current, w.visits, w.steps) = (r.current, r.visits, r.steps);
+                (w.input.candidates, w.input.feature_names) = (r.candidates, r.feature_names);
+                (w.out.steps, w.out.shadows) = (r.records, r.shadows);
+            }
+            w
         })
         .collect();
     loop {
@@ -152,6 +186,12 @@ pub async fn run_nodes(runtime: &Runtime, snap: &Snapshot, graph: &Graph, nodes:
         for (i, w) in walks.iter_mut().enumerate().filter(|(_, w)| !w.done) {
             if w.steps >= MAX_STEPS {
                 let e = format!("graph '{}' took more than {MAX_STEPS} steps", graph.name);
+                w.end(Terminal::Failed, Some(e));
+                continue;
+            }
+            // A resumed walk may stand at a node the graph no longer has.
+            if !graph.nodes.contains_key(&w.current) {
+                let e = format!("graph '{}' has no node '{}' to continue at", graph.name, w.current);
                 w.end(Terminal::Failed, Some(e));
                 continue;
             }
@@ -170,10 +210,16 @@ pub async fn run_nodes(runtime: &Runtime, snap: &Snapshot, graph: &Graph, nodes:
         if waiting.is_empty() {
             break;
         }
+        let moved: Vec<usize> = waiting.values().flatten().copied().collect();
         for (gname, idxs) in waiting {
             let gnode = &graph.nodes[&gname];
             for chunk in idxs.chunks(MAX_BATCH) {
                 run_batch(runtime, snap, graph, gnode, &mut walks, chunk, &caps, ctx).await;
+            }
+        }
+        if let Some(report) = on_step {
+            for w in moved.into_iter().map(|i| &walks[i]).filter(|w| !w.done) {
+                report(&w.input.node.id, w.saved(&graph.version));
             }
         }
     }
@@ -223,7 +269,9 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
                 t.clone()
             }
             (StepOutput::Decision(d), NodeTarget::Decisions(table)) => match table.get(&d.label) {
-                Some(t) => t.clone(),
+                Some(branch) => branch.pick(|c| match c {
+                    Condition::Llm => caps.model_available(),
+                }).clone(),
                 None => {
                     let e = format!(
                         "router '{}' on graph node '{current}' returned decision '{}', which has no edge (edges: {})",
@@ -372,7 +420,7 @@ async fn step(
             digest: plugin.info.digest.clone(),
             experiment: experiment.clone(),
             variant: variant.map(|v| v.name.clone()),
-            outcome: rep.outcome,
+            outcome: rep.outcome.to_string(),
             ms: rep.call.as_secs_f64() * 1e3,
             decision,
             reason,

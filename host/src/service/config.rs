@@ -28,7 +28,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LLM_TIMEOUT_SECONDS", "per-request timeout of the chat model (default 60)"),
     ("LLM_MAX_RETRIES", "retries on 429, 5xx and timeouts (default 4)"),
     ("LLM_PRICES", "model=prompt/completion USD per 1k tokens, comma-separated (known OpenAI models built in)"),
-    ("MAX_PARALLEL_NODES", "batches of plan nodes (up to 64 each) in flight per job (default 5)"),
+    ("MAX_PARALLEL_NODES", "plan nodes of one job mapped at once, in lock-step batches (default 5)"),
     ("RETRIEVAL_TOP_K", "candidates per retrieval, overriding the graphs' top_k"),
     ("CONFIDENCE_THRESHOLD_HIGH", "confidence to accept a mapping (default 0.8)"),
     ("CONFIDENCE_THRESHOLD_LOW", "confidence below which a mapping is uncertain (default 0.5)"),
