@@ -17,13 +17,13 @@ async fn invoke(p: &LoadedPlugin, config: &str, limits: CallLimits, grants: Gran
     let input = StepInput {
         node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]),
         candidates: candidates(&sites),
-        slim_candidates: vec![],
         feature_names: vec![],
         config: config.into(),
         context: StepContext { analysis_id: "t".into(), graph_node: "score".into(), visit: 1, max_visits: 1 },
     };
     let call = Call {
         input: &input,
+        sites: &[],
         limits,
         grants,
         capabilities: capabilities(sites),

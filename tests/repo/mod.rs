@@ -276,7 +276,8 @@ fn the_index_searches_sites_by_semantics() {
     let ctx = index();
     let idx = ctx.memory_index();
     let hits = idx.search(&strs(&["customer_id"]), &strs(&["join", "sql-join"]), 5);
-    assert!(hits.iter().any(|h| h.site.location.file == "etl/transform.py" && h.site.location.line_start == 6), "{:?}", hits.iter().map(|h| &h.site.location).collect::<Vec<_>>());
+    let found: Vec<_> = hits.iter().filter_map(|h| idx.site(h.site_id)).map(|s| s.location).collect();
+    assert!(found.iter().any(|l| l.file == "etl/transform.py" && l.line_start == 6), "{found:?}");
     let join = site(&ctx, "etl/transform.py", 6, "join");
     let number = |s: &planmap::repo::Site| idx.id_of(&s.id).expect("every site is numbered");
     let up = idx.upstream(number(join), 3);

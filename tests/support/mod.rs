@@ -83,9 +83,9 @@ pub fn plan_node(id: &str, operator: &str, family: Family, keys: &[&str]) -> Pla
     }
 }
 
-/// Candidates from sites.
+/// Candidates (as plugins see them) on these sites.
 pub fn candidates(sites: &[CodeSite]) -> Vec<Candidate> {
-    sites.iter().map(|s| Candidate::proposed(s.clone(), 1.0)).collect()
+    sites.iter().map(|s| planmap::runtime::Candidate::proposed(s.clone(), 1.0).slim()).collect()
 }
 
 /// Poll `f` until it is true or `limit` passes.

@@ -47,35 +47,3 @@ pub mod wit {
     pub use super::capabilities_world::planmap::strategy::types::*;
     pub use super::capabilities_world::planmap::strategy::vectors;
 }
-
-/// Read access to a candidate's optional assessment, so host code need not unwrap it.
-impl wit::Candidate {
-    /// A new candidate, not yet assessed.
-    pub fn proposed(site: wit::CodeSite, retrieval_score: f64) -> Self {
-        wit::Candidate { site, retrieval_score, assessed: None }
-    }
-    /// The scorer's confidence (0 before any scorer ran).
-    pub fn confidence(&self) -> f64 {
-        self.assessed.as_ref().map_or(0.0, |a| a.confidence)
-    }
-    /// The scorer's explanation (empty before).
-    pub fn explanation(&self) -> &str {
-        self.assessed.as_ref().map_or("", |a| a.explanation.as_str())
-    }
-    /// The matchers' feature values, aligned with the step input's `feature_names`.
-    pub fn features(&self) -> &[f64] {
-        self.assessed.as_ref().map_or(&[], |a| a.features.as_slice())
-    }
-    /// The features this candidate has a value for, by name.
-    pub fn named_features<'a>(&'a self, names: &'a [String]) -> impl Iterator<Item = (&'a str, f64)> + 'a {
-        names.iter().zip(self.features()).filter(|(_, v)| !v.is_nan()).map(|(n, v)| (n.as_str(), *v))
-    }
-    /// The matchers' evidence.
-    pub fn evidence(&self) -> &[wit::Evidence] {
-        self.assessed.as_ref().map_or(&[], |a| a.evidence.as_slice())
-    }
-    /// The assessment, created empty on first use.
-    pub fn assessed_mut(&mut self) -> &mut wit::Assessed {
-        self.assessed.get_or_insert_with(|| wit::Assessed { features: Vec::new(), evidence: Vec::new(), confidence: 0.0, explanation: String::new() })
-    }
-}

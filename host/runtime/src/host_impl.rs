@@ -25,6 +25,9 @@ pub struct HostUsage {
     pub bytes: u64,
     /// Log lines written.
     pub log_lines: u32,
+    /// The first and last `log.mark` of the invocation: where the plugin's own work began
+    /// and ended (see `InvokeReport::boundary`).
+    pub marks: Option<(Instant, Instant)>,
 }
 
 /// Everything one store owns. A store lives for exactly one invocation.
@@ -134,7 +137,7 @@ impl ByteSize for Vec<SiteSource> {
 }
 impl ByteSize for Vec<code_search::Hit> {
     fn byte_size(&self) -> usize {
-        self.len() * (SITE_BYTES + 8)
+        self.len() * 12
     }
 }
 impl ByteSize for Vec<vectors::VectorHit> {
@@ -184,6 +187,12 @@ impl imports::log::Host for HostState {
             Level::Warn => tracing::warn!(plugin = %s.plugin, graph_node = %s.graph_node, plan_node = %s.plan_node, "{message}"),
             Level::Error => tracing::error!(plugin = %s.plugin, graph_node = %s.graph_node, plan_node = %s.plan_node, "{message}"),
         }
+    }
+
+    async fn mark(&mut self) {
+        let now = Instant::now();
+        let first = self.usage.marks.map_or(now, |(f, _)| f);
+        self.usage.marks = Some((first, now));
     }
 }
 

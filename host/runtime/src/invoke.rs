@@ -7,7 +7,7 @@ use crate::capabilities::{CallScope, Capabilities, Grants};
 use crate::host_impl::{HostState, HostUsage};
 use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
 use crate::plugin::{duration_ms, LoadedPlugin, Pre};
-use crate::wit::{Assessment, Decision, ErrorCode, PluginError, Proposal, Ranking, StepInput};
+use crate::wit::{Assessments, CodeSite, Decision, ErrorCode, PluginError, Proposal, Ranking, StepInput};
 use crate::Runtime;
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +17,8 @@ use wasmtime::{Store, UpdateDeadline};
 /// What to run for one plan node.
 pub struct Call<'a> {
     pub input: &'a StepInput,
+    /// For matchers: the sites the input's candidates name (empty for other kinds).
+    pub sites: &'a [CodeSite],
     pub limits: CallLimits,
     pub grants: Grants,
     pub capabilities: Arc<dyn Capabilities>,
@@ -27,6 +29,8 @@ pub struct Call<'a> {
 /// per input. `limits` are per plan node; the batch gets them times its size.
 pub struct BatchCall<'a> {
     pub inputs: &'a [StepInput],
+    /// For matchers: every site the batch's candidates name, once (empty for other kinds).
+    pub sites: &'a [CodeSite],
     pub limits: CallLimits,
     pub grants: Grants,
     pub capabilities: Arc<dyn Capabilities>,
@@ -42,7 +46,7 @@ pub enum StepOutput {
     /// From a retriever.
     Proposals(Vec<Proposal>),
     /// From a matcher.
-    Assessments(Vec<Assessment>),
+    Assessments(Assessments),
     /// From a scorer, best first.
     Rankings(Vec<Ranking>),
     /// From a router.
@@ -62,6 +66,15 @@ pub struct InvokeReport {
     pub peak_memory: usize,
     /// `ok`, `timeout`, `memory`, `trap`, `plugin-error`, `host`.
     pub outcome: &'static str,
+}
+
+impl InvokeReport {
+    /// Time spent crossing the boundary: the whole invocation minus the plugin's own
+    /// work between its first and last `log.mark` (instantiation, inputs copied in and
+    /// decoded, results encoded and copied out). `None` when the plugin did not mark.
+    pub fn boundary(&self) -> Option<Duration> {
+        self.usage.marks.map(|(first, last)| self.call.saturating_sub(last.saturating_duration_since(first)))
+    }
 }
 
 /// Why an invocation failed.
@@ -117,8 +130,8 @@ impl Runtime {
     /// Run the plugin's export for one plan node. A plugin error is returned as an
     /// invocation error (cause `Plugin`).
     pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call<'_>) -> (Result<StepOutput, InvokeError>, InvokeReport) {
-        let Call { input, limits, grants, capabilities, scope } = call;
-        let batch = BatchCall { inputs: std::slice::from_ref(input), limits, grants, capabilities, scope: scope.clone() };
+        let Call { input, sites, limits, grants, capabilities, scope } = call;
+        let batch = BatchCall { inputs: std::slice::from_ref(input), sites, limits, grants, capabilities, scope: scope.clone() };
         let (result, mut report) = self.invoke_batch(plugin, batch).await;
         let one = match result {
             Err(e) => Err(e),
@@ -140,7 +153,7 @@ impl Runtime {
     /// panics on guest misbehaviour; the store is created here and dropped before
     /// returning.
     pub async fn invoke_batch(&self, plugin: &LoadedPlugin, call: BatchCall<'_>) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
-        let BatchCall { inputs, limits, grants, capabilities, scope } = call;
+        let BatchCall { inputs, sites, limits, grants, capabilities, scope } = call;
         self.invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let n = inputs.len().max(1);
         let limits = CallLimits { timeout: limits.timeout * n as u32, memory_bytes: limits.memory_bytes.saturating_mul(n).min(MAX_BATCH_MEMORY) };
@@ -171,7 +184,7 @@ impl Runtime {
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
         let mut report = InvokeReport::default();
-        let fut = run(&plugin.pre, &mut store, inputs, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, sites, inputs, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         report.call = start.elapsed();
         let st = store.data();
@@ -216,7 +229,7 @@ pub fn plugin_error(plugin: &LoadedPlugin, scope: &CallScope, e: PluginError, re
 }
 
 /// Instantiate and call the kind's export with the whole batch.
-async fn run(pre: &Pre, store: &mut Store<HostState>, inputs: &[StepInput], instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
+async fn run(pre: &Pre, store: &mut Store<HostState>, sites: &[CodeSite], inputs: &[StepInput], instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
     let t = Instant::now();
     fn each<T>(v: Vec<Result<T, PluginError>>, f: fn(T) -> StepOutput) -> Vec<Result<StepOutput, PluginError>> {
         v.into_iter().map(|r| r.map(f)).collect()
@@ -230,7 +243,7 @@ async fn run(pre: &Pre, store: &mut Store<HostState>, inputs: &[StepInput], inst
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_matching().call_match_candidates(&mut *store, inputs).await?, StepOutput::Assessments)
+            each(i.planmap_strategy_matching().call_match_candidates(&mut *store, sites, inputs).await?, StepOutput::Assessments)
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;

@@ -5,6 +5,7 @@
 //! host never recompile the bindings or the engine glue.
 
 mod bindings;
+mod candidate;
 pub mod capabilities;
 mod engine;
 mod host_impl;
@@ -13,6 +14,7 @@ pub mod limits;
 pub mod plugin;
 
 pub use bindings::wit;
+pub use candidate::{Assessed, Candidate};
 pub use capabilities::{CallScope, Capabilities, Capability, CapabilityError, Grants};
 pub use engine::{Runtime, RuntimeConfig};
 pub use invoke::{plugin_error, BatchCall, Call, InvokeCause, InvokeError, InvokeReport, StepOutput};

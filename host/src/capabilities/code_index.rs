@@ -178,7 +178,7 @@ impl CodeIndex for MemoryIndex {
             ranked.truncate(limit);
         }
         ranked.sort_by(order);
-        ranked.into_iter().map(|(i, score)| Hit { site: self.sites[i as usize].clone(), score }).collect()
+        ranked.into_iter().map(|(i, score)| Hit { site_id: self.sites[i as usize].id, score }).collect()
     }
 
     fn site(&self, id: u32) -> Option<CodeSite> {

@@ -107,24 +107,22 @@ pub fn synthetic_node() -> PlanNode {
     }
 }
 
-fn candidates(n: usize) -> Vec<Candidate> {
-    (0..n).map(|i| Candidate::proposed(synthetic_site(i), 1.0 / (i + 1) as f64)).collect()
+/// `n` host-side candidates on the synthetic sites.
+fn candidates(n: usize) -> Vec<planmap_runtime::Candidate> {
+    (0..n).map(|i| planmap_runtime::Candidate::proposed(synthetic_site(i), 1.0 / (i + 1) as f64)).collect()
 }
 
 /// Time `iterations` invocations of `plugin` on a batch of `nodes` copies of the
-/// synthetic node, each with the whole and slim candidates `batch()` makes (fresh
-/// each time, as the pipeline hands over) and the feature names `names`.
+/// synthetic node, each with the candidates `batch()` makes (fresh each time, as the
+/// pipeline hands over) and the feature names `names`.
 #[allow(clippy::too_many_arguments)]
-pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::LoadedPlugin, caps: &Arc<JobCapabilities>, config: &str, iterations: usize, nodes: usize, names: &[String], batch: impl Fn() -> (Vec<Candidate>, Vec<SlimCandidate>)) -> anyhow::Result<Vec<Duration>> {
+pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::LoadedPlugin, caps: &Arc<JobCapabilities>, config: &str, iterations: usize, nodes: usize, names: &[String], batch: impl Fn() -> Vec<Candidate>) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let inputs: Vec<StepInput> = (0..nodes)
-            .map(|_| {
-                let (candidates, slim_candidates) = batch();
-                StepInput { node: synthetic_node(), candidates, slim_candidates, feature_names: names.to_vec(), config: config.to_string(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } }
-            })
+            .map(|_| StepInput { node: synthetic_node(), candidates: batch(), feature_names: names.to_vec(), config: config.to_string(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } })
             .collect();
-        let call = planmap_runtime::BatchCall { inputs: &inputs, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+        let call = planmap_runtime::BatchCall { inputs: &inputs, sites: &[], limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
         let t = Instant::now();
         let (r, _) = runtime.invoke_batch(plugin, call).await;
         times.push(t.elapsed());
@@ -184,20 +182,20 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         let grants: Grants = planmap_runtime::Capability::ALL.into_iter().collect();
         let mut times = Vec::with_capacity(iterations);
         let mut inst = Vec::with_capacity(iterations);
-        // Scorers and routers get what the pipeline gives them: slim candidates.
-        let slim = matches!(p.kind, planmap_runtime::Kind::Scorer | planmap_runtime::Kind::Router);
+        // What the pipeline gives each kind: candidates by id, and for a matcher the
+        // batch's sites in a table.
+        let matcher = p.kind == planmap_runtime::Kind::Matcher;
         for _ in 0..iterations {
-            let whole = candidates(50);
-            let (whole, slims) = if slim { (vec![], whole.iter().map(crate::pipeline::slim_candidate).collect()) } else { (whole, vec![]) };
+            let host = candidates(50);
+            let sites: Vec<_> = if matcher { host.iter().map(|c| c.site.clone()).collect() } else { vec![] };
             let input = StepInput {
                 node: node.clone(),
-                candidates: whole,
-                slim_candidates: slims,
+                candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(),
                 feature_names: vec![],
                 config: config.clone(),
                 context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 },
             };
-            let call = Call { input: &input, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
+            let call = Call { input: &input, sites: &sites, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
             let t = Instant::now();
             let (r, rep) = runtime.invoke(&p, call).await;
             times.push(t.elapsed());
@@ -213,7 +211,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         println!("\n## no-op plugin by batch size (µs, p50): the runtime's own cost per step");
         let p = runtime.load("no-op", bytes, "bench")?;
         for n in [0usize, 1, 10, 20, 50] {
-            let times = time_invocations(&runtime, &p, &caps, config, iterations, 1, &[], || (candidates(n), vec![])).await?;
+            let times = time_invocations(&runtime, &p, &caps, config, iterations, 1, &[], || candidates(n).iter().map(planmap_runtime::Candidate::slim).collect()).await?;
             let (p50, p99, _) = stats(times);
             println!("candidates {n:>3}: p50 {p50:>8.1}  p99 {p99:>8.1}");
         }

@@ -2,21 +2,17 @@
 //! against a generated repository of about 100k lines, after indexing, on one core —
 //! and how much of it is spent crossing the wasm boundary.
 //!
-//! The boundary share is estimated: the no-op test plugin is timed on batches of each
-//! shape that crosses (an invocation, a node's input, a whole candidate, a whole
-//! assessed one, a slim one), and those costs are multiplied by what the job actually
-//! sent. Results coming back and sites returned by capability calls cross too and are
-//! not counted, so the estimate is a lower bound.
+//! The boundary share is measured, not estimated: every built-in plugin marks where
+//! its own work starts and ends in an invocation (`log.mark`), and the runtime counts
+//! the rest of the invocation (instantiation, copying inputs in and decoding them,
+//! encoding results and copying them out) as boundary time.
 
-use super::bench::{synthetic_site, time_invocations};
 use super::bench_plan::synthetic_formatted;
 use crate::capabilities::{JobCapabilities, MemoryCache};
 use crate::mapping::{self, Job, Thresholds};
 use crate::pipeline::RunContext;
 use crate::plan::{self, ParseOptions, PlanInput};
 use crate::snapshot::{Registry, Sources};
-use planmap_runtime::wit::*;
-use planmap_runtime::Runtime;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,8 +21,6 @@ use std::time::{Duration, Instant};
 
 /// Lines per generated module: a typical ETL module size.
 const MODULE_LINES: usize = 400;
-/// No-op invocations timed per batch shape when estimating the boundary cost.
-const CALIBRATION_RUNS: usize = 500;
 /// Timed repetitions of the mapping run (the best is reported with the median).
 const RUNS: usize = 3;
 
@@ -64,71 +58,6 @@ fn write_repo(dir: &Path, lines: usize) -> anyhow::Result<usize> {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-/// The measured cost of each thing that crosses the boundary, in seconds.
-struct Costs {
-    /// One invocation (fresh store, instantiate, call, results back).
-    invocation: f64,
-    /// One plan node's input (node, context, config, feature names).
-    node: f64,
-    /// One whole candidate (site) not yet assessed.
-    plain: f64,
-    /// One whole candidate with features and evidence.
-    assessed: f64,
-    /// One slim candidate (id, features, confidence).
-    slim: f64,
-}
-
-/// Feature names like the matcher's.
-const FEATURES: [&str; 15] = ["kind", "source", "tables", "keys", "key_set", "columns", "literals", "functions", "aggregates", "udfs", "limit", "lexical", "lineage", "plan_file", "window"];
-
-/// What each crossing costs, from the no-op plugin on batches of each shape.
-async fn calibrate(runtime: &Runtime, caps: &Arc<JobCapabilities>) -> anyhow::Result<Costs> {
-    let dir = option_env!("PLANMAP_TEST_WASM_DIR").ok_or_else(|| anyhow::anyhow!("the no-op test plugin was not built"))?;
-    let bytes = std::fs::read(format!("{dir}/chaos_scorer.wasm"))?;
-    let p = runtime.load("no-op", &bytes, "bench")?;
-    let names: Vec<String> = FEATURES.iter().map(|n| n.to_string()).collect();
-    let full = || Assessed {
-        features: vec![0.5; FEATURES.len()],
-        evidence: FEATURES[..7].iter().map(|n| Evidence { signal: n.to_string(), weight: 0.5, detail: format!("{n} {{customer_id, amount}} appear in the code (100% of the plan's)") }).collect(),
-        confidence: 0.5,
-        explanation: "keys {customer_id} appear in the code; a `join` operation can produce a SortMergeJoin node".into(),
-    };
-    #[derive(Clone, Copy)]
-    enum Shape {
-        Plain,
-        Full,
-        Slim,
-    }
-    let time = |nodes: usize, n: usize, shape: Shape| {
-        let (p, full, names) = (&p, &full, &names);
-        async move {
-            let batch = || {
-                let whole = |i: usize, assessed: Option<Assessed>| Candidate { site: synthetic_site(i), retrieval_score: 1.0, assessed };
-                match shape {
-                    Shape::Plain => ((0..n).map(|i| whole(i, None)).collect(), vec![]),
-                    Shape::Full => ((0..n).map(|i| whole(i, Some(full()))).collect(), vec![]),
-                    Shape::Slim => {
-                        let scored = Assessed { features: vec![0.5; FEATURES.len()], evidence: vec![], confidence: 0.5, explanation: String::new() };
-                        (vec![], (0..n).map(|i| crate::pipeline::slim_candidate(&whole(i, Some(scored.clone())))).collect())
-                    }
-                }
-            };
-            let v = time_invocations(runtime, p, caps, r#"{"mode":"ok","confidence":0.5}"#, CALIBRATION_RUNS, nodes, names, batch).await?;
-            anyhow::Ok(median(v).as_secs_f64())
-        }
-    };
-    let one = time(1, 0, Shape::Plain).await?;
-    let node = ((time(9, 0, Shape::Plain).await? - one) / 8.0).max(0.0);
-    let per = |t: f64| ((t - one) / 20.0).max(0.0);
-    Ok(Costs {
-        invocation: (one - node).max(0.0),
-        node,
-        plain: per(time(1, 20, Shape::Plain).await?),
-        assessed: per(time(1, 20, Shape::Full).await?),
-        slim: per(time(1, 20, Shape::Slim).await?),
-    })
 }
 
 pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
@@ -177,17 +106,16 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
         let mapped = r.mappings.iter().filter(|m| m.mapped_code.is_some()).count();
         println!("map: best {:.0} ms, median {:.0} ms over {RUNS} runs ({:.2} ms per node); {mapped} nodes located", best.as_secs_f64() * 1e3, median(times).as_secs_f64() * 1e3, best.as_secs_f64() * 1e3 / plan.nodes.len() as f64);
         let tm = &r.timing;
-        let k = calibrate(&registry.runtime, &caps).await?;
-        let plain = tm.candidates_in - tm.assessed_in - tm.slim_in;
-        let boundary = tm.invocations as f64 * k.invocation + tm.steps as f64 * k.node + plain as f64 * k.plain + tm.assessed_in as f64 * k.assessed + tm.slim_in as f64 * k.slim;
-        let last_ms = r.summary.ms / 1e3;
+        let run_ms = r.summary.ms;
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "last run: {} invocations serving {} node steps, {:.0} ms in plugin invocations (of which {:.0} ms in host capabilities); candidates handed in: {} whole, {} whole assessed, {} slim",
-            tm.invocations, tm.steps, tm.plugin.as_secs_f64() * 1e3, tm.host.as_secs_f64() * 1e3, plain, tm.assessed_in, tm.slim_in
+            "last run: {} invocations serving {} node steps; {:.0} ms in plugin invocations (of which {:.0} ms in host capabilities); {} candidates handed in (ids and numbers), {} sites in matcher tables",
+            tm.invocations, tm.steps, ms(tm.plugin), ms(tm.host), tm.candidates_in, tm.sites_in
         );
         println!(
-            "boundary: {:.1} µs per invocation + {:.2} µs per node input + {:.2} / {:.2} / {:.2} µs per whole / whole assessed / slim candidate -> about {:.1} ms, {:.1} % of the run",
-            k.invocation * 1e6, k.node * 1e6, k.plain * 1e6, k.assessed * 1e6, k.slim * 1e6, boundary * 1e3, 100.0 * boundary / last_ms.max(1e-9)
+            "boundary (measured outside the plugins' marks: instantiation, inputs in, results out): {:.1} ms, {:.1} % of the {:.0} ms run{}",
+            ms(tm.boundary), 100.0 * ms(tm.boundary) / run_ms.max(1e-9), run_ms,
+            if tm.unmarked > 0.0 { format!("; {:.0} invocations were not measured (their plugins do not mark)", tm.unmarked) } else { String::new() }
         );
         Ok(ExitCode::SUCCESS)
     })

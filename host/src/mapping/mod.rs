@@ -192,10 +192,13 @@ pub struct Timing {
     /// Plugin invocations (each serving a batch of node steps) on the job's runtime during the run.
     pub invocations: usize,
     pub candidates_in: usize,
-    /// Whole candidates already assessed (matcher inputs on a widened pass).
-    pub assessed_in: usize,
-    /// Slim candidates (scorer and router inputs).
-    pub slim_in: usize,
+    /// Sites handed to matchers in their batches' site tables.
+    pub sites_in: usize,
+    /// Of `plugin`, crossing the boundary: instantiation, inputs in, results out
+    /// (measured outside the plugins' `log.mark` calls).
+    pub boundary: std::time::Duration,
+    /// Invocations (summed shares) whose plugin did not mark: their boundary is not in `boundary`.
+    pub unmarked: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -426,8 +429,9 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing.host += o.host_time;
         timing.steps += o.steps.len();
         timing.candidates_in += o.candidates_in;
-        timing.assessed_in += o.assessed_in;
-        timing.slim_in += o.slim_in;
+        timing.sites_in += o.sites_in;
+        timing.boundary += o.boundary;
+        timing.unmarked += o.unmarked;
     };
     first.values().for_each(&mut account);
     let known = convert::Known::new(known);

@@ -3,8 +3,8 @@
 //! rankings reorder and score (with an explanation built from the evidence when the
 //! scorer gave none). Ids a plugin invents are skipped and logged.
 
-use planmap_runtime::wit::{Candidate, CodeSite, StepInput};
-use planmap_runtime::{CallScope, Capabilities, StepOutput};
+use planmap_runtime::wit::CodeSite;
+use planmap_runtime::{CallScope, Candidate, Capabilities, StepOutput};
 use std::collections::HashMap;
 
 /// Evidence details an explanation the host builds quotes, strongest first.
@@ -18,8 +18,8 @@ pub fn explain(c: &Candidate) -> String {
     if parts.is_empty() { "no matching evidence".to_string() } else { parts.join("; ") }
 }
 
-pub async fn apply(output: StepOutput, input: &mut StepInput, caps: &dyn Capabilities, scope: &CallScope) {
-    let StepInput { candidates, feature_names, .. } = input;
+/// Apply one step's output to a walk's candidates and feature names.
+pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_names: &mut Vec<String>, caps: &dyn Capabilities, scope: &CallScope) {
     match output {
         StepOutput::Proposals(proposals) => {
             let mut old: HashMap<u32, Candidate> = candidates.drain(..).map(|c| (c.site.id, c)).collect();
@@ -44,25 +44,31 @@ pub async fn apply(output: StepOutput, input: &mut StepInput, caps: &dyn Capabil
         }
         StepOutput::Assessments(assessments) => {
             let pos: HashMap<u32, usize> = candidates.iter().enumerate().map(|(i, c)| (c.site.id, i)).collect();
+            // Where each of the result's feature names sits in the walk's list.
+            let slots: Vec<usize> = assessments
+                .feature_names
+                .into_iter()
+                .map(|name| match feature_names.iter().position(|n| *n == name) {
+                    Some(k) => k,
+                    None => {
+                        feature_names.push(name);
+                        feature_names.len() - 1
+                    }
+                })
+                .collect();
             let mut unknown = 0;
-            for a in assessments {
+            for a in assessments.items {
                 let Some(&i) = pos.get(&a.site_id) else {
                     unknown += 1;
                     continue;
                 };
                 let c = candidates[i].assessed_mut();
-                for f in a.features {
-                    let k = match feature_names.iter().position(|n| *n == f.name) {
-                        Some(k) => k,
-                        None => {
-                            feature_names.push(f.name);
-                            feature_names.len() - 1
-                        }
-                    };
+                // A value past the names, or NaN (no value), changes nothing.
+                for (&k, v) in slots.iter().zip(a.features).filter(|(_, v)| !v.is_nan()) {
                     if c.features.len() <= k {
                         c.features.resize(k + 1, f64::NAN);
                     }
-                    c.features[k] = f.value;
+                    c.features[k] = v;
                 }
                 for e in a.evidence {
                     c.evidence.retain(|x| x.signal != e.signal);

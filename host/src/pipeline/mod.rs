@@ -13,8 +13,8 @@ pub use saved::{Resumed, SavedCandidate, SavedWalk};
 
 use crate::graph::{Condition, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant};
 use crate::snapshot::Snapshot;
-use planmap_runtime::wit::{Candidate, Decision, PlanNode, StepContext, StepInput};
-use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Capabilities, InvokeError, InvokeReport, Runtime, StepOutput};
+use planmap_runtime::wit::{CodeSite, Decision, PlanNode, StepContext, StepInput};
+use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Candidate, Capabilities, InvokeError, InvokeReport, Runtime, StepOutput};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -79,16 +79,18 @@ pub struct NodeOutcome {
     pub terminal: Terminal,
     pub steps: Vec<StepRecord>,
     pub error: Option<String>,
-    /// Time spent inside plugin invocations (instantiate + call).
+    /// Time spent inside plugin invocations (instantiate + call), this node's share.
     pub plugin_time: std::time::Duration,
     /// Of which inside host capability calls.
     pub host_time: std::time::Duration,
+    /// Of which crossing the boundary (outside the plugins' marks), where measured.
+    pub boundary: std::time::Duration,
+    /// This node's share of invocations whose plugin did not mark (boundary unmeasured).
+    pub unmarked: f64,
     /// Candidates handed into steps, summed over steps (what crossed into the sandbox).
     pub candidates_in: usize,
-    /// Of which whole candidates already assessed (with features and evidence).
-    pub assessed_in: usize,
-    /// Of which slim (id, features and confidence only: scorer and router inputs).
-    pub slim_in: usize,
+    /// Sites in the matchers' site tables (each batch's table counted once, on its first node).
+    pub sites_in: usize,
     /// Names of the feature values in the candidates' `assessed.features`.
     pub feature_names: Vec<String>,
     /// What shadow variants answered (stored for comparison, never the answer).
@@ -112,9 +114,11 @@ pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: P
     run_nodes(runtime, snap, graph, vec![node], caps, ctx).await.pop().expect("one outcome per node")
 }
 
-/// One plan node's walk through the graph.
+/// One plan node's walk through the graph. The candidates live here, on the host side;
+/// each step gets their slim form in `input`.
 struct Walk {
     input: StepInput,
+    candidates: Vec<Candidate>,
     out: NodeOutcome,
     visits: BTreeMap<String, u32>,
     current: String,
@@ -131,7 +135,7 @@ impl Walk {
             visits: self.visits.clone(),
             steps: self.steps,
             feature_names: self.input.feature_names.clone(),
-            candidates: self.input.candidates.iter().map(SavedCandidate::of).collect(),
+            candidates: self.candidates.iter().map(SavedCandidate::of).collect(),
             records: self.out.steps.clone(),
             shadows: self.out.shadows.clone(),
         }
@@ -142,7 +146,7 @@ impl Walk {
         if error.is_some() {
             self.out.error = error;
         }
-        self.out.candidates = std::mem::take(&mut self.input.candidates);
+        self.out.candidates = std::mem::take(&mut self.candidates);
         self.out.feature_names = std::mem::take(&mut self.input.feature_names);
         self.done = true;
     }
@@ -165,8 +169,9 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
         .into_iter()
         .map(|(node, resumed)| {
             let mut w = Walk {
-                input: StepInput { node, candidates: Vec::new(), slim_candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
-                out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), candidates_in: 0, assessed_in: 0, slim_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
+                input: StepInput { node, candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
+                candidates: Vec::new(),
+                out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), boundary: Default::default(), unmarked: 0.0, candidates_in: 0, sites_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
                 visits: BTreeMap::new(),
                 current: graph.entry.clone(),
                 steps: 0,
@@ -174,7 +179,7 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
             };
             if let Some(r) = resumed {
                 (w.current, w.visits, w.steps) = (r.current, r.visits, r.steps);
-                (w.input.candidates, w.input.feature_names) = (r.candidates, r.feature_names);
+                (w.candidates, w.input.feature_names) = (r.candidates, r.feature_names);
                 (w.out.steps, w.out.shadows) = (r.records, r.shadows);
             }
             w
@@ -265,7 +270,7 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
                 continue;
             }
             (o, NodeTarget::Next(t)) => {
-                merge::apply(o, &mut w.input, caps.as_ref(), &scope).await;
+                merge::apply(o, &mut w.candidates, &mut w.input.feature_names, caps.as_ref(), &scope).await;
                 t.clone()
             }
             (StepOutput::Decision(d), NodeTarget::Decisions(table)) => match table.get(&d.label) {
@@ -335,36 +340,35 @@ async fn step(
         (Some(v), _) => v.config_text.clone(),
         (None, _) => gnode.config_text.clone(),
     };
-    // The inputs move into the batch and back, so candidates are never copied
-    // host-side; scorers and routers get slim copies and the full ones wait here.
-    let slim = matches!(gnode.kind, planmap_runtime::Kind::Scorer | planmap_runtime::Kind::Router);
+    // The inputs move into the batch and back; plugins see candidates in their slim
+    // form, and a matcher gets every site the batch's candidates name once, in a table.
     let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
-    let mut kept: Vec<Vec<Candidate>> = Vec::new();
+    let mut sites: Vec<CodeSite> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for &i in chunk {
         let w = &mut walks[i];
         w.input.config.clone_from(&config);
-        w.out.candidates_in += w.input.candidates.len();
-        if slim {
-            w.out.slim_in += w.input.candidates.len();
-        } else {
-            w.out.assessed_in += w.input.candidates.iter().filter(|c| c.assessed.is_some()).count();
+        w.out.candidates_in += w.candidates.len();
+        if gnode.kind == planmap_runtime::Kind::Matcher {
+            sites.extend(w.candidates.iter().filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()));
         }
         let context = w.input.context.clone();
-        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), slim_candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context });
-        if slim {
-            let full = std::mem::take(&mut input.candidates);
-            input.slim_candidates = full.iter().map(slim_candidate).collect();
-            kept.push(full);
-        }
+        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context });
+        input.candidates = w.candidates.iter().map(Candidate::slim).collect();
         inputs.push(input);
+    }
+    if let Some(&first) = chunk.first() {
+        walks[first].out.sites_in += sites.len();
     }
     let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: batch_label(&ids) };
-    let call = BatchCall { inputs: &inputs, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+    let call = BatchCall { inputs: &inputs, sites: &sites, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
     let (result, report) = runtime.invoke_batch(&plugin, call).await;
     let variant_name = variant.map(|v| v.name.as_str()).unwrap_or("");
     crate::metrics::record_invocation(&plugin_name, variant_name, report.outcome, report.call);
-    let per_node: Vec<(Result<StepOutput, InvokeError>, InvokeReport)> = match result {
+    // Each node's result and report, with its share of the invocation's boundary time
+    // (`None`: the plugin did not mark) and of the invocation itself.
+    let per_node: Vec<(Result<StepOutput, InvokeError>, InvokeReport, Option<std::time::Duration>, f64)> = match result {
         Ok(outs) => outs
             .into_iter()
             .zip(&inputs)
@@ -372,44 +376,50 @@ async fn step(
                 let mut rep = report.clone();
                 rep.call /= inputs.len() as u32;
                 rep.usage.time /= inputs.len() as u32;
+                let boundary = report.boundary().map(|b| b / inputs.len() as u32);
+                let share = 1.0 / inputs.len() as f64;
                 let node_scope = CallScope { plan_node: input.node.id.clone(), ..scope.clone() };
                 match r {
                     Ok(o) => {
                         rep.outcome = "ok";
-                        (Ok(o), rep)
+                        (Ok(o), rep, boundary, share)
                     }
                     Err(e) => {
                         rep.outcome = "plugin-error";
                         let err = plugin_error(&plugin, &node_scope, e, &rep);
-                        (Err(err), rep)
+                        (Err(err), rep, boundary, share)
                     }
                 }
             })
             .collect(),
-        Err(e) if inputs.len() == 1 => vec![(Err(e), report)],
+        Err(e) if inputs.len() == 1 => {
+            let boundary = report.boundary();
+            vec![(Err(e), report, boundary, 1.0)]
+        }
         Err(_) => {
             // Find the culprit: each input alone.
             let mut v = Vec::with_capacity(inputs.len());
             for input in &inputs {
-                let one = Call { input, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
+                let one = Call { input, sites: &sites, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
                 let (r, rep) = runtime.invoke(&plugin, one).await;
                 crate::metrics::record_invocation(&plugin_name, variant_name, rep.outcome, rep.call);
-                v.push((r, rep));
+                let boundary = rep.boundary();
+                v.push((r, rep, boundary, 1.0));
             }
             v
         }
     };
     let mut results = Vec::with_capacity(chunk.len());
-    let mut kept = kept.into_iter();
-    for ((&i, mut input), (r, rep)) in chunk.iter().zip(inputs).zip(per_node) {
-        if slim {
-            input.candidates = kept.next().expect("one kept list per slim input");
-            input.slim_candidates = Vec::new();
-        }
+    for ((&i, mut input), (r, rep, boundary, share)) in chunk.iter().zip(inputs).zip(per_node) {
+        input.candidates = Vec::new();
         let w = &mut walks[i];
         w.input = input;
         w.out.plugin_time += rep.call;
         w.out.host_time += rep.usage.time;
+        match boundary {
+            Some(b) => w.out.boundary += b,
+            None => w.out.unmarked += share,
+        }
         let (decision, reason) = match &r {
             Ok(StepOutput::Decision(Decision { label, reason })) => (Some(label.clone()), Some(reason.clone())),
             _ => (None, None),
@@ -429,11 +439,6 @@ async fn step(
         results.push(r);
     }
     results
-}
-
-/// What a scorer or router sees of a candidate (see the contract's `slim-candidate`).
-pub fn slim_candidate(c: &Candidate) -> planmap_runtime::wit::SlimCandidate {
-    planmap_runtime::wit::SlimCandidate { site_id: c.site.id, retrieval_score: c.retrieval_score, features: c.features().to_vec(), confidence: c.confidence() }
 }
 
 /// How a batch is named in logs and errors: its node ids, shortened.

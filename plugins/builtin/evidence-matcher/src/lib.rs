@@ -11,8 +11,9 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::code_search;
-use planmap::strategy::types::{Assessment, Candidate, Evidence, Feature, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
+use planmap::strategy::types::{Assessment, Assessments, CodeSite, Evidence, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
+use planmap::strategy::{code_search, log};
+use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
 
 /// Data-flow hops searched when checking that a neighbour's site feeds a candidate;
@@ -34,13 +35,51 @@ const FLOW_CONFLICT: f64 = 0.15;
 
 struct Matcher;
 
-fn push(c: &mut Assessment, name: &str, value: f64, weight: f64, detail: String) {
-    c.features.push(Feature { name: name.to_string(), value });
+/// A candidate with its site, from the batch's site table.
+struct Candidate<'a> {
+    site: &'a CodeSite,
+    retrieval_score: f64,
+}
+
+/// One candidate's findings, features by name until they are aligned for the result.
+struct Found {
+    site_id: u32,
+    features: Vec<(&'static str, f64)>,
+    evidence: Vec<Evidence>,
+}
+
+fn push(c: &mut Found, name: &'static str, value: f64, weight: f64, detail: String) {
+    c.features.push((name, value));
     c.evidence.push(Evidence { signal: name.to_string(), weight, detail });
 }
 
+/// The result for one node: feature names once, each candidate's values aligned with them.
+fn aligned(found: Vec<Found>) -> Assessments {
+    let mut names: Vec<&'static str> = Vec::new();
+    for f in &found {
+        for (n, _) in &f.features {
+            if !names.contains(n) {
+                names.push(n);
+            }
+        }
+    }
+    let items = found
+        .into_iter()
+        .map(|f| {
+            let mut values = vec![f64::NAN; names.len()];
+            for (n, v) in f.features {
+                if let Some(k) = names.iter().position(|x| *x == n) {
+                    values[k] = v;
+                }
+            }
+            Assessment { site_id: f.site_id, features: values, evidence: f.evidence }
+        })
+        .collect();
+    Assessments { feature_names: names.into_iter().map(str::to_string).collect(), items }
+}
+
 /// Compare one named list of the node with one list of the site.
-fn compare(c: &mut Assessment, name: &str, wanted: &[String], have: &[String]) {
+fn compare(c: &mut Found, name: &'static str, wanted: &[String], have: &[String]) {
     if let Some(cov) = sdk::coverage(wanted, have) {
         let hits = sdk::shared(wanted, have);
         let detail = if hits.is_empty() {
@@ -94,7 +133,7 @@ fn candidate_sources(cands: &[Candidate], wanted: &[String]) -> Vec<Option<(Vec<
     cands.iter().map(|c| (!wanted.is_empty() && is_source_kind(&c.site.kind)).then(|| site_sources(c))).collect()
 }
 
-fn source(c: &mut Assessment, names: Option<&(Vec<String>, bool)>, wanted: &[String], named_elsewhere: bool) {
+fn source(c: &mut Found, names: Option<&(Vec<String>, bool)>, wanted: &[String], named_elsewhere: bool) {
     let Some((have, placeholder)) = names else { return };
     let placeholder = *placeholder;
     if have.iter().any(|h| wanted.contains(h)) {
@@ -113,7 +152,7 @@ fn source(c: &mut Assessment, names: Option<&(Vec<String>, bool)>, wanted: &[Str
 /// Plan-structure consistency with the neighbours mapped so far: for each mapped child,
 /// does its site feed this candidate (data flow, or earlier in the same file)? For a
 /// mapped parent, is this candidate upstream of its site?
-fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstream: &Option<(u32, Vec<u32>)>) {
+fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &Option<(u32, Vec<u32>)>) {
     let mapped: Vec<&Neighbour> = node.neighbours.iter().filter(|n| n.mapped_site.is_some() && n.relation != "reuses").collect();
     if mapped.is_empty() {
         return;
@@ -168,17 +207,23 @@ fn lineage(c: &mut Assessment, cand: &Candidate, node: &PlanNode, parent_upstrea
 }
 
 impl Guest for Matcher {
-    fn match_candidates(inputs: Vec<StepInput>) -> Vec<Result<Vec<Assessment>, PluginError>> {
-        inputs.into_iter().map(match_candidates_one).collect()
+    fn match_candidates(sites: Vec<CodeSite>, inputs: Vec<StepInput>) -> Vec<Result<Assessments, PluginError>> {
+        log::mark();
+        let table: HashMap<u32, &CodeSite> = sites.iter().map(|s| (s.id, s)).collect();
+        let out = inputs.iter().map(|input| match_candidates_one(input, &table)).collect();
+        log::mark();
+        out
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn match_candidates_one(input: StepInput) -> Result<Vec<Assessment>, PluginError> {
+fn match_candidates_one(input: &StepInput, table: &HashMap<u32, &CodeSite>) -> Result<Assessments, PluginError> {
     let node = &input.node;
     let s = &node.semantics;
     let family = sdk::FAMILIES[node.family as usize];
-    let top = input.candidates.iter().map(|c| c.retrieval_score).fold(0.0_f64, f64::max).max(1e-9);
+    // The host sends every site its candidates name; one it did not is skipped.
+    let candidates: Vec<Candidate> = input.candidates.iter().filter_map(|c| Some(Candidate { site: table.get(&c.site_id)?, retrieval_score: c.retrieval_score })).collect();
+    let top = candidates.iter().map(|c| c.retrieval_score).fold(0.0_f64, f64::max).max(1e-9);
     let mut tables: Vec<String> = s.tables.clone();
     tables.extend(s.paths.iter().cloned());
     tables.extend(s.write_target.iter().cloned());
@@ -187,10 +232,10 @@ fn match_candidates_one(input: StepInput) -> Result<Vec<Assessment>, PluginError
         let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
         (p, up)
     });
-    let names = candidate_sources(&input.candidates, &sources);
+    let names = candidate_sources(&candidates, &sources);
     let named_elsewhere = names.iter().flatten().any(|(have, _)| have.iter().any(|h| sources.contains(h)));
     let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top };
-    Ok(input.candidates.iter().zip(&names).map(|(cand, names)| {
+    Ok(aligned(candidates.iter().zip(&names).map(|(cand, names)| {
         let mut a = assess(cand, names.as_ref(), &ctx);
         // Fitting the neighbours says nothing for an operation that cannot produce
         // this node (the join a scan feeds is not where the scan is).
@@ -199,7 +244,7 @@ fn match_candidates_one(input: StepInput) -> Result<Vec<Assessment>, PluginError
         }
         plan_file(&mut a, cand, &node.plan_files);
         a
-    }).collect())
+    }).collect()))
 }
 
 struct Context<'a> {
@@ -212,8 +257,8 @@ struct Context<'a> {
     top: f64,
 }
 
-fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) -> Assessment {
-    let mut a = Assessment { site_id: cand.site.id, features: Vec::new(), evidence: Vec::new() };
+fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) -> Found {
+    let mut a = Found { site_id: cand.site.id, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
     let kind = sdk::kind_affinity(x.family, &cand.site.kind);
     let kind_detail = if kind > 0.0 {
@@ -258,7 +303,7 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
 
 /// For a grouping, join or window site: how much of what it names is the node's key
 /// set (`groupBy(a, b)` is not the aggregate keyed by `a` alone).
-fn key_set(c: &mut Assessment, keys: &[String], site_cols: &[String], kind: &str) {
+fn key_set(c: &mut Found, keys: &[String], site_cols: &[String], kind: &str) {
     if keys.is_empty() || site_cols.is_empty() || !matches!(kind, "aggregate" | "join" | "window" | "distinct" | "sql-group-by" | "sql-join" | "sql-window") {
         return;
     }
@@ -271,7 +316,7 @@ fn key_set(c: &mut Assessment, keys: &[String], site_cols: &[String], kind: &str
 }
 
 /// A limit's count in the code (`limit(20)`; `show(50)` fetches 51 rows).
-fn limit(c: &mut Assessment, n: Option<u64>, literals: &[String]) {
+fn limit(c: &mut Found, n: Option<u64>, literals: &[String]) {
     let Some(n) = n else { return };
     let numbers: Vec<u64> = literals.iter().filter_map(|l| l.trim().parse().ok()).collect();
     if numbers.is_empty() {
@@ -285,7 +330,7 @@ fn limit(c: &mut Assessment, n: Option<u64>, literals: &[String]) {
 }
 
 /// The share of the rest of the plan that mapped to this candidate's file.
-fn plan_file(c: &mut Assessment, cand: &Candidate, files: &[PlanFile]) {
+fn plan_file(c: &mut Found, cand: &Candidate, files: &[PlanFile]) {
     if files.is_empty() {
         return;
     }

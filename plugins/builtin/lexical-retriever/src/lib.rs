@@ -52,7 +52,10 @@ struct Retriever;
 
 impl Guest for Retriever {
     fn retrieve(inputs: Vec<StepInput>) -> Vec<Result<Vec<Proposal>, PluginError>> {
-        inputs.into_iter().map(retrieve_one).collect()
+        log::mark();
+        let out = inputs.into_iter().map(retrieve_one).collect();
+        log::mark();
+        out
     }
 }
 
@@ -78,10 +81,10 @@ fn retrieve_one(input: StepInput) -> Result<Vec<Proposal>, PluginError> {
         message: format!("code-search failed: {}", e.message),
     })?;
     // Earlier passes' candidates stay in the running.
-    let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site.id, retrieval_score: c.retrieval_score }).collect();
+    let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site_id, retrieval_score: c.retrieval_score }).collect();
     for h in hits {
-        if !out.iter().any(|p| p.site_id == h.site.id) {
-            out.push(Proposal { site_id: h.site.id, retrieval_score: h.score });
+        if !out.iter().any(|p| p.site_id == h.site_id) {
+            out.push(Proposal { site_id: h.site_id, retrieval_score: h.score });
         }
     }
     if cfg.vectors {

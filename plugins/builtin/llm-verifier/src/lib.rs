@@ -53,14 +53,17 @@ struct Verifier;
 
 impl Guest for Verifier {
     fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        inputs.into_iter().map(score_one).collect()
+        log::mark();
+        let out = inputs.into_iter().map(score_one).collect();
+        log::mark();
+        out
     }
 }
 
 /// The ranking as it stands (the scorer's confidences, best first), for when the
 /// model cannot help; empty explanations let the host explain from the evidence.
 fn unchanged(input: &StepInput) -> Vec<Ranking> {
-    input.slim_candidates.iter().map(|c| Ranking { site_id: c.site_id, confidence: c.confidence, explanation: String::new() }).collect()
+    input.candidates.iter().map(|c| Ranking { site_id: c.site_id, confidence: c.confidence, explanation: String::new() }).collect()
 }
 
 fn describe_node(n: &PlanNode, out: &mut String) {

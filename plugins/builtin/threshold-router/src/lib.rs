@@ -8,6 +8,7 @@ wit_bindgen::generate!({ world: "router", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::route::Guest;
+use planmap::strategy::log;
 use planmap::strategy::types::{Decision, ErrorCode, PluginError, StepInput};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -31,7 +32,10 @@ struct Router;
 
 impl Guest for Router {
     fn route(inputs: Vec<StepInput>) -> Vec<Result<Decision, PluginError>> {
-        inputs.into_iter().map(route_one).collect()
+        log::mark();
+        let out = inputs.into_iter().map(route_one).collect();
+        log::mark();
+        out
     }
 }
 
@@ -42,10 +46,10 @@ fn route_one(input: StepInput) -> Result<Decision, PluginError> {
     if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
     }
-    let best = input.slim_candidates.first().map_or(0.0, |c| c.confidence);
+    let best = input.candidates.first().map_or(0.0, |c| c.confidence);
     let ctx = &input.context;
     let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
-    if input.slim_candidates.is_empty() {
+    if input.candidates.is_empty() {
         if ctx.visit < ctx.max_visits {
             return d("verify", "no candidates; widening".to_string());
         }

@@ -9,7 +9,8 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{ErrorCode, PluginError, Ranking, SlimCandidate, StepInput};
+use planmap::strategy::log;
+use planmap::strategy::types::{Candidate, ErrorCode, PluginError, Ranking, StepInput};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -57,13 +58,16 @@ fn weights_of(cfg: &Config, names: &[String]) -> Vec<f64> {
 }
 
 /// A candidate's weighted evidence sum; a missing (`NaN`) feature is no signal.
-fn logit(cfg: &Config, weights: &[f64], c: &SlimCandidate) -> f64 {
+fn logit(cfg: &Config, weights: &[f64], c: &Candidate) -> f64 {
     cfg.bias + c.features.iter().zip(weights).filter(|(v, _)| !v.is_nan()).map(|(v, w)| w * (v - 0.5) * 2.0).sum::<f64>()
 }
 
 impl Guest for Scorer {
     fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        inputs.into_iter().map(score_one).collect()
+        log::mark();
+        let out = inputs.into_iter().map(score_one).collect();
+        log::mark();
+        out
     }
 }
 
@@ -72,7 +76,7 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     let cfg: Config = sdk::parse_config(&input.config)
         .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
     let weights = weights_of(&cfg, &input.feature_names);
-    let z: Vec<f64> = input.slim_candidates.iter().map(|c| logit(&cfg, &weights, c)).collect();
+    let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, &weights, c)).collect();
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);
     let mut second = f64::NEG_INFINITY;
@@ -85,7 +89,7 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
         }
     }
     let mut out: Vec<Ranking> = input
-        .slim_candidates
+        .candidates
         .iter()
         .zip(&z)
         .enumerate()

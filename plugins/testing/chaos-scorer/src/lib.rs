@@ -30,7 +30,10 @@ struct Chaos;
 
 impl Guest for Chaos {
     fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        inputs.into_iter().map(score_one).collect()
+        log::mark();
+        let out = inputs.into_iter().map(score_one).collect();
+        log::mark();
+        out
     }
 }
 
@@ -79,9 +82,7 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
         _ => {}
     }
     log::write(log::Level::Info, &note);
-    // Whole candidates when invoked directly, slim ones from the pipeline.
-    let ids = input.candidates.iter().map(|c| c.site.id).chain(input.slim_candidates.iter().map(|c| c.site_id));
-    Ok(ids.map(|site_id| Ranking { site_id, confidence: cfg.confidence, explanation: note.clone() }).collect())
+    Ok(input.candidates.iter().map(|c| c.site_id).map(|site_id| Ranking { site_id, confidence: cfg.confidence, explanation: note.clone() }).collect())
 }
 
 export!(Chaos);
