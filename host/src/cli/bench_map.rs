@@ -89,7 +89,9 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
             caps: caps.clone(),
             ctx: RunContext { analysis_id: "bench".into(), ..Default::default() },
             thresholds: Thresholds::default(),
-            parallel: mapping::LOCAL_PARALLEL_NODES,
+            // One batch in flight: on one core more buys nothing, and invocations that
+            // overlap would count each other's time in the boundary measurement.
+            parallel: crate::pipeline::MAX_BATCH,
             step_checkpoints: false,
             commit: ctx.commit.clone(),
         };
