@@ -86,3 +86,29 @@ async fn an_empty_explanation_from_a_scorer_is_built_from_the_evidence() {
     let c = &out[0].candidates[0];
     assert!(c.explanation().contains("join"), "{}", c.explanation());
 }
+
+#[tokio::test]
+async fn a_graph_node_may_get_the_plan_node_in_brief_and_routers_do_by_default() {
+    let describe = |extra: &str| GRAPH.replace("mode = \"trap-on\"\nnode = \"2\"\n", "mode = \"describe\"\n").replace("plugin = \"test-scorer\"\n", &format!("plugin = \"test-scorer\"\n{extra}"));
+    let sites = vec![site(0, "join", "etl/a.py", 10, &["id"])];
+    let mut node = plan_node("3", "SortMergeJoin", Family::Join, &["id"]);
+    node.semantics.columns = vec!["id".into(), "day".into()];
+    let seen = |graph: String| {
+        let (node, sites) = (node.clone(), sites.clone());
+        async move {
+            let (_dir, reg) = registry_with(&graph);
+            let snap = reg.snapshot();
+            let out = run_nodes(&reg.runtime, &snap, &snap.graph("t").unwrap(), vec![node], capabilities(sites), &RunContext::default()).await;
+            out[0].candidates[0].explanation().to_string()
+        }
+    };
+    assert!(seen(describe("")).await.starts_with("node 3 SortMergeJoin: 2 columns, 0 neighbours, 13 fragment bytes"));
+    let brief = seen(describe("plan_node = \"brief\"\n")).await;
+    assert!(brief.starts_with("node 3 SortMergeJoin: 0 columns, 0 neighbours, 0 fragment bytes"), "{brief}");
+    // Routers default to brief; anything else is refused with its name.
+    let kinds: planmap::graph::PluginKinds = [("r", planmap::runtime::Kind::Router)].into_iter().map(|(n, k)| (n.to_string(), k)).collect();
+    let g = planmap::graph::parse_graph(std::path::Path::new("g.toml"), "entry = \"route\"\n[nodes.route]\nkind = \"router\"\nplugin = \"r\"\n[[edges]]\nfrom = \"route\"\non = \"accept\"\nto = \"finish\"\n", &kinds).unwrap();
+    assert!(g.nodes["route"].brief_node);
+    let e = planmap::graph::parse_graph(std::path::Path::new("g.toml"), "entry = \"route\"\n[nodes.route]\nkind = \"router\"\nplugin = \"r\"\nplan_node = \"half\"\n[[edges]]\nfrom = \"route\"\non = \"accept\"\nto = \"finish\"\n", &kinds).unwrap_err();
+    assert!(e[0].message.contains("plan_node 'half' is not one of full, brief"), "{e:?}");
+}

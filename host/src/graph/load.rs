@@ -38,6 +38,7 @@ pub(super) struct RawNode {
     pub capabilities: Vec<Spanned<String>>,
     pub timeout_ms: Option<Spanned<i64>>,
     pub memory_mib: Option<Spanned<i64>>,
+    pub plan_node: Option<Spanned<String>>,
     pub config: Option<toml::Table>,
 }
 

@@ -139,6 +139,11 @@ pub struct GraphNode {
     pub config_text: String,
     pub grants: Grants,
     pub limits: CallLimits,
+    /// The plugin gets the plan node in brief (id, operator, family, induced link; no
+    /// semantics, neighbours, plan files or fragment): `plan_node = "brief"`, the
+    /// default for routers, which decide from confidences. Every string crosses the
+    /// sandbox boundary in every call, so a step that does not read them should not pay.
+    pub brief_node: bool,
 }
 
 /// What a node leads to: a fixed next step, or a table of router decisions.

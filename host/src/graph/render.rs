@@ -72,9 +72,9 @@ pub fn render(g: &Graph, format: RenderFormat) -> String {
             }
             for n in g.nodes.values() {
                 let caps: Vec<&str> = n.grants.iter().map(|c| c.name()).collect();
-                let _ = writeln!(out, "  {} [{}] {}  caps: {}  timeout {} ms, memory {} MiB",
+                let _ = writeln!(out, "  {} [{}] {}  caps: {}  timeout {} ms, memory {} MiB{}",
                     n.name, n.kind, plugin_label(&n.plugin), if caps.is_empty() { "none".into() } else { caps.join(",") },
-                    n.limits.timeout.as_millis(), n.limits.memory_bytes >> 20);
+                    n.limits.timeout.as_millis(), n.limits.memory_bytes >> 20, if n.brief_node { ", plan node in brief" } else { "" });
                 for e in g.edges.iter().filter(|e| e.from == n.name) {
                     match e.label() {
                         Some(l) => { let _ = writeln!(out, "      on {l} → {}", e.to.name()); }

@@ -222,6 +222,15 @@ fn node_of(cx: &mut Ctx<'_>, key: &Spanned<String>, node: &Spanned<RawNode>, plu
             cx.at(m, format!("node '{name}': memory_mib must be between 1 and {MAX_MEMORY_MIB}, got {}", m.get_ref()));
         }
     }
+    let brief_node = match n.plan_node.as_ref().map(|p| p.get_ref().as_str()) {
+        None => kind == Some(Kind::Router),
+        Some("brief") => true,
+        Some("full") => false,
+        Some(other) => {
+            cx.at(n.plan_node.as_ref().expect("matched Some"), format!("node '{name}': plan_node '{other}' is not one of full, brief"));
+            false
+        }
+    };
     if cx.errors.len() > before {
         return None;
     }
@@ -233,7 +242,7 @@ fn node_of(cx: &mut Ctx<'_>, key: &Spanned<String>, node: &Spanned<RawNode>, plu
         }
     }
     let config_text = config.to_string();
-    Some(GraphNode { name, kind: kind?, plugin, config, config_text, grants, limits })
+    Some(GraphNode { name, kind: kind?, plugin, config, config_text, grants, limits, brief_node })
 }
 
 /// A node's config with a variant's keys laid over it.

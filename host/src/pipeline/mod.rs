@@ -345,6 +345,8 @@ async fn step(
     let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
     let mut sites: Vec<CodeSite> = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    // The whole plan nodes of a graph node that gets them in brief, back after the call.
+    let mut full_nodes: Vec<PlanNode> = Vec::new();
     for &i in chunk {
         let w = &mut walks[i];
         w.input.config.clone_from(&config);
@@ -355,6 +357,10 @@ async fn step(
         let context = w.input.context.clone();
         let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context });
         input.candidates = w.candidates.iter().map(Candidate::slim).collect();
+        if gnode.brief_node {
+            let brief = brief(&input.node);
+            full_nodes.push(std::mem::replace(&mut input.node, brief));
+        }
         inputs.push(input);
     }
     if let Some(&first) = chunk.first() {
@@ -410,8 +416,12 @@ async fn step(
         }
     };
     let mut results = Vec::with_capacity(chunk.len());
+    let mut full_nodes = full_nodes.into_iter();
     for ((&i, mut input), (r, rep, boundary, share)) in chunk.iter().zip(inputs).zip(per_node) {
         input.candidates = Vec::new();
+        if let Some(full) = full_nodes.next() {
+            input.node = full;
+        }
         let w = &mut walks[i];
         w.input = input;
         w.out.plugin_time += rep.call;
@@ -449,6 +459,11 @@ fn batch_label(ids: &[&str]) -> String {
     } else {
         format!("{} and {} more", ids[..SHOWN].join(","), ids.len() - SHOWN)
     }
+}
+
+/// The plan node in brief: who it is, without what it computes or its context.
+fn brief(n: &PlanNode) -> PlanNode {
+    PlanNode { id: n.id.clone(), operator: n.operator.clone(), family: n.family, induced: n.induced.clone(), ..placeholder_node() }
 }
 
 /// A stand-in node for a walk whose input is inside a batch call.

@@ -77,6 +77,11 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
             }
             note = format!("chaos {} busy {} ms", cfg.label, cfg.ms);
         }
+        "describe" => {
+            // What of the plan node crossed in (a graph node may send it in brief).
+            let n = &input.node;
+            note = format!("node {} {}: {} columns, {} neighbours, {} fragment bytes", n.id, n.operator, n.semantics.columns.len(), n.neighbours.len(), n.fragment.len());
+        }
         "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
         "trap-on" if input.node.id == cfg.node => panic!("asked to trap on node {}", cfg.node),
         _ => {}
