@@ -54,9 +54,10 @@ async fn nodes_share_invocations_and_a_trapping_node_fails_alone() {
     let before = reg.runtime.invocations();
     let out = run_nodes(&reg.runtime, &snap, &graph, nodes, capabilities(sites), &RunContext::default()).await;
     // Retriever and matcher once each for all five; the scorer once for the batch, which
-    // traps, then once per node to find the culprit.
+    // traps, then once per node to find the culprit; at the end the matcher once more,
+    // to put the evidence of the four finished nodes' candidates in words.
     let used = reg.runtime.invocations() - before;
-    assert_eq!(used, 2 + 1 + 5);
+    assert_eq!(used, 2 + 1 + 5 + 1);
     for (i, o) in out.iter().enumerate() {
         let id = i + 1;
         if id == 2 {
@@ -67,8 +68,8 @@ async fn nodes_share_invocations_and_a_trapping_node_fails_alone() {
             assert_eq!(o.terminal, Terminal::Finish, "node {id}: {:?}", o.error);
             assert_eq!(o.candidates.len(), 2);
             assert!(o.candidates.iter().all(|c| (c.confidence() - 0.9).abs() < 1e-9));
-            // The host kept the evidence the scorer never saw, and the features by name.
-            assert!(!o.candidates[0].evidence().is_empty());
+            // The host kept the evidence the scorer never saw, in words, and the features by name.
+            assert!(!o.candidates[0].evidence().is_empty() && o.candidates[0].evidence().iter().all(|e| !e.detail.is_empty()));
             assert!(o.candidates[0].named_features(&o.feature_names).any(|(n, _)| n == "kind"));
         }
     }

@@ -7,7 +7,7 @@ use crate::capabilities::{CallScope, Capabilities, Grants};
 use crate::host_impl::{HostState, HostUsage};
 use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
 use crate::plugin::{duration_ms, LoadedPlugin, Pre};
-use crate::wit::{Assessments, CodeSite, Decision, ErrorCode, PluginError, Proposal, Ranking, StepInput};
+use crate::wit::{Assessments, CodeSite, Decision, ErrorCode, Explanation, PluginError, Proposal, Ranking, StepInput};
 use crate::Runtime;
 use std::fmt;
 use std::sync::Arc;
@@ -51,6 +51,17 @@ pub enum StepOutput {
     Rankings(Vec<Ranking>),
     /// From a router.
     Decision(Decision),
+    /// From a matcher's `explain-candidates` (see `Runtime::explain_batch`).
+    Explanations(Vec<Explanation>),
+}
+
+/// Which export of the plugin an invocation calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The kind's step export.
+    Step,
+    /// A matcher's `explain-candidates`.
+    Explain,
 }
 
 /// Measurements of one invocation (success or failure).
@@ -153,6 +164,16 @@ impl Runtime {
     /// panics on guest misbehaviour; the store is created here and dropped before
     /// returning.
     pub async fn invoke_batch(&self, plugin: &LoadedPlugin, call: BatchCall<'_>) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
+        self.invoke_phase(plugin, call, Phase::Step).await
+    }
+
+    /// Ask a matcher for its evidence in words (`explain-candidates`), once for a batch;
+    /// results are `StepOutput::Explanations`. Any other kind is a host error.
+    pub async fn explain_batch(&self, plugin: &LoadedPlugin, call: BatchCall<'_>) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
+        self.invoke_phase(plugin, call, Phase::Explain).await
+    }
+
+    async fn invoke_phase(&self, plugin: &LoadedPlugin, call: BatchCall<'_>, phase: Phase) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
         let BatchCall { inputs, sites, limits, grants, capabilities, scope } = call;
         self.invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let n = inputs.len().max(1);
@@ -184,7 +205,7 @@ impl Runtime {
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
         let mut report = InvokeReport::default();
-        let fut = run(&plugin.pre, &mut store, sites, inputs, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, sites, inputs, phase, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         report.call = start.elapsed();
         let st = store.data();
@@ -229,10 +250,13 @@ pub fn plugin_error(plugin: &LoadedPlugin, scope: &CallScope, e: PluginError, re
 }
 
 /// Instantiate and call the kind's export with the whole batch.
-async fn run(pre: &Pre, store: &mut Store<HostState>, sites: &[CodeSite], inputs: &[StepInput], instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
+async fn run(pre: &Pre, store: &mut Store<HostState>, sites: &[CodeSite], inputs: &[StepInput], phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
     let t = Instant::now();
     fn each<T>(v: Vec<Result<T, PluginError>>, f: fn(T) -> StepOutput) -> Vec<Result<StepOutput, PluginError>> {
         v.into_iter().map(|r| r.map(f)).collect()
+    }
+    if phase == Phase::Explain && !matches!(pre, Pre::Matcher(_)) {
+        return Err(wasmtime::Error::msg("only matchers explain their evidence"));
     }
     Ok(match pre {
         Pre::Retriever(p) => {
@@ -243,7 +267,11 @@ async fn run(pre: &Pre, store: &mut Store<HostState>, sites: &[CodeSite], inputs
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_matching().call_match_candidates(&mut *store, sites, inputs).await?, StepOutput::Assessments)
+            let m = i.planmap_strategy_matching();
+            match phase {
+                Phase::Step => each(m.call_match_candidates(&mut *store, sites, inputs).await?, StepOutput::Assessments),
+                Phase::Explain => each(m.call_explain_candidates(&mut *store, sites, inputs).await?, StepOutput::Explanations),
+            }
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;

@@ -119,6 +119,12 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
             ms(tm.boundary), 100.0 * ms(tm.boundary) / run_ms.max(1e-9), run_ms,
             if tm.unmarked > 0.0 { format!("; {:.0} invocations were not measured (their plugins do not mark)", tm.unmarked) } else { String::new() }
         );
+        // Where the boundary time goes, by graph node (the explanation call at the end is
+        // not a graph step: it is the rest).
+        let by_node = &tm.boundary_by_node;
+        let stepped: f64 = by_node.values().map(|(_, b)| b).sum();
+        let parts: Vec<String> = by_node.iter().map(|(n, (k, b))| format!("{n} {b:.1} ms ({:.1} µs per node step)", 1e3 * b / *k as f64)).collect();
+        println!("boundary by graph node: {}; the matchers' explanations at the end: {:.1} ms", parts.join(", "), ms(tm.boundary) - stepped);
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -20,8 +20,8 @@ pub const DEFAULT_PARALLEL_NODES: usize = 5;
 /// The same for `planmap map`, `eval` and `bench`, where one job has the machine: two
 /// full batches, one per core of a laptop-sized machine.
 pub const LOCAL_PARALLEL_NODES: usize = 2 * crate::pipeline::MAX_BATCH;
-/// Alternatives reported per node.
-pub const MAX_ALTERNATIVES: usize = 3;
+/// Alternatives reported per node (with the best, the candidates the matcher explains).
+pub const MAX_ALTERNATIVES: usize = crate::pipeline::SHOWN - 1;
 
 /// Confidence bands for statuses (`CONFIDENCE_THRESHOLD_HIGH` / `_LOW`).
 #[derive(Debug, Clone, Copy)]
@@ -199,6 +199,9 @@ pub struct Timing {
     pub boundary: std::time::Duration,
     /// Invocations (summed shares) whose plugin did not mark: their boundary is not in `boundary`.
     pub unmarked: f64,
+    /// Node steps and their boundary time (ms) by graph node; `boundary` minus these is
+    /// the matchers' explanation calls at the end.
+    pub boundary_by_node: BTreeMap<String, (usize, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -313,7 +316,8 @@ async fn run_pass<T>(
             async move {
                 let t = std::time::Instant::now();
                 let report = job.step_checkpoints.then_some(on_step);
-                let outcomes = crate::pipeline::run_nodes_from(job.runtime, &snap, &graph, starts, caps, &job.ctx, report).await;
+                // The first pass's answers only guide the second: no evidence in words.
+                let outcomes = crate::pipeline::run_nodes_from(job.runtime, &snap, &graph, starts, caps, &job.ctx, report, pass == Pass::Final).await;
                 let per_node = t.elapsed() / ids.len().max(1) as u32;
                 for _ in &ids {
                     crate::metrics::record_node_pass(per_node);
@@ -432,6 +436,11 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing.sites_in += o.sites_in;
         timing.boundary += o.boundary;
         timing.unmarked += o.unmarked;
+        for st in &o.steps {
+            let e = timing.boundary_by_node.entry(st.graph_node.clone()).or_default();
+            e.0 += 1;
+            e.1 += st.boundary_ms.unwrap_or(0.0);
+        }
     };
     first.values().for_each(&mut account);
     let known = convert::Known::new(known);

@@ -3,18 +3,23 @@
 //! rankings reorder and score (with an explanation built from the evidence when the
 //! scorer gave none). Ids a plugin invents are skipped and logged.
 
-use planmap_runtime::wit::CodeSite;
+use planmap_runtime::wit::{CodeSite, Evidence};
 use planmap_runtime::{CallScope, Candidate, Capabilities, StepOutput};
 use std::collections::HashMap;
 
 /// Evidence details an explanation the host builds quotes, strongest first.
 const EXPLANATION_DETAILS: usize = 3;
 
-/// An explanation from a candidate's evidence: its strongest non-zero details.
+/// An explanation from a candidate's evidence: its strongest non-zero details (or, for
+/// evidence the matcher has not put in words, the signal and its weight).
 pub fn explain(c: &Candidate) -> String {
     let mut ev: Vec<_> = c.evidence().iter().filter(|e| e.weight != 0.0).collect();
     ev.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
-    let parts: Vec<&str> = ev.iter().take(EXPLANATION_DETAILS).map(|e| e.detail.as_str()).collect();
+    let parts: Vec<String> = ev
+        .iter()
+        .take(EXPLANATION_DETAILS)
+        .map(|e| if e.detail.is_empty() { format!("{} {}", e.signal, if e.weight > 0.0 { "supports it" } else { "speaks against it" }) } else { e.detail.clone() })
+        .collect();
     if parts.is_empty() { "no matching evidence".to_string() } else { parts.join("; ") }
 }
 
@@ -70,9 +75,11 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
                     }
                     c.features[k] = v;
                 }
-                for e in a.evidence {
-                    c.evidence.retain(|x| x.signal != e.signal);
-                    c.evidence.push(e);
+                // Evidence by signal, in numbers; the words come from `explain-candidates`.
+                for (&k, w) in slots.iter().zip(a.weights).filter(|(_, w)| !w.is_nan()) {
+                    let signal = &feature_names[k];
+                    c.evidence.retain(|x| x.signal != *signal);
+                    c.evidence.push(Evidence { signal: signal.clone(), weight: w, detail: String::new() });
                 }
             }
             warn_unknown(scope, unknown, "assessed");
@@ -83,16 +90,33 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
             for r in rankings {
                 match old.remove(&r.site_id) {
                     Some(mut c) => {
-                        let explanation = if r.explanation.is_empty() { explain(&c) } else { r.explanation };
+                        // An empty explanation is built from the evidence when the run
+                        // ends, once the evidence is in words.
                         let a = c.assessed_mut();
                         a.confidence = r.confidence.clamp(0.0, 1.0);
-                        a.explanation = explanation;
+                        a.explanation = r.explanation;
                         candidates.push(c);
                     }
                     None => unknown += 1,
                 }
             }
             warn_unknown(scope, unknown, "ranked");
+        }
+        StepOutput::Explanations(explanations) => {
+            let mut unknown = 0;
+            for x in explanations {
+                match candidates.iter_mut().find(|c| c.site.id == x.site_id) {
+                    Some(c) => {
+                        let a = c.assessed_mut();
+                        for e in x.evidence {
+                            a.evidence.retain(|old| old.signal != e.signal);
+                            a.evidence.push(e);
+                        }
+                    }
+                    None => unknown += 1,
+                }
+            }
+            warn_unknown(scope, unknown, "explained");
         }
         StepOutput::Decision(_) => {}
     }

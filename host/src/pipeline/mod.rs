@@ -23,6 +23,10 @@ use std::sync::Arc;
 /// with `max_visits` V can take at most N*V steps; this guards against a bug there.
 pub const MAX_STEPS: usize = 256;
 
+/// Candidates an answer shows (the best and up to three alternatives): the ones whose
+/// evidence the matcher is asked to put in words at the end of a run.
+pub const SHOWN: usize = 4;
+
 /// Most plan nodes sent to a plugin in one invocation: enough to make the per-call
 /// cost negligible (about 25 µs against 64 nodes' work), small enough that a batch's
 /// memory (per-node cap times size) stays within the pooled slot.
@@ -52,6 +56,9 @@ pub struct StepRecord {
     pub variant: Option<String>,
     pub outcome: String,
     pub ms: f64,
+    /// Of `ms`, crossing the boundary (when the plugin marks its work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,7 +162,7 @@ impl Walk {
 /// Run `graph` for every node, in lock-step batches; one outcome per node, in order.
 /// A plugin failure ends only the run of the node it failed on.
 pub async fn run_nodes(runtime: &Runtime, snap: &Snapshot, graph: &Graph, nodes: Vec<PlanNode>, caps: Arc<dyn Capabilities>, ctx: &RunContext) -> Vec<NodeOutcome> {
-    run_nodes_from(runtime, snap, graph, nodes.into_iter().map(|n| (n, None)).collect(), caps, ctx, None).await
+    run_nodes_from(runtime, snap, graph, nodes.into_iter().map(|n| (n, None)).collect(), caps, ctx, None, true).await
 }
 
 /// Called after every step with the state of each walk that goes on (node id, state).
@@ -163,8 +170,11 @@ pub type OnStep<'a> = &'a (dyn Fn(&str, SavedWalk) + Sync);
 
 /// `run_nodes` where a node may continue from a restored walk instead of the graph's
 /// entry, and `on_step` (when given) receives every unfinished walk's state after each
-/// step, for checkpoints.
-pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, starts: Vec<(PlanNode, Option<Resumed>)>, caps: Arc<dyn Capabilities>, ctx: &RunContext, on_step: Option<OnStep<'_>>) -> Vec<NodeOutcome> {
+/// step, for checkpoints. With `words`, the matcher that assessed each node puts the
+/// evidence of its shown candidates in words at the end (a run whose answers only guide
+/// a later pass skips that).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, starts: Vec<(PlanNode, Option<Resumed>)>, caps: Arc<dyn Capabilities>, ctx: &RunContext, on_step: Option<OnStep<'_>>, words: bool) -> Vec<NodeOutcome> {
     let mut walks: Vec<Walk> = starts
         .into_iter()
         .map(|(node, resumed)| {
@@ -228,7 +238,91 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
             }
         }
     }
+    if words {
+        explain(runtime, snap, graph, &mut walks, &caps, ctx).await;
+    }
+    for w in &mut walks {
+        // Scorers that gave no explanation get one from the evidence.
+        for c in w.out.candidates.iter_mut().filter(|c| c.assessed.is_some() && c.explanation().is_empty()) {
+            let text = merge::explain(c);
+            c.assessed_mut().explanation = text;
+        }
+    }
     walks.into_iter().map(|w| w.out).collect()
+}
+
+/// Ask the matcher that last assessed each finished node to put the evidence of its
+/// shown candidates in words: one invocation per matcher (and variant) for up to
+/// `MAX_BATCH` nodes. A failure leaves the evidence in numbers; it never fails a node.
+async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut [Walk], caps: &Arc<dyn Capabilities>, ctx: &RunContext) {
+    // (graph node, plugin, config) -> walks it assessed last.
+    let mut groups: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, w) in walks.iter().enumerate() {
+        if w.out.candidates.is_empty() || w.out.terminal == Terminal::Failed {
+            continue;
+        }
+        let matcher = w.out.steps.iter().rev().find(|s| !s.shadow && graph.nodes.get(&s.graph_node).is_some_and(|g| g.kind == planmap_runtime::Kind::Matcher));
+        let Some(step) = matcher else { continue };
+        let gnode = &graph.nodes[&step.graph_node];
+        let config = match (&gnode.plugin, &step.variant) {
+            (PluginChoice::Experiment { variants, shadow, .. }, Some(v)) => variants.iter().chain(shadow).find(|x| x.name == *v).map(|x| x.config_text.clone()).unwrap_or_else(|| gnode.config_text.clone()),
+            _ => gnode.config_text.clone(),
+        };
+        groups.entry((step.graph_node.clone(), step.plugin.clone(), config)).or_default().push(i);
+    }
+    for ((gname, plugin_name, config), idxs) in groups {
+        let Some(plugin) = snap.plugins.get(&plugin_name).cloned() else { continue };
+        let gnode = &graph.nodes[&gname];
+        for chunk in idxs.chunks(MAX_BATCH) {
+            let mut sites: Vec<CodeSite> = Vec::new();
+            let inputs: Vec<StepInput> = chunk
+                .iter()
+                .map(|&i| {
+                    let w = &walks[i];
+                    let shown = &w.out.candidates[..w.out.candidates.len().min(SHOWN)];
+                    sites.extend(shown.iter().filter(|c| !sites.iter().any(|s| s.id == c.site.id)).map(|c| c.site.clone()).collect::<Vec<_>>());
+                    let visit = w.visits.get(&gname).copied().unwrap_or(1);
+                    StepInput {
+                        node: w.input.node.clone(),
+                        candidates: shown.iter().map(Candidate::slim).collect(),
+                        feature_names: w.out.feature_names.clone(),
+                        config: config.clone(),
+                        context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), visit, max_visits: graph.max_visits },
+                    }
+                })
+                .collect();
+            let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
+            let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gname.clone(), plan_node: batch_label(&ids) };
+            let call = BatchCall { inputs: &inputs, sites: &sites, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+            let (result, report) = runtime.explain_batch(&plugin, call).await;
+            crate::metrics::record_invocation(&plugin_name, "", report.outcome, report.call);
+            let n = chunk.len() as u32;
+            for &i in chunk {
+                let w = &mut walks[i];
+                w.out.plugin_time += report.call / n;
+                w.out.host_time += report.usage.time / n;
+                match report.boundary() {
+                    Some(b) => w.out.boundary += b / n,
+                    None => w.out.unmarked += 1.0 / n as f64,
+                }
+            }
+            match result {
+                Ok(outs) => {
+                    for (&i, r) in chunk.iter().zip(outs) {
+                        match r {
+                            Ok(o) => {
+                                let w = &mut walks[i];
+                                let scope = CallScope { plan_node: w.input.node.id.clone(), ..scope.clone() };
+                                merge::apply(o, &mut w.out.candidates, &mut w.out.feature_names, caps.as_ref(), &scope).await;
+                            }
+                            Err(e) => tracing::warn!(plugin = %plugin_name, plan_node = %walks[i].input.node.id, "the matcher could not put its evidence in words: {}", e.message),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("{e}; the evidence stays in numbers"),
+            }
+        }
+    }
 }
 
 /// One graph node's step for a batch of walks: invoke (and shadows), then apply each
@@ -442,6 +536,7 @@ async fn step(
             variant: variant.map(|v| v.name.clone()),
             outcome: rep.outcome.to_string(),
             ms: rep.call.as_secs_f64() * 1e3,
+            boundary_ms: boundary.map(|b| b.as_secs_f64() * 1e3),
             decision,
             reason,
             shadow,

@@ -11,7 +11,7 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessment, Assessments, CodeSite, Evidence, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
+use planmap::strategy::types::{Assessment, Assessments, CodeSite, Evidence, Explanation, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
 use planmap::strategy::{code_search, log};
 use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
@@ -41,23 +41,29 @@ struct Candidate<'a> {
     retrieval_score: f64,
 }
 
-/// One candidate's findings, features by name until they are aligned for the result.
+/// One candidate's findings: (feature, value, weight as evidence), and when `detailed`
+/// the evidence in words (only asked for the few candidates an answer shows, so the
+/// sentences are neither built nor copied out for the rest).
 struct Found {
     site_id: u32,
-    features: Vec<(&'static str, f64)>,
+    detailed: bool,
+    features: Vec<(&'static str, f64, f64)>,
     evidence: Vec<Evidence>,
 }
 
-fn push(c: &mut Found, name: &'static str, value: f64, weight: f64, detail: String) {
-    c.features.push((name, value));
-    c.evidence.push(Evidence { signal: name.to_string(), weight, detail });
+fn push(c: &mut Found, name: &'static str, value: f64, weight: f64, detail: impl FnOnce() -> String) {
+    c.features.push((name, value, weight));
+    if c.detailed {
+        c.evidence.push(Evidence { signal: name.to_string(), weight, detail: detail() });
+    }
 }
 
-/// The result for one node: feature names once, each candidate's values aligned with them.
+/// The result for one node: feature names once, each candidate's values and weights
+/// aligned with them.
 fn aligned(found: Vec<Found>) -> Assessments {
     let mut names: Vec<&'static str> = Vec::new();
     for f in &found {
-        for (n, _) in &f.features {
+        for (n, _, _) in &f.features {
             if !names.contains(n) {
                 names.push(n);
             }
@@ -67,12 +73,14 @@ fn aligned(found: Vec<Found>) -> Assessments {
         .into_iter()
         .map(|f| {
             let mut values = vec![f64::NAN; names.len()];
-            for (n, v) in f.features {
+            let mut weights = vec![f64::NAN; names.len()];
+            for (n, v, w) in f.features {
                 if let Some(k) = names.iter().position(|x| *x == n) {
                     values[k] = v;
+                    weights[k] = w;
                 }
             }
-            Assessment { site_id: f.site_id, features: values, evidence: f.evidence }
+            Assessment { site_id: f.site_id, features: values, weights }
         })
         .collect();
     Assessments { feature_names: names.into_iter().map(str::to_string).collect(), items }
@@ -81,13 +89,14 @@ fn aligned(found: Vec<Found>) -> Assessments {
 /// Compare one named list of the node with one list of the site.
 fn compare(c: &mut Found, name: &'static str, wanted: &[String], have: &[String]) {
     if let Some(cov) = sdk::coverage(wanted, have) {
-        let hits = sdk::shared(wanted, have);
-        let detail = if hits.is_empty() {
-            format!("none of the plan's {name} ({}) appear in the code", wanted.join(", "))
-        } else {
-            format!("{name} {{{}}} appear in the code ({:.0}% of the plan's)", hits.join(", "), cov * 100.0)
-        };
-        push(c, name, cov, cov - 0.5, detail);
+        push(c, name, cov, cov - 0.5, || {
+            let hits = sdk::shared(wanted, have);
+            if hits.is_empty() {
+                format!("none of the plan's {name} ({}) appear in the code", wanted.join(", "))
+            } else {
+                format!("{name} {{{}}} appear in the code ({:.0}% of the plan's)", hits.join(", "), cov * 100.0)
+            }
+        });
     }
 }
 
@@ -137,15 +146,15 @@ fn source(c: &mut Found, names: Option<&(Vec<String>, bool)>, wanted: &[String],
     let Some((have, placeholder)) = names else { return };
     let placeholder = *placeholder;
     if have.iter().any(|h| wanted.contains(h)) {
-        push(c, "source", 1.0, 1.0, format!("reads or writes `{}`, as the plan does", wanted.join("`, `")));
+        push(c, "source", 1.0, 1.0, || format!("reads or writes `{}`, as the plan does", wanted.join("`, `")));
     } else if !have.is_empty() {
-        push(c, "source", 0.0, -1.0, format!("names `{}`, the plan `{}`", have.join("`, `"), wanted.join("`, `")));
+        push(c, "source", 0.0, -1.0, || format!("names `{}`, the plan `{}`", have.join("`, `"), wanted.join("`, `")));
     } else if placeholder && !named_elsewhere {
         // No code names the source, so a helper taking it as a parameter is the
         // likeliest place it is read or written.
-        push(c, "source", 0.75, 0.5, format!("a helper whose source is a parameter; no code names `{}` directly", wanted.join("`, `")));
+        push(c, "source", 0.75, 0.5, || format!("a helper whose source is a parameter; no code names `{}` directly", wanted.join("`, `")));
     } else if placeholder {
-        push(c, "source", 0.25, -0.5, "a helper whose source is a parameter, while other code names the plan's source".into());
+        push(c, "source", 0.25, -0.5, || "a helper whose source is a parameter, while other code names the plan's source".into());
     }
 }
 
@@ -200,24 +209,38 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &O
             }
         };
         total += support;
-        notes.push(format!("{} {} ({}:{}) {}", n.relation, n.operator, nl.file, nl.line_start, if support >= TRANSITIVE { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
+        if c.detailed {
+            notes.push(format!("{} {} ({}:{}) {}", n.relation, n.operator, nl.file, nl.line_start, if support >= TRANSITIVE { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
+        }
     }
     let value = total / mapped.len() as f64;
-    push(c, "lineage", value, value - 0.5, format!("plan neighbours: {}", notes.join("; ")));
+    push(c, "lineage", value, value - 0.5, || format!("plan neighbours: {}", notes.join("; ")));
 }
 
 impl Guest for Matcher {
     fn match_candidates(sites: Vec<CodeSite>, inputs: Vec<StepInput>) -> Vec<Result<Assessments, PluginError>> {
         log::mark();
         let table: HashMap<u32, &CodeSite> = sites.iter().map(|s| (s.id, s)).collect();
-        let out = inputs.iter().map(|input| match_candidates_one(input, &table)).collect();
+        let out = inputs.iter().map(|input| assess_node(input, &table, false).map(aligned)).collect();
+        log::mark();
+        out
+    }
+
+    fn explain_candidates(sites: Vec<CodeSite>, inputs: Vec<StepInput>) -> Vec<Result<Vec<Explanation>, PluginError>> {
+        log::mark();
+        let table: HashMap<u32, &CodeSite> = sites.iter().map(|s| (s.id, s)).collect();
+        let out = inputs
+            .iter()
+            .map(|input| assess_node(input, &table, true).map(|found| found.into_iter().map(|f| Explanation { site_id: f.site_id, evidence: f.evidence }).collect()))
+            .collect();
         log::mark();
         out
     }
 }
 
-/// One plan node's step (the host sends a batch of them).
-fn match_candidates_one(input: &StepInput, table: &HashMap<u32, &CodeSite>) -> Result<Assessments, PluginError> {
+/// One plan node's findings for each of its candidates (the host sends a batch of
+/// nodes), with the evidence in words when `detailed`.
+fn assess_node(input: &StepInput, table: &HashMap<u32, &CodeSite>, detailed: bool) -> Result<Vec<Found>, PluginError> {
     let node = &input.node;
     let s = &node.semantics;
     let family = sdk::FAMILIES[node.family as usize];
@@ -234,8 +257,8 @@ fn match_candidates_one(input: &StepInput, table: &HashMap<u32, &CodeSite>) -> R
     });
     let names = candidate_sources(&candidates, &sources);
     let named_elsewhere = names.iter().flatten().any(|(have, _)| have.iter().any(|h| sources.contains(h)));
-    let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top };
-    Ok(aligned(candidates.iter().zip(&names).map(|(cand, names)| {
+    let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top, detailed };
+    Ok(candidates.iter().zip(&names).map(|(cand, names)| {
         let mut a = assess(cand, names.as_ref(), &ctx);
         // Fitting the neighbours says nothing for an operation that cannot produce
         // this node (the join a scan feeds is not where the scan is).
@@ -244,7 +267,7 @@ fn match_candidates_one(input: &StepInput, table: &HashMap<u32, &CodeSite>) -> R
         }
         plan_file(&mut a, cand, &node.plan_files);
         a
-    }).collect()))
+    }).collect())
 }
 
 struct Context<'a> {
@@ -255,18 +278,20 @@ struct Context<'a> {
     sources: &'a [String],
     named_elsewhere: bool,
     top: f64,
+    detailed: bool,
 }
 
 fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) -> Found {
-    let mut a = Found { site_id: cand.site.id, features: Vec::new(), evidence: Vec::new() };
+    let mut a = Found { site_id: cand.site.id, detailed: x.detailed, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
     let kind = sdk::kind_affinity(x.family, &cand.site.kind);
-    let kind_detail = if kind > 0.0 {
-        format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
-    } else {
-        format!("a `{}` operation does not produce a {} node", cand.site.kind, x.operator)
-    };
-    push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, kind_detail);
+    push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, || {
+        if kind > 0.0 {
+            format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
+        } else {
+            format!("a `{}` operation does not produce a {} node", cand.site.kind, x.operator)
+        }
+    });
     source(c, names, x.sources, x.named_elsewhere);
     let site_cols: Vec<String> = cand.site.columns.clone();
     let site_tables: Vec<String> = cand.site.tables.iter().flat_map(|t| {
@@ -297,7 +322,7 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
         compare(c, "udfs", &x.s.udfs, &names);
     }
     let lexical = cand.retrieval_score / x.top;
-    push(c, "lexical", lexical, 0.0, format!("lexical rank score {:.2} of the best", lexical));
+    push(c, "lexical", lexical, 0.0, || format!("lexical rank score {:.2} of the best", lexical));
     a
 }
 
@@ -312,7 +337,7 @@ fn key_set(c: &mut Found, keys: &[String], site_cols: &[String], kind: &str) {
     let inter = have.iter().filter(|h| wanted.contains(h)).count();
     let union = have.len() + wanted.len() - inter;
     let v = inter as f64 / union.max(1) as f64;
-    push(c, "key_set", v, v - 0.5, format!("the code's columns and the plan's keys overlap {:.0}% (same set = 100%)", v * 100.0));
+    push(c, "key_set", v, v - 0.5, || format!("the code's columns and the plan's keys overlap {:.0}% (same set = 100%)", v * 100.0));
 }
 
 /// A limit's count in the code (`limit(20)`; `show(50)` fetches 51 rows).
@@ -323,9 +348,9 @@ fn limit(c: &mut Found, n: Option<u64>, literals: &[String]) {
         return;
     }
     if numbers.iter().any(|&x| x == n || x + 1 == n) {
-        push(c, "limit", 1.0, 1.0, format!("the code asks for {n} rows, as the plan does"));
+        push(c, "limit", 1.0, 1.0, || format!("the code asks for {n} rows, as the plan does"));
     } else {
-        push(c, "limit", 0.0, -0.5, format!("the code's numbers ({}) are not the plan's limit {n}", literals.join(", ")));
+        push(c, "limit", 0.0, -0.5, || format!("the code's numbers ({}) are not the plan's limit {n}", literals.join(", ")));
     }
 }
 
@@ -335,7 +360,7 @@ fn plan_file(c: &mut Found, cand: &Candidate, files: &[PlanFile]) {
         return;
     }
     let share = files.iter().find(|f| f.file == cand.site.location.file).map_or(0.0, |f| f.share);
-    push(c, "plan_file", share, share - 0.25, format!("{:.0}% of the rest of the plan maps to {}", share * 100.0, cand.site.location.file));
+    push(c, "plan_file", share, share - 0.25, || format!("{:.0}% of the rest of the plan maps to {}", share * 100.0, cand.site.location.file));
 }
 
 export!(Matcher);
