@@ -18,6 +18,7 @@ async fn invoke(p: &LoadedPlugin, config: &str, limits: CallLimits, grants: Gran
         node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]),
         candidates: candidates(&sites),
         feature_names: vec![],
+        features: vec![],
         config: config.into(),
         context: StepContext { analysis_id: "t".into(), graph_node: "score".into(), visit: 1, max_visits: 1 },
     };

@@ -54,8 +54,20 @@ impl Candidate {
     pub fn assessed_mut(&mut self) -> &mut Assessed {
         self.assessed.get_or_insert_with(|| Assessed { features: Vec::new(), evidence: Vec::new(), confidence: 0.0, explanation: String::new() })
     }
-    /// What a plugin sees of it.
+    /// What a plugin sees of it (its features go in the step's feature matrix).
     pub fn slim(&self) -> wit::Candidate {
-        wit::Candidate { site_id: self.site.id, retrieval_score: self.retrieval_score, features: self.features().to_vec(), confidence: self.confidence() }
+        wit::Candidate { site_id: self.site.id, retrieval_score: self.retrieval_score, confidence: self.confidence() }
     }
+}
+
+/// The candidates' feature values as the contract's row-major matrix: one row per
+/// candidate, `width` columns (`NaN` where a candidate has no value).
+pub fn feature_matrix(candidates: &[Candidate], width: usize) -> Vec<f64> {
+    let mut m = vec![f64::NAN; candidates.len() * width];
+    for (i, c) in candidates.iter().enumerate() {
+        let f = c.features();
+        let n = f.len().min(width);
+        m[i * width..i * width + n].copy_from_slice(&f[..n]);
+    }
+    m
 }

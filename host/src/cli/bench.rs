@@ -120,7 +120,7 @@ pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::Loade
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let inputs: Vec<StepInput> = (0..nodes)
-            .map(|_| StepInput { node: synthetic_node(), candidates: batch(), feature_names: names.to_vec(), config: config.to_string(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } })
+            .map(|_| StepInput { node: synthetic_node(), candidates: batch(), feature_names: names.to_vec(), features: Vec::new(), config: config.to_string(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } })
             .collect();
         let call = planmap_runtime::BatchCall { inputs: &inputs, sites: &[], limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
         let t = Instant::now();
@@ -192,6 +192,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
                 node: node.clone(),
                 candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(),
                 feature_names: vec![],
+                features: vec![],
                 config: config.clone(),
                 context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 },
             };

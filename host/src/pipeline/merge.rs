@@ -61,22 +61,24 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
                     }
                 })
                 .collect();
+            let width = slots.len();
+            let row = |m: &[f64], r: usize| -> Vec<f64> { m.get(r * width..(r + 1) * width).map(<[f64]>::to_vec).unwrap_or_default() };
             let mut unknown = 0;
-            for a in assessments.items {
-                let Some(&i) = pos.get(&a.site_id) else {
+            for (r, site_id) in assessments.site_ids.iter().enumerate() {
+                let Some(&i) = pos.get(site_id) else {
                     unknown += 1;
                     continue;
                 };
                 let c = candidates[i].assessed_mut();
-                // A value past the names, or NaN (no value), changes nothing.
-                for (&k, v) in slots.iter().zip(a.features).filter(|(_, v)| !v.is_nan()) {
+                // A missing row, or NaN (no value), changes nothing.
+                for (&k, v) in slots.iter().zip(row(&assessments.features, r)).filter(|(_, v)| !v.is_nan()) {
                     if c.features.len() <= k {
                         c.features.resize(k + 1, f64::NAN);
                     }
                     c.features[k] = v;
                 }
                 // Evidence by signal, in numbers; the words come from `explain-candidates`.
-                for (&k, w) in slots.iter().zip(a.weights).filter(|(_, w)| !w.is_nan()) {
+                for (&k, w) in slots.iter().zip(row(&assessments.weights, r)).filter(|(_, w)| !w.is_nan()) {
                     let signal = &feature_names[k];
                     c.evidence.retain(|x| x.signal != *signal);
                     c.evidence.push(Evidence { signal: signal.clone(), weight: w, detail: String::new() });

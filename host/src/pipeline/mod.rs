@@ -179,7 +179,7 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
         .into_iter()
         .map(|(node, resumed)| {
             let mut w = Walk {
-                input: StepInput { node, candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
+                input: StepInput { node, candidates: Vec::new(), feature_names: Vec::new(), features: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
                 candidates: Vec::new(),
                 out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), boundary: Default::default(), unmarked: 0.0, candidates_in: 0, sites_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
                 visits: BTreeMap::new(),
@@ -285,6 +285,7 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
                     StepInput {
                         node: w.input.node.clone(),
                         candidates: shown.iter().map(Candidate::slim).collect(),
+                        features: planmap_runtime::feature_matrix(shown, w.out.feature_names.len()),
                         feature_names: w.out.feature_names.clone(),
                         config: config.clone(),
                         context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), visit, max_visits: graph.max_visits },
@@ -449,8 +450,9 @@ async fn step(
             sites.extend(w.candidates.iter().filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()));
         }
         let context = w.input.context.clone();
-        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), feature_names: Vec::new(), config: String::new(), context });
+        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), feature_names: Vec::new(), features: Vec::new(), config: String::new(), context });
         input.candidates = w.candidates.iter().map(Candidate::slim).collect();
+        input.features = planmap_runtime::feature_matrix(&w.candidates, input.feature_names.len());
         if gnode.brief_node {
             let brief = brief(&input.node);
             full_nodes.push(std::mem::replace(&mut input.node, brief));
@@ -513,6 +515,7 @@ async fn step(
     let mut full_nodes = full_nodes.into_iter();
     for ((&i, mut input), (r, rep, boundary, share)) in chunk.iter().zip(inputs).zip(per_node) {
         input.candidates = Vec::new();
+        input.features = Vec::new();
         if let Some(full) = full_nodes.next() {
             input.node = full;
         }

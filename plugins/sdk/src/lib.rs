@@ -151,6 +151,12 @@ pub fn kind_affinity(family: &str, kind: &str) -> f64 {
 }
 
 /// The logistic function, for turning a weighted evidence sum into a probability.
+/// Row `i` of a row-major matrix with `width` columns (`step-input.features`): empty when
+/// the matrix has no such row.
+pub fn row(matrix: &[f64], width: usize, i: usize) -> &[f64] {
+    matrix.get(i * width..(i + 1) * width).unwrap_or(&[])
+}
+
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }

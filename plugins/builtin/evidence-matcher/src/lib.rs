@@ -11,7 +11,7 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessment, Assessments, CodeSite, Evidence, Explanation, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
+use planmap::strategy::types::{Assessments, CodeSite, Evidence, Explanation, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
 use planmap::strategy::{code_search, log};
 use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
@@ -58,8 +58,8 @@ fn push(c: &mut Found, name: &'static str, value: f64, weight: f64, detail: impl
     }
 }
 
-/// The result for one node: feature names once, each candidate's values and weights
-/// aligned with them.
+/// The result for one node: feature names once, each candidate's values and weights a
+/// row of the matrices.
 fn aligned(found: Vec<Found>) -> Assessments {
     let mut names: Vec<&'static str> = Vec::new();
     for f in &found {
@@ -69,21 +69,20 @@ fn aligned(found: Vec<Found>) -> Assessments {
             }
         }
     }
-    let items = found
-        .into_iter()
-        .map(|f| {
-            let mut values = vec![f64::NAN; names.len()];
-            let mut weights = vec![f64::NAN; names.len()];
-            for (n, v, w) in f.features {
-                if let Some(k) = names.iter().position(|x| *x == n) {
-                    values[k] = v;
-                    weights[k] = w;
-                }
+    let width = names.len();
+    let mut features = vec![f64::NAN; found.len() * width];
+    let mut weights = vec![f64::NAN; found.len() * width];
+    let mut site_ids = Vec::with_capacity(found.len());
+    for (i, f) in found.into_iter().enumerate() {
+        site_ids.push(f.site_id);
+        for (n, v, w) in f.features {
+            if let Some(k) = names.iter().position(|x| *x == n) {
+                features[i * width + k] = v;
+                weights[i * width + k] = w;
             }
-            Assessment { site_id: f.site_id, features: values, weights }
-        })
-        .collect();
-    Assessments { feature_names: names.into_iter().map(str::to_string).collect(), items }
+        }
+    }
+    Assessments { feature_names: names.into_iter().map(str::to_string).collect(), site_ids, features, weights }
 }
 
 /// Compare one named list of the node with one list of the site.

@@ -10,7 +10,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
 use planmap::strategy::log;
-use planmap::strategy::types::{Candidate, ErrorCode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{ErrorCode, PluginError, Ranking, StepInput};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -57,9 +57,10 @@ fn weights_of(cfg: &Config, names: &[String]) -> Vec<f64> {
     names.iter().map(|n| cfg.weights.get(n).copied().unwrap_or(0.0)).collect()
 }
 
-/// A candidate's weighted evidence sum; a missing (`NaN`) feature is no signal.
-fn logit(cfg: &Config, weights: &[f64], c: &Candidate) -> f64 {
-    cfg.bias + c.features.iter().zip(weights).filter(|(v, _)| !v.is_nan()).map(|(v, w)| w * (v - 0.5) * 2.0).sum::<f64>()
+/// A candidate's weighted evidence sum from its feature row; a missing (`NaN`) feature
+/// is no signal.
+fn logit(cfg: &Config, weights: &[f64], features: &[f64]) -> f64 {
+    cfg.bias + features.iter().zip(weights).filter(|(v, _)| !v.is_nan()).map(|(v, w)| w * (v - 0.5) * 2.0).sum::<f64>()
 }
 
 impl Guest for Scorer {
@@ -76,7 +77,8 @@ fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     let cfg: Config = sdk::parse_config(&input.config)
         .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
     let weights = weights_of(&cfg, &input.feature_names);
-    let z: Vec<f64> = input.candidates.iter().map(|c| logit(&cfg, &weights, c)).collect();
+    let width = input.feature_names.len();
+    let z: Vec<f64> = (0..input.candidates.len()).map(|i| logit(&cfg, &weights, sdk::row(&input.features, width, i))).collect();
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);
     let mut second = f64::NEG_INFINITY;
