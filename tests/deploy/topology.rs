@@ -65,7 +65,7 @@ async fn the_compose_topology_shares_work_and_survives_losing_a_replica() {
     env.push(("REPO_ALLOW_LOCAL".into(), "true".into()));
     let settings: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let key = vars["API_KEYS"].split_once(':').unwrap().1.to_string();
-    let mut servers = vec![Server::start(&settings), Server::start(&settings)];
+    let mut servers = [Server::start(&settings), Server::start(&settings)];
     let apis: Vec<Api> = servers.iter().map(|s| Api::new(s, Some(&key))).collect();
     for api in &apis {
         let (code, ready) = api.get("/api/agent/ready").await;

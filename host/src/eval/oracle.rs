@@ -16,8 +16,11 @@ pub struct Oracle {
     pub asked: Mutex<usize>,
 }
 
+/// A shown candidate as the prompt numbers it: (number, file, first line, last line).
+type Shown = (usize, String, u32, u32);
+
 /// Where the verifier's prompt names the node and the candidates.
-fn parse_prompt(prompt: &str) -> (Option<String>, Vec<(usize, String, u32, u32)>) {
+fn parse_prompt(prompt: &str) -> (Option<String>, Vec<Shown>) {
     let node = prompt.lines().find_map(|l| l.strip_prefix("Plan node ")).and_then(|r| r.split_whitespace().next()).map(str::to_string);
     let mut cands = Vec::new();
     for l in prompt.lines() {

@@ -394,6 +394,10 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
     }
 }
 
+/// One node's result of an invocation and its report, with its share of the
+/// invocation's boundary time (`None`: the plugin did not mark) and of the invocation.
+type NodeResult = (Result<StepOutput, InvokeError>, InvokeReport, Option<std::time::Duration>, f64);
+
 /// The variant this run uses at a node (sticky by the experiment's key), if any.
 fn choose(gnode: &GraphNode, ctx: &RunContext) -> (Option<Variant>, Option<String>) {
     match &gnode.plugin {
@@ -468,9 +472,7 @@ async fn step(
     let (result, report) = runtime.invoke_batch(&plugin, call).await;
     let variant_name = variant.map(|v| v.name.as_str()).unwrap_or("");
     crate::metrics::record_invocation(&plugin_name, variant_name, report.outcome, report.call);
-    // Each node's result and report, with its share of the invocation's boundary time
-    // (`None`: the plugin did not mark) and of the invocation itself.
-    let per_node: Vec<(Result<StepOutput, InvokeError>, InvokeReport, Option<std::time::Duration>, f64)> = match result {
+    let per_node: Vec<NodeResult> = match result {
         Ok(outs) => outs
             .into_iter()
             .zip(&inputs)
