@@ -24,7 +24,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
 
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    let target_dir = plugin_target_dir(&out_dir);
+    let target_dir = plugin_target_dir(&out_dir, &root);
     check_target_installed();
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -60,15 +60,22 @@ fn main() {
 }
 
 /// The plugins get their own target dir beside the host's profile folders
-/// (`OUT_DIR` is `<target>/<profile>/build/<pkg>/out`), shared by every build of the
-/// host, so a target dir reused across clones (as CI does) also caches the wasm build.
-fn plugin_target_dir(out_dir: &Path) -> PathBuf {
+/// (`OUT_DIR` is `<target>/<profile>/build/<pkg>/out`), shared by every profile's build
+/// of the host, so a target dir reused by later runs (as CI does) also caches the wasm
+/// build. It is one per checkout: two checkouts sharing a target dir would otherwise
+/// copy their `.wasm` files over each other's while each inner build thinks its own
+/// are up to date.
+fn plugin_target_dir(out_dir: &Path, root: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut h);
+    let name = format!("wasm-plugins-{:016x}", h.finish());
     out_dir
         .ancestors()
         .find(|p| p.file_name().is_some_and(|n| n == "build"))
         .and_then(|build| build.parent()?.parent())
-        .map(|t| t.join("wasm-plugins"))
-        .unwrap_or_else(|| out_dir.join("wasm-plugins"))
+        .map(|t| t.join(&name))
+        .unwrap_or_else(|| out_dir.join(&name))
 }
 
 /// Fail early, with the exact fix, when the wasm target is missing.

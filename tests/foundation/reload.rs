@@ -92,6 +92,9 @@ async fn an_in_place_write_is_picked_up() {
     let reg = s.registry.clone();
     tokio::task::spawn_blocking(move || wait_generation(&reg, 2)).await.unwrap();
     assert_eq!(used_digest(&run_once(&s.registry, s.registry.snapshot()).await), digest(&v2_bytes));
+    // A reload reads every file; reading is no change, so it never sets off another.
+    std::thread::sleep(planmap::snapshot::DEBOUNCE * 6);
+    assert_eq!(s.registry.snapshot().generation, 2, "{:?}", s.registry.status());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,7 +183,19 @@ async fn a_new_plugin_is_used_by_the_next_job_while_the_running_one_finishes_on_
     assert!(!new.is_empty() && new.iter().all(|d| *d == d2), "the next job used the new plugin");
 
     // A broken plugin is refused and reported; the service goes on with the last good one.
-    let (_, before) = api.get("/api/agent/plugins").await;
+    // First let the swap's file events settle: a late reload of the same good files
+    // would otherwise count as a new generation in between.
+    let mut before = api.get("/api/agent/plugins").await.1;
+    let settled = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(planmap::snapshot::DEBOUNCE * 4).await;
+        let (_, now) = api.get("/api/agent/plugins").await;
+        if now["generation"] == before["generation"] {
+            break;
+        }
+        assert!(settled.elapsed() < Duration::from_secs(30), "reloads never settled: {now}");
+        before = now;
+    }
     publish(&plugins, "broken.wasm", b"\0asm not really");
     let t = std::time::Instant::now();
     let report = loop {

@@ -61,13 +61,16 @@ impl Candidate {
 }
 
 /// The candidates' feature values as the contract's row-major matrix: one row per
-/// candidate, `width` columns (`NaN` where a candidate has no value).
-pub fn feature_matrix(candidates: &[Candidate], width: usize) -> Vec<f64> {
+/// candidate, `width` columns, a candidate's value for its own feature k in column
+/// `columns[k]` (`NaN` where a candidate has no value).
+pub fn feature_matrix(candidates: &[Candidate], columns: &[usize], width: usize) -> Vec<f64> {
     let mut m = vec![f64::NAN; candidates.len() * width];
     for (i, c) in candidates.iter().enumerate() {
-        let f = c.features();
-        let n = f.len().min(width);
-        m[i * width..i * width + n].copy_from_slice(&f[..n]);
+        for (&col, &v) in columns.iter().zip(c.features()) {
+            if col < width {
+                m[i * width + col] = v;
+            }
+        }
     }
     m
 }

@@ -7,7 +7,7 @@ use crate::capabilities::{CallScope, Capabilities, Grants};
 use crate::host_impl::{HostState, HostUsage};
 use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
 use crate::plugin::{duration_ms, LoadedPlugin, Pre};
-use crate::wit::{Assessments, CodeSite, Decision, ErrorCode, Explanation, PluginError, Proposal, Ranking, StepInput};
+use crate::wit::{Assessments, Batch, Decision, ErrorCode, Explanation, PluginError, Proposal, Ranking, StepInput};
 use crate::Runtime;
 use std::fmt;
 use std::sync::Arc;
@@ -16,9 +16,9 @@ use wasmtime::{Store, UpdateDeadline};
 
 /// What to run for one plan node.
 pub struct Call<'a> {
+    /// What the input shares with a batch (config, feature names, sites for matchers).
+    pub batch: &'a Batch,
     pub input: &'a StepInput,
-    /// For matchers: the sites the input's candidates name (empty for other kinds).
-    pub sites: &'a [CodeSite],
     pub limits: CallLimits,
     pub grants: Grants,
     pub capabilities: Arc<dyn Capabilities>,
@@ -28,9 +28,9 @@ pub struct Call<'a> {
 /// What to run for a batch of plan nodes at one graph node: one invocation, one result
 /// per input. `limits` are per plan node; the batch gets them times its size.
 pub struct BatchCall<'a> {
+    /// What the inputs share (config, feature names, for matchers the sites).
+    pub batch: &'a Batch,
     pub inputs: &'a [StepInput],
-    /// For matchers: every site the batch's candidates name, once (empty for other kinds).
-    pub sites: &'a [CodeSite],
     pub limits: CallLimits,
     pub grants: Grants,
     pub capabilities: Arc<dyn Capabilities>,
@@ -141,8 +141,8 @@ impl Runtime {
     /// Run the plugin's export for one plan node. A plugin error is returned as an
     /// invocation error (cause `Plugin`).
     pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call<'_>) -> (Result<StepOutput, InvokeError>, InvokeReport) {
-        let Call { input, sites, limits, grants, capabilities, scope } = call;
-        let batch = BatchCall { inputs: std::slice::from_ref(input), sites, limits, grants, capabilities, scope: scope.clone() };
+        let Call { batch, input, limits, grants, capabilities, scope } = call;
+        let batch = BatchCall { batch, inputs: std::slice::from_ref(input), limits, grants, capabilities, scope: scope.clone() };
         let (result, mut report) = self.invoke_batch(plugin, batch).await;
         let one = match result {
             Err(e) => Err(e),
@@ -174,7 +174,7 @@ impl Runtime {
     }
 
     async fn invoke_phase(&self, plugin: &LoadedPlugin, call: BatchCall<'_>, phase: Phase) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
-        let BatchCall { inputs, sites, limits, grants, capabilities, scope } = call;
+        let BatchCall { batch, inputs, limits, grants, capabilities, scope } = call;
         self.invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let n = inputs.len().max(1);
         let limits = CallLimits { timeout: limits.timeout * n as u32, memory_bytes: limits.memory_bytes.saturating_mul(n).min(MAX_BATCH_MEMORY) };
@@ -205,7 +205,7 @@ impl Runtime {
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
         let mut report = InvokeReport::default();
-        let fut = run(&plugin.pre, &mut store, sites, inputs, phase, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, batch, inputs, phase, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         report.call = start.elapsed();
         let st = store.data();
@@ -250,7 +250,7 @@ pub fn plugin_error(plugin: &LoadedPlugin, scope: &CallScope, e: PluginError, re
 }
 
 /// Instantiate and call the kind's export with the whole batch.
-async fn run(pre: &Pre, store: &mut Store<HostState>, sites: &[CodeSite], inputs: &[StepInput], phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
+async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &Batch, inputs: &[StepInput], phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
     let t = Instant::now();
     fn each<T>(v: Vec<Result<T, PluginError>>, f: fn(T) -> StepOutput) -> Vec<Result<StepOutput, PluginError>> {
         v.into_iter().map(|r| r.map(f)).collect()
@@ -262,26 +262,26 @@ async fn run(pre: &Pre, store: &mut Store<HostState>, sites: &[CodeSite], inputs
         Pre::Retriever(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_retrieve().call_retrieve(&mut *store, inputs).await?, StepOutput::Proposals)
+            each(i.planmap_strategy_retrieve().call_retrieve(&mut *store, batch, inputs).await?, StepOutput::Proposals)
         }
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
             let m = i.planmap_strategy_matching();
             match phase {
-                Phase::Step => each(m.call_match_candidates(&mut *store, sites, inputs).await?, StepOutput::Assessments),
-                Phase::Explain => each(m.call_explain_candidates(&mut *store, sites, inputs).await?, StepOutput::Explanations),
+                Phase::Step => each(m.call_match_candidates(&mut *store, batch, inputs).await?, StepOutput::Assessments),
+                Phase::Explain => each(m.call_explain_candidates(&mut *store, batch, inputs).await?, StepOutput::Explanations),
             }
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_score().call_score(&mut *store, inputs).await?, StepOutput::Rankings)
+            each(i.planmap_strategy_score().call_score(&mut *store, batch, inputs).await?, StepOutput::Rankings)
         }
         Pre::Router(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_route().call_route(&mut *store, inputs).await?, StepOutput::Decision)
+            each(i.planmap_strategy_route().call_route(&mut *store, batch, inputs).await?, StepOutput::Decision)
         }
     })
 }

@@ -107,6 +107,11 @@ pub fn synthetic_node() -> PlanNode {
     }
 }
 
+/// What a synthetic batch's inputs share.
+fn batch_of(config: &str, feature_names: Vec<String>, sites: Vec<CodeSite>) -> Batch {
+    Batch { config: config.to_string(), analysis_id: "bench".into(), graph_node: "n".into(), max_visits: 2, feature_names, sites }
+}
+
 /// `n` host-side candidates on the synthetic sites.
 fn candidates(n: usize) -> Vec<planmap_runtime::Candidate> {
     (0..n).map(|i| planmap_runtime::Candidate::proposed(synthetic_site(i), 1.0 / (i + 1) as f64)).collect()
@@ -120,9 +125,10 @@ pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::Loade
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let inputs: Vec<StepInput> = (0..nodes)
-            .map(|_| StepInput { node: synthetic_node(), candidates: batch(), feature_names: names.to_vec(), features: Vec::new(), config: config.to_string(), context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 } })
+            .map(|_| StepInput { node: synthetic_node(), candidates: batch(), features: Vec::new(), visit: 1 })
             .collect();
-        let call = planmap_runtime::BatchCall { inputs: &inputs, sites: &[], limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+        let shared = batch_of(config, names.to_vec(), vec![]);
+        let call = planmap_runtime::BatchCall { batch: &shared, inputs: &inputs, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
         let t = Instant::now();
         let (r, _) = runtime.invoke_batch(plugin, call).await;
         times.push(t.elapsed());
@@ -188,15 +194,9 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         for _ in 0..iterations {
             let host = candidates(50);
             let sites: Vec<_> = if matcher { host.iter().map(|c| c.site.clone()).collect() } else { vec![] };
-            let input = StepInput {
-                node: node.clone(),
-                candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(),
-                feature_names: vec![],
-                features: vec![],
-                config: config.clone(),
-                context: StepContext { analysis_id: "bench".into(), graph_node: "n".into(), visit: 1, max_visits: 2 },
-            };
-            let call = Call { input: &input, sites: &sites, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
+            let input = StepInput { node: node.clone(), candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(), features: vec![], visit: 1 };
+            let shared = batch_of(config, vec![], sites);
+            let call = Call { batch: &shared, input: &input, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
             let t = Instant::now();
             let (r, rep) = runtime.invoke(&p, call).await;
             times.push(t.elapsed());

@@ -13,7 +13,7 @@ pub use saved::{Resumed, SavedCandidate, SavedWalk};
 
 use crate::graph::{Condition, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant};
 use crate::snapshot::Snapshot;
-use planmap_runtime::wit::{CodeSite, Decision, PlanNode, StepContext, StepInput};
+use planmap_runtime::wit::{Batch, CodeSite, Decision, PlanNode, StepInput};
 use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Candidate, Capabilities, InvokeError, InvokeReport, Runtime, StepOutput};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -126,6 +126,8 @@ pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: P
 struct Walk {
     input: StepInput,
     candidates: Vec<Candidate>,
+    /// The names of the candidates' feature values.
+    feature_names: Vec<String>,
     out: NodeOutcome,
     visits: BTreeMap<String, u32>,
     current: String,
@@ -141,7 +143,7 @@ impl Walk {
             current: self.current.clone(),
             visits: self.visits.clone(),
             steps: self.steps,
-            feature_names: self.input.feature_names.clone(),
+            feature_names: self.feature_names.clone(),
             candidates: self.candidates.iter().map(SavedCandidate::of).collect(),
             records: self.out.steps.clone(),
             shadows: self.out.shadows.clone(),
@@ -154,7 +156,7 @@ impl Walk {
             self.out.error = error;
         }
         self.out.candidates = std::mem::take(&mut self.candidates);
-        self.out.feature_names = std::mem::take(&mut self.input.feature_names);
+        self.out.feature_names = std::mem::take(&mut self.feature_names);
         self.done = true;
     }
 }
@@ -179,8 +181,9 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
         .into_iter()
         .map(|(node, resumed)| {
             let mut w = Walk {
-                input: StepInput { node, candidates: Vec::new(), feature_names: Vec::new(), features: Vec::new(), config: String::new(), context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: String::new(), visit: 0, max_visits: graph.max_visits } },
+                input: StepInput { node, candidates: Vec::new(), features: Vec::new(), visit: 0 },
                 candidates: Vec::new(),
+                feature_names: Vec::new(),
                 out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), boundary: Default::default(), unmarked: 0.0, candidates_in: 0, sites_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
                 visits: BTreeMap::new(),
                 current: graph.entry.clone(),
@@ -189,7 +192,7 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
             };
             if let Some(r) = resumed {
                 (w.current, w.visits, w.steps) = (r.current, r.visits, r.steps);
-                (w.candidates, w.input.feature_names) = (r.candidates, r.feature_names);
+                (w.candidates, w.feature_names) = (r.candidates, r.feature_names);
                 (w.out.steps, w.out.shadows) = (r.records, r.shadows);
             }
             w
@@ -218,8 +221,7 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
                 w.end(Terminal::Finish, None);
                 continue;
             }
-            w.input.context.graph_node = w.current.clone();
-            w.input.context.visit = *visit;
+            w.input.visit = *visit;
             waiting.entry(w.current.clone()).or_default().push(i);
         }
         if waiting.is_empty() {
@@ -274,27 +276,26 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
         let Some(plugin) = snap.plugins.get(&plugin_name).cloned() else { continue };
         let gnode = &graph.nodes[&gname];
         for chunk in idxs.chunks(MAX_BATCH) {
-            let mut sites: Vec<CodeSite> = Vec::new();
+            let shown = |i: usize| &walks[i].out.candidates[..walks[i].out.candidates.len().min(SHOWN)];
+            let names = union_of(chunk.iter().map(|&i| walks[i].out.feature_names.as_slice()));
+            let mut seen = std::collections::HashSet::new();
+            let sites: Vec<CodeSite> = chunk.iter().flat_map(|&i| shown(i)).filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()).collect();
             let inputs: Vec<StepInput> = chunk
                 .iter()
                 .map(|&i| {
                     let w = &walks[i];
-                    let shown = &w.out.candidates[..w.out.candidates.len().min(SHOWN)];
-                    sites.extend(shown.iter().filter(|c| !sites.iter().any(|s| s.id == c.site.id)).map(|c| c.site.clone()).collect::<Vec<_>>());
-                    let visit = w.visits.get(&gname).copied().unwrap_or(1);
                     StepInput {
                         node: w.input.node.clone(),
-                        candidates: shown.iter().map(Candidate::slim).collect(),
-                        features: planmap_runtime::feature_matrix(shown, w.out.feature_names.len()),
-                        feature_names: w.out.feature_names.clone(),
-                        config: config.clone(),
-                        context: StepContext { analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), visit, max_visits: graph.max_visits },
+                        candidates: shown(i).iter().map(Candidate::slim).collect(),
+                        features: planmap_runtime::feature_matrix(shown(i), &columns(&w.out.feature_names, &names), names.len()),
+                        visit: w.visits.get(&gname).copied().unwrap_or(1),
                     }
                 })
                 .collect();
+            let batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: names, sites };
             let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
             let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gname.clone(), plan_node: batch_label(&ids) };
-            let call = BatchCall { inputs: &inputs, sites: &sites, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+            let call = BatchCall { batch: &batch, inputs: &inputs, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
             let (result, report) = runtime.explain_batch(&plugin, call).await;
             crate::metrics::record_invocation(&plugin_name, "", report.outcome, report.call);
             let n = chunk.len() as u32;
@@ -331,11 +332,11 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
 #[allow(clippy::too_many_arguments)]
 async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &GraphNode, walks: &mut [Walk], chunk: &[usize], caps: &Arc<dyn Capabilities>, ctx: &RunContext) {
     let (variant, experiment) = choose(gnode, ctx);
-    let results = step(runtime, snap, gnode, variant.as_ref(), experiment.clone(), walks, chunk, caps, ctx, false).await;
+    let results = step(runtime, snap, gnode, variant.as_ref(), experiment.clone(), walks, chunk, caps, ctx, false, graph.max_visits).await;
     if let PluginChoice::Experiment { shadow, .. } = &gnode.plugin
         && !ctx.skip_shadows {
             for s in shadow {
-                let answers = step(runtime, snap, gnode, Some(s), experiment.clone(), walks, chunk, caps, ctx, true).await;
+                let answers = step(runtime, snap, gnode, Some(s), experiment.clone(), walks, chunk, caps, ctx, true, graph.max_visits).await;
                 // Kept for comparison only: the live variant's output is what moves on.
                 for (&i, r) in chunk.iter().zip(answers) {
                     if let Ok(StepOutput::Rankings(rs)) = r
@@ -365,7 +366,7 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
                 continue;
             }
             (o, NodeTarget::Next(t)) => {
-                merge::apply(o, &mut w.candidates, &mut w.input.feature_names, caps.as_ref(), &scope).await;
+                merge::apply(o, &mut w.candidates, &mut w.feature_names, caps.as_ref(), &scope).await;
                 t.clone()
             }
             (StepOutput::Decision(d), NodeTarget::Decisions(table)) => match table.get(&d.label) {
@@ -419,7 +420,7 @@ fn choose(gnode: &GraphNode, ctx: &RunContext) -> (Option<Variant>, Option<Strin
 #[allow(clippy::too_many_arguments)]
 async fn step(
     runtime: &Runtime, snap: &Snapshot, gnode: &GraphNode, variant: Option<&Variant>, experiment: Option<String>,
-    walks: &mut [Walk], chunk: &[usize], caps: &Arc<dyn Capabilities>, ctx: &RunContext, shadow: bool,
+    walks: &mut [Walk], chunk: &[usize], caps: &Arc<dyn Capabilities>, ctx: &RunContext, shadow: bool, max_visits: u32,
 ) -> Vec<Result<StepOutput, InvokeError>> {
     let plugin_name = match (&gnode.plugin, variant) {
         (_, Some(v)) => v.plugin.clone(),
@@ -440,23 +441,23 @@ async fn step(
         (None, _) => gnode.config_text.clone(),
     };
     // The inputs move into the batch and back; plugins see candidates in their slim
-    // form, and a matcher gets every site the batch's candidates name once, in a table.
-    let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
+    // form with their features in one matrix per input (columns: the batch's names), and
+    // a matcher gets every site the batch's candidates name once, in a table.
+    let names = union_of(chunk.iter().map(|&i| walks[i].feature_names.as_slice()));
     let mut sites: Vec<CodeSite> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     // The whole plan nodes of a graph node that gets them in brief, back after the call.
     let mut full_nodes: Vec<PlanNode> = Vec::new();
+    let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
     for &i in chunk {
         let w = &mut walks[i];
-        w.input.config.clone_from(&config);
         w.out.candidates_in += w.candidates.len();
         if gnode.kind == planmap_runtime::Kind::Matcher {
             sites.extend(w.candidates.iter().filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()));
         }
-        let context = w.input.context.clone();
-        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), feature_names: Vec::new(), features: Vec::new(), config: String::new(), context });
+        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), features: Vec::new(), visit: 0 });
         input.candidates = w.candidates.iter().map(Candidate::slim).collect();
-        input.features = planmap_runtime::feature_matrix(&w.candidates, input.feature_names.len());
+        input.features = planmap_runtime::feature_matrix(&w.candidates, &columns(&w.feature_names, &names), names.len());
         if gnode.brief_node {
             let brief = brief(&input.node);
             full_nodes.push(std::mem::replace(&mut input.node, brief));
@@ -466,9 +467,10 @@ async fn step(
     if let Some(&first) = chunk.first() {
         walks[first].out.sites_in += sites.len();
     }
+    let batch = Batch { config, analysis_id: ctx.analysis_id.clone(), graph_node: gnode.name.clone(), max_visits, feature_names: names, sites };
     let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: batch_label(&ids) };
-    let call = BatchCall { inputs: &inputs, sites: &sites, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+    let call = BatchCall { batch: &batch, inputs: &inputs, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
     let (result, report) = runtime.invoke_batch(&plugin, call).await;
     let variant_name = variant.map(|v| v.name.as_str()).unwrap_or("");
     crate::metrics::record_invocation(&plugin_name, variant_name, report.outcome, report.call);
@@ -504,7 +506,7 @@ async fn step(
             // Find the culprit: each input alone.
             let mut v = Vec::with_capacity(inputs.len());
             for input in &inputs {
-                let one = Call { input, sites: &sites, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
+                let one = Call { batch: &batch, input, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
                 let (r, rep) = runtime.invoke(&plugin, one).await;
                 crate::metrics::record_invocation(&plugin_name, variant_name, rep.outcome, rep.call);
                 let boundary = rep.boundary();
@@ -559,6 +561,24 @@ fn batch_label(ids: &[&str]) -> String {
     } else {
         format!("{} and {} more", ids[..SHOWN].join(","), ids.len() - SHOWN)
     }
+}
+
+/// The feature names of several walks, each once, in order of first appearance.
+fn union_of<'a>(lists: impl Iterator<Item = &'a [String]>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for list in lists {
+        for n in list {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    names
+}
+
+/// Where each of `own` names sits in `names` (which holds them all).
+fn columns(own: &[String], names: &[String]) -> Vec<usize> {
+    own.iter().map(|n| names.iter().position(|x| x == n).unwrap_or(usize::MAX)).collect()
 }
 
 /// The plan node in brief: who it is, without what it computes or its context.

@@ -4,7 +4,7 @@
 
 mod watch;
 
-pub use watch::Watcher;
+pub use watch::{Watcher, DEBOUNCE};
 
 use crate::graph::{self, Graph, PluginKinds};
 use crate::plugins::{self, PluginSource};

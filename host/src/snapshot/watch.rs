@@ -31,7 +31,10 @@ impl Watcher {
         let reg = registry.clone();
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| match res {
             Ok(events) => {
-                let relevant = events.iter().flat_map(|e| e.paths.iter()).any(|p| is_candidate(p, "wasm") || is_candidate(p, "toml") || is_kubernetes_swap(p));
+                // Reading a file is no change: a reload opens every plugin and graph, and
+                // counting those opens would make each reload set off the next.
+                let changed = events.iter().filter(|e| !matches!(e.kind, notify::EventKind::Access(_)));
+                let relevant = changed.flat_map(|e| e.paths.iter()).any(|p| is_candidate(p, "wasm") || is_candidate(p, "toml") || is_kubernetes_swap(p));
                 if relevant {
                     // Errors are recorded in the registry's status and logged there.
                     let _ = reg.reload();

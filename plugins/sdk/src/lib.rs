@@ -151,6 +151,15 @@ pub fn kind_affinity(family: &str, kind: &str) -> f64 {
 }
 
 /// The logistic function, for turning a weighted evidence sum into a probability.
+/// Run `one` for each input of a batch with the batch's config parsed once; a config
+/// that does not parse fails every input with `invalid(message)`.
+pub fn each_input<C: DeserializeOwned + Default, I, T, E>(config: &str, inputs: Vec<I>, invalid: impl Fn(String) -> E, mut one: impl FnMut(&C, I) -> Result<T, E>) -> Vec<Result<T, E>> {
+    match parse_config::<C>(config) {
+        Ok(cfg) => inputs.into_iter().map(|i| one(&cfg, i)).collect(),
+        Err(message) => inputs.iter().map(|_| Err(invalid(message.clone()))).collect(),
+    }
+}
+
 /// Row `i` of a row-major matrix with `width` columns (`step-input.features`): empty when
 /// the matrix has no such row.
 pub fn row(matrix: &[f64], width: usize, i: usize) -> &[f64] {

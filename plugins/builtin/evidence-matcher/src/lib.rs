@@ -11,7 +11,7 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessments, CodeSite, Evidence, Explanation, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
+use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explanation, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
 use planmap::strategy::{code_search, log};
 use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
@@ -217,17 +217,17 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &O
 }
 
 impl Guest for Matcher {
-    fn match_candidates(sites: Vec<CodeSite>, inputs: Vec<StepInput>) -> Vec<Result<Assessments, PluginError>> {
+    fn match_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Assessments, PluginError>> {
         log::mark();
-        let table: HashMap<u32, &CodeSite> = sites.iter().map(|s| (s.id, s)).collect();
+        let table: HashMap<u32, &CodeSite> = batch.sites.iter().map(|s| (s.id, s)).collect();
         let out = inputs.iter().map(|input| assess_node(input, &table, false).map(aligned)).collect();
         log::mark();
         out
     }
 
-    fn explain_candidates(sites: Vec<CodeSite>, inputs: Vec<StepInput>) -> Vec<Result<Vec<Explanation>, PluginError>> {
+    fn explain_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Explanation>, PluginError>> {
         log::mark();
-        let table: HashMap<u32, &CodeSite> = sites.iter().map(|s| (s.id, s)).collect();
+        let table: HashMap<u32, &CodeSite> = batch.sites.iter().map(|s| (s.id, s)).collect();
         let out = inputs
             .iter()
             .map(|input| assess_node(input, &table, true).map(|found| found.into_iter().map(|f| Explanation { site_id: f.site_id, evidence: f.evidence }).collect()))

@@ -9,7 +9,7 @@ wit_bindgen::generate!({ world: "retriever", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::retrieve::Guest;
-use planmap::strategy::types::{ErrorCode, Family, PluginError, Proposal, Semantics, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, Family, PluginError, Proposal, Semantics, StepInput};
 use planmap::strategy::{code_search, log, vectors};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -51,23 +51,21 @@ fn terms(s: &Semantics) -> Vec<String> {
 struct Retriever;
 
 impl Guest for Retriever {
-    fn retrieve(inputs: Vec<StepInput>) -> Vec<Result<Vec<Proposal>, PluginError>> {
+    fn retrieve(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Proposal>, PluginError>> {
         log::mark();
-        let out = inputs.into_iter().map(retrieve_one).collect();
+        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, retrieve_one);
         log::mark();
         out
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn retrieve_one(input: StepInput) -> Result<Vec<Proposal>, PluginError> {
-    let cfg: Config = sdk::parse_config(&input.config)
-        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+fn retrieve_one(cfg: &Config, input: StepInput) -> Result<Vec<Proposal>, PluginError> {
     let node = &input.node;
     if node.family == Family::Infrastructure {
         return Ok(Vec::new());
     }
-    let widen = input.context.visit > 1;
+    let widen = input.visit > 1;
     let family = sdk::FAMILIES[node.family as usize];
     let kinds: Vec<String> = if widen {
         Vec::new()

@@ -12,7 +12,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{ErrorCode, PlanNode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, PlanNode, PluginError, Ranking, StepInput};
 use planmap::strategy::{code_search, llm, log};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -52,9 +52,9 @@ struct Verdict {
 struct Verifier;
 
 impl Guest for Verifier {
-    fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
+    fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
         log::mark();
-        let out = inputs.into_iter().map(score_one).collect();
+        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one);
         log::mark();
         out
     }
@@ -89,8 +89,7 @@ fn describe_node(n: &PlanNode, out: &mut String) {
     }
 }
 
-fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
-    let cfg: Config = sdk::parse_config(&input.config).map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+fn score_one(cfg: &Config, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     if !(0.5..1.0).contains(&cfg.reliability) {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("reliability must be in [0.5, 1), got {}", cfg.reliability) });
     }

@@ -9,7 +9,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::route::Guest;
 use planmap::strategy::log;
-use planmap::strategy::types::{Decision, ErrorCode, PluginError, StepInput};
+use planmap::strategy::types::{Batch, Decision, ErrorCode, PluginError, StepInput};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 
@@ -31,26 +31,25 @@ impl Default for Config {
 struct Router;
 
 impl Guest for Router {
-    fn route(inputs: Vec<StepInput>) -> Vec<Result<Decision, PluginError>> {
+    fn route(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Decision, PluginError>> {
         log::mark();
-        let out = inputs.into_iter().map(route_one).collect();
+        let max_visits = batch.max_visits;
+        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| route_one(cfg, max_visits, input));
         log::mark();
         out
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn route_one(input: StepInput) -> Result<Decision, PluginError> {
-    let cfg: Config = sdk::parse_config(&input.config)
-        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+fn route_one(cfg: &Config, max_visits: u32, input: StepInput) -> Result<Decision, PluginError> {
     if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
     }
     let best = input.candidates.first().map_or(0.0, |c| c.confidence);
-    let ctx = &input.context;
+
     let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
     if input.candidates.is_empty() {
-        if ctx.visit < ctx.max_visits {
+        if input.visit < max_visits {
             return d("verify", "no candidates; widening".to_string());
         }
         return d("reject", "no candidates after widening".to_string());
@@ -59,10 +58,10 @@ fn route_one(input: StepInput) -> Result<Decision, PluginError> {
         d("accept", format!("confidence {best:.2} >= {:.2}", cfg.high))
     } else if best < cfg.low {
         d("reject", format!("confidence {best:.2} < {:.2}", cfg.low))
-    } else if ctx.visit < ctx.max_visits {
+    } else if input.visit < max_visits {
         d("verify", format!("confidence {best:.2} is between {:.2} and {:.2}", cfg.low, cfg.high))
     } else {
-        d("settle", format!("confidence {best:.2} still uncertain after {} passes", ctx.visit))
+        d("settle", format!("confidence {best:.2} still uncertain after {} passes", input.visit))
     }
 }
 

@@ -10,7 +10,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
 use planmap::strategy::log;
-use planmap::strategy::types::{ErrorCode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Ranking, StepInput};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -64,21 +64,19 @@ fn logit(cfg: &Config, weights: &[f64], features: &[f64]) -> f64 {
 }
 
 impl Guest for Scorer {
-    fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
+    fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
         log::mark();
-        let out = inputs.into_iter().map(score_one).collect();
+        let names = &batch.feature_names;
+        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, names, input));
         log::mark();
         out
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
-    let cfg: Config = sdk::parse_config(&input.config)
-        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
-    let weights = weights_of(&cfg, &input.feature_names);
-    let width = input.feature_names.len();
-    let z: Vec<f64> = (0..input.candidates.len()).map(|i| logit(&cfg, &weights, sdk::row(&input.features, width, i))).collect();
+fn score_one(cfg: &Config, names: &[String], input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+    let weights = weights_of(cfg, names);
+    let z: Vec<f64> = (0..input.candidates.len()).map(|i| logit(cfg, &weights, sdk::row(&input.features, names.len(), i))).collect();
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);
     let mut second = f64::NEG_INFINITY;

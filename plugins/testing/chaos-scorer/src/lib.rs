@@ -10,7 +10,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{ErrorCode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Ranking, StepInput};
 use planmap::strategy::{cache, llm, log};
 use serde::Deserialize;
 
@@ -29,18 +29,16 @@ struct Config {
 struct Chaos;
 
 impl Guest for Chaos {
-    fn score(inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
+    fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
         log::mark();
-        let out = inputs.into_iter().map(score_one).collect();
+        let out = planmap_plugin_sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one);
         log::mark();
         out
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn score_one(input: StepInput) -> Result<Vec<Ranking>, PluginError> {
-    let cfg: Config = planmap_plugin_sdk::parse_config(&input.config)
-        .map_err(|message| PluginError { code: ErrorCode::InvalidConfig, message })?;
+fn score_one(cfg: &Config, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     let mut note = format!("chaos {}", cfg.label);
     match cfg.mode.as_str() {
         "spin" => {
