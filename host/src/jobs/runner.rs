@@ -33,6 +33,11 @@ const FINAL_STEPS: i64 = FINAL_PASS + STEP_PASS_OFFSET;
 /// Most notes the checkpoint writer takes in one transaction: step states of one node
 /// replace each other, so under load the writer saves only the latest.
 const MAX_NOTES_PER_WRITE: usize = 512;
+/// How long the writer gathers notes before a write: a graph step of a batch takes a few
+/// milliseconds, so this turns several steps into one transaction (and one node's
+/// consecutive step states into one row write) at the price of a node-mapped event
+/// arriving up to this much later.
+const WRITE_WINDOW: Duration = Duration::from_millis(25);
 
 /// What the mapper tells the job's writer task.
 enum Note {
@@ -349,10 +354,15 @@ impl Runner {
             tokio::spawn(async move {
                 while let Some(note) = rx.recv().await {
                     let mut notes = vec![note];
+                    let window = tokio::time::sleep(WRITE_WINDOW);
+                    tokio::pin!(window);
                     while notes.len() < MAX_NOTES_PER_WRITE {
-                        match rx.try_recv() {
-                            Ok(n) => notes.push(n),
-                            Err(_) => break,
+                        tokio::select! {
+                            n = rx.recv() => match n {
+                                Some(n) => notes.push(n),
+                                None => break,
+                            },
+                            _ = &mut window => break,
                         }
                     }
                     let mut checkpoints = Vec::new();
