@@ -25,6 +25,14 @@ pub struct Assessed {
     pub explanation: String,
 }
 
+impl Assessed {
+    /// Add evidence, replacing what the candidate had for the same signal.
+    pub fn put(&mut self, e: Evidence) {
+        self.evidence.retain(|x| x.signal != e.signal);
+        self.evidence.push(e);
+    }
+}
+
 impl Candidate {
     /// A new candidate, not yet assessed.
     pub fn proposed(site: CodeSite, retrieval_score: f64) -> Self {
@@ -58,6 +66,11 @@ impl Candidate {
     pub fn slim(&self) -> wit::Candidate {
         wit::Candidate { site_id: self.site.id, retrieval_score: self.retrieval_score, confidence: self.confidence() }
     }
+}
+
+/// Row `i` of a contract matrix with `width` columns (empty when there is no such row).
+pub fn matrix_row(matrix: &[f64], width: usize, i: usize) -> &[f64] {
+    matrix.get(i * width..(i + 1) * width).unwrap_or(&[])
 }
 
 /// The candidates' feature values as the contract's row-major matrix: one row per

@@ -14,7 +14,7 @@ pub mod limits;
 pub mod plugin;
 
 pub use bindings::wit;
-pub use candidate::{feature_matrix, Assessed, Candidate};
+pub use candidate::{feature_matrix, matrix_row, Assessed, Candidate};
 pub use capabilities::{CallScope, Capabilities, Capability, CapabilityError, Grants};
 pub use engine::{Runtime, RuntimeConfig};
 pub use invoke::{plugin_error, BatchCall, Call, InvokeCause, InvokeError, InvokeReport, StepOutput};

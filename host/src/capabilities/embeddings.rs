@@ -72,7 +72,7 @@ impl Embedder {
         for chunk in texts.chunks(BATCH) {
             let input: Vec<String> = chunk.iter().map(|t| t.chars().take(MAX_TEXT_CHARS).collect()).collect();
             let request = async_openai::types::embeddings::CreateEmbeddingRequest { model: self.cfg.model.clone(), input: async_openai::types::embeddings::EmbeddingInput::StringArray(input), ..Default::default() };
-            let mut r = self.api.embeddings().create(request).await.map_err(|e| anyhow::anyhow!("embeddings at {}: {}", self.cfg.base_url, describe(e)))?;
+            let mut r = self.api.embeddings().create(request).await.map_err(|e| anyhow::anyhow!("embeddings at {}: {}", self.cfg.base_url, super::openai::describe(e)))?;
             if r.data.len() != chunk.len() {
                 anyhow::bail!("embeddings at {}: asked for {} vectors, got {}", self.cfg.base_url, chunk.len(), r.data.len());
             }
@@ -80,16 +80,5 @@ impl Embedder {
             out.extend(r.data.into_iter().map(|i| i.embedding));
         }
         Ok(out)
-    }
-}
-
-/// A failed embeddings call in one line, without echoing request data.
-fn describe(e: async_openai::error::OpenAIError) -> String {
-    use async_openai::error::OpenAIError as E;
-    match e {
-        E::ApiError(a) => format!("HTTP {}: {}", a.status_code, a.api_error.message.chars().take(300).collect::<String>()),
-        E::Reqwest(r) => r.without_url().to_string(),
-        E::JSONDeserialize(err, _) => format!("unreadable answer: {err}"),
-        other => other.to_string().chars().take(300).collect(),
     }
 }

@@ -19,8 +19,6 @@ pub const DEFAULT_BUDGET_USD: f64 = 1.0;
 const CHARS_PER_TOKEN: usize = 4;
 /// Cached answers live this long (a week: repository contexts live as long).
 const CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Longest error message quoted from the endpoint.
-const MAX_ERROR_BODY: usize = 300;
 
 /// US dollars per 1,000 tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -155,18 +153,17 @@ impl LlmClient {
 
     /// What a failed call means: refused (final), or still failing when the retries ran out.
     fn failure(&self, e: async_openai::error::OpenAIError) -> LlmError {
+        use super::openai::quoted;
         use async_openai::error::OpenAIError as E;
-        let quote = |s: &str| s.chars().take(MAX_ERROR_BODY).collect::<String>();
         let attempts = self.cfg.max_retries + 1;
         match e {
-            E::ApiError(a) if super::openai::retryable_status(a.status_code) => LlmError::Exhausted { attempts, last: format!("{}: {}", a.status_code, quote(&a.api_error.message)) },
-            E::ApiError(a) => LlmError::Rejected { status: a.status_code.as_u16(), body: quote(&a.api_error.message) },
+            E::ApiError(a) if super::openai::retryable_status(a.status_code) => LlmError::Exhausted { attempts, last: format!("{}: {}", a.status_code, quoted(&a.api_error.message)) },
+            E::ApiError(a) => LlmError::Rejected { status: a.status_code.as_u16(), body: quoted(&a.api_error.message) },
             E::Reqwest(r) if r.is_timeout() => LlmError::Exhausted { attempts, last: format!("no answer within {} s", self.cfg.timeout.as_secs()) },
             // The endpoint's address is configuration, not a secret, but keep messages short.
             E::Reqwest(r) if r.is_connect() => LlmError::Exhausted { attempts, last: format!("cannot connect: {}", r.without_url()) },
-            E::Reqwest(r) => LlmError::Malformed(r.without_url().to_string()),
             E::JSONDeserialize(err, _) => LlmError::Malformed(err.to_string()),
-            other => LlmError::Malformed(quote(&other.to_string())),
+            other => LlmError::Malformed(super::openai::describe(other)),
         }
     }
 

@@ -30,6 +30,24 @@ pub fn client(base_url: &str, api_key: Option<&str>, timeout: Duration, max_retr
     Ok(Client::with_config(config).with_http_service(service))
 }
 
+/// Longest piece of an endpoint's message quoted in an error.
+const MAX_QUOTED: usize = 300;
+
+/// `text` cut to what an error message quotes.
+pub fn quoted(text: &str) -> String {
+    text.chars().take(MAX_QUOTED).collect()
+}
+
+/// A failed call in one line, without echoing request data (the URL included).
+pub fn describe(e: OpenAIError) -> String {
+    match e {
+        OpenAIError::ApiError(a) => format!("HTTP {}: {}", a.status_code, quoted(&a.api_error.message)),
+        OpenAIError::Reqwest(r) => r.without_url().to_string(),
+        OpenAIError::JSONDeserialize(err, _) => format!("unreadable answer: {err}"),
+        other => quoted(&other.to_string()),
+    }
+}
+
 /// Whether a response status is worth another attempt: rate limits and server errors.
 pub fn retryable_status(status: reqwest::StatusCode) -> bool {
     status.as_u16() == 429 || status.is_server_error()

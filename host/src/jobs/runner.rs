@@ -42,7 +42,23 @@ const WRITE_WINDOW: Duration = Duration::from_millis(25);
 /// What the mapper tells the job's writer task.
 enum Note {
     Progress(usize, usize),
-    Checkpoint(String, i64, Value),
+    Checkpoint(String, i64, State),
+}
+
+/// A checkpoint's state. A walk is turned into JSON by the writer, and only when no
+/// later step of the same node replaces it, so the mapping itself never serialises.
+enum State {
+    Json(Value),
+    Walk(Box<crate::pipeline::SavedWalk>),
+}
+
+impl State {
+    fn into_json(self) -> Value {
+        match self {
+            State::Json(v) => v,
+            State::Walk(w) => json!({ "walk": w }),
+        }
+    }
 }
 
 /// The resume state a job's checkpoints describe (unreadable ones are redone).
@@ -74,13 +90,15 @@ fn resume_from(checkpoints: Vec<super::store::Checkpoint>) -> mapping::Resume {
 
 /// The checkpoints a batch of notes asks for, in order: a node's step state is dropped
 /// when a later note in the batch replaces it (a newer step, or the pass's end).
-fn checkpoint_writes(notes: Vec<(String, i64, Value)>) -> Vec<CheckpointWrite> {
+fn checkpoint_writes(notes: Vec<(String, i64, State)>) -> Vec<CheckpointWrite> {
     let mut latest: HashMap<(String, i64), usize> = HashMap::new();
     let mut keep = vec![true; notes.len()];
     for (i, (node, pass, _)) in notes.iter().enumerate() {
-        let replaced: Vec<(String, i64)> = if *pass >= STEP_PASS_OFFSET { vec![(node.clone(), *pass)] } else { vec![(node.clone(), FIRST_STEPS), (node.clone(), FINAL_STEPS)] };
-        for key in replaced {
-            if let Some(j) = latest.remove(&key) {
+        // A step state replaces the node's earlier one of its pass; a pass's own
+        // checkpoint replaces both of its step states.
+        let replaced: &[i64] = if *pass >= STEP_PASS_OFFSET { std::slice::from_ref(pass) } else { &[FIRST_STEPS, FINAL_STEPS] };
+        for &p in replaced {
+            if let Some(j) = latest.remove(&(node.clone(), p)) {
                 keep[j] = false;
             }
         }
@@ -93,6 +111,7 @@ fn checkpoint_writes(notes: Vec<(String, i64, Value)>) -> Vec<CheckpointWrite> {
         .zip(keep)
         .filter(|(_, k)| *k)
         .map(|((node, pass, state), _)| {
+            let state = state.into_json();
             let event = (pass == FINAL_PASS).then(|| {
                 let m = &state["mapping"];
                 if let Some(status) = m["status"].as_str() {
@@ -393,11 +412,11 @@ impl Runner {
             &resume,
             &|c| {
                 let note = match c {
-                    mapping::Checkpoint::First { node, answer } => Note::Checkpoint(node.to_string(), FIRST_PASS, json!({"answer": answer})),
-                    mapping::Checkpoint::Final { node, mapping } => Note::Checkpoint(node.to_string(), FINAL_PASS, json!({"mapping": mapping})),
+                    mapping::Checkpoint::First { node, answer } => Note::Checkpoint(node.to_string(), FIRST_PASS, State::Json(json!({"answer": answer}))),
+                    mapping::Checkpoint::Final { node, mapping } => Note::Checkpoint(node.to_string(), FINAL_PASS, State::Json(json!({"mapping": mapping}))),
                     mapping::Checkpoint::Step { node, pass, walk } => {
                         let at = if pass == mapping::Pass::First { FIRST_STEPS } else { FINAL_STEPS };
-                        Note::Checkpoint(node.to_string(), at, json!({"walk": walk}))
+                        Note::Checkpoint(node.to_string(), at, State::Walk(Box::new(walk)))
                     }
                 };
                 let _ = tx.send(note);

@@ -437,7 +437,11 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing.boundary += o.boundary;
         timing.unmarked += o.unmarked;
         for st in &o.steps {
-            let e = timing.boundary_by_node.entry(st.graph_node.clone()).or_default();
+            let by = &mut timing.boundary_by_node;
+            if !by.contains_key(&st.graph_node) {
+                by.insert(st.graph_node.clone(), (0, 0.0));
+            }
+            let e = by.get_mut(&st.graph_node).expect("inserted above");
             e.0 += 1;
             e.1 += st.boundary_ms.unwrap_or(0.0);
         }

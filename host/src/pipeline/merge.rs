@@ -4,7 +4,7 @@
 //! scorer gave none). Ids a plugin invents are skipped and logged.
 
 use planmap_runtime::wit::{CodeSite, Evidence};
-use planmap_runtime::{CallScope, Candidate, Capabilities, StepOutput};
+use planmap_runtime::{matrix_row, CallScope, Candidate, Capabilities, StepOutput};
 use std::collections::HashMap;
 
 /// Evidence details an explanation the host builds quotes, strongest first.
@@ -62,7 +62,6 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
                 })
                 .collect();
             let width = slots.len();
-            let row = |m: &[f64], r: usize| -> Vec<f64> { m.get(r * width..(r + 1) * width).map(<[f64]>::to_vec).unwrap_or_default() };
             let mut unknown = 0;
             for (r, site_id) in assessments.site_ids.iter().enumerate() {
                 let Some(&i) = pos.get(site_id) else {
@@ -71,17 +70,15 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
                 };
                 let c = candidates[i].assessed_mut();
                 // A missing row, or NaN (no value), changes nothing.
-                for (&k, v) in slots.iter().zip(row(&assessments.features, r)).filter(|(_, v)| !v.is_nan()) {
+                for (&k, &v) in slots.iter().zip(matrix_row(&assessments.features, width, r)).filter(|(_, v)| !v.is_nan()) {
                     if c.features.len() <= k {
                         c.features.resize(k + 1, f64::NAN);
                     }
                     c.features[k] = v;
                 }
                 // Evidence by signal, in numbers; the words come from `explain-candidates`.
-                for (&k, w) in slots.iter().zip(row(&assessments.weights, r)).filter(|(_, w)| !w.is_nan()) {
-                    let signal = &feature_names[k];
-                    c.evidence.retain(|x| x.signal != *signal);
-                    c.evidence.push(Evidence { signal: signal.clone(), weight: w, detail: String::new() });
+                for (&k, &w) in slots.iter().zip(matrix_row(&assessments.weights, width, r)).filter(|(_, w)| !w.is_nan()) {
+                    c.put(Evidence { signal: feature_names[k].clone(), weight: w, detail: String::new() });
                 }
             }
             warn_unknown(scope, unknown, "assessed");
@@ -110,10 +107,7 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
                 match candidates.iter_mut().find(|c| c.site.id == x.site_id) {
                     Some(c) => {
                         let a = c.assessed_mut();
-                        for e in x.evidence {
-                            a.evidence.retain(|old| old.signal != e.signal);
-                            a.evidence.push(e);
-                        }
+                        x.evidence.into_iter().for_each(|e| a.put(e));
                     }
                     None => unknown += 1,
                 }

@@ -227,7 +227,7 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
         if waiting.is_empty() {
             break;
         }
-        let moved: Vec<usize> = waiting.values().flatten().copied().collect();
+        let moved: Vec<usize> = if on_step.is_some() { waiting.values().flatten().copied().collect() } else { Vec::new() };
         for (gname, idxs) in waiting {
             let gnode = &graph.nodes[&gname];
             for chunk in idxs.chunks(MAX_BATCH) {
@@ -266,47 +266,28 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
         let matcher = w.out.steps.iter().rev().find(|s| !s.shadow && graph.nodes.get(&s.graph_node).is_some_and(|g| g.kind == planmap_runtime::Kind::Matcher));
         let Some(step) = matcher else { continue };
         let gnode = &graph.nodes[&step.graph_node];
-        let config = match (&gnode.plugin, &step.variant) {
-            (PluginChoice::Experiment { variants, shadow, .. }, Some(v)) => variants.iter().chain(shadow).find(|x| x.name == *v).map(|x| x.config_text.clone()).unwrap_or_else(|| gnode.config_text.clone()),
-            _ => gnode.config_text.clone(),
-        };
+        let config = config_of(gnode, step.variant.as_deref().and_then(|v| variant_named(gnode, v)), ctx);
         groups.entry((step.graph_node.clone(), step.plugin.clone(), config)).or_default().push(i);
     }
     for ((gname, plugin_name, config), idxs) in groups {
         let Some(plugin) = snap.plugins.get(&plugin_name).cloned() else { continue };
         let gnode = &graph.nodes[&gname];
         for chunk in idxs.chunks(MAX_BATCH) {
-            let shown = |i: usize| &walks[i].out.candidates[..walks[i].out.candidates.len().min(SHOWN)];
-            let names = union_of(chunk.iter().map(|&i| walks[i].out.feature_names.as_slice()));
-            let mut seen = std::collections::HashSet::new();
-            let sites: Vec<CodeSite> = chunk.iter().flat_map(|&i| shown(i)).filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()).collect();
+            let view: &[Walk] = walks;
+            let x = crossing(chunk.iter().map(|&i| (shown(&view[i]), view[i].out.feature_names.as_slice())), true);
             let inputs: Vec<StepInput> = chunk
                 .iter()
-                .map(|&i| {
-                    let w = &walks[i];
-                    StepInput {
-                        node: w.input.node.clone(),
-                        candidates: shown(i).iter().map(Candidate::slim).collect(),
-                        features: planmap_runtime::feature_matrix(shown(i), &columns(&w.out.feature_names, &names), names.len()),
-                        visit: w.visits.get(&gname).copied().unwrap_or(1),
-                    }
-                })
+                .zip(x.parts)
+                .map(|(&i, (candidates, features))| StepInput { node: view[i].input.node.clone(), candidates, features, visit: view[i].visits.get(&gname).copied().unwrap_or(1) })
                 .collect();
-            let batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: names, sites };
+            let batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: x.names, sites: x.sites };
             let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
             let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gname.clone(), plan_node: batch_label(&ids) };
             let call = BatchCall { batch: &batch, inputs: &inputs, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
             let (result, report) = runtime.explain_batch(&plugin, call).await;
             crate::metrics::record_invocation(&plugin_name, "", report.outcome, report.call);
-            let n = chunk.len() as u32;
             for &i in chunk {
-                let w = &mut walks[i];
-                w.out.plugin_time += report.call / n;
-                w.out.host_time += report.usage.time / n;
-                match report.boundary() {
-                    Some(b) => w.out.boundary += b / n,
-                    None => w.out.unmarked += 1.0 / n as f64,
-                }
+                charge(&mut walks[i].out, &report, chunk.len());
             }
             match result {
                 Ok(outs) => {
@@ -395,9 +376,58 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
     }
 }
 
-/// One node's result of an invocation and its report, with its share of the
-/// invocation's boundary time (`None`: the plugin did not mark) and of the invocation.
-type NodeResult = (Result<StepOutput, InvokeError>, InvokeReport, Option<std::time::Duration>, f64);
+/// Add a node's share of an invocation that served `n` nodes to its outcome: plugin,
+/// host and boundary time (or, for a plugin that does not mark, a share of unmeasured).
+fn charge(out: &mut NodeOutcome, rep: &InvokeReport, n: usize) {
+    let k = n.max(1) as u32;
+    out.plugin_time += rep.call / k;
+    out.host_time += rep.usage.time / k;
+    match rep.boundary() {
+        Some(b) => out.boundary += b / k,
+        None => out.unmarked += 1.0 / k as f64,
+    }
+}
+
+/// The config text a graph node's plugin gets: the variant's (in an experiment) or the
+/// node's, with `RETRIEVAL_TOP_K` laid over a retriever's `top_k`.
+fn config_of(gnode: &GraphNode, variant: Option<&Variant>, ctx: &RunContext) -> String {
+    match (variant, ctx.retrieval_top_k) {
+        (_, Some(k)) if gnode.kind == planmap_runtime::Kind::Retriever => {
+            let mut c = variant.and_then(|v| serde_json::from_str(&v.config_text).ok()).unwrap_or_else(|| gnode.config.clone());
+            if let Some(o) = c.as_object_mut() {
+                o.insert("top_k".into(), k.into());
+            }
+            c.to_string()
+        }
+        (Some(v), _) => v.config_text.clone(),
+        (None, _) => gnode.config_text.clone(),
+    }
+}
+
+/// A graph node's variant (or shadow variant) by name.
+fn variant_named<'a>(gnode: &'a GraphNode, name: &str) -> Option<&'a Variant> {
+    match &gnode.plugin {
+        PluginChoice::Experiment { variants, shadow, .. } => variants.iter().chain(shadow).find(|v| v.name == name),
+        PluginChoice::Single(_) => None,
+    }
+}
+
+/// What a batch of walks hands a plugin: the union of their feature names, for a
+/// matcher every site their candidates name (once), and per walk its candidates in
+/// slim form with their feature matrix against the union's columns.
+struct Crossing {
+    names: Vec<String>,
+    sites: Vec<CodeSite>,
+    parts: Vec<(Vec<planmap_runtime::wit::Candidate>, Vec<f64>)>,
+}
+
+fn crossing<'a>(walks: impl Iterator<Item = (&'a [Candidate], &'a [String])> + Clone, with_sites: bool) -> Crossing {
+    let names = union_of(walks.clone().map(|(_, own)| own));
+    let mut seen = std::collections::HashSet::new();
+    let sites = if with_sites { walks.clone().flat_map(|(c, _)| c).filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()).collect() } else { Vec::new() };
+    let parts = walks.map(|(c, own)| (c.iter().map(Candidate::slim).collect(), planmap_runtime::feature_matrix(c, &columns(own, &names), names.len()))).collect();
+    Crossing { names, sites, parts }
+}
 
 /// The variant this run uses at a node (sticky by the experiment's key), if any.
 fn choose(gnode: &GraphNode, ctx: &RunContext) -> (Option<Variant>, Option<String>) {
@@ -429,35 +459,18 @@ async fn step(
     };
     // Validation guarantees every plugin a graph names is in the snapshot it was built with.
     let plugin = snap.plugins[&plugin_name].clone();
-    let config = match (variant, ctx.retrieval_top_k) {
-        (_, Some(k)) if gnode.kind == planmap_runtime::Kind::Retriever => {
-            let mut c = variant.and_then(|v| serde_json::from_str(&v.config_text).ok()).unwrap_or_else(|| gnode.config.clone());
-            if let Some(o) = c.as_object_mut() {
-                o.insert("top_k".into(), k.into());
-            }
-            c.to_string()
-        }
-        (Some(v), _) => v.config_text.clone(),
-        (None, _) => gnode.config_text.clone(),
-    };
-    // The inputs move into the batch and back; plugins see candidates in their slim
-    // form with their features in one matrix per input (columns: the batch's names), and
-    // a matcher gets every site the batch's candidates name once, in a table.
-    let names = union_of(chunk.iter().map(|&i| walks[i].feature_names.as_slice()));
-    let mut sites: Vec<CodeSite> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let config = config_of(gnode, variant, ctx);
+    // The inputs move into the batch and back.
+    let view: &[Walk] = walks;
+    let x = crossing(chunk.iter().map(|&i| (view[i].candidates.as_slice(), view[i].feature_names.as_slice())), gnode.kind == planmap_runtime::Kind::Matcher);
     // The whole plan nodes of a graph node that gets them in brief, back after the call.
     let mut full_nodes: Vec<PlanNode> = Vec::new();
     let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
-    for &i in chunk {
+    for (&i, (candidates, features)) in chunk.iter().zip(x.parts) {
         let w = &mut walks[i];
         w.out.candidates_in += w.candidates.len();
-        if gnode.kind == planmap_runtime::Kind::Matcher {
-            sites.extend(w.candidates.iter().filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()));
-        }
         let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), features: Vec::new(), visit: 0 });
-        input.candidates = w.candidates.iter().map(Candidate::slim).collect();
-        input.features = planmap_runtime::feature_matrix(&w.candidates, &columns(&w.feature_names, &names), names.len());
+        (input.candidates, input.features) = (candidates, features);
         if gnode.brief_node {
             let brief = brief(&input.node);
             full_nodes.push(std::mem::replace(&mut input.node, brief));
@@ -465,43 +478,38 @@ async fn step(
         inputs.push(input);
     }
     if let Some(&first) = chunk.first() {
-        walks[first].out.sites_in += sites.len();
+        walks[first].out.sites_in += x.sites.len();
     }
-    let batch = Batch { config, analysis_id: ctx.analysis_id.clone(), graph_node: gnode.name.clone(), max_visits, feature_names: names, sites };
+    let batch = Batch { config, analysis_id: ctx.analysis_id.clone(), graph_node: gnode.name.clone(), max_visits, feature_names: x.names, sites: x.sites };
     let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: batch_label(&ids) };
     let call = BatchCall { batch: &batch, inputs: &inputs, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
     let (result, report) = runtime.invoke_batch(&plugin, call).await;
     let variant_name = variant.map(|v| v.name.as_str()).unwrap_or("");
     crate::metrics::record_invocation(&plugin_name, variant_name, report.outcome, report.call);
-    let per_node: Vec<NodeResult> = match result {
+    // Each node's result with the report of the invocation that served it (its outcome
+    // this node's) and how many nodes shared that invocation.
+    let per_node: Vec<(Result<StepOutput, InvokeError>, InvokeReport, usize)> = match result {
         Ok(outs) => outs
             .into_iter()
             .zip(&inputs)
             .map(|(r, input)| {
                 let mut rep = report.clone();
-                rep.call /= inputs.len() as u32;
-                rep.usage.time /= inputs.len() as u32;
-                let boundary = report.boundary().map(|b| b / inputs.len() as u32);
-                let share = 1.0 / inputs.len() as f64;
                 let node_scope = CallScope { plan_node: input.node.id.clone(), ..scope.clone() };
                 match r {
                     Ok(o) => {
                         rep.outcome = "ok";
-                        (Ok(o), rep, boundary, share)
+                        (Ok(o), rep, inputs.len())
                     }
                     Err(e) => {
                         rep.outcome = "plugin-error";
                         let err = plugin_error(&plugin, &node_scope, e, &rep);
-                        (Err(err), rep, boundary, share)
+                        (Err(err), rep, inputs.len())
                     }
                 }
             })
             .collect(),
-        Err(e) if inputs.len() == 1 => {
-            let boundary = report.boundary();
-            vec![(Err(e), report, boundary, 1.0)]
-        }
+        Err(e) if inputs.len() == 1 => vec![(Err(e), report, 1)],
         Err(_) => {
             // Find the culprit: each input alone.
             let mut v = Vec::with_capacity(inputs.len());
@@ -509,15 +517,14 @@ async fn step(
                 let one = Call { batch: &batch, input, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
                 let (r, rep) = runtime.invoke(&plugin, one).await;
                 crate::metrics::record_invocation(&plugin_name, variant_name, rep.outcome, rep.call);
-                let boundary = rep.boundary();
-                v.push((r, rep, boundary, 1.0));
+                v.push((r, rep, 1));
             }
             v
         }
     };
     let mut results = Vec::with_capacity(chunk.len());
     let mut full_nodes = full_nodes.into_iter();
-    for ((&i, mut input), (r, rep, boundary, share)) in chunk.iter().zip(inputs).zip(per_node) {
+    for ((&i, mut input), (r, rep, n)) in chunk.iter().zip(inputs).zip(per_node) {
         input.candidates = Vec::new();
         input.features = Vec::new();
         if let Some(full) = full_nodes.next() {
@@ -525,12 +532,7 @@ async fn step(
         }
         let w = &mut walks[i];
         w.input = input;
-        w.out.plugin_time += rep.call;
-        w.out.host_time += rep.usage.time;
-        match boundary {
-            Some(b) => w.out.boundary += b,
-            None => w.out.unmarked += share,
-        }
+        charge(&mut w.out, &rep, n);
         let (decision, reason) = match &r {
             Ok(StepOutput::Decision(Decision { label, reason })) => (Some(label.clone()), Some(reason.clone())),
             _ => (None, None),
@@ -542,8 +544,8 @@ async fn step(
             experiment: experiment.clone(),
             variant: variant.map(|v| v.name.clone()),
             outcome: rep.outcome.to_string(),
-            ms: rep.call.as_secs_f64() * 1e3,
-            boundary_ms: boundary.map(|b| b.as_secs_f64() * 1e3),
+            ms: (rep.call / n as u32).as_secs_f64() * 1e3,
+            boundary_ms: rep.boundary().map(|b| (b / n as u32).as_secs_f64() * 1e3),
             decision,
             reason,
             shadow,
@@ -561,6 +563,11 @@ fn batch_label(ids: &[&str]) -> String {
     } else {
         format!("{} and {} more", ids[..SHOWN].join(","), ids.len() - SHOWN)
     }
+}
+
+/// The candidates a finished walk's answer shows.
+fn shown(w: &Walk) -> &[Candidate] {
+    &w.out.candidates[..w.out.candidates.len().min(SHOWN)]
 }
 
 /// The feature names of several walks, each once, in order of first appearance.

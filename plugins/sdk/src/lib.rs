@@ -151,6 +151,15 @@ pub fn kind_affinity(family: &str, kind: &str) -> f64 {
 }
 
 /// The logistic function, for turning a weighted evidence sum into a probability.
+/// Run a plugin's own work between two calls of `mark` (the contract's `log.mark`), so
+/// the host can tell it from the cost of crossing into and out of the sandbox.
+pub fn marked<T>(mark: fn(), work: impl FnOnce() -> T) -> T {
+    mark();
+    let out = work();
+    mark();
+    out
+}
+
 /// Run `one` for each input of a batch with the batch's config parsed once; a config
 /// that does not parse fails every input with `invalid(message)`.
 pub fn each_input<C: DeserializeOwned + Default, I, T, E>(config: &str, inputs: Vec<I>, invalid: impl Fn(String) -> E, mut one: impl FnMut(&C, I) -> Result<T, E>) -> Vec<Result<T, E>> {

@@ -218,23 +218,26 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &O
 
 impl Guest for Matcher {
     fn match_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Assessments, PluginError>> {
-        log::mark();
-        let table: HashMap<u32, &CodeSite> = batch.sites.iter().map(|s| (s.id, s)).collect();
-        let out = inputs.iter().map(|input| assess_node(input, &table, false).map(aligned)).collect();
-        log::mark();
-        out
+        sdk::marked(log::mark, || {
+            let table = by_id(&batch.sites);
+            inputs.iter().map(|input| assess_node(input, &table, false).map(aligned)).collect()
+        })
     }
 
     fn explain_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Explanation>, PluginError>> {
-        log::mark();
-        let table: HashMap<u32, &CodeSite> = batch.sites.iter().map(|s| (s.id, s)).collect();
-        let out = inputs
-            .iter()
-            .map(|input| assess_node(input, &table, true).map(|found| found.into_iter().map(|f| Explanation { site_id: f.site_id, evidence: f.evidence }).collect()))
-            .collect();
-        log::mark();
-        out
+        sdk::marked(log::mark, || {
+            let table = by_id(&batch.sites);
+            inputs
+                .iter()
+                .map(|input| assess_node(input, &table, true).map(|found| found.into_iter().map(|f| Explanation { site_id: f.site_id, evidence: f.evidence }).collect()))
+                .collect()
+        })
     }
+}
+
+/// The batch's site table by site id.
+fn by_id(sites: &[CodeSite]) -> HashMap<u32, &CodeSite> {
+    sites.iter().map(|s| (s.id, s)).collect()
 }
 
 /// One plan node's findings for each of its candidates (the host sends a batch of

@@ -52,10 +52,7 @@ struct Retriever;
 
 impl Guest for Retriever {
     fn retrieve(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Proposal>, PluginError>> {
-        log::mark();
-        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, retrieve_one);
-        log::mark();
-        out
+        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, retrieve_one))
     }
 }
 

@@ -53,10 +53,7 @@ struct Verifier;
 
 impl Guest for Verifier {
     fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        log::mark();
-        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one);
-        log::mark();
-        out
+        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one))
     }
 }
 

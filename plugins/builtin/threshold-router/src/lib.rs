@@ -32,11 +32,10 @@ struct Router;
 
 impl Guest for Router {
     fn route(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Decision, PluginError>> {
-        log::mark();
-        let max_visits = batch.max_visits;
-        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| route_one(cfg, max_visits, input));
-        log::mark();
-        out
+        sdk::marked(log::mark, || {
+            let max_visits = batch.max_visits;
+            sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| route_one(cfg, max_visits, input))
+        })
     }
 }
 

@@ -65,11 +65,10 @@ fn logit(cfg: &Config, weights: &[f64], features: &[f64]) -> f64 {
 
 impl Guest for Scorer {
     fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        log::mark();
-        let names = &batch.feature_names;
-        let out = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, names, input));
-        log::mark();
-        out
+        sdk::marked(log::mark, || {
+            let names = &batch.feature_names;
+            sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, names, input))
+        })
     }
 }
 

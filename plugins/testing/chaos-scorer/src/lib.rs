@@ -30,10 +30,7 @@ struct Chaos;
 
 impl Guest for Chaos {
     fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        log::mark();
-        let out = planmap_plugin_sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one);
-        log::mark();
-        out
+        planmap_plugin_sdk::marked(log::mark, || planmap_plugin_sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one))
     }
 }
 
