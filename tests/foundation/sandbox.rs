@@ -2,6 +2,7 @@
 //! capabilities, and keeps serving the next call normally after each failure.
 
 use crate::support::*;
+use planmap::runtime::model::{Batch, StepInput};
 use planmap::runtime::wit::*;
 use planmap::runtime::wit::Ranking;
 use planmap::runtime::{Call, CallLimits, CallScope, Capability, Grants, InvokeCause, LoadedPlugin, StepOutput};
@@ -19,6 +20,7 @@ async fn invoke(p: &LoadedPlugin, config: &str, limits: CallLimits, grants: Gran
     let call = Call {
         batch: &batch,
         input: &input,
+        detail: Default::default(),
         limits,
         grants,
         capabilities: capabilities(sites),

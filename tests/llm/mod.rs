@@ -186,7 +186,8 @@ async fn a_plugin_reaches_the_model_through_the_sandbox_only_when_granted() {
 async fn verified(reply: Reply, final_pass: bool) -> (Vec<(u32, f64, String)>, usize) {
     use crate::support::*;
     use planmap::pipeline::{run_node, RunContext};
-    use planmap::runtime::wit::{Family, PlanFile};
+    use planmap::runtime::model::PlanFile;
+    use planmap::runtime::wit::Family;
     let f = fake(vec![reply]).await;
     let g = "entry = \"retrieve\"\n[nodes.retrieve]\nkind = \"retriever\"\nplugin = \"lexical-retriever\"\ncapabilities = [\"code-search\"]\n\
              [nodes.score]\nkind = \"scorer\"\nplugin = \"test-scorer\"\n[nodes.score.config]\nmode = \"ok\"\nconfidence = 0.6\n\
@@ -233,7 +234,8 @@ async fn the_verifier_promotes_the_model_s_choice_and_ignores_invented_ones() {
 async fn the_verification_edge_goes_to_the_model_when_there_is_one_and_widens_otherwise() {
     use crate::support::*;
     use planmap::pipeline::{run_node, RunContext};
-    use planmap::runtime::wit::{Family, PlanFile};
+    use planmap::runtime::model::PlanFile;
+    use planmap::runtime::wit::Family;
     // The default graph's routing, with a scorer that leaves every candidate uncertain.
     let g = "entry = \"retrieve\"\nmax_visits = 2\n[nodes.retrieve]\nkind = \"retriever\"\nplugin = \"lexical-retriever\"\ncapabilities = [\"code-search\"]\n\
              [nodes.score]\nkind = \"scorer\"\nplugin = \"test-scorer\"\n[nodes.score.config]\nmode = \"ok\"\nconfidence = 0.6\n\

@@ -7,6 +7,7 @@ pub mod postgres;
 pub mod services;
 
 use planmap::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex};
+use planmap::runtime::model::{CodeSite, Location, PlanNode, Semantics};
 use planmap::runtime::wit::*;
 use planmap::runtime::{Runtime, RuntimeConfig};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! The host capabilities a plugin may call, the per-graph-node grants that gate them,
 //! and the trait the host implements to back them (embedded defaults or real services).
 
-use crate::wit::{code_search, llm, vectors, CodeSite, SiteSource};
+use crate::model::CodeSite;
+use crate::wit::{code_search, llm, vectors, SiteSource};
 pub use crate::wit::{CapabilityError, CapabilityErrorKind};
 use std::fmt;
 

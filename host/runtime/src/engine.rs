@@ -47,6 +47,8 @@ pub struct Runtime {
     ticker_stop: Arc<AtomicBool>,
     /// Invocations made on this runtime (each pays the fixed cost of a call once).
     pub(crate) invocations: std::sync::atomic::AtomicUsize,
+    /// Where the boundary time of marked invocations went, summed.
+    pub(crate) boundary: crate::invoke::SplitTotals,
 }
 
 impl Runtime {
@@ -99,7 +101,7 @@ impl Runtime {
                 }
             })?;
         }
-        Ok(Runtime { engine, linker, cache_dir: config.cache_dir, engine_key, ticker_stop, invocations: Default::default() })
+        Ok(Runtime { engine, linker, cache_dir: config.cache_dir, engine_key, ticker_stop, invocations: Default::default(), boundary: Default::default() })
     }
 }
 
@@ -107,6 +109,12 @@ impl Runtime {
     /// Plugin invocations made on this runtime so far (a batch counts once).
     pub fn invocations(&self) -> usize {
         self.invocations.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Where the boundary time of marked invocations went so far, summed per entry of
+    /// `invoke::SPLIT_CALLS`.
+    pub fn boundary_split(&self) -> [crate::invoke::BoundarySplit; 5] {
+        self.boundary.get()
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::bindings::capabilities_world::planmap::strategy as imports;
 use crate::capabilities::{cap_error, CallScope, Capabilities, Capability, CapabilityError, CapabilityErrorKind, Grants};
 use crate::limits::{Limiter, MAX_LOG_LINE, MAX_LOG_LINES};
-use crate::wit::{code_search, llm, vectors, CodeSite, Level, SiteSource};
+use crate::wit::{code_search, llm, vectors, Level, SiteSource, SiteTable};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
@@ -122,12 +122,12 @@ impl ByteSize for Vec<u32> {
         self.len() * 4
     }
 }
-/// A site without its text: id, location, kind and a few short lists.
-const SITE_BYTES: usize = 128;
+/// A site without its text: id, location, kind and its terms' places.
+const SITE_BYTES: usize = 64;
 
-impl ByteSize for Vec<CodeSite> {
+impl ByteSize for SiteTable {
     fn byte_size(&self) -> usize {
-        self.len() * SITE_BYTES
+        self.text.len() + self.sites.len() * SITE_BYTES
     }
 }
 impl ByteSize for Vec<SiteSource> {
@@ -201,9 +201,13 @@ impl imports::code_search::Host for HostState {
         let n = q.terms.iter().map(|t| t.len()).sum();
         self.metered(Capability::CodeSearch, n, |c, s| async move { c.search(&s, q).await }).await
     }
-    async fn sites(&mut self, ids: Vec<u32>) -> Result<Vec<CodeSite>, CapabilityError> {
+    async fn sites(&mut self, ids: Vec<u32>) -> Result<SiteTable, CapabilityError> {
         let n = ids.len() * 4;
-        self.metered(Capability::CodeSearch, n, |c, s| async move { c.sites(&s, ids).await }).await
+        self.metered(Capability::CodeSearch, n, |c, s| async move {
+            let sites = c.sites(&s, ids).await?;
+            crate::pack::site_table(&sites).map_err(|m| crate::capabilities::cap_error(CapabilityErrorKind::Invalid, format!("code-search.sites: {m}")))
+        })
+        .await
     }
     async fn source(&mut self, ids: Vec<u32>) -> Result<Vec<SiteSource>, CapabilityError> {
         let n = ids.len() * 4;

@@ -6,8 +6,10 @@
 use crate::capabilities::{CallScope, Capabilities, Grants};
 use crate::host_impl::{HostState, HostUsage};
 use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
-use crate::plugin::{duration_ms, LoadedPlugin, Pre};
-use crate::wit::{Assessments, Batch, Decision, ErrorCode, Explanation, PluginError, Proposal, Ranking, StepInput};
+use crate::plugin::{duration_ms, Kind, LoadedPlugin, Pre};
+use crate::model::{Batch, StepInput};
+use crate::pack::{self, NodeDetail};
+use crate::wit::{self, Assessments, Decision, ErrorCode, Explanation, PluginError, Proposal, Ranking};
 use crate::Runtime;
 use std::fmt;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub struct Call<'a> {
     /// What the input shares with a batch (config, feature names, sites for matchers).
     pub batch: &'a Batch,
     pub input: &'a StepInput,
+    /// How much of the plan node the plugin gets.
+    pub detail: NodeDetail,
     pub limits: CallLimits,
     pub grants: Grants,
     pub capabilities: Arc<dyn Capabilities>,
@@ -31,6 +35,8 @@ pub struct BatchCall<'a> {
     /// What the inputs share (config, feature names, for matchers the sites).
     pub batch: &'a Batch,
     pub inputs: &'a [StepInput],
+    /// How much of each plan node the plugin gets.
+    pub detail: NodeDetail,
     pub limits: CallLimits,
     pub grants: Grants,
     pub capabilities: Arc<dyn Capabilities>,
@@ -69,8 +75,11 @@ enum Phase {
 pub struct InvokeReport {
     /// Instantiation of the pre-linked component in the fresh store.
     pub instantiate: Duration,
-    /// The export call, including capability time.
+    /// The whole invocation: packing the inputs into the contract's form, instantiation
+    /// and the export call, including capability time.
     pub call: Duration,
+    /// Packing the inputs (one text for all strings, terms for semantics), on the host.
+    pub pack: Duration,
     /// Capability usage.
     pub usage: HostUsage,
     /// Highest linear memory reached.
@@ -81,10 +90,62 @@ pub struct InvokeReport {
 
 impl InvokeReport {
     /// Time spent crossing the boundary: the whole invocation minus the plugin's own
-    /// work between its first and last `log.mark` (instantiation, inputs copied in and
-    /// decoded, results encoded and copied out). `None` when the plugin did not mark.
+    /// work between its first and last `log.mark` (packing, instantiation, inputs copied
+    /// in and decoded, results encoded and copied out). `None` when the plugin did not
+    /// mark.
     pub fn boundary(&self) -> Option<Duration> {
         self.usage.marks.map(|(first, last)| self.call.saturating_sub(last.saturating_duration_since(first)))
+    }
+}
+
+/// Where the boundary time of invocations went (summed over the invocations whose
+/// plugins mark their work).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BoundarySplit {
+    /// Packing inputs into the contract's form, on the host.
+    pub pack: Duration,
+    /// Instantiating the plugin in a fresh store.
+    pub instantiate: Duration,
+    /// From instantiation to the plugin's first mark: arguments copied in and decoded.
+    pub inputs_in: Duration,
+    /// From the plugin's last mark to the end: results encoded, copied out and decoded.
+    pub results_out: Duration,
+}
+
+impl BoundarySplit {
+    /// The phases, summed.
+    pub fn total(&self) -> Duration {
+        self.pack + self.instantiate + self.inputs_in + self.results_out
+    }
+
+    /// The time since `earlier` (a reading of the same totals).
+    pub fn since(&self, earlier: &BoundarySplit) -> BoundarySplit {
+        BoundarySplit { pack: self.pack - earlier.pack, instantiate: self.instantiate - earlier.instantiate, inputs_in: self.inputs_in - earlier.inputs_in, results_out: self.results_out - earlier.results_out }
+    }
+}
+
+/// Which call a split belongs to: each kind's step export, and the matchers' evidence in
+/// words (`explain-candidates`), in `SPLIT_CALLS` order.
+pub const SPLIT_CALLS: [&str; 5] = ["retrieve", "match", "score", "route", "explain"];
+
+/// Running totals of `BoundarySplit` per entry of `SPLIT_CALLS`, in nanoseconds.
+#[derive(Debug, Default)]
+pub(crate) struct SplitTotals([[std::sync::atomic::AtomicU64; 4]; 5]);
+
+impl SplitTotals {
+    fn add(&self, call: usize, s: &BoundarySplit) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (total, d) in self.0[call].iter().zip([s.pack, s.instantiate, s.inputs_in, s.results_out]) {
+            total.fetch_add(d.as_nanos() as u64, Relaxed);
+        }
+    }
+
+    pub(crate) fn get(&self) -> [BoundarySplit; 5] {
+        use std::sync::atomic::Ordering::Relaxed;
+        std::array::from_fn(|c| {
+            let d = |i: usize| Duration::from_nanos(self.0[c][i].load(Relaxed));
+            BoundarySplit { pack: d(0), instantiate: d(1), inputs_in: d(2), results_out: d(3) }
+        })
     }
 }
 
@@ -141,8 +202,8 @@ impl Runtime {
     /// Run the plugin's export for one plan node. A plugin error is returned as an
     /// invocation error (cause `Plugin`).
     pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call<'_>) -> (Result<StepOutput, InvokeError>, InvokeReport) {
-        let Call { batch, input, limits, grants, capabilities, scope } = call;
-        let batch = BatchCall { batch, inputs: std::slice::from_ref(input), limits, grants, capabilities, scope: scope.clone() };
+        let Call { batch, input, detail, limits, grants, capabilities, scope } = call;
+        let batch = BatchCall { batch, inputs: std::slice::from_ref(input), detail, limits, grants, capabilities, scope: scope.clone() };
         let (result, mut report) = self.invoke_batch(plugin, batch).await;
         let one = match result {
             Err(e) => Err(e),
@@ -174,7 +235,7 @@ impl Runtime {
     }
 
     async fn invoke_phase(&self, plugin: &LoadedPlugin, call: BatchCall<'_>, phase: Phase) -> (Result<Vec<Result<StepOutput, PluginError>>, InvokeError>, InvokeReport) {
-        let BatchCall { batch, inputs, limits, grants, capabilities, scope } = call;
+        let BatchCall { batch, inputs, detail, limits, grants, capabilities, scope } = call;
         self.invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let n = inputs.len().max(1);
         let limits = CallLimits { timeout: limits.timeout * n as u32, memory_bytes: limits.memory_bytes.saturating_mul(n).min(MAX_BATCH_MEMORY) };
@@ -189,6 +250,18 @@ impl Runtime {
         let span = tracing::debug_span!("plugin", plugin = %plugin.info.name, graph_node = %scope.graph_node, plan_node = %scope.plan_node, batch = n);
         let _enter = span.enter();
         let start = Instant::now();
+        let mut report = InvokeReport::default();
+        let (batch, inputs) = match pack::batch(batch, inputs, detail) {
+            Ok(packed) => packed,
+            Err(m) => {
+                report.call = start.elapsed();
+                report.outcome = "host";
+                let e = fail(InvokeCause::Host(m), &report);
+                tracing::warn!(outcome = report.outcome, "{e}");
+                return (Err(e), report);
+            }
+        };
+        report.pack = start.elapsed();
         let state = HostState::new(capabilities, grants, scope.clone(), limits.memory_bytes, limits.timeout);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -204,12 +277,23 @@ impl Runtime {
             Ok(UpdateDeadline::Yield(1))
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
-        let mut report = InvokeReport::default();
-        let fut = run(&plugin.pre, &mut store, batch, inputs, phase, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, &batch, &inputs, phase, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
-        report.call = start.elapsed();
+        let end = Instant::now();
+        report.call = end - start;
         let st = store.data();
         report.usage = st.usage.clone();
+        if let Some((first, last)) = st.usage.marks {
+            let split = BoundarySplit { pack: report.pack, instantiate: report.instantiate, inputs_in: first.saturating_duration_since(start) - report.pack - report.instantiate, results_out: end - last };
+            let call = match (phase, plugin.kind) {
+                (Phase::Explain, _) => 4,
+                (_, Kind::Retriever) => 0,
+                (_, Kind::Matcher) => 1,
+                (_, Kind::Scorer) => 2,
+                (_, Kind::Router) => 3,
+            };
+            self.boundary.add(call, &split);
+        }
         report.peak_memory = st.limiter.peak;
         let outcome = match result {
             Err(_) => Err(InvokeCause::Host(format!("no answer within {} (capability calls included)", human(hard_stop)))),
@@ -250,7 +334,7 @@ pub fn plugin_error(plugin: &LoadedPlugin, scope: &CallScope, e: PluginError, re
 }
 
 /// Instantiate and call the kind's export with the whole batch.
-async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &Batch, inputs: &[StepInput], phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
+async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &wit::Batch, inputs: &[wit::StepInput], phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
     let t = Instant::now();
     fn each<T>(v: Vec<Result<T, PluginError>>, f: fn(T) -> StepOutput) -> Vec<Result<StepOutput, PluginError>> {
         v.into_iter().map(|r| r.map(f)).collect()

@@ -11,12 +11,15 @@ mod engine;
 mod host_impl;
 pub mod invoke;
 pub mod limits;
+pub mod model;
+pub mod pack;
 pub mod plugin;
 
 pub use bindings::wit;
 pub use candidate::{feature_matrix, matrix_row, Assessed, Candidate};
 pub use capabilities::{CallScope, Capabilities, Capability, CapabilityError, Grants};
 pub use engine::{Runtime, RuntimeConfig};
-pub use invoke::{plugin_error, BatchCall, Call, InvokeCause, InvokeError, InvokeReport, StepOutput};
+pub use invoke::{plugin_error, BatchCall, BoundarySplit, Call, InvokeCause, InvokeError, InvokeReport, StepOutput};
 pub use limits::CallLimits;
+pub use pack::NodeDetail;
 pub use plugin::{Kind, LoadError, LoadedPlugin, PluginInfo, SUPPORTED_VERSIONS};

@@ -1,7 +1,8 @@
 //! The code-search capability's embedded default: an in-process BM25 index over code
 //! sites, with kind filters and data-flow (upstream) links.
 
-use planmap_runtime::wit::{code_search::Hit, CodeSite, SiteSource};
+use planmap_runtime::model::CodeSite;
+use planmap_runtime::wit::{code_search::Hit, SiteSource};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Search over a repository's code sites.

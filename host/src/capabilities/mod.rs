@@ -12,7 +12,8 @@ pub mod redis_cache;
 pub mod vectors;
 
 use planmap_runtime::capabilities::cap_error;
-use planmap_runtime::wit::{code_search, llm as wit_llm, vectors as wit_vectors, CodeSite, SiteSource};
+use planmap_runtime::model::CodeSite;
+use planmap_runtime::wit::{code_search, llm as wit_llm, vectors as wit_vectors, SiteSource};
 use planmap_runtime::{CallScope, Capabilities, CapabilityError};
 use planmap_runtime::wit::CapabilityErrorKind;
 use std::sync::Arc;

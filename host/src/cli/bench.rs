@@ -7,6 +7,7 @@ use crate::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex}
 use crate::pipeline::{run_node, RunContext};
 use crate::snapshot::{Registry, Sources};
 use clap::Subcommand;
+use planmap_runtime::model::{Batch, CodeSite, Location, PlanNode, Semantics, StepInput};
 use planmap_runtime::wit::*;
 use planmap_runtime::{Call, CallLimits, CallScope, Grants, Runtime, RuntimeConfig};
 use std::process::ExitCode;
@@ -128,7 +129,7 @@ pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::Loade
             .map(|_| StepInput { node: synthetic_node(), candidates: batch(), features: Vec::new(), visit: 1 })
             .collect();
         let shared = batch_of(config, names.to_vec(), vec![]);
-        let call = planmap_runtime::BatchCall { batch: &shared, inputs: &inputs, limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+        let call = planmap_runtime::BatchCall { batch: &shared, inputs: &inputs, detail: Default::default(), limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
         let t = Instant::now();
         let (r, _) = runtime.invoke_batch(plugin, call).await;
         times.push(t.elapsed());
@@ -196,7 +197,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
             let sites: Vec<_> = if matcher { host.iter().map(|c| c.site.clone()).collect() } else { vec![] };
             let input = StepInput { node: node.clone(), candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(), features: vec![], visit: 1 };
             let shared = batch_of(config, vec![], sites);
-            let call = Call { batch: &shared, input: &input, limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
+            let call = Call { batch: &shared, input: &input, detail: Default::default(), limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
             let t = Instant::now();
             let (r, rep) = runtime.invoke(&p, call).await;
             times.push(t.elapsed());
@@ -215,6 +216,12 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
             let times = time_invocations(&runtime, &p, &caps, config, iterations, 1, &[], || candidates(n).iter().map(planmap_runtime::Candidate::slim).collect()).await?;
             let (p50, p99, _) = stats(times);
             println!("candidates {n:>3}: p50 {p50:>8.1}  p99 {p99:>8.1}");
+        }
+        println!("\n## no-op plugin by plan nodes per invocation, 15 candidates each (µs, p50): what one more node costs");
+        for n in [1usize, 16, 64] {
+            let times = time_invocations(&runtime, &p, &caps, config, iterations / 4, n, &[], || candidates(15).iter().map(planmap_runtime::Candidate::slim).collect()).await?;
+            let (p50, _, _) = stats(times);
+            println!("nodes {n:>3}: p50 {p50:>8.1}  per node {:>6.2}", p50 / n as f64);
         }
     }
 

@@ -97,7 +97,9 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
         };
         let mut times = Vec::new();
         let mut last = None;
+        let mut split_before = Default::default();
         for _ in 0..RUNS {
+            split_before = registry.runtime.boundary_split();
             let t = Instant::now();
             let r = mapping::map_plan(&job, &plan, &|_, _| {}).await?;
             times.push(t.elapsed());
@@ -125,6 +127,12 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
         let stepped: f64 = by_node.values().map(|(_, b)| b).sum();
         let parts: Vec<String> = by_node.iter().map(|(n, (k, b))| format!("{n} {b:.1} ms ({:.1} µs per node step)", 1e3 * b / *k as f64)).collect();
         println!("boundary by graph node: {}; the matchers' explanations at the end: {:.1} ms", parts.join(", "), ms(tm.boundary) - stepped);
+        let after = registry.runtime.boundary_split();
+        println!("boundary by call and phase (ms: packing inputs on the host, instantiation, inputs copied in and decoded, results encoded and copied out):");
+        for ((name, now), before) in planmap_runtime::invoke::SPLIT_CALLS.iter().zip(&after).zip(&split_before) {
+            let d = now.since(before);
+            println!("  {name:<8} {:>5.2} = {:.2} + {:.2} + {:.2} + {:.2}", ms(d.total()), ms(d.pack), ms(d.instantiate), ms(d.inputs_in), ms(d.results_out));
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

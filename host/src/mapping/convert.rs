@@ -1,7 +1,7 @@
 //! Plan nodes into the contract's form, with their neighbours.
 
 use crate::plan::{Family, Ownership, Plan, PlanNode};
-use planmap_runtime::wit;
+use planmap_runtime::{model, wit};
 use std::collections::HashMap;
 
 /// Longest node text handed to plugins.
@@ -29,20 +29,20 @@ fn family(f: Family) -> wit::Family {
     }
 }
 
-fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<wit::Neighbour> {
+fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<model::Neighbour> {
     let n = plan.node(id)?;
-    Some(wit::Neighbour { id: n.id.clone(), operator: n.operator.clone(), family: family(n.family), relation: relation.into(), mapped: None, mapped_site: None })
+    Some(model::Neighbour { id: n.id.clone(), operator: n.operator.clone(), family: family(n.family), relation: relation.into(), mapped: None, mapped_site: None })
 }
 
 /// Where owned nodes were mapped by an earlier pass (location and site id by node id),
 /// with the per-file tally counted once for the whole pass.
 pub struct Known {
-    at: HashMap<String, (wit::Location, u32)>,
+    at: HashMap<String, (model::Location, u32)>,
     votes: HashMap<String, usize>,
 }
 
 impl Known {
-    pub fn new(at: HashMap<String, (wit::Location, u32)>) -> Known {
+    pub fn new(at: HashMap<String, (model::Location, u32)>) -> Known {
         let mut votes: HashMap<String, usize> = HashMap::new();
         for (loc, _) in at.values() {
             *votes.entry(loc.file.clone()).or_default() += 1;
@@ -51,15 +51,15 @@ impl Known {
     }
 
     /// The files the other known nodes mapped to, with their shares, most first.
-    fn plan_files(&self, own: &str) -> Vec<wit::PlanFile> {
+    fn plan_files(&self, own: &str) -> Vec<model::PlanFile> {
         let own_file = self.at.get(own).map(|(loc, _)| loc.file.as_str());
         let total = self.at.len() - usize::from(own_file.is_some());
-        let mut files: Vec<wit::PlanFile> = self
+        let mut files: Vec<model::PlanFile> = self
             .votes
             .iter()
             .map(|(f, v)| (f, v - usize::from(own_file == Some(f.as_str()))))
             .filter(|(_, v)| *v > 0)
-            .map(|(f, v)| wit::PlanFile { file: f.clone(), share: v as f64 / total.max(1) as f64 })
+            .map(|(f, v)| model::PlanFile { file: f.clone(), share: v as f64 / total.max(1) as f64 })
             .collect();
         files.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.file.cmp(&b.file)));
         files.truncate(MAX_PLAN_FILES);
@@ -95,9 +95,9 @@ fn owned_around(plan: &Plan, n: &PlanNode) -> (Option<String>, Vec<String>) {
 
 /// The WIT plan node for `n`. With `known` (an earlier pass's answers), the nearest
 /// code-owned neighbours are added with where they were mapped.
-pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode {
+pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> model::PlanNode {
     let s = &n.semantics;
-    let mut neighbours: Vec<wit::Neighbour> = Vec::new();
+    let mut neighbours: Vec<model::Neighbour> = Vec::new();
     if let Some(p) = &n.parent {
         neighbours.extend(neighbour(plan, p, "parent"));
     }
@@ -129,16 +129,16 @@ pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode
     let mut fragment = n.fragment.clone();
     crate::text::truncate(&mut fragment, MAX_FRAGMENT, "");
     let plan_files = known.map(|k| k.plan_files(&n.id)).unwrap_or_default();
-    wit::PlanNode {
+    model::PlanNode {
         plan_files,
         id: n.id.clone(),
         operator: n.operator.clone(),
         family: family(n.family),
         induced: match &n.ownership {
-            Ownership::Induced { by, reason } => Some(wit::InducedBy { node_id: by.clone(), reason: reason.clone() }),
+            Ownership::Induced { by, reason } => Some(model::InducedBy { node_id: by.clone(), reason: reason.clone() }),
             _ => None,
         },
-        semantics: wit::Semantics {
+        semantics: model::Semantics {
             tables: s.tables.clone(),
             paths: s.paths.clone(),
             format: s.format.clone(),
@@ -152,7 +152,7 @@ pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> wit::PlanNode
             aggregate_functions: s.aggregate_functions.clone(),
             predicates: s.predicates.clone(),
             literals: s.literals.clone(),
-            sort_keys: s.sort_keys.iter().map(|k| wit::SortKey { expr: k.expr.clone(), ascending: k.ascending }).collect(),
+            sort_keys: s.sort_keys.iter().map(|k| model::SortKey { expr: k.expr.clone(), ascending: k.ascending }).collect(),
             window_partition: s.window_partition.clone(),
             window_functions: s.window_functions.clone(),
             limit: s.limit,

@@ -415,7 +415,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
     }
     // Where each node's first pass put it, when confident enough to guide its neighbours:
     // from an interrupted run's checkpoints, then from this run's first pass.
-    let known_at = |a: &FirstAnswer| (planmap_runtime::wit::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site);
+    let known_at = |a: &FirstAnswer| (planmap_runtime::model::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site);
     let mut known: HashMap<String, _> = resume.first.iter().filter_map(|(id, a)| Some((id.clone(), known_at(a.as_ref()?)))).collect();
     let first = run_pass(job, plan, &graph, &todo_first, None, Pass::First, &resume.first_steps, checkpoint, &tick, |id, o| {
         let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
@@ -507,7 +507,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
 }
 
 /// A site's location in the output's form.
-fn code_of(l: &planmap_runtime::wit::Location) -> MappedCode {
+fn code_of(l: &planmap_runtime::model::Location) -> MappedCode {
     MappedCode { file: l.file.clone(), symbol: l.symbol.clone(), lines: lines(l.line_start, l.line_end), line_start: l.line_start, line_end: l.line_end }
 }
 

@@ -13,8 +13,9 @@ pub use saved::{Resumed, SavedCandidate, SavedWalk};
 
 use crate::graph::{Condition, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant};
 use crate::snapshot::Snapshot;
-use planmap_runtime::wit::{Batch, CodeSite, Decision, PlanNode, StepInput};
-use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Candidate, Capabilities, InvokeError, InvokeReport, Runtime, StepOutput};
+use planmap_runtime::model::{Batch, CodeSite, PlanNode, StepInput};
+use planmap_runtime::wit::{Decision, Family};
+use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Candidate, Capabilities, InvokeError, InvokeReport, NodeDetail, Runtime, StepOutput};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -283,7 +284,7 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
             let batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: x.names, sites: x.sites };
             let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
             let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gname.clone(), plan_node: batch_label(&ids) };
-            let call = BatchCall { batch: &batch, inputs: &inputs, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+            let call = BatchCall { batch: &batch, inputs: &inputs, detail: NodeDetail::Full, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
             let (result, report) = runtime.explain_batch(&plugin, call).await;
             crate::metrics::record_invocation(&plugin_name, "", report.outcome, report.call);
             for &i in chunk {
@@ -463,18 +464,12 @@ async fn step(
     // The inputs move into the batch and back.
     let view: &[Walk] = walks;
     let x = crossing(chunk.iter().map(|&i| (view[i].candidates.as_slice(), view[i].feature_names.as_slice())), gnode.kind == planmap_runtime::Kind::Matcher);
-    // The whole plan nodes of a graph node that gets them in brief, back after the call.
-    let mut full_nodes: Vec<PlanNode> = Vec::new();
     let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
     for (&i, (candidates, features)) in chunk.iter().zip(x.parts) {
         let w = &mut walks[i];
         w.out.candidates_in += w.candidates.len();
-        let mut input = std::mem::replace(&mut w.input, StepInput { node: placeholder_node(), candidates: Vec::new(), features: Vec::new(), visit: 0 });
+        let mut input = std::mem::replace(&mut w.input, StepInput { node: PlanNode::named("", "", Family::Other), candidates: Vec::new(), features: Vec::new(), visit: 0 });
         (input.candidates, input.features) = (candidates, features);
-        if gnode.brief_node {
-            let brief = brief(&input.node);
-            full_nodes.push(std::mem::replace(&mut input.node, brief));
-        }
         inputs.push(input);
     }
     if let Some(&first) = chunk.first() {
@@ -483,7 +478,8 @@ async fn step(
     let batch = Batch { config, analysis_id: ctx.analysis_id.clone(), graph_node: gnode.name.clone(), max_visits, feature_names: x.names, sites: x.sites };
     let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: batch_label(&ids) };
-    let call = BatchCall { batch: &batch, inputs: &inputs, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+    let detail = if gnode.brief_node { NodeDetail::Brief } else { NodeDetail::Full };
+    let call = BatchCall { batch: &batch, inputs: &inputs, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
     let (result, report) = runtime.invoke_batch(&plugin, call).await;
     let variant_name = variant.map(|v| v.name.as_str()).unwrap_or("");
     crate::metrics::record_invocation(&plugin_name, variant_name, report.outcome, report.call);
@@ -514,7 +510,7 @@ async fn step(
             // Find the culprit: each input alone.
             let mut v = Vec::with_capacity(inputs.len());
             for input in &inputs {
-                let one = Call { batch: &batch, input, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
+                let one = Call { batch: &batch, input, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
                 let (r, rep) = runtime.invoke(&plugin, one).await;
                 crate::metrics::record_invocation(&plugin_name, variant_name, rep.outcome, rep.call);
                 v.push((r, rep, 1));
@@ -523,13 +519,9 @@ async fn step(
         }
     };
     let mut results = Vec::with_capacity(chunk.len());
-    let mut full_nodes = full_nodes.into_iter();
     for ((&i, mut input), (r, rep, n)) in chunk.iter().zip(inputs).zip(per_node) {
         input.candidates = Vec::new();
         input.features = Vec::new();
-        if let Some(full) = full_nodes.next() {
-            input.node = full;
-        }
         let w = &mut walks[i];
         w.input = input;
         charge(&mut w.out, &rep, n);
@@ -586,28 +578,4 @@ fn union_of<'a>(lists: impl Iterator<Item = &'a [String]>) -> Vec<String> {
 /// Where each of `own` names sits in `names` (which holds them all).
 fn columns(own: &[String], names: &[String]) -> Vec<usize> {
     own.iter().map(|n| names.iter().position(|x| x == n).unwrap_or(usize::MAX)).collect()
-}
-
-/// The plan node in brief: who it is, without what it computes or its context.
-fn brief(n: &PlanNode) -> PlanNode {
-    PlanNode { id: n.id.clone(), operator: n.operator.clone(), family: n.family, induced: n.induced.clone(), ..placeholder_node() }
-}
-
-/// A stand-in node for a walk whose input is inside a batch call.
-fn placeholder_node() -> PlanNode {
-    use planmap_runtime::wit::{Family, Semantics};
-    PlanNode {
-        id: String::new(),
-        operator: String::new(),
-        family: Family::Other,
-        induced: None,
-        semantics: Semantics {
-            tables: vec![], paths: vec![], format: None, columns: vec![], output_columns: vec![], left_keys: vec![], right_keys: vec![], join_type: None, build_side: None,
-            grouping_keys: vec![], aggregate_functions: vec![], predicates: vec![], literals: vec![], sort_keys: vec![], window_partition: vec![], window_functions: vec![],
-            limit: None, udfs: vec![], aliases: vec![], functions: vec![], write_target: None, truncated: false,
-        },
-        neighbours: vec![],
-        plan_files: vec![],
-        fragment: String::new(),
-    }
 }

@@ -1,7 +1,7 @@
 //! A code site: one place in the repository where Spark work is expressed, with the
 //! structure the matcher compares against plan semantics.
 
-use planmap_runtime::wit;
+use planmap_runtime::{model, wit};
 use serde::{Deserialize, Serialize};
 
 /// One Spark operation in the code.
@@ -42,10 +42,10 @@ pub const MAX_SNIPPET: usize = 600;
 
 impl Site {
     /// The WIT form handed to plugins, numbered `id` in its index.
-    pub fn to_wit(&self, id: u32) -> wit::CodeSite {
-        wit::CodeSite {
+    pub fn to_wit(&self, id: u32) -> model::CodeSite {
+        model::CodeSite {
             id,
-            location: wit::Location { file: self.file.clone(), symbol: self.symbol.clone(), line_start: self.line_start, line_end: self.line_end },
+            location: model::Location { file: self.file.clone(), symbol: self.symbol.clone(), line_start: self.line_start, line_end: self.line_end },
             statement_start: self.statement_start,
             statement_end: self.statement_end,
             kind: self.kind.clone(),

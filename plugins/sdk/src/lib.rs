@@ -57,20 +57,20 @@ pub fn tokens(text: &str) -> Vec<String> {
 
 /// Fraction of `wanted` (normalised) found in `have` (normalised); `None` when
 /// `wanted` is empty, so callers can tell "no signal" from "no match".
-pub fn coverage(wanted: &[String], have: &[String]) -> Option<f64> {
-    let wanted: Vec<String> = dedup(wanted.iter().map(|w| base_name(w)));
+pub fn coverage<W: AsRef<str>, H: AsRef<str>>(wanted: &[W], have: &[H]) -> Option<f64> {
+    let wanted: Vec<String> = dedup(wanted.iter().map(|w| base_name(w.as_ref())));
     if wanted.is_empty() {
         return None;
     }
-    let have: Vec<String> = have.iter().map(|h| base_name(h)).collect();
+    let have: Vec<String> = have.iter().map(|h| base_name(h.as_ref())).collect();
     let hits = wanted.iter().filter(|w| have.iter().any(|h| h == *w)).count();
     Some(hits as f64 / wanted.len() as f64)
 }
 
 /// The members of `wanted` found in `have`, compared after normalisation.
-pub fn shared(wanted: &[String], have: &[String]) -> Vec<String> {
-    let have: Vec<String> = have.iter().map(|h| base_name(h)).collect();
-    dedup(wanted.iter().map(|w| base_name(w)).filter(|w| have.contains(w)))
+pub fn shared<W: AsRef<str>, H: AsRef<str>>(wanted: &[W], have: &[H]) -> Vec<String> {
+    let have: Vec<String> = have.iter().map(|h| base_name(h.as_ref())).collect();
+    dedup(wanted.iter().map(|w| base_name(w.as_ref())).filter(|w| have.contains(w)))
 }
 
 /// Keep the first occurrence of each non-empty string.
@@ -150,7 +150,6 @@ pub fn kind_affinity(family: &str, kind: &str) -> f64 {
     }
 }
 
-/// The logistic function, for turning a weighted evidence sum into a probability.
 /// Run a plugin's own work between two calls of `mark` (the contract's `log.mark`), so
 /// the host can tell it from the cost of crossing into and out of the sandbox.
 pub fn marked<T>(mark: fn(), work: impl FnOnce() -> T) -> T {
@@ -175,8 +174,125 @@ pub fn row(matrix: &[f64], width: usize, i: usize) -> &[f64] {
     matrix.get(i * width..(i + 1) * width).unwrap_or(&[])
 }
 
+/// The logistic function, for turning a weighted evidence sum into a probability.
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// A place in a call's text (the contract's `text` record). Each plugin implements it
+/// for its generated type: `impl sdk::Place for Text { fn place(&self) -> (u32, u32) { (self.start, self.len) } }`.
+pub trait Place {
+    /// (start, len) in bytes.
+    fn place(&self) -> (u32, u32);
+}
+
+/// The text of a call (`batch.text`, or a `site-table.text`), read by place.
+#[derive(Clone, Copy)]
+pub struct Text<'a>(pub &'a str);
+
+impl<'a> Text<'a> {
+    /// The string at a place; empty when the place is not in the text (the host never
+    /// sends one, so this only keeps a bad input from trapping).
+    pub fn get(&self, p: &impl Place) -> &'a str {
+        let (start, len) = p.place();
+        let (start, len) = (start as usize, len as usize);
+        self.0.get(start..start.saturating_add(len)).unwrap_or("")
+    }
+}
+
+/// Field names in the order of the WIT `field` enum: `FIELDS[term.field as usize]`.
+pub const FIELDS: [&str; 21] = [
+    "table", "path", "format", "column", "output-column", "left-key", "right-key", "join-type", "build-side",
+    "grouping-key", "aggregate-function", "predicate", "literal", "sort-ascending", "sort-descending",
+    "window-partition", "window-function", "udf", "alias", "function", "write-target",
+];
+
+/// A plan node's semantics with its terms sorted into named lists, borrowing the call's
+/// text. Build it with `Semantics::from_terms(node.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value))))`.
+#[derive(Debug, Default, Clone)]
+pub struct Semantics<'a> {
+    pub tables: Vec<&'a str>,
+    pub paths: Vec<&'a str>,
+    pub format: Option<&'a str>,
+    pub columns: Vec<&'a str>,
+    pub output_columns: Vec<&'a str>,
+    pub left_keys: Vec<&'a str>,
+    pub right_keys: Vec<&'a str>,
+    pub join_type: Option<&'a str>,
+    pub build_side: Option<&'a str>,
+    pub grouping_keys: Vec<&'a str>,
+    pub aggregate_functions: Vec<&'a str>,
+    pub predicates: Vec<&'a str>,
+    pub literals: Vec<&'a str>,
+    /// (expression, ascending), in order.
+    pub sort_keys: Vec<(&'a str, bool)>,
+    pub window_partition: Vec<&'a str>,
+    pub window_functions: Vec<&'a str>,
+    pub udfs: Vec<&'a str>,
+    pub aliases: Vec<&'a str>,
+    pub functions: Vec<&'a str>,
+    pub write_target: Option<&'a str>,
+}
+
+impl<'a> Semantics<'a> {
+    /// Sort (field index, value) terms into their lists, keeping their order.
+    pub fn from_terms(terms: impl IntoIterator<Item = (usize, &'a str)>) -> Self {
+        let mut s = Semantics::default();
+        for (field, v) in terms {
+            match field {
+                0 => s.tables.push(v),
+                1 => s.paths.push(v),
+                2 => s.format = Some(v),
+                3 => s.columns.push(v),
+                4 => s.output_columns.push(v),
+                5 => s.left_keys.push(v),
+                6 => s.right_keys.push(v),
+                7 => s.join_type = Some(v),
+                8 => s.build_side = Some(v),
+                9 => s.grouping_keys.push(v),
+                10 => s.aggregate_functions.push(v),
+                11 => s.predicates.push(v),
+                12 => s.literals.push(v),
+                13 => s.sort_keys.push((v, true)),
+                14 => s.sort_keys.push((v, false)),
+                15 => s.window_partition.push(v),
+                16 => s.window_functions.push(v),
+                17 => s.udfs.push(v),
+                18 => s.aliases.push(v),
+                19 => s.functions.push(v),
+                20 => s.write_target = Some(v),
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+/// A code site's terms sorted into named lists (WIT `site-field` order: column, table,
+/// literal, function), borrowing the text they came with.
+#[derive(Debug, Default, Clone)]
+pub struct SiteTerms<'a> {
+    pub columns: Vec<&'a str>,
+    pub tables: Vec<&'a str>,
+    pub literals: Vec<&'a str>,
+    pub functions: Vec<&'a str>,
+}
+
+impl<'a> SiteTerms<'a> {
+    /// Sort (site-field index, value) terms into their lists, keeping their order.
+    pub fn from_terms(terms: impl IntoIterator<Item = (usize, &'a str)>) -> Self {
+        let mut s = SiteTerms::default();
+        for (field, v) in terms {
+            match field {
+                0 => s.columns.push(v),
+                1 => s.tables.push(v),
+                2 => s.literals.push(v),
+                3 => s.functions.push(v),
+                _ => {}
+            }
+        }
+        s
+    }
 }
 
 #[cfg(test)]
@@ -192,8 +308,8 @@ mod tests {
 
     #[test]
     fn coverage_tells_no_signal_from_no_match() {
-        assert_eq!(coverage(&[], &["a".into()]), None);
-        assert_eq!(coverage(&["a".into(), "b".into()], &["A".into()]), Some(0.5));
+        assert_eq!(coverage::<&str, &str>(&[], &["a"]), None);
+        assert_eq!(coverage(&["a", "b"], &["A"]), Some(0.5));
     }
 
     #[test]
@@ -206,6 +322,26 @@ mod tests {
         assert_eq!(source_name("data/orders.parquet").as_deref(), Some("orders"));
         assert_eq!(source_name("{root}/{name}"), None);
         assert_eq!(source_name("report_{name}"), None);
+    }
+
+    struct P(u32, u32);
+    impl Place for P {
+        fn place(&self) -> (u32, u32) {
+            (self.0, self.1)
+        }
+    }
+
+    #[test]
+    fn text_places_and_terms_read_back() {
+        let t = Text("customer_idLeftOuter");
+        assert_eq!(t.get(&P(0, 11)), "customer_id");
+        assert_eq!(t.get(&P(11, 9)), "LeftOuter");
+        assert_eq!(t.get(&P(15, 99)), "", "a place outside the text reads as empty");
+        let s = Semantics::from_terms([(5, t.get(&P(0, 11))), (7, t.get(&P(11, 9))), (14, "amount"), (13, "day")]);
+        assert_eq!(s.left_keys, vec!["customer_id"]);
+        assert_eq!(s.join_type, Some("LeftOuter"));
+        assert_eq!(s.sort_keys, vec![("amount", false), ("day", true)]);
+        assert_eq!(FIELDS[20], "write-target");
     }
 
     #[test]
@@ -238,9 +374,10 @@ mod bump {
     use core::alloc::{GlobalAlloc, Layout};
     use core::cell::UnsafeCell;
 
-    /// Grow memory by at least this many 64 KiB pages at a time (1 MiB), so growth
-    /// calls are rare.
+    /// Grow memory by at least this many 64 KiB pages at a time (1 MiB).
     const MIN_GROW_PAGES: usize = 16;
+    /// Grow by at most this many pages at a time (64 MiB) when doubling.
+    const MAX_GROW_PAGES: usize = 1024;
     const PAGE: usize = 65536;
 
     struct State {
@@ -260,8 +397,17 @@ mod bump {
             let mut start = (st.next + align - 1) & !(align - 1);
             if st.end == 0 || start + layout.size() > st.end {
                 let need = layout.size() + align;
-                let pages = need.div_ceil(PAGE).max(MIN_GROW_PAGES);
-                let prev = core::arch::wasm32::memory_grow(0, pages);
+                let needed = need.div_ceil(PAGE);
+                // Each growth is a call into the host that changes page protections
+                // (with a TLB flush on every core), so memory doubles, within bounds;
+                // under a tight cap, only what is needed is asked for.
+                let doubled = core::arch::wasm32::memory_size(0).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
+                let mut pages = needed.max(doubled);
+                let mut prev = core::arch::wasm32::memory_grow(0, pages);
+                if prev == usize::MAX && pages > needed {
+                    pages = needed;
+                    prev = core::arch::wasm32::memory_grow(0, pages);
+                }
                 if prev == usize::MAX {
                     return core::ptr::null_mut();
                 }

@@ -11,7 +11,7 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explanation, Neighbour, PlanFile, PlanNode, PluginError, Semantics, StepInput};
+use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explanation, Family, PluginError, Relation, StepInput, Text};
 use planmap::strategy::{code_search, log};
 use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
@@ -35,9 +35,76 @@ const FLOW_CONFLICT: f64 = 0.15;
 
 struct Matcher;
 
+impl sdk::Place for Text {
+    fn place(&self) -> (u32, u32) {
+        (self.start, self.len)
+    }
+}
+
+/// A code site of the batch's table, its strings read from the batch's text.
+struct Site<'a> {
+    id: u32,
+    file: &'a str,
+    line_start: u32,
+    line_end: u32,
+    kind: &'a str,
+    terms: sdk::SiteTerms<'a>,
+}
+
+impl<'a> Site<'a> {
+    fn read(s: &CodeSite, text: sdk::Text<'a>) -> Self {
+        Site {
+            id: s.id,
+            file: text.get(&s.location.file),
+            line_start: s.location.line_start,
+            line_end: s.location.line_end,
+            kind: text.get(&s.kind),
+            terms: sdk::SiteTerms::from_terms(s.terms.iter().map(|t| (t.field as usize, text.get(&t.value)))),
+        }
+    }
+}
+
+/// A plan neighbour as the lineage check reads it.
+struct Near<'a> {
+    relation: Relation,
+    operator: &'a str,
+    /// Where it mapped: (file, first line, last line) and the site.
+    mapped: Option<(&'a str, u32, u32)>,
+    mapped_site: Option<u32>,
+}
+
+/// The parts of the plan node the matcher reads, its strings from the batch's text.
+struct Node<'a> {
+    family: Family,
+    operator: &'a str,
+    s: sdk::Semantics<'a>,
+    /// The limit count of a limit or top-k.
+    limit: Option<u64>,
+    neighbours: Vec<Near<'a>>,
+    plan_files: Vec<(&'a str, f64)>,
+}
+
+impl<'a> Node<'a> {
+    fn read(input: &StepInput, text: sdk::Text<'a>) -> Self {
+        let n = &input.node;
+        Node {
+            family: n.family,
+            operator: text.get(&n.operator),
+            s: sdk::Semantics::from_terms(n.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value)))),
+            limit: n.semantics.limit,
+            neighbours: n
+                .neighbours
+                .iter()
+                .map(|x| Near { relation: x.relation, operator: text.get(&x.operator), mapped: x.mapped.as_ref().map(|l| (text.get(&l.file), l.line_start, l.line_end)), mapped_site: x.mapped_site })
+                .collect(),
+            plan_files: n.plan_files.iter().map(|f| (text.get(&f.file), f.share)).collect(),
+        }
+    }
+}
+
 /// A candidate with its site, from the batch's site table.
 struct Candidate<'a> {
-    site: &'a CodeSite,
+    site: &'a Site<'a>,
     retrieval_score: f64,
 }
 
@@ -86,12 +153,12 @@ fn aligned(found: Vec<Found>) -> Assessments {
 }
 
 /// Compare one named list of the node with one list of the site.
-fn compare(c: &mut Found, name: &'static str, wanted: &[String], have: &[String]) {
+fn compare<W: AsRef<str>, H: AsRef<str>>(c: &mut Found, name: &'static str, wanted: &[W], have: &[H]) {
     if let Some(cov) = sdk::coverage(wanted, have) {
         push(c, name, cov, cov - 0.5, || {
             let hits = sdk::shared(wanted, have);
             if hits.is_empty() {
-                format!("none of the plan's {name} ({}) appear in the code", wanted.join(", "))
+                format!("none of the plan's {name} ({}) appear in the code", wanted.iter().map(|w| w.as_ref()).collect::<Vec<_>>().join(", "))
             } else {
                 format!("{name} {{{}}} appear in the code ({:.0}% of the plan's)", hits.join(", "), cov * 100.0)
             }
@@ -99,16 +166,16 @@ fn compare(c: &mut Found, name: &'static str, wanted: &[String], have: &[String]
     }
 }
 
-fn keys(s: &Semantics) -> Vec<String> {
-    s.left_keys.iter().chain(&s.right_keys).chain(&s.grouping_keys).chain(&s.window_partition).cloned().collect()
+fn keys<'a>(s: &sdk::Semantics<'a>) -> Vec<&'a str> {
+    s.left_keys.iter().chain(&s.right_keys).chain(&s.grouping_keys).chain(&s.window_partition).copied().collect()
 }
 
-fn functions(s: &Semantics) -> Vec<String> {
-    s.window_functions.iter().chain(&s.functions).cloned().collect()
+fn functions<'a>(s: &sdk::Semantics<'a>) -> Vec<&'a str> {
+    s.window_functions.iter().chain(&s.functions).copied().collect()
 }
 
 /// The source names (tables, path ends) a scan reads or a write targets.
-fn node_sources(s: &Semantics) -> Vec<String> {
+fn node_sources(s: &sdk::Semantics) -> Vec<String> {
     sdk::dedup(s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).filter_map(|x| sdk::source_name(x)))
 }
 
@@ -118,14 +185,14 @@ fn site_sources(c: &Candidate) -> (Vec<String>, bool) {
     let site = &c.site;
     let mut names = Vec::new();
     let mut placeholder = false;
-    for t in &site.tables {
+    for t in &site.terms.tables {
         match sdk::source_name(t) {
             Some(n) => names.push(n),
             None => placeholder = true,
         }
     }
     // `DATA + "/orders"`: the path's literal part is the source.
-    for l in site.literals.iter().filter(|l| l.starts_with('/') || l.contains("://")) {
+    for l in site.terms.literals.iter().filter(|l| l.starts_with('/') || l.contains("://")) {
         names.extend(sdk::source_name(l));
     }
     (sdk::dedup(names), placeholder)
@@ -138,7 +205,7 @@ fn is_source_kind(kind: &str) -> bool {
 /// Each candidate's source names, for a node that has sources (`None` for sites that
 /// do not read or write).
 fn candidate_sources(cands: &[Candidate], wanted: &[String]) -> Vec<Option<(Vec<String>, bool)>> {
-    cands.iter().map(|c| (!wanted.is_empty() && is_source_kind(&c.site.kind)).then(|| site_sources(c))).collect()
+    cands.iter().map(|c| (!wanted.is_empty() && is_source_kind(c.site.kind)).then(|| site_sources(c))).collect()
 }
 
 fn source(c: &mut Found, names: Option<&(Vec<String>, bool)>, wanted: &[String], named_elsewhere: bool) {
@@ -160,24 +227,24 @@ fn source(c: &mut Found, names: Option<&(Vec<String>, bool)>, wanted: &[String],
 /// Plan-structure consistency with the neighbours mapped so far: for each mapped child,
 /// does its site feed this candidate (data flow, or earlier in the same file)? For a
 /// mapped parent, is this candidate upstream of its site?
-fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &Option<(u32, Vec<u32>)>) {
-    let mapped: Vec<&Neighbour> = node.neighbours.iter().filter(|n| n.mapped_site.is_some() && n.relation != "reuses").collect();
+fn lineage(c: &mut Found, cand: &Candidate, node: &Node, parent_upstream: &Option<(u32, Vec<u32>)>) {
+    let mapped: Vec<&Near> = node.neighbours.iter().filter(|n| n.mapped_site.is_some() && n.relation != Relation::Reuses).collect();
     if mapped.is_empty() {
         return;
     }
-    let has_child = mapped.iter().any(|n| n.relation == "child");
+    let has_child = mapped.iter().any(|n| n.relation == Relation::Child);
     let upstream = if has_child { code_search::upstream(cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
     // Direct inputs are the first hop of `upstream`; asked for only when a child is
     // upstream at all, and at most once per candidate.
     let mut direct: Option<Vec<u32>> = None;
-    let loc = &cand.site.location;
+    let site_at = cand.site;
     let mut total = 0.0;
     let mut notes = Vec::new();
     for n in &mapped {
         let Some(site) = n.mapped_site else { continue };
-        let Some(nl) = &n.mapped else { continue };
-        let same_file = nl.file == loc.file;
-        let support = if n.relation == "child" {
+        let Some((file, line_start, line_end)) = n.mapped else { continue };
+        let same_file = file == site_at.file;
+        let support = if n.relation == Relation::Child {
             if site == cand.site.id {
                 1.0
             } else if upstream.contains(&site) {
@@ -186,7 +253,7 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &O
             } else if !upstream.is_empty() {
                 // The index knows what feeds this candidate, and it is not the child.
                 FLOW_CONFLICT
-            } else if same_file && nl.line_start <= loc.line_end {
+            } else if same_file && line_start <= site_at.line_end {
                 0.6
             } else if same_file {
                 0.3
@@ -199,7 +266,7 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &O
                 1.0
             } else if known.is_some() {
                 FLOW_CONFLICT
-            } else if same_file && nl.line_end >= loc.line_start {
+            } else if same_file && line_end >= site_at.line_start {
                 0.6
             } else if same_file {
                 0.3
@@ -209,7 +276,8 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &O
         };
         total += support;
         if c.detailed {
-            notes.push(format!("{} {} ({}:{}) {}", n.relation, n.operator, nl.file, nl.line_start, if support >= TRANSITIVE { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
+            let relation = if n.relation == Relation::Child { "child" } else { "parent" };
+            notes.push(format!("{relation} {} ({file}:{line_start}) {}", n.operator, if support >= TRANSITIVE { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
         }
     }
     let value = total / mapped.len() as f64;
@@ -219,53 +287,62 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &PlanNode, parent_upstream: &O
 impl Guest for Matcher {
     fn match_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Assessments, PluginError>> {
         sdk::marked(log::mark, || {
-            let table = by_id(&batch.sites);
-            inputs.iter().map(|input| assess_node(input, &table, false).map(aligned)).collect()
+            let text = sdk::Text(&batch.text);
+            let sites = read_sites(&batch.sites, text);
+            let table = by_id(&sites);
+            inputs.iter().map(|input| assess_node(input, text, &table, false).map(aligned)).collect()
         })
     }
 
     fn explain_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Explanation>, PluginError>> {
         sdk::marked(log::mark, || {
-            let table = by_id(&batch.sites);
+            let text = sdk::Text(&batch.text);
+            let sites = read_sites(&batch.sites, text);
+            let table = by_id(&sites);
             inputs
                 .iter()
-                .map(|input| assess_node(input, &table, true).map(|found| found.into_iter().map(|f| Explanation { site_id: f.site_id, evidence: f.evidence }).collect()))
+                .map(|input| assess_node(input, text, &table, true).map(|found| found.into_iter().map(|f| Explanation { site_id: f.site_id, evidence: f.evidence }).collect()))
                 .collect()
         })
     }
 }
 
+/// The batch's sites with their strings read.
+fn read_sites<'a>(sites: &[CodeSite], text: sdk::Text<'a>) -> Vec<Site<'a>> {
+    sites.iter().map(|s| Site::read(s, text)).collect()
+}
+
 /// The batch's site table by site id.
-fn by_id(sites: &[CodeSite]) -> HashMap<u32, &CodeSite> {
+fn by_id<'a>(sites: &'a [Site<'a>]) -> HashMap<u32, &'a Site<'a>> {
     sites.iter().map(|s| (s.id, s)).collect()
 }
 
 /// One plan node's findings for each of its candidates (the host sends a batch of
 /// nodes), with the evidence in words when `detailed`.
-fn assess_node(input: &StepInput, table: &HashMap<u32, &CodeSite>, detailed: bool) -> Result<Vec<Found>, PluginError> {
-    let node = &input.node;
-    let s = &node.semantics;
+fn assess_node(input: &StepInput, text: sdk::Text, table: &HashMap<u32, &Site>, detailed: bool) -> Result<Vec<Found>, PluginError> {
+    let node = Node::read(input, text);
+    let s = &node.s;
     let family = sdk::FAMILIES[node.family as usize];
     // The host sends every site its candidates name; one it did not is skipped.
     let candidates: Vec<Candidate> = input.candidates.iter().filter_map(|c| Some(Candidate { site: table.get(&c.site_id)?, retrieval_score: c.retrieval_score })).collect();
     let top = candidates.iter().map(|c| c.retrieval_score).fold(0.0_f64, f64::max).max(1e-9);
-    let mut tables: Vec<String> = s.tables.clone();
-    tables.extend(s.paths.iter().cloned());
-    tables.extend(s.write_target.iter().cloned());
+    let mut tables: Vec<&str> = s.tables.clone();
+    tables.extend(s.paths.iter().copied());
+    tables.extend(s.write_target.iter().copied());
     let sources = node_sources(s);
-    let parent_upstream = node.neighbours.iter().find(|n| n.relation == "parent").and_then(|n| n.mapped_site).map(|p| {
+    let parent_upstream = node.neighbours.iter().find(|n| n.relation == Relation::Parent).and_then(|n| n.mapped_site).map(|p| {
         let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
         (p, up)
     });
     let names = candidate_sources(&candidates, &sources);
     let named_elsewhere = names.iter().flatten().any(|(have, _)| have.iter().any(|h| sources.contains(h)));
-    let ctx = Context { family, operator: &node.operator, s, tables: &tables, sources: &sources, named_elsewhere, top, detailed };
+    let ctx = Context { family, operator: node.operator, s, limit: node.limit, tables: &tables, sources: &sources, named_elsewhere, top, detailed };
     Ok(candidates.iter().zip(&names).map(|(cand, names)| {
         let mut a = assess(cand, names.as_ref(), &ctx);
         // Fitting the neighbours says nothing for an operation that cannot produce
         // this node (the join a scan feeds is not where the scan is).
-        if sdk::kind_affinity(family, &cand.site.kind) > 0.0 {
-            lineage(&mut a, cand, node, &parent_upstream);
+        if sdk::kind_affinity(family, cand.site.kind) > 0.0 {
+            lineage(&mut a, cand, &node, &parent_upstream);
         }
         plan_file(&mut a, cand, &node.plan_files);
         a
@@ -275,8 +352,9 @@ fn assess_node(input: &StepInput, table: &HashMap<u32, &CodeSite>, detailed: boo
 struct Context<'a> {
     family: &'a str,
     operator: &'a str,
-    s: &'a Semantics,
-    tables: &'a [String],
+    s: &'a sdk::Semantics<'a>,
+    limit: Option<u64>,
+    tables: &'a [&'a str],
     sources: &'a [String],
     named_elsewhere: bool,
     top: f64,
@@ -286,7 +364,7 @@ struct Context<'a> {
 fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) -> Found {
     let mut a = Found { site_id: cand.site.id, detailed: x.detailed, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
-    let kind = sdk::kind_affinity(x.family, &cand.site.kind);
+    let kind = sdk::kind_affinity(x.family, cand.site.kind);
     push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, || {
         if kind > 0.0 {
             format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
@@ -295,9 +373,9 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
         }
     });
     source(c, names, x.sources, x.named_elsewhere);
-    let site_cols: Vec<String> = cand.site.columns.clone();
-    let site_tables: Vec<String> = cand.site.tables.iter().flat_map(|t| {
-        let mut v = vec![t.clone()];
+    let site_cols: &[&str] = &cand.site.terms.columns;
+    let site_tables: Vec<String> = cand.site.terms.tables.iter().flat_map(|t| {
+        let mut v = vec![t.to_string()];
         v.extend(sdk::tokens(t));
         v
     }).collect();
@@ -311,16 +389,17 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
         return a;
     }
     let node_keys = keys(x.s);
-    compare(c, "keys", &node_keys, &site_cols);
-    key_set(c, &node_keys, &site_cols, &cand.site.kind);
-    limit(c, x.s.limit, &cand.site.literals);
-    compare(c, "columns", &x.s.columns, &site_cols);
-    compare(c, "literals", &x.s.literals, &cand.site.literals);
-    compare(c, "functions", &functions(x.s), &cand.site.functions);
+    let st = &cand.site.terms;
+    compare(c, "keys", &node_keys, site_cols);
+    key_set(c, &node_keys, site_cols, cand.site.kind);
+    limit(c, x.limit, &st.literals);
+    compare(c, "columns", &x.s.columns, site_cols);
+    compare(c, "literals", &x.s.literals, &st.literals);
+    compare(c, "functions", &functions(x.s), &st.functions);
     // Aggregate functions and UDF names are specific enough to be their own signals.
-    compare(c, "aggregates", &x.s.aggregate_functions, &cand.site.functions);
+    compare(c, "aggregates", &x.s.aggregate_functions, &st.functions);
     if !x.s.udfs.is_empty() {
-        let names: Vec<String> = cand.site.functions.iter().chain(&cand.site.columns).chain(&cand.site.literals).cloned().collect();
+        let names: Vec<&str> = st.functions.iter().chain(&st.columns).chain(&st.literals).copied().collect();
         compare(c, "udfs", &x.s.udfs, &names);
     }
     let lexical = cand.retrieval_score / x.top;
@@ -330,7 +409,7 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
 
 /// For a grouping, join or window site: how much of what it names is the node's key
 /// set (`groupBy(a, b)` is not the aggregate keyed by `a` alone).
-fn key_set(c: &mut Found, keys: &[String], site_cols: &[String], kind: &str) {
+fn key_set(c: &mut Found, keys: &[&str], site_cols: &[&str], kind: &str) {
     if keys.is_empty() || site_cols.is_empty() || !matches!(kind, "aggregate" | "join" | "window" | "distinct" | "sql-group-by" | "sql-join" | "sql-window") {
         return;
     }
@@ -343,7 +422,7 @@ fn key_set(c: &mut Found, keys: &[String], site_cols: &[String], kind: &str) {
 }
 
 /// A limit's count in the code (`limit(20)`; `show(50)` fetches 51 rows).
-fn limit(c: &mut Found, n: Option<u64>, literals: &[String]) {
+fn limit(c: &mut Found, n: Option<u64>, literals: &[&str]) {
     let Some(n) = n else { return };
     let numbers: Vec<u64> = literals.iter().filter_map(|l| l.trim().parse().ok()).collect();
     if numbers.is_empty() {
@@ -357,12 +436,12 @@ fn limit(c: &mut Found, n: Option<u64>, literals: &[String]) {
 }
 
 /// The share of the rest of the plan that mapped to this candidate's file.
-fn plan_file(c: &mut Found, cand: &Candidate, files: &[PlanFile]) {
+fn plan_file(c: &mut Found, cand: &Candidate, files: &[(&str, f64)]) {
     if files.is_empty() {
         return;
     }
-    let share = files.iter().find(|f| f.file == cand.site.location.file).map_or(0.0, |f| f.share);
-    push(c, "plan_file", share, share - 0.25, || format!("{:.0}% of the rest of the plan maps to {}", share * 100.0, cand.site.location.file));
+    let share = files.iter().find(|(f, _)| *f == cand.site.file).map_or(0.0, |(_, s)| *s);
+    push(c, "plan_file", share, share - 0.25, || format!("{:.0}% of the rest of the plan maps to {}", share * 100.0, cand.site.file));
 }
 
 export!(Matcher);

@@ -9,7 +9,7 @@ wit_bindgen::generate!({ world: "retriever", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::retrieve::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, Family, PluginError, Proposal, Semantics, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, Family, PluginError, Proposal, StepInput, Text};
 use planmap::strategy::{code_search, log, vectors};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -31,8 +31,14 @@ impl Default for Config {
     }
 }
 
+impl sdk::Place for Text {
+    fn place(&self) -> (u32, u32) {
+        (self.start, self.len)
+    }
+}
+
 /// The words of a node's semantics that should appear in the code that produced it.
-fn terms(s: &Semantics) -> Vec<String> {
+fn terms(s: &sdk::Semantics) -> Vec<String> {
     let mut t: Vec<String> = Vec::new();
     t.extend(s.tables.iter().map(|x| sdk::base_name(x)));
     t.extend(s.paths.iter().flat_map(|p| sdk::tokens(p)));
@@ -40,9 +46,9 @@ fn terms(s: &Semantics) -> Vec<String> {
                  &s.window_partition, &s.window_functions, &s.udfs, &s.aliases, &s.functions, &s.literals] {
         t.extend(list.iter().flat_map(|x| sdk::tokens(x)));
     }
-    t.extend(s.sort_keys.iter().flat_map(|k| sdk::tokens(&k.expr)));
+    t.extend(s.sort_keys.iter().flat_map(|(k, _)| sdk::tokens(k)));
     t.extend(s.predicates.iter().flat_map(|p| sdk::tokens(p)));
-    if let Some(w) = &s.write_target {
+    if let Some(w) = s.write_target {
         t.extend(sdk::tokens(w));
     }
     sdk::dedup(t)
@@ -52,12 +58,13 @@ struct Retriever;
 
 impl Guest for Retriever {
     fn retrieve(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Proposal>, PluginError>> {
-        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, retrieve_one))
+        let text = sdk::Text(&batch.text);
+        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| retrieve_one(cfg, text, input)))
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn retrieve_one(cfg: &Config, input: StepInput) -> Result<Vec<Proposal>, PluginError> {
+fn retrieve_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Proposal>, PluginError> {
     let node = &input.node;
     if node.family == Family::Infrastructure {
         return Ok(Vec::new());
@@ -70,7 +77,8 @@ fn retrieve_one(cfg: &Config, input: StepInput) -> Result<Vec<Proposal>, PluginE
         sdk::kinds_for_family(family).iter().map(|k| k.to_string()).collect()
     };
     let limit = if widen { cfg.top_k.saturating_mul(cfg.widen_factor.max(1)) } else { cfg.top_k };
-    let q = code_search::Query { terms: terms(&node.semantics), kinds, limit };
+    let semantics = sdk::Semantics::from_terms(node.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value))));
+    let q = code_search::Query { terms: terms(&semantics), kinds, limit };
     let hits = code_search::search(&q).map_err(|e| PluginError {
         code: ErrorCode::Capability,
         message: format!("code-search failed: {}", e.message),
@@ -83,7 +91,7 @@ fn retrieve_one(cfg: &Config, input: StepInput) -> Result<Vec<Proposal>, PluginE
         }
     }
     if cfg.vectors {
-        merge_vector_hits(&input, &mut out, limit);
+        merge_vector_hits(&input, text, &mut out, limit);
     }
     out.sort_by(|a, b| b.retrieval_score.total_cmp(&a.retrieval_score));
     out.truncate(limit as usize);
@@ -91,9 +99,9 @@ fn retrieve_one(cfg: &Config, input: StepInput) -> Result<Vec<Proposal>, PluginE
 }
 
 /// Add nearest-neighbour hits; a denied or unconfigured capability is not an error.
-fn merge_vector_hits(input: &StepInput, out: &mut Vec<Proposal>, limit: u32) {
-    let text = format!("{} {}", input.node.operator, input.node.fragment);
-    let hits = match vectors::nearest(&text, limit) {
+fn merge_vector_hits(input: &StepInput, text: sdk::Text, out: &mut Vec<Proposal>, limit: u32) {
+    let query = format!("{} {}", text.get(&input.node.operator), text.get(&input.node.fragment));
+    let hits = match vectors::nearest(&query, limit) {
         Ok(h) => h,
         Err(e) => {
             log::write(log::Level::Debug, &format!("vectors skipped: {}", e.message));

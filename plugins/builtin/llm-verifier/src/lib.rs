@@ -12,7 +12,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, PlanNode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, PlanNode, PluginError, Ranking, Relation, StepInput, Text};
 use planmap::strategy::{code_search, llm, log};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -53,7 +53,14 @@ struct Verifier;
 
 impl Guest for Verifier {
     fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one))
+        let text = sdk::Text(&batch.text);
+        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| score_one(cfg, text, input)))
+    }
+}
+
+impl sdk::Place for Text {
+    fn place(&self) -> (u32, u32) {
+        (self.start, self.len)
     }
 }
 
@@ -63,10 +70,10 @@ fn unchanged(input: &StepInput) -> Vec<Ranking> {
     input.candidates.iter().map(|c| Ranking { site_id: c.site_id, confidence: c.confidence, explanation: String::new() }).collect()
 }
 
-fn describe_node(n: &PlanNode, out: &mut String) {
-    let s = &n.semantics;
-    let _ = writeln!(out, "Plan node {} `{}` ({}):", n.id, n.operator, sdk::FAMILIES[n.family as usize]);
-    let mut field = |name: &str, v: &[String]| {
+fn describe_node(n: &PlanNode, text: sdk::Text, out: &mut String) {
+    let s = sdk::Semantics::from_terms(n.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value))));
+    let _ = writeln!(out, "Plan node {} `{}` ({}):", text.get(&n.id), text.get(&n.operator), sdk::FAMILIES[n.family as usize]);
+    let mut field = |name: &str, v: &[&str]| {
         if !v.is_empty() {
             let _ = writeln!(out, "  {name}: {}", v.join(", "));
         }
@@ -81,12 +88,17 @@ fn describe_node(n: &PlanNode, out: &mut String) {
     field("functions", &s.functions);
     field("udfs", &s.udfs);
     for nb in &n.neighbours {
-        let at = nb.mapped.as_ref().map(|l| format!(" -> {}:{}-{}", l.file, l.line_start, l.line_end)).unwrap_or_default();
-        let _ = writeln!(out, "  {} {} `{}`{at}", nb.relation, nb.id, nb.operator);
+        let at = nb.mapped.as_ref().map(|l| format!(" -> {}:{}-{}", text.get(&l.file), l.line_start, l.line_end)).unwrap_or_default();
+        let relation = match nb.relation {
+            Relation::Parent => "parent",
+            Relation::Child => "child",
+            Relation::Reuses => "reuses",
+        };
+        let _ = writeln!(out, "  {relation} {} `{}`{at}", text.get(&nb.id), text.get(&nb.operator));
     }
 }
 
-fn score_one(cfg: &Config, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+fn score_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     if !(0.5..1.0).contains(&cfg.reliability) {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("reliability must be in [0.5, 1), got {}", cfg.reliability) });
     }
@@ -107,14 +119,15 @@ fn score_one(cfg: &Config, input: StepInput) -> Result<Vec<Ranking>, PluginError
         }
     };
     let mut prompt = String::new();
-    describe_node(&input.node, &mut prompt);
+    describe_node(&input.node, text, &mut prompt);
     prompt.push_str("\nCandidates:\n");
     for (i, id) in shown.iter().enumerate() {
-        let Some(site) = sites.iter().find(|s| s.id == *id) else { continue };
+        let Some(site) = sites.sites.iter().find(|s| s.id == *id) else { continue };
+        let st = sdk::Text(&sites.text);
         let code = sources.iter().find(|s| s.site_id == *id).map(|s| s.snippet.as_str()).unwrap_or("");
         let cut: String = code.chars().take(cfg.max_snippet_chars).collect();
         let marker = if cut.len() < code.len() { "\n… [truncated]" } else { "" };
-        let _ = write!(prompt, "{}. {}:{}-{} ({} in {})\n```\n{cut}{marker}\n```\n", i + 1, site.location.file, site.location.line_start, site.location.line_end, site.kind, site.location.symbol);
+        let _ = write!(prompt, "{}. {}:{}-{} ({} in {})\n```\n{cut}{marker}\n```\n", i + 1, st.get(&site.location.file), site.location.line_start, site.location.line_end, st.get(&site.kind), st.get(&site.location.symbol));
     }
     let req = llm::CompletionRequest { system: SYSTEM.to_string(), prompt, max_tokens: cfg.max_tokens, temperature: 0.0, json: true };
     let answer = match llm::complete(&req) {

@@ -10,7 +10,8 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Ranking, StepInput, Text};
+use planmap_plugin_sdk as sdk;
 use planmap::strategy::{cache, llm, log};
 use serde::Deserialize;
 
@@ -30,12 +31,19 @@ struct Chaos;
 
 impl Guest for Chaos {
     fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        planmap_plugin_sdk::marked(log::mark, || planmap_plugin_sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, score_one))
+        let text = sdk::Text(&batch.text);
+        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| score_one(cfg, text, input)))
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn score_one(cfg: &Config, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+impl sdk::Place for Text {
+    fn place(&self) -> (u32, u32) {
+        (self.start, self.len)
+    }
+}
+
+fn score_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     let mut note = format!("chaos {}", cfg.label);
     match cfg.mode.as_str() {
         "spin" => {
@@ -75,10 +83,11 @@ fn score_one(cfg: &Config, input: StepInput) -> Result<Vec<Ranking>, PluginError
         "describe" => {
             // What of the plan node crossed in (a graph node may send it in brief).
             let n = &input.node;
-            note = format!("node {} {}: {} columns, {} neighbours, {} fragment bytes", n.id, n.operator, n.semantics.columns.len(), n.neighbours.len(), n.fragment.len());
+            let columns = n.semantics.terms.iter().filter(|t| sdk::FIELDS[t.field as usize] == "column").count();
+            note = format!("node {} {}: {} columns, {} neighbours, {} fragment bytes", text.get(&n.id), text.get(&n.operator), columns, n.neighbours.len(), n.fragment.len);
         }
         "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
-        "trap-on" if input.node.id == cfg.node => panic!("asked to trap on node {}", cfg.node),
+        "trap-on" if text.get(&input.node.id) == cfg.node => panic!("asked to trap on node {}", cfg.node),
         _ => {}
     }
     log::write(log::Level::Info, &note);

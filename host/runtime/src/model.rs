@@ -1,0 +1,130 @@
+//! The host's own form of what crosses into a plugin: plan nodes, code sites and step
+//! inputs with owned strings. `pack` turns them into the contract's form (one text per
+//! call that every string points into) when an invocation starts.
+
+use crate::wit::{self, Family};
+
+/// One sort key: the expression and its direction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub expr: String,
+    pub ascending: bool,
+}
+
+/// What a plan node does (`#exprId` suffixes stripped; empty means "not known").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Semantics {
+    pub tables: Vec<String>,
+    pub paths: Vec<String>,
+    pub format: Option<String>,
+    pub columns: Vec<String>,
+    pub output_columns: Vec<String>,
+    pub left_keys: Vec<String>,
+    pub right_keys: Vec<String>,
+    pub join_type: Option<String>,
+    pub build_side: Option<String>,
+    pub grouping_keys: Vec<String>,
+    pub aggregate_functions: Vec<String>,
+    pub predicates: Vec<String>,
+    pub literals: Vec<String>,
+    pub sort_keys: Vec<SortKey>,
+    pub window_partition: Vec<String>,
+    pub window_functions: Vec<String>,
+    pub limit: Option<u64>,
+    pub udfs: Vec<String>,
+    pub aliases: Vec<String>,
+    pub functions: Vec<String>,
+    pub write_target: Option<String>,
+    pub truncated: bool,
+}
+
+/// Why a planner-inserted node exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InducedBy {
+    pub node_id: String,
+    pub reason: String,
+}
+
+/// A source location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub file: String,
+    pub symbol: String,
+    pub line_start: u32,
+    pub line_end: u32,
+}
+
+/// A plan node adjacent to the one being mapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbour {
+    pub id: String,
+    pub operator: String,
+    pub family: Family,
+    /// `parent`, `child` or `reuses`.
+    pub relation: String,
+    pub mapped: Option<Location>,
+    pub mapped_site: Option<u32>,
+}
+
+/// A file the rest of the plan mapped to, and its share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanFile {
+    pub file: String,
+    pub share: f64,
+}
+
+/// The plan node being mapped, with its context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanNode {
+    pub id: String,
+    pub operator: String,
+    pub family: Family,
+    pub induced: Option<InducedBy>,
+    pub semantics: Semantics,
+    pub neighbours: Vec<Neighbour>,
+    pub plan_files: Vec<PlanFile>,
+    pub fragment: String,
+}
+
+impl PlanNode {
+    /// A node with only an id and an operator (its semantics unknown).
+    pub fn named(id: &str, operator: &str, family: Family) -> Self {
+        PlanNode { id: id.into(), operator: operator.into(), family, induced: None, semantics: Semantics::default(), neighbours: vec![], plan_files: vec![], fragment: String::new() }
+    }
+}
+
+/// A place in the repository where Spark work is expressed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeSite {
+    pub id: u32,
+    pub location: Location,
+    pub statement_start: u32,
+    pub statement_end: u32,
+    pub kind: String,
+    pub columns: Vec<String>,
+    pub tables: Vec<String>,
+    pub literals: Vec<String>,
+    pub functions: Vec<String>,
+}
+
+/// What every input of a batch shares.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub config: String,
+    pub analysis_id: String,
+    pub graph_node: String,
+    pub max_visits: u32,
+    pub feature_names: Vec<String>,
+    /// Matchers: every site the batch's candidates name, once.
+    pub sites: Vec<CodeSite>,
+}
+
+/// What one plan node brings to a step.
+#[derive(Debug, Clone)]
+pub struct StepInput {
+    pub node: PlanNode,
+    pub candidates: Vec<wit::Candidate>,
+    /// Row-major, one row per candidate, one column per `Batch::feature_names`.
+    pub features: Vec<f64>,
+    pub visit: u32,
+}

@@ -1,0 +1,169 @@
+//! Packing a call for the sandbox: every string of a batch and its inputs is appended
+//! to one text and crosses as a place in it, and a node's semantics become one list of
+//! terms. A string or list of its own costs a guest allocation and a host-to-guest call
+//! each; a plan node has dozens.
+
+use crate::model::{self, CodeSite, PlanNode};
+use crate::wit::{self, Field, SiteField};
+
+/// The largest text a call may carry: places in it are 32-bit.
+const MAX_TEXT: usize = u32::MAX as usize;
+
+/// How much of each plan node a graph node gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeDetail {
+    /// Everything: semantics, neighbours, plan files and fragment.
+    #[default]
+    Full,
+    /// Id, operator, family and induced link only (routers by default).
+    Brief,
+}
+
+/// A text being built and the places of the strings in it.
+#[derive(Default)]
+pub struct Packer {
+    text: String,
+}
+
+impl Packer {
+    /// Append a string; its place in the text.
+    pub fn text(&mut self, s: &str) -> wit::Text {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        wit::Text { start, len: s.len() as u32 }
+    }
+
+    /// The text, or an error when its places would not fit 32 bits.
+    pub fn finish(self) -> Result<String, String> {
+        if self.text.len() > MAX_TEXT {
+            return Err(format!("the call's strings total {} bytes, over the contract's {} byte limit", self.text.len(), MAX_TEXT));
+        }
+        Ok(self.text)
+    }
+
+    fn location(&mut self, l: &model::Location) -> wit::Location {
+        wit::Location { file: self.text(&l.file), symbol: self.text(&l.symbol), line_start: l.line_start, line_end: l.line_end }
+    }
+
+    fn terms<'a>(&mut self, out: &mut Vec<wit::Term>, field: Field, values: impl IntoIterator<Item = &'a String>) {
+        for v in values {
+            let value = self.text(v);
+            out.push(wit::Term { field, value });
+        }
+    }
+
+    fn semantics(&mut self, s: &model::Semantics) -> wit::Semantics {
+        let mut t = Vec::new();
+        self.terms(&mut t, Field::Table, &s.tables);
+        self.terms(&mut t, Field::Path, &s.paths);
+        self.terms(&mut t, Field::Format, &s.format);
+        self.terms(&mut t, Field::Column, &s.columns);
+        self.terms(&mut t, Field::OutputColumn, &s.output_columns);
+        self.terms(&mut t, Field::LeftKey, &s.left_keys);
+        self.terms(&mut t, Field::RightKey, &s.right_keys);
+        self.terms(&mut t, Field::JoinType, &s.join_type);
+        self.terms(&mut t, Field::BuildSide, &s.build_side);
+        self.terms(&mut t, Field::GroupingKey, &s.grouping_keys);
+        self.terms(&mut t, Field::AggregateFunction, &s.aggregate_functions);
+        self.terms(&mut t, Field::Predicate, &s.predicates);
+        self.terms(&mut t, Field::Literal, &s.literals);
+        for k in &s.sort_keys {
+            let value = self.text(&k.expr);
+            t.push(wit::Term { field: if k.ascending { Field::SortAscending } else { Field::SortDescending }, value });
+        }
+        self.terms(&mut t, Field::WindowPartition, &s.window_partition);
+        self.terms(&mut t, Field::WindowFunction, &s.window_functions);
+        self.terms(&mut t, Field::Udf, &s.udfs);
+        self.terms(&mut t, Field::Alias, &s.aliases);
+        self.terms(&mut t, Field::Function, &s.functions);
+        self.terms(&mut t, Field::WriteTarget, &s.write_target);
+        wit::Semantics { terms: t, limit: s.limit, truncated: s.truncated }
+    }
+
+    /// A plan node, whole or in brief.
+    pub fn node(&mut self, n: &PlanNode, detail: NodeDetail) -> wit::PlanNode {
+        let id = self.text(&n.id);
+        let operator = self.text(&n.operator);
+        let induced = n.induced.as_ref().map(|i| wit::InducedBy { node_id: self.text(&i.node_id), reason: self.text(&i.reason) });
+        if detail == NodeDetail::Brief {
+            let none = wit::Text { start: 0, len: 0 };
+            return wit::PlanNode { id, operator, family: n.family, induced, semantics: wit::Semantics { terms: vec![], limit: None, truncated: false }, neighbours: vec![], plan_files: vec![], fragment: none };
+        }
+        let semantics = self.semantics(&n.semantics);
+        let neighbours = n
+            .neighbours
+            .iter()
+            .map(|x| wit::Neighbour {
+                id: self.text(&x.id),
+                operator: self.text(&x.operator),
+                family: x.family,
+                relation: match x.relation.as_str() {
+                    "parent" => wit::Relation::Parent,
+                    "reuses" => wit::Relation::Reuses,
+                    _ => wit::Relation::Child,
+                },
+                mapped: x.mapped.as_ref().map(|l| self.location(l)),
+                mapped_site: x.mapped_site,
+            })
+            .collect();
+        let plan_files = n.plan_files.iter().map(|f| wit::PlanFile { file: self.text(&f.file), share: f.share }).collect();
+        let fragment = self.text(&n.fragment);
+        wit::PlanNode { id, operator, family: n.family, induced, semantics, neighbours, plan_files, fragment }
+    }
+
+    /// A code site.
+    pub fn site(&mut self, s: &CodeSite) -> wit::CodeSite {
+        let mut terms = Vec::with_capacity(s.columns.len() + s.tables.len() + s.literals.len() + s.functions.len());
+        for (field, values) in [(SiteField::Column, &s.columns), (SiteField::Table, &s.tables), (SiteField::Literal, &s.literals), (SiteField::Function, &s.functions)] {
+            for v in values {
+                let value = self.text(v);
+                terms.push(wit::SiteTerm { field, value });
+            }
+        }
+        wit::CodeSite { id: s.id, location: self.location(&s.location), statement_start: s.statement_start, statement_end: s.statement_end, kind: self.text(&s.kind), terms }
+    }
+}
+
+/// A batch and its inputs in the contract's form.
+pub fn batch(batch: &model::Batch, inputs: &[model::StepInput], detail: NodeDetail) -> Result<(wit::Batch, Vec<wit::StepInput>), String> {
+    let mut p = Packer::default();
+    let sites = batch.sites.iter().map(|s| p.site(s)).collect();
+    let inputs = inputs.iter().map(|i| wit::StepInput { node: p.node(&i.node, detail), candidates: i.candidates.clone(), features: i.features.clone(), visit: i.visit }).collect();
+    let packed = wit::Batch { config: batch.config.clone(), analysis_id: batch.analysis_id.clone(), graph_node: batch.graph_node.clone(), max_visits: batch.max_visits, text: p.finish()?, feature_names: batch.feature_names.clone(), sites };
+    Ok((packed, inputs))
+}
+
+/// Sites with their own text (what `code-search.sites` returns).
+pub fn site_table(sites: &[CodeSite]) -> Result<wit::SiteTable, String> {
+    let mut p = Packer::default();
+    let sites = sites.iter().map(|s| p.site(s)).collect();
+    Ok(wit::SiteTable { text: p.finish()?, sites })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(text: &'a str, t: &wit::Text) -> &'a str {
+        &text[t.start as usize..(t.start + t.len) as usize]
+    }
+
+    #[test]
+    fn every_string_is_a_place_in_one_text() {
+        let mut n = PlanNode::named("7", "SortMergeJoin", wit::Family::Join);
+        n.semantics.left_keys = vec!["customer_id".into()];
+        n.semantics.sort_keys = vec![model::SortKey { expr: "amount".into(), ascending: false }];
+        n.neighbours = vec![model::Neighbour { id: "3".into(), operator: "Exchange".into(), family: wit::Family::Exchange, relation: "child".into(), mapped: None, mapped_site: None }];
+        let input = model::StepInput { node: n, candidates: vec![], features: vec![], visit: 1 };
+        let b = model::Batch { config: String::new(), analysis_id: "a".into(), graph_node: "g".into(), max_visits: 2, feature_names: vec![], sites: vec![] };
+        let (packed, inputs) = batch(&b, std::slice::from_ref(&input), NodeDetail::Full).unwrap();
+        let node = &inputs[0].node;
+        assert_eq!(get(&packed.text, &node.id), "7");
+        assert_eq!(get(&packed.text, &node.operator), "SortMergeJoin");
+        let terms: Vec<(Field, &str)> = node.semantics.terms.iter().map(|t| (t.field, get(&packed.text, &t.value))).collect();
+        assert_eq!(terms, vec![(Field::LeftKey, "customer_id"), (Field::SortDescending, "amount")]);
+        assert_eq!(node.neighbours[0].relation, wit::Relation::Child);
+        let (_, brief) = batch(&b, &[input], NodeDetail::Brief).unwrap();
+        assert!(brief[0].node.semantics.terms.is_empty() && brief[0].node.neighbours.is_empty());
+    }
+}
