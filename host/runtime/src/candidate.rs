@@ -2,8 +2,8 @@
 //! values, evidence, confidence, explanation). It stays on the host side; plugins see
 //! `wit::Candidate` (the site's id and numbers), which `slim` makes.
 
-use crate::model::CodeSite;
-use crate::wit::{self, Evidence};
+use crate::model::{CodeSite, Evidence};
+use crate::wit;
 
 /// A code site proposed for a plan node, enriched as it moves through the graph.
 #[derive(Debug, Clone)]

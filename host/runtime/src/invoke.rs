@@ -9,7 +9,8 @@ use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
 use crate::plugin::{duration_ms, Kind, LoadedPlugin, Pre};
 use crate::model::{Batch, StepInput};
 use crate::pack::{self, NodeDetail};
-use crate::wit::{self, Assessments, Decision, ErrorCode, Explanation, PluginError, Proposal, Ranking};
+use crate::model::Explanation;
+use crate::wit::{self, Assessments, Decision, ErrorCode, PluginError, Proposal, Ranking};
 use crate::Runtime;
 use std::fmt;
 use std::sync::Arc;
@@ -354,7 +355,7 @@ async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &wit::Batch, inputs
             let m = i.planmap_strategy_matching();
             match phase {
                 Phase::Step => each(m.call_match_candidates(&mut *store, batch, inputs).await?, StepOutput::Assessments),
-                Phase::Explain => each(m.call_explain_candidates(&mut *store, batch, inputs).await?, StepOutput::Explanations),
+                Phase::Explain => each(pack::explained(m.call_explain_candidates(&mut *store, batch, inputs).await?), StepOutput::Explanations),
             }
         }
         Pre::Scorer(p) => {

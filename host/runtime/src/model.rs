@@ -128,3 +128,21 @@ pub struct StepInput {
     pub features: Vec<f64>,
     pub visit: u32,
 }
+
+/// One piece of evidence for or against a candidate, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// What was compared (a feature name).
+    pub signal: String,
+    /// Signed contribution: positive supports the candidate.
+    pub weight: f64,
+    /// A sentence a person reads.
+    pub detail: String,
+}
+
+/// A matcher's evidence in words for one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub site_id: u32,
+    pub evidence: Vec<Evidence>,
+}

@@ -140,6 +140,32 @@ pub fn site_table(sites: &[CodeSite]) -> Result<wit::SiteTable, String> {
     Ok(wit::SiteTable { text: p.finish()?, sites })
 }
 
+/// A matcher's evidence in words back in the host's form: each input's result, with a
+/// place outside the plugin's text failing that input alone.
+pub fn explained(e: wit::Explained) -> Vec<Result<Vec<model::Explanation>, wit::PluginError>> {
+    let text = e.text;
+    let get = |t: &wit::Text| -> Result<String, wit::PluginError> {
+        let (start, len) = (t.start as usize, t.len as usize);
+        text.get(start..start.saturating_add(len)).map(str::to_string).ok_or_else(|| wit::PluginError {
+            code: wit::ErrorCode::InvalidInput,
+            message: format!("an explanation names bytes {start}..{} of a {}-byte text (or splits a character)", start.saturating_add(len), text.len()),
+        })
+    };
+    e.results
+        .into_iter()
+        .map(|r| {
+            r.and_then(|list| {
+                list.into_iter()
+                    .map(|x| {
+                        let evidence = x.evidence.iter().map(|ev| Ok(model::Evidence { signal: get(&ev.signal)?, weight: ev.weight, detail: get(&ev.detail)? })).collect::<Result<_, _>>()?;
+                        Ok(model::Explanation { site_id: x.site_id, evidence })
+                    })
+                    .collect()
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +191,17 @@ mod tests {
         assert_eq!(node.neighbours[0].relation, wit::Relation::Child);
         let (_, brief) = batch(&b, &[input], NodeDetail::Brief).unwrap();
         assert!(brief[0].node.semantics.terms.is_empty() && brief[0].node.neighbours.is_empty());
+    }
+
+    #[test]
+    fn explanations_come_back_as_places_and_a_bad_place_fails_its_input_only() {
+        let at = |start, len| wit::Text { start, len };
+        let one = |signal, detail| Ok(vec![wit::Explanation { site_id: 3, evidence: vec![wit::Evidence { signal, weight: 0.5, detail }] }]);
+        let e = wit::Explained { text: "keysmatch".into(), results: vec![one(at(0, 4), at(4, 5)), one(at(0, 4), at(7, 9))] };
+        let out = explained(e);
+        let good = out[0].as_ref().unwrap();
+        assert_eq!((good[0].evidence[0].signal.as_str(), good[0].evidence[0].detail.as_str()), ("keys", "match"));
+        let bad = out[1].as_ref().unwrap_err();
+        assert!(bad.message.contains("bytes 7..16 of a 9-byte text"), "{}", bad.message);
     }
 }

@@ -3,8 +3,7 @@
 //! rankings reorder and score (with an explanation built from the evidence when the
 //! scorer gave none). Ids a plugin invents are skipped and logged.
 
-use planmap_runtime::model::CodeSite;
-use planmap_runtime::wit::Evidence;
+use planmap_runtime::model::{CodeSite, Evidence};
 use planmap_runtime::{matrix_row, CallScope, Candidate, Capabilities, StepOutput};
 use std::collections::HashMap;
 

@@ -4,8 +4,7 @@
 //! each node from its last step instead of from the graph's entry.
 
 use super::{ShadowAnswer, StepRecord};
-use planmap_runtime::model::CodeSite;
-use planmap_runtime::wit::Evidence;
+use planmap_runtime::model::{CodeSite, Evidence};
 use planmap_runtime::{Assessed, Candidate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -200,6 +200,20 @@ impl<'a> Text<'a> {
     }
 }
 
+/// A text being written for results (`explained.text`): each string appended once,
+/// its place returned. Places are 32-bit; a plugin's results stay far below that.
+#[derive(Default)]
+pub struct TextOut(pub String);
+
+impl TextOut {
+    /// Append `s`; its (start, len).
+    pub fn put(&mut self, s: &str) -> (u32, u32) {
+        let start = self.0.len() as u32;
+        self.0.push_str(s);
+        (start, s.len() as u32)
+    }
+}
+
 /// Field names in the order of the WIT `field` enum: `FIELDS[term.field as usize]`.
 pub const FIELDS: [&str; 21] = [
     "table", "path", "format", "column", "output-column", "left-key", "right-key", "join-type", "build-side",

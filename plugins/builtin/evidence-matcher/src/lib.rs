@@ -11,7 +11,7 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explanation, Family, PluginError, Relation, StepInput, Text};
+use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explained, Explanation, Family, PluginError, Relation, StepInput, Text};
 use planmap::strategy::{code_search, log};
 use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
@@ -115,13 +115,14 @@ struct Found {
     site_id: u32,
     detailed: bool,
     features: Vec<(&'static str, f64, f64)>,
-    evidence: Vec<Evidence>,
+    /// (signal, weight, detail) when `detailed`.
+    evidence: Vec<(&'static str, f64, String)>,
 }
 
 fn push(c: &mut Found, name: &'static str, value: f64, weight: f64, detail: impl FnOnce() -> String) {
     c.features.push((name, value, weight));
     if c.detailed {
-        c.evidence.push(Evidence { signal: name.to_string(), weight, detail: detail() });
+        c.evidence.push((name, weight, detail()));
     }
 }
 
@@ -294,15 +295,28 @@ impl Guest for Matcher {
         })
     }
 
-    fn explain_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Explanation>, PluginError>> {
+    fn explain_candidates(batch: Batch, inputs: Vec<StepInput>) -> Explained {
         sdk::marked(log::mark, || {
             let text = sdk::Text(&batch.text);
             let sites = read_sites(&batch.sites, text);
             let table = by_id(&sites);
-            inputs
+            let mut out = sdk::TextOut::default();
+            let mut place = |s: &str| {
+                let (start, len) = out.put(s);
+                Text { start, len }
+            };
+            let results = inputs
                 .iter()
-                .map(|input| assess_node(input, text, &table, true).map(|found| found.into_iter().map(|f| Explanation { site_id: f.site_id, evidence: f.evidence }).collect()))
-                .collect()
+                .map(|input| {
+                    assess_node(input, text, &table, true).map(|found| {
+                        found
+                            .into_iter()
+                            .map(|f| Explanation { site_id: f.site_id, evidence: f.evidence.iter().map(|(signal, weight, detail)| Evidence { signal: place(signal), weight: *weight, detail: place(detail) }).collect() })
+                            .collect()
+                    })
+                })
+                .collect();
+            Explained { text: out.0, results }
         })
     }
 }
