@@ -15,11 +15,11 @@ fn chaos() -> LoadedPlugin {
 /// Invoke the chaos scorer with a config, limits and grants.
 async fn invoke(p: &LoadedPlugin, config: &str, limits: CallLimits, grants: Grants) -> (Result<StepOutput, planmap::runtime::InvokeError>, planmap::runtime::InvokeReport) {
     let sites = vec![site(0, "join", "etl/a.py", 10, &["id"])];
-    let input = StepInput { node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]), candidates: candidates(&sites), features: vec![], visit: 1 };
+    let mut input = StepInput { node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]), candidates: candidates(&sites), features: vec![], visit: 1 };
     let batch = Batch { config: config.into(), analysis_id: "t".into(), graph_node: "score".into(), max_visits: 1, feature_names: vec![], sites: vec![] };
     let call = Call {
         batch: &batch,
-        input: &input,
+        input: &mut input,
         detail: Default::default(),
         limits,
         grants,

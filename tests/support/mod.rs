@@ -76,7 +76,7 @@ pub fn plan_node(id: &str, operator: &str, family: Family, keys: &[&str]) -> Pla
             left_keys: keys.iter().map(|k| k.to_string()).collect(), right_keys: keys.iter().map(|k| k.to_string()).collect(),
             join_type: None, build_side: None, grouping_keys: vec![], aggregate_functions: vec![], predicates: vec![], literals: vec![],
             sort_keys: vec![], window_partition: vec![], window_functions: vec![], limit: None, udfs: vec![], aliases: vec![],
-            functions: vec![], write_target: None, truncated: false,
+            functions: vec![], write_target: None, flags: vec![], truncated: false,
         },
         neighbours: vec![],
         plan_files: vec![],

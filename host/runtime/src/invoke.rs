@@ -21,7 +21,8 @@ use wasmtime::{Store, UpdateDeadline};
 pub struct Call<'a> {
     /// What the input shares with a batch (config, feature names, sites for matchers).
     pub batch: &'a Batch,
-    pub input: &'a StepInput,
+    /// Its candidates and feature matrix move into the call and back.
+    pub input: &'a mut StepInput,
     /// How much of the plan node the plugin gets.
     pub detail: NodeDetail,
     pub limits: CallLimits,
@@ -35,7 +36,8 @@ pub struct Call<'a> {
 pub struct BatchCall<'a> {
     /// What the inputs share (config, feature names, for matchers the sites).
     pub batch: &'a Batch,
-    pub inputs: &'a [StepInput],
+    /// Their candidates and feature matrices move into the call and back.
+    pub inputs: &'a mut [StepInput],
     /// How much of each plan node the plugin gets.
     pub detail: NodeDetail,
     pub limits: CallLimits,
@@ -204,7 +206,7 @@ impl Runtime {
     /// invocation error (cause `Plugin`).
     pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call<'_>) -> (Result<StepOutput, InvokeError>, InvokeReport) {
         let Call { batch, input, detail, limits, grants, capabilities, scope } = call;
-        let batch = BatchCall { batch, inputs: std::slice::from_ref(input), detail, limits, grants, capabilities, scope: scope.clone() };
+        let batch = BatchCall { batch, inputs: std::slice::from_mut(input), detail, limits, grants, capabilities, scope: scope.clone() };
         let (result, mut report) = self.invoke_batch(plugin, batch).await;
         let one = match result {
             Err(e) => Err(e),
@@ -252,7 +254,7 @@ impl Runtime {
         let _enter = span.enter();
         let start = Instant::now();
         let mut report = InvokeReport::default();
-        let (batch, inputs) = match pack::batch(batch, inputs, detail) {
+        let (shared, packed) = match pack::batch(batch, inputs, detail) {
             Ok(packed) => packed,
             Err(m) => {
                 report.call = start.elapsed();
@@ -278,14 +280,14 @@ impl Runtime {
             Ok(UpdateDeadline::Yield(1))
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
-        let fut = run(&plugin.pre, &mut store, &batch, &inputs, phase, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, &shared, &packed, phase, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         let end = Instant::now();
         report.call = end - start;
         let st = store.data();
         report.usage = st.usage.clone();
         if let Some((first, last)) = st.usage.marks {
-            let split = BoundarySplit { pack: report.pack, instantiate: report.instantiate, inputs_in: first.saturating_duration_since(start) - report.pack - report.instantiate, results_out: end - last };
+            let split = BoundarySplit { pack: report.pack, instantiate: report.instantiate, inputs_in: first.saturating_duration_since(start).saturating_sub(report.pack + report.instantiate), results_out: end - last };
             let call = match (phase, plugin.kind) {
                 (Phase::Explain, _) => 4,
                 (_, Kind::Retriever) => 0,
@@ -298,8 +300,8 @@ impl Runtime {
         report.peak_memory = st.limiter.peak;
         let outcome = match result {
             Err(_) => Err(InvokeCause::Host(format!("no answer within {} (capability calls included)", human(hard_stop)))),
-            Ok(Ok(out)) if out.len() == inputs.len() => Ok(out),
-            Ok(Ok(out)) => Err(InvokeCause::Host(format!("the plugin returned {} results for {} inputs", out.len(), inputs.len()))),
+            Ok(Ok(out)) if out.len() == packed.len() => Ok(out),
+            Ok(Ok(out)) => Err(InvokeCause::Host(format!("the plugin returned {} results for {} inputs", out.len(), packed.len()))),
             Ok(Err(err)) => Err(classify(&err, st, limits)),
         };
         report.outcome = match &outcome {
@@ -308,6 +310,8 @@ impl Runtime {
             Err(c) => c.outcome(),
         };
         drop(store);
+        // Back to the caller, which may retry its inputs one by one.
+        pack::restore(inputs, packed);
         match outcome {
             Ok(out) => {
                 tracing::debug!(ms = duration_ms(report.call), host_calls = report.usage.calls, "plugin ok");

@@ -5,36 +5,63 @@
 use crate::wit::{self, Family};
 
 /// One sort key: the expression and its direction.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SortKey {
     pub expr: String,
     pub ascending: bool,
 }
 
-/// What a plan node does (`#exprId` suffixes stripped; empty means "not known").
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What a plan node does (lists hold names and expressions with `#exprId` stripped;
+/// empty means "not known"). Plan ingestion fills it; it crosses into plugins as terms.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Semantics {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub output_columns: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub left_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub right_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub join_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub build_side: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub grouping_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aggregate_functions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub predicates: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub literals: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sort_keys: Vec<SortKey>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub window_partition: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub window_functions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub udfs: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub write_target: Option<String>,
+    /// Partial (map-side) aggregate, global sort, repartition origin, ... as tags (the
+    /// host's own; they do not cross).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
 }
 

@@ -124,13 +124,33 @@ impl Packer {
     }
 }
 
-/// A batch and its inputs in the contract's form.
-pub fn batch(batch: &model::Batch, inputs: &[model::StepInput], detail: NodeDetail) -> Result<(wit::Batch, Vec<wit::StepInput>), String> {
+/// A batch and its inputs in the contract's form. The inputs' candidates and feature
+/// matrices move into the packed inputs rather than being copied (they are the bulk of
+/// a step's numbers); `restore` gives them back after the call.
+pub fn batch(batch: &model::Batch, inputs: &mut [model::StepInput], detail: NodeDetail) -> Result<(wit::Batch, Vec<wit::StepInput>), String> {
     let mut p = Packer::default();
     let sites = batch.sites.iter().map(|s| p.site(s)).collect();
-    let inputs = inputs.iter().map(|i| wit::StepInput { node: p.node(&i.node, detail), candidates: i.candidates.clone(), features: i.features.clone(), visit: i.visit }).collect();
-    let packed = wit::Batch { config: batch.config.clone(), analysis_id: batch.analysis_id.clone(), graph_node: batch.graph_node.clone(), max_visits: batch.max_visits, text: p.finish()?, feature_names: batch.feature_names.clone(), sites };
-    Ok((packed, inputs))
+    let packed: Vec<wit::StepInput> = inputs
+        .iter_mut()
+        .map(|i| wit::StepInput { node: p.node(&i.node, detail), candidates: std::mem::take(&mut i.candidates), features: std::mem::take(&mut i.features), visit: i.visit })
+        .collect();
+    let text = match p.finish() {
+        Ok(text) => text,
+        Err(e) => {
+            restore(inputs, packed);
+            return Err(e);
+        }
+    };
+    let shared = wit::Batch { config: batch.config.clone(), analysis_id: batch.analysis_id.clone(), graph_node: batch.graph_node.clone(), max_visits: batch.max_visits, text, feature_names: batch.feature_names.clone(), sites };
+    Ok((shared, packed))
+}
+
+/// Give inputs back the candidates and feature matrices `batch` moved out of them.
+pub fn restore(inputs: &mut [model::StepInput], packed: Vec<wit::StepInput>) {
+    for (input, p) in inputs.iter_mut().zip(packed) {
+        input.candidates = p.candidates;
+        input.features = p.features;
+    }
 }
 
 /// Sites with their own text (what `code-search.sites` returns).
@@ -180,16 +200,20 @@ mod tests {
         n.semantics.left_keys = vec!["customer_id".into()];
         n.semantics.sort_keys = vec![model::SortKey { expr: "amount".into(), ascending: false }];
         n.neighbours = vec![model::Neighbour { id: "3".into(), operator: "Exchange".into(), family: wit::Family::Exchange, relation: "child".into(), mapped: None, mapped_site: None }];
-        let input = model::StepInput { node: n, candidates: vec![], features: vec![], visit: 1 };
+        let mut input = model::StepInput { node: n, candidates: vec![wit::Candidate { site_id: 4, retrieval_score: 1.0, confidence: 0.0 }], features: vec![0.5], visit: 1 };
         let b = model::Batch { config: String::new(), analysis_id: "a".into(), graph_node: "g".into(), max_visits: 2, feature_names: vec![], sites: vec![] };
-        let (packed, inputs) = batch(&b, std::slice::from_ref(&input), NodeDetail::Full).unwrap();
+        let (packed, inputs) = batch(&b, std::slice::from_mut(&mut input), NodeDetail::Full).unwrap();
+        assert_eq!((inputs[0].candidates[0].site_id, inputs[0].features.as_slice()), (4, &[0.5][..]), "candidates and features move into the call");
+        assert!(input.candidates.is_empty() && input.features.is_empty());
         let node = &inputs[0].node;
         assert_eq!(get(&packed.text, &node.id), "7");
         assert_eq!(get(&packed.text, &node.operator), "SortMergeJoin");
         let terms: Vec<(Field, &str)> = node.semantics.terms.iter().map(|t| (t.field, get(&packed.text, &t.value))).collect();
         assert_eq!(terms, vec![(Field::LeftKey, "customer_id"), (Field::SortDescending, "amount")]);
         assert_eq!(node.neighbours[0].relation, wit::Relation::Child);
-        let (_, brief) = batch(&b, &[input], NodeDetail::Brief).unwrap();
+        restore(std::slice::from_mut(&mut input), inputs.clone());
+        assert_eq!((input.candidates.len(), input.features.len()), (1, 1), "and come back after it");
+        let (_, brief) = batch(&b, &mut [input], NodeDetail::Brief).unwrap();
         assert!(brief[0].node.semantics.terms.is_empty() && brief[0].node.neighbours.is_empty());
     }
 

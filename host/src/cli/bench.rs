@@ -100,7 +100,7 @@ pub fn synthetic_node() -> PlanNode {
             tables: vec![], paths: vec![], format: None, columns: vec!["amount".into()], output_columns: vec![],
             left_keys: vec!["customer_id_3".into()], right_keys: vec!["customer_id_3".into()], join_type: Some("LeftOuter".into()), build_side: None,
             grouping_keys: vec![], aggregate_functions: vec![], predicates: vec![], literals: vec![], sort_keys: vec![], window_partition: vec![],
-            window_functions: vec![], limit: None, udfs: vec![], aliases: vec![], functions: vec![], write_target: None, truncated: false,
+            window_functions: vec![], limit: None, udfs: vec![], aliases: vec![], functions: vec![], write_target: None, flags: vec![], truncated: false,
         },
         neighbours: vec![],
         plan_files: vec![],
@@ -125,11 +125,11 @@ fn candidates(n: usize) -> Vec<planmap_runtime::Candidate> {
 pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::LoadedPlugin, caps: &Arc<JobCapabilities>, config: &str, iterations: usize, nodes: usize, names: &[String], batch: impl Fn() -> Vec<Candidate>) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
-        let inputs: Vec<StepInput> = (0..nodes)
+        let mut inputs: Vec<StepInput> = (0..nodes)
             .map(|_| StepInput { node: synthetic_node(), candidates: batch(), features: Vec::new(), visit: 1 })
             .collect();
         let shared = batch_of(config, names.to_vec(), vec![]);
-        let call = planmap_runtime::BatchCall { batch: &shared, inputs: &inputs, detail: Default::default(), limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+        let call = planmap_runtime::BatchCall { batch: &shared, inputs: &mut inputs, detail: Default::default(), limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
         let t = Instant::now();
         let (r, _) = runtime.invoke_batch(plugin, call).await;
         times.push(t.elapsed());
@@ -195,9 +195,9 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         for _ in 0..iterations {
             let host = candidates(50);
             let sites: Vec<_> = if matcher { host.iter().map(|c| c.site.clone()).collect() } else { vec![] };
-            let input = StepInput { node: node.clone(), candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(), features: vec![], visit: 1 };
+            let mut input = StepInput { node: node.clone(), candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(), features: vec![], visit: 1 };
             let shared = batch_of(config, vec![], sites);
-            let call = Call { batch: &shared, input: &input, detail: Default::default(), limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
+            let call = Call { batch: &shared, input: &mut input, detail: Default::default(), limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
             let t = Instant::now();
             let (r, rep) = runtime.invoke(&p, call).await;
             times.push(t.elapsed());

@@ -93,10 +93,9 @@ fn owned_around(plan: &Plan, n: &PlanNode) -> (Option<String>, Vec<String>) {
     (up, down)
 }
 
-/// The WIT plan node for `n`. With `known` (an earlier pass's answers), the nearest
+/// The plan node `n` as the plugins get it. With `known` (an earlier pass's answers), the nearest
 /// code-owned neighbours are added with where they were mapped.
-pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> model::PlanNode {
-    let s = &n.semantics;
+pub fn for_plugins(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> model::PlanNode {
     let mut neighbours: Vec<model::Neighbour> = Vec::new();
     if let Some(p) = &n.parent {
         neighbours.extend(neighbour(plan, p, "parent"));
@@ -138,30 +137,7 @@ pub fn to_wit(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> model::PlanNo
             Ownership::Induced { by, reason } => Some(model::InducedBy { node_id: by.clone(), reason: reason.clone() }),
             _ => None,
         },
-        semantics: model::Semantics {
-            tables: s.tables.clone(),
-            paths: s.paths.clone(),
-            format: s.format.clone(),
-            columns: s.columns.clone(),
-            output_columns: s.output_columns.clone(),
-            left_keys: s.left_keys.clone(),
-            right_keys: s.right_keys.clone(),
-            join_type: s.join_type.clone(),
-            build_side: s.build_side.clone(),
-            grouping_keys: s.grouping_keys.clone(),
-            aggregate_functions: s.aggregate_functions.clone(),
-            predicates: s.predicates.clone(),
-            literals: s.literals.clone(),
-            sort_keys: s.sort_keys.iter().map(|k| model::SortKey { expr: k.expr.clone(), ascending: k.ascending }).collect(),
-            window_partition: s.window_partition.clone(),
-            window_functions: s.window_functions.clone(),
-            limit: s.limit,
-            udfs: s.udfs.clone(),
-            aliases: s.aliases.clone(),
-            functions: s.functions.clone(),
-            write_target: s.write_target.clone(),
-            truncated: s.truncated,
-        },
+        semantics: n.semantics.clone(),
         neighbours,
         fragment,
     }

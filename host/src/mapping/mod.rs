@@ -306,7 +306,7 @@ async fn run_pass<T>(
                             None
                         }
                     });
-                    (convert::to_wit(plan, n, known), resumed)
+                    (convert::for_plugins(plan, n, known), resumed)
                 })
                 .collect();
             let ids: Vec<String> = chunk.iter().map(|n| n.id.clone()).collect();

@@ -276,7 +276,7 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
         for chunk in idxs.chunks(MAX_BATCH) {
             let view: &[Walk] = walks;
             let x = crossing(chunk.iter().map(|&i| (shown(&view[i]), view[i].out.feature_names.as_slice())), true);
-            let inputs: Vec<StepInput> = chunk
+            let mut inputs: Vec<StepInput> = chunk
                 .iter()
                 .zip(x.parts)
                 .map(|(&i, (candidates, features))| StepInput { node: view[i].input.node.clone(), candidates, features, visit: view[i].visits.get(&gname).copied().unwrap_or(1) })
@@ -284,7 +284,7 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
             let batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: x.names, sites: x.sites };
             let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
             let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gname.clone(), plan_node: batch_label(&ids) };
-            let call = BatchCall { batch: &batch, inputs: &inputs, detail: NodeDetail::Full, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+            let call = BatchCall { batch: &batch, inputs: &mut inputs, detail: NodeDetail::Full, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
             let (result, report) = runtime.explain_batch(&plugin, call).await;
             crate::metrics::record_invocation(&plugin_name, "", report.outcome, report.call);
             for &i in chunk {
@@ -479,7 +479,7 @@ async fn step(
     let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: batch_label(&ids) };
     let detail = if gnode.brief_node { NodeDetail::Brief } else { NodeDetail::Full };
-    let call = BatchCall { batch: &batch, inputs: &inputs, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+    let call = BatchCall { batch: &batch, inputs: &mut inputs, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
     let (result, report) = runtime.invoke_batch(&plugin, call).await;
     let variant_name = variant.map(|v| v.name.as_str()).unwrap_or("");
     crate::metrics::record_invocation(&plugin_name, variant_name, report.outcome, report.call);
@@ -509,8 +509,9 @@ async fn step(
         Err(_) => {
             // Find the culprit: each input alone.
             let mut v = Vec::with_capacity(inputs.len());
-            for input in &inputs {
-                let one = Call { batch: &batch, input, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: CallScope { plan_node: input.node.id.clone(), ..scope.clone() } };
+            for input in &mut inputs {
+                let scope = CallScope { plan_node: input.node.id.clone(), ..scope.clone() };
+                let one = Call { batch: &batch, input, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope };
                 let (r, rep) = runtime.invoke(&plugin, one).await;
                 crate::metrics::record_invocation(&plugin_name, variant_name, rep.outcome, rep.call);
                 v.push((r, rep, 1));

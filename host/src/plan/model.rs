@@ -49,64 +49,8 @@ impl Family {
     }
 }
 
-/// One sort key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SortKey {
-    pub expr: String,
-    pub ascending: bool,
-}
-
-/// What a node does; lists hold names/expressions with `#exprId` stripped.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Semantics {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tables: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub paths: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub columns: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub output_columns: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub left_keys: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub right_keys: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub build_side: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub grouping_keys: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub aggregate_functions: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub predicates: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub literals: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sort_keys: Vec<SortKey>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub window_partition: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub window_functions: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub udfs: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub aliases: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub functions: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub write_target: Option<String>,
-    /// Partial (map-side) aggregate, global sort, repartition origin, ... as tags.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub truncated: bool,
-}
+// What a node does is what crosses into the plugins: the runtime owns the type.
+pub use planmap_runtime::model::{Semantics, SortKey};
 
 /// Who is responsible for a node.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -41,8 +41,8 @@ pub struct Site {
 pub const MAX_SNIPPET: usize = 600;
 
 impl Site {
-    /// The WIT form handed to plugins, numbered `id` in its index.
-    pub fn to_wit(&self, id: u32) -> model::CodeSite {
+    /// The site as plugins get it, numbered `id` in its index.
+    pub fn to_code_site(&self, id: u32) -> model::CodeSite {
         model::CodeSite {
             id,
             location: model::Location { file: self.file.clone(), symbol: self.symbol.clone(), line_start: self.line_start, line_end: self.line_end },
@@ -63,7 +63,7 @@ impl Site {
 
     /// The entry for the in-process index (which numbers it).
     pub fn index_entry(&self) -> crate::capabilities::IndexEntry {
-        crate::capabilities::IndexEntry { name: self.id.clone(), site: self.to_wit(0), source: self.to_wit_source(0), outputs: self.outputs.clone() }
+        crate::capabilities::IndexEntry { name: self.id.clone(), site: self.to_code_site(0), source: self.to_wit_source(0), outputs: self.outputs.clone() }
     }
 }
 

@@ -180,10 +180,22 @@ pub fn sigmoid(x: f64) -> f64 {
 }
 
 /// A place in a call's text (the contract's `text` record). Each plugin implements it
-/// for its generated type: `impl sdk::Place for Text { fn place(&self) -> (u32, u32) { (self.start, self.len) } }`.
+/// for its generated type with `planmap_plugin_sdk::places!(Text);`.
 pub trait Place {
     /// (start, len) in bytes.
     fn place(&self) -> (u32, u32);
+}
+
+/// Implement `Place` for a plugin's generated `text` record (fields `start`, `len`).
+#[macro_export]
+macro_rules! places {
+    ($text:ty) => {
+        impl $crate::Place for $text {
+            fn place(&self) -> (u32, u32) {
+                (self.start, self.len)
+            }
+        }
+    };
 }
 
 /// The text of a call (`batch.text`, or a `site-table.text`), read by place.

@@ -35,11 +35,7 @@ const FLOW_CONFLICT: f64 = 0.15;
 
 struct Matcher;
 
-impl sdk::Place for Text {
-    fn place(&self) -> (u32, u32) {
-        (self.start, self.len)
-    }
-}
+sdk::places!(Text);
 
 /// A code site of the batch's table, its strings read from the batch's text.
 struct Site<'a> {

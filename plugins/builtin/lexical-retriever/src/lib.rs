@@ -31,11 +31,7 @@ impl Default for Config {
     }
 }
 
-impl sdk::Place for Text {
-    fn place(&self) -> (u32, u32) {
-        (self.start, self.len)
-    }
-}
+sdk::places!(Text);
 
 /// The words of a node's semantics that should appear in the code that produced it.
 fn terms(s: &sdk::Semantics) -> Vec<String> {

@@ -58,11 +58,7 @@ impl Guest for Verifier {
     }
 }
 
-impl sdk::Place for Text {
-    fn place(&self) -> (u32, u32) {
-        (self.start, self.len)
-    }
-}
+sdk::places!(Text);
 
 /// The ranking as it stands (the scorer's confidences, best first), for when the
 /// model cannot help; empty explanations let the host explain from the evidence.

@@ -36,13 +36,9 @@ impl Guest for Chaos {
     }
 }
 
-/// One plan node's step (the host sends a batch of them).
-impl sdk::Place for Text {
-    fn place(&self) -> (u32, u32) {
-        (self.start, self.len)
-    }
-}
+sdk::places!(Text);
 
+/// One plan node's step (the host sends a batch of them).
 fn score_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     let mut note = format!("chaos {}", cfg.label);
     match cfg.mode.as_str() {
