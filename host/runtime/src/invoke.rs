@@ -78,8 +78,10 @@ enum Phase {
 pub struct InvokeReport {
     /// Instantiation of the pre-linked component in the fresh store.
     pub instantiate: Duration,
-    /// The whole invocation: packing the inputs into the contract's form, instantiation
-    /// and the export call, including capability time.
+    /// Dropping the store after the call (the instance's memory reset for reuse).
+    pub teardown: Duration,
+    /// The whole invocation: packing the inputs into the contract's form, instantiation,
+    /// the export call (capability time included) and teardown.
     pub call: Duration,
     /// Packing the inputs (one text for all strings, terms for semantics), on the host.
     pub pack: Duration,
@@ -94,8 +96,8 @@ pub struct InvokeReport {
 impl InvokeReport {
     /// Time spent crossing the boundary: the whole invocation minus the plugin's own
     /// work between its first and last `log.mark` (packing, instantiation, inputs copied
-    /// in and decoded, results encoded and copied out). `None` when the plugin did not
-    /// mark.
+    /// in and decoded, results encoded and copied out, teardown). `None` when the plugin
+    /// did not mark.
     pub fn boundary(&self) -> Option<Duration> {
         self.usage.marks.map(|(first, last)| self.call.saturating_sub(last.saturating_duration_since(first)))
     }
@@ -111,19 +113,28 @@ pub struct BoundarySplit {
     pub instantiate: Duration,
     /// From instantiation to the plugin's first mark: arguments copied in and decoded.
     pub inputs_in: Duration,
-    /// From the plugin's last mark to the end: results encoded, copied out and decoded.
+    /// From the plugin's last mark to the export's return: results encoded, copied out
+    /// and decoded.
     pub results_out: Duration,
+    /// Dropping the store: the instance torn down and its memory reset for reuse.
+    pub teardown: Duration,
 }
 
 impl BoundarySplit {
     /// The phases, summed.
     pub fn total(&self) -> Duration {
-        self.pack + self.instantiate + self.inputs_in + self.results_out
+        self.pack + self.instantiate + self.inputs_in + self.results_out + self.teardown
     }
 
     /// The time since `earlier` (a reading of the same totals).
     pub fn since(&self, earlier: &BoundarySplit) -> BoundarySplit {
-        BoundarySplit { pack: self.pack - earlier.pack, instantiate: self.instantiate - earlier.instantiate, inputs_in: self.inputs_in - earlier.inputs_in, results_out: self.results_out - earlier.results_out }
+        BoundarySplit {
+            pack: self.pack - earlier.pack,
+            instantiate: self.instantiate - earlier.instantiate,
+            inputs_in: self.inputs_in - earlier.inputs_in,
+            results_out: self.results_out - earlier.results_out,
+            teardown: self.teardown - earlier.teardown,
+        }
     }
 }
 
@@ -133,12 +144,12 @@ pub const SPLIT_CALLS: [&str; 5] = ["retrieve", "match", "score", "route", "expl
 
 /// Running totals of `BoundarySplit` per entry of `SPLIT_CALLS`, in nanoseconds.
 #[derive(Debug, Default)]
-pub(crate) struct SplitTotals([[std::sync::atomic::AtomicU64; 4]; 5]);
+pub(crate) struct SplitTotals([[std::sync::atomic::AtomicU64; 5]; 5]);
 
 impl SplitTotals {
     fn add(&self, call: usize, s: &BoundarySplit) {
         use std::sync::atomic::Ordering::Relaxed;
-        for (total, d) in self.0[call].iter().zip([s.pack, s.instantiate, s.inputs_in, s.results_out]) {
+        for (total, d) in self.0[call].iter().zip([s.pack, s.instantiate, s.inputs_in, s.results_out, s.teardown]) {
             total.fetch_add(d.as_nanos() as u64, Relaxed);
         }
     }
@@ -147,7 +158,7 @@ impl SplitTotals {
         use std::sync::atomic::Ordering::Relaxed;
         std::array::from_fn(|c| {
             let d = |i: usize| Duration::from_nanos(self.0[c][i].load(Relaxed));
-            BoundarySplit { pack: d(0), instantiate: d(1), inputs_in: d(2), results_out: d(3) }
+            BoundarySplit { pack: d(0), instantiate: d(1), inputs_in: d(2), results_out: d(3), teardown: d(4) }
         })
     }
 }
@@ -282,12 +293,30 @@ impl Runtime {
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
         let fut = run(&plugin.pre, &mut store, &shared, &packed, phase, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
-        let end = Instant::now();
-        report.call = end - start;
+        let returned = Instant::now();
         let st = store.data();
         report.usage = st.usage.clone();
-        if let Some((first, last)) = st.usage.marks {
-            let split = BoundarySplit { pack: report.pack, instantiate: report.instantiate, inputs_in: first.saturating_duration_since(start).saturating_sub(report.pack + report.instantiate), results_out: end - last };
+        report.peak_memory = st.limiter.peak;
+        let outcome = match result {
+            Err(_) => Err(InvokeCause::Host(format!("no answer within {} (capability calls included)", human(hard_stop)))),
+            Ok(Ok(out)) if out.len() == packed.len() => Ok(out),
+            Ok(Ok(out)) => Err(InvokeCause::Host(format!("the plugin returned {} results for {} inputs", out.len(), packed.len()))),
+            Ok(Err(err)) => Err(classify(&err, st, limits)),
+        };
+        // Tearing the instance down (its memory reset for the next one) is part of
+        // the invocation's cost, as instantiation is.
+        drop(store);
+        let end = Instant::now();
+        report.teardown = end - returned;
+        report.call = end - start;
+        if let Some((first, last)) = report.usage.marks {
+            let split = BoundarySplit {
+                pack: report.pack,
+                instantiate: report.instantiate,
+                inputs_in: first.saturating_duration_since(start).saturating_sub(report.pack + report.instantiate),
+                results_out: returned.saturating_duration_since(last),
+                teardown: report.teardown,
+            };
             let call = match (phase, plugin.kind) {
                 (Phase::Explain, _) => 4,
                 (_, Kind::Retriever) => 0,
@@ -297,19 +326,11 @@ impl Runtime {
             };
             self.boundary.add(call, &split);
         }
-        report.peak_memory = st.limiter.peak;
-        let outcome = match result {
-            Err(_) => Err(InvokeCause::Host(format!("no answer within {} (capability calls included)", human(hard_stop)))),
-            Ok(Ok(out)) if out.len() == packed.len() => Ok(out),
-            Ok(Ok(out)) => Err(InvokeCause::Host(format!("the plugin returned {} results for {} inputs", out.len(), packed.len()))),
-            Ok(Err(err)) => Err(classify(&err, st, limits)),
-        };
         report.outcome = match &outcome {
             Ok(v) if v.iter().any(|r| r.is_err()) => "plugin-error",
             Ok(_) => "ok",
             Err(c) => c.outcome(),
         };
-        drop(store);
         // Back to the caller, which may retry its inputs one by one.
         pack::restore(inputs, packed);
         match outcome {

@@ -37,6 +37,10 @@ pub enum BenchCmd {
         /// Lines of the generated repository.
         #[arg(long, default_value_t = 100_000)]
         lines: usize,
+        /// Timed mapping runs (more gives steadier medians on a busy machine, and a
+        /// profile dominated by mapping rather than indexing).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        runs: u32,
     },
     /// The service: N concurrent small jobs against one `planmap serve` on a store
     /// (Postgres for the target); throughput and submit/status latency.
@@ -151,7 +155,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
     let iterations = match cmd {
         BenchCmd::Runtime { iterations } => iterations,
         BenchCmd::Plan { log_mib, seed_log, nodes } => return tokio::task::spawn_blocking(move || super::bench_plan::run(log_mib, seed_log, nodes)).await?,
-        BenchCmd::Map { nodes, lines } => return tokio::task::spawn_blocking(move || super::bench_map::run(nodes, lines)).await?,
+        BenchCmd::Map { nodes, lines, runs } => return tokio::task::spawn_blocking(move || super::bench_map::run(nodes, lines, runs as usize)).await?,
         BenchCmd::Serve { database_url, jobs, workers, plan, repo } => return super::bench_serve::run(super::bench_serve::Args { database_url, jobs, workers, plan, repo }).await,
     };
     let (sources, _) = crate::plugins::discover(None);

@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 
 /// Lines per generated module: a typical ETL module size.
 const MODULE_LINES: usize = 400;
-/// Timed repetitions of the mapping run (the best is reported with the median).
-const RUNS: usize = 3;
 
 /// One module of the generated repository: Spark functions over `tables`, each
 /// filtering, aggregating and naming its result like the synthetic plan's branches,
@@ -60,7 +58,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
+pub fn run(nodes: usize, lines: usize, runs: usize) -> anyhow::Result<ExitCode> {
     // One core: a single-threaded runtime, everything on it.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
@@ -96,19 +94,23 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
             commit: ctx.commit.clone(),
         };
         let mut times = Vec::new();
+        let mut shares = Vec::new();
         let mut last = None;
         let mut split_before = Default::default();
-        for _ in 0..RUNS {
+        for _ in 0..runs {
             split_before = registry.runtime.boundary_split();
             let t = Instant::now();
             let r = mapping::map_plan(&job, &plan, &|_, _| {}).await?;
             times.push(t.elapsed());
+            shares.push(r.timing.boundary.as_secs_f64() * 1e3 / r.summary.ms.max(1e-9));
             last = Some(r);
         }
-        let r = last.expect("RUNS > 0");
-        let best = *times.iter().min().expect("RUNS > 0");
+        let r = last.expect("runs >= 1");
+        let best = *times.iter().min().expect("runs >= 1");
         let mapped = r.mappings.iter().filter(|m| m.mapped_code.is_some()).count();
-        println!("map: best {:.0} ms, median {:.0} ms over {RUNS} runs ({:.2} ms per node); {mapped} nodes located", best.as_secs_f64() * 1e3, median(times).as_secs_f64() * 1e3, best.as_secs_f64() * 1e3 / plan.nodes.len() as f64);
+        println!("map: best {:.0} ms, median {:.0} ms over {runs} runs ({:.2} ms per node); {mapped} nodes located", best.as_secs_f64() * 1e3, median(times).as_secs_f64() * 1e3, best.as_secs_f64() * 1e3 / plan.nodes.len() as f64);
+        shares.sort_by(f64::total_cmp);
+        println!("boundary share over {runs} runs: median {:.1} %, lowest {:.1} %, highest {:.1} %", 100.0 * shares[shares.len() / 2], 100.0 * shares[0], 100.0 * shares[shares.len() - 1]);
         let tm = &r.timing;
         let run_ms = r.summary.ms;
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -117,7 +119,7 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
             tm.invocations, tm.steps, ms(tm.plugin), ms(tm.host), tm.candidates_in, tm.sites_in
         );
         println!(
-            "boundary (measured outside the plugins' marks: instantiation, inputs in, results out): {:.1} ms, {:.1} % of the {:.0} ms run{}",
+            "last run's boundary (measured outside the plugins' marks: packing, instantiation, inputs in, results out, teardown): {:.1} ms, {:.1} % of the {:.0} ms run{}",
             ms(tm.boundary), 100.0 * ms(tm.boundary) / run_ms.max(1e-9), run_ms,
             if tm.unmarked > 0.0 { format!("; {:.0} invocations were not measured (their plugins do not mark)", tm.unmarked) } else { String::new() }
         );
@@ -128,10 +130,10 @@ pub fn run(nodes: usize, lines: usize) -> anyhow::Result<ExitCode> {
         let parts: Vec<String> = by_node.iter().map(|(n, (k, b))| format!("{n} {b:.1} ms ({:.1} µs per node step)", 1e3 * b / *k as f64)).collect();
         println!("boundary by graph node: {}; the matchers' explanations at the end: {:.1} ms", parts.join(", "), ms(tm.boundary) - stepped);
         let after = registry.runtime.boundary_split();
-        println!("boundary by call and phase (ms: packing inputs on the host, instantiation, inputs copied in and decoded, results encoded and copied out):");
+        println!("boundary by call and phase (ms: packing inputs on the host, instantiation, inputs copied in and decoded, results encoded and copied out, teardown):");
         for ((name, now), before) in planmap_runtime::invoke::SPLIT_CALLS.iter().zip(&after).zip(&split_before) {
             let d = now.since(before);
-            println!("  {name:<8} {:>5.2} = {:.2} + {:.2} + {:.2} + {:.2}", ms(d.total()), ms(d.pack), ms(d.instantiate), ms(d.inputs_in), ms(d.results_out));
+            println!("  {name:<8} {:>5.2} = {:.2} + {:.2} + {:.2} + {:.2} + {:.2}", ms(d.total()), ms(d.pack), ms(d.instantiate), ms(d.inputs_in), ms(d.results_out), ms(d.teardown));
         }
         Ok(ExitCode::SUCCESS)
     })
