@@ -75,6 +75,20 @@ async fn a_plugin_that_allocates_past_its_cap_fails_with_the_memory_error() {
 }
 
 #[tokio::test]
+async fn a_call_that_fits_the_allocators_arena_never_grows_memory() {
+    let p = chaos();
+    let (r, small) = invoke(&p, r#"{"mode":"ok","confidence":0.7}"#, CallLimits::default(), Grants::none()).await;
+    assert!(r.is_ok(), "{:?}", r.err());
+    // The module starts with the SDK's 8 MiB arena, its stack and data: about 9 MiB,
+    // and a small call stays there (no memory.grow, so no protection changes).
+    assert!((8 << 20..10 << 20).contains(&small.peak_memory), "peak {} bytes", small.peak_memory);
+    let (r, big) = invoke(&p, r#"{"mode":"alloc","mib":12}"#, CallLimits::default(), Grants::none()).await;
+    assert!(r.is_ok(), "{:?}", r.err());
+    assert!(big.peak_memory >= small.peak_memory + (4 << 20), "past the arena memory grows: {} then {}", small.peak_memory, big.peak_memory);
+    ok_call_still_works(&p).await;
+}
+
+#[tokio::test]
 async fn an_ungranted_capability_is_denied_with_a_clear_error() {
     let p = chaos();
     let (r, report) = invoke(&p, r#"{"mode":"llm"}"#, CallLimits::default(), Grants::none()).await;

@@ -415,13 +415,32 @@ mod bump {
     unsafe impl Sync for Cell {}
     static STATE: Cell = Cell(UnsafeCell::new(State { next: 0, end: 0 }));
 
+    /// Bytes allocated from a zeroed static region before memory is grown: a batch of
+    /// 64 plan nodes usually needs a few MiB. The region is part of the module's
+    /// initial memory, which the host keeps accessible between instances in a pooled
+    /// slot, so a call that fits takes no `memory.grow` and the next instantiation
+    /// no protection change: each of those walks the page table of every resident
+    /// page in the range and was about a fifth of the boundary time.
+    const ARENA_BYTES: usize = 8 << 20;
+    #[repr(C, align(16))]
+    struct Arena(UnsafeCell<[u8; ARENA_BYTES]>);
+    // SAFETY: wasm32 plugins are single-threaded; the arena is only handed out by
+    // the allocator, a byte range at a time.
+    unsafe impl Sync for Arena {}
+    static ARENA: Arena = Arena(UnsafeCell::new([0; ARENA_BYTES]));
+
     unsafe impl GlobalAlloc for super::BumpAlloc {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             // SAFETY: single-threaded; no other reference to STATE is live.
             let st = unsafe { &mut *STATE.0.get() };
             let align = layout.align().max(1);
             let mut start = (st.next + align - 1) & !(align - 1);
-            if st.end == 0 || start + layout.size() > st.end {
+            if st.end == 0 {
+                st.next = ARENA.0.get() as usize;
+                st.end = st.next + ARENA_BYTES;
+                start = (st.next + align - 1) & !(align - 1);
+            }
+            if start + layout.size() > st.end {
                 let need = layout.size() + align;
                 let needed = need.div_ceil(PAGE);
                 // Each growth is a call into the host that changes page protections
