@@ -78,7 +78,8 @@ enum Phase {
 pub struct InvokeReport {
     /// Instantiation of the pre-linked component in the fresh store.
     pub instantiate: Duration,
-    /// Dropping the store after the call (the instance's memory reset for reuse).
+    /// After the export returned: the store's measurements read and the store dropped
+    /// (the instance's memory reset for the slot's next use).
     pub teardown: Duration,
     /// The whole invocation: packing the inputs into the contract's form, instantiation,
     /// the export call (capability time included) and teardown.
@@ -116,7 +117,8 @@ pub struct BoundarySplit {
     /// From the plugin's last mark to the export's return: results encoded, copied out
     /// and decoded.
     pub results_out: Duration,
-    /// Dropping the store: the instance torn down and its memory reset for reuse.
+    /// After the export returned: the store read and dropped, the instance's memory
+    /// reset for reuse. The phases sum to `InvokeReport::boundary`.
     pub teardown: Duration,
 }
 
