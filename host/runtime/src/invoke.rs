@@ -123,20 +123,24 @@ pub struct BoundarySplit {
 }
 
 impl BoundarySplit {
+    /// The phases in the order their fields are declared.
+    fn phases(&self) -> [Duration; 5] {
+        [self.pack, self.instantiate, self.inputs_in, self.results_out, self.teardown]
+    }
+
+    fn from_phases([pack, instantiate, inputs_in, results_out, teardown]: [Duration; 5]) -> Self {
+        BoundarySplit { pack, instantiate, inputs_in, results_out, teardown }
+    }
+
     /// The phases, summed.
     pub fn total(&self) -> Duration {
-        self.pack + self.instantiate + self.inputs_in + self.results_out + self.teardown
+        self.phases().iter().sum()
     }
 
     /// The time since `earlier` (a reading of the same totals).
     pub fn since(&self, earlier: &BoundarySplit) -> BoundarySplit {
-        BoundarySplit {
-            pack: self.pack - earlier.pack,
-            instantiate: self.instantiate - earlier.instantiate,
-            inputs_in: self.inputs_in - earlier.inputs_in,
-            results_out: self.results_out - earlier.results_out,
-            teardown: self.teardown - earlier.teardown,
-        }
+        let (now, then) = (self.phases(), earlier.phases());
+        Self::from_phases(std::array::from_fn(|i| now[i].saturating_sub(then[i])))
     }
 }
 
@@ -151,17 +155,14 @@ pub(crate) struct SplitTotals([[std::sync::atomic::AtomicU64; 5]; 5]);
 impl SplitTotals {
     fn add(&self, call: usize, s: &BoundarySplit) {
         use std::sync::atomic::Ordering::Relaxed;
-        for (total, d) in self.0[call].iter().zip([s.pack, s.instantiate, s.inputs_in, s.results_out, s.teardown]) {
+        for (total, d) in self.0[call].iter().zip(s.phases()) {
             total.fetch_add(d.as_nanos() as u64, Relaxed);
         }
     }
 
     pub(crate) fn get(&self) -> [BoundarySplit; 5] {
         use std::sync::atomic::Ordering::Relaxed;
-        std::array::from_fn(|c| {
-            let d = |i: usize| Duration::from_nanos(self.0[c][i].load(Relaxed));
-            BoundarySplit { pack: d(0), instantiate: d(1), inputs_in: d(2), results_out: d(3), teardown: d(4) }
-        })
+        std::array::from_fn(|c| BoundarySplit::from_phases(std::array::from_fn(|i| Duration::from_nanos(self.0[c][i].load(Relaxed)))))
     }
 }
 

@@ -87,8 +87,7 @@ pub struct Neighbour {
     pub id: String,
     pub operator: String,
     pub family: Family,
-    /// `parent`, `child` or `reuses`.
-    pub relation: String,
+    pub relation: wit::Relation,
     pub mapped: Option<Location>,
     pub mapped_site: Option<u32>,
 }

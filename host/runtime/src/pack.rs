@@ -97,11 +97,7 @@ impl Packer {
                 id: self.text(&x.id),
                 operator: self.text(&x.operator),
                 family: x.family,
-                relation: match x.relation.as_str() {
-                    "parent" => wit::Relation::Parent,
-                    "reuses" => wit::Relation::Reuses,
-                    _ => wit::Relation::Child,
-                },
+                relation: x.relation,
                 mapped: x.mapped.as_ref().map(|l| self.location(l)),
                 mapped_site: x.mapped_site,
             })
@@ -199,7 +195,7 @@ mod tests {
         let mut n = PlanNode::named("7", "SortMergeJoin", wit::Family::Join);
         n.semantics.left_keys = vec!["customer_id".into()];
         n.semantics.sort_keys = vec![model::SortKey { expr: "amount".into(), ascending: false }];
-        n.neighbours = vec![model::Neighbour { id: "3".into(), operator: "Exchange".into(), family: wit::Family::Exchange, relation: "child".into(), mapped: None, mapped_site: None }];
+        n.neighbours = vec![model::Neighbour { id: "3".into(), operator: "Exchange".into(), family: wit::Family::Exchange, relation: wit::Relation::Child, mapped: None, mapped_site: None }];
         let mut input = model::StepInput { node: n, candidates: vec![wit::Candidate { site_id: 4, retrieval_score: 1.0, confidence: 0.0 }], features: vec![0.5], visit: 1 };
         let b = model::Batch { config: String::new(), analysis_id: "a".into(), graph_node: "g".into(), max_visits: 2, feature_names: vec![], sites: vec![] };
         let (packed, inputs) = batch(&b, std::slice::from_mut(&mut input), NodeDetail::Full).unwrap();

@@ -1,6 +1,7 @@
 //! Plan nodes into the contract's form, with their neighbours.
 
 use crate::plan::{Family, Ownership, Plan, PlanNode};
+use planmap_runtime::wit::Relation;
 use planmap_runtime::{model, wit};
 use std::collections::HashMap;
 
@@ -29,9 +30,9 @@ fn family(f: Family) -> wit::Family {
     }
 }
 
-fn neighbour(plan: &Plan, id: &str, relation: &str) -> Option<model::Neighbour> {
+fn neighbour(plan: &Plan, id: &str, relation: Relation) -> Option<model::Neighbour> {
     let n = plan.node(id)?;
-    Some(model::Neighbour { id: n.id.clone(), operator: n.operator.clone(), family: family(n.family), relation: relation.into(), mapped: None, mapped_site: None })
+    Some(model::Neighbour { id: n.id.clone(), operator: n.operator.clone(), family: family(n.family), relation, mapped: None, mapped_site: None })
 }
 
 /// Where owned nodes were mapped by an earlier pass (location and site id by node id),
@@ -98,17 +99,17 @@ fn owned_around(plan: &Plan, n: &PlanNode) -> (Option<String>, Vec<String>) {
 pub fn for_plugins(plan: &Plan, n: &PlanNode, known: Option<&Known>) -> model::PlanNode {
     let mut neighbours: Vec<model::Neighbour> = Vec::new();
     if let Some(p) = &n.parent {
-        neighbours.extend(neighbour(plan, p, "parent"));
+        neighbours.extend(neighbour(plan, p, Relation::Parent));
     }
     for c in &n.children {
-        neighbours.extend(neighbour(plan, c, "child"));
+        neighbours.extend(neighbour(plan, c, Relation::Child));
     }
     if let Some(r) = &n.reuses {
-        neighbours.extend(neighbour(plan, r, "reuses"));
+        neighbours.extend(neighbour(plan, r, Relation::Reuses));
     }
     if let Some(known) = known {
         let (up, down) = owned_around(plan, n);
-        for (id, relation) in up.into_iter().map(|u| (u, "parent")).chain(down.into_iter().map(|d| (d, "child"))) {
+        for (id, relation) in up.into_iter().map(|u| (u, Relation::Parent)).chain(down.into_iter().map(|d| (d, Relation::Child))) {
             let Some((loc, site)) = known.at.get(&id) else { continue };
             match neighbours.iter_mut().find(|x| x.id == id) {
                 Some(x) => {

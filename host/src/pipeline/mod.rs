@@ -276,16 +276,16 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
         for chunk in idxs.chunks(MAX_BATCH) {
             let view: &[Walk] = walks;
             let x = crossing(chunk.iter().map(|&i| (shown(&view[i]), view[i].out.feature_names.as_slice())), true);
-            let mut inputs: Vec<StepInput> = chunk
-                .iter()
-                .zip(x.parts)
-                .map(|(&i, (candidates, features))| StepInput { node: view[i].input.node.clone(), candidates, features, visit: view[i].visits.get(&gname).copied().unwrap_or(1) })
-                .collect();
+            for &i in chunk {
+                walks[i].input.visit = walks[i].visits.get(&gname).copied().unwrap_or(1);
+            }
+            let mut inputs = lend_inputs(walks, chunk, x.parts);
             let batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: x.names, sites: x.sites };
             let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
             let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gname.clone(), plan_node: batch_label(&ids) };
             let call = BatchCall { batch: &batch, inputs: &mut inputs, detail: NodeDetail::Full, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
             let (result, report) = runtime.explain_batch(&plugin, call).await;
+            give_back(walks, chunk, inputs);
             crate::metrics::record_invocation(&plugin_name, "", report.outcome, report.call);
             for &i in chunk {
                 charge(&mut walks[i].out, &report, chunk.len());
@@ -464,14 +464,11 @@ async fn step(
     // The inputs move into the batch and back.
     let view: &[Walk] = walks;
     let x = crossing(chunk.iter().map(|&i| (view[i].candidates.as_slice(), view[i].feature_names.as_slice())), gnode.kind == planmap_runtime::Kind::Matcher);
-    let mut inputs: Vec<StepInput> = Vec::with_capacity(chunk.len());
-    for (&i, (candidates, features)) in chunk.iter().zip(x.parts) {
+    for &i in chunk {
         let w = &mut walks[i];
         w.out.candidates_in += w.candidates.len();
-        let mut input = std::mem::replace(&mut w.input, StepInput { node: PlanNode::named("", "", Family::Other), candidates: Vec::new(), features: Vec::new(), visit: 0 });
-        (input.candidates, input.features) = (candidates, features);
-        inputs.push(input);
     }
+    let mut inputs = lend_inputs(walks, chunk, x.parts);
     if let Some(&first) = chunk.first() {
         walks[first].out.sites_in += x.sites.len();
     }
@@ -519,12 +516,10 @@ async fn step(
             v
         }
     };
+    give_back(walks, chunk, inputs);
     let mut results = Vec::with_capacity(chunk.len());
-    for ((&i, mut input), (r, rep, n)) in chunk.iter().zip(inputs).zip(per_node) {
-        input.candidates = Vec::new();
-        input.features = Vec::new();
+    for (&i, (r, rep, n)) in chunk.iter().zip(per_node) {
         let w = &mut walks[i];
-        w.input = input;
         charge(&mut w.out, &rep, n);
         let (decision, reason) = match &r {
             Ok(StepOutput::Decision(Decision { label, reason })) => (Some(label.clone()), Some(reason.clone())),
@@ -563,6 +558,30 @@ fn shown(w: &Walk) -> &[Candidate] {
     &w.out.candidates[..w.out.candidates.len().min(SHOWN)]
 }
 
+
+/// The walks' inputs for one invocation, moved out of them (no plan node is copied)
+/// with the candidates and feature matrices this call hands over; `give_back` returns
+/// them.
+fn lend_inputs(walks: &mut [Walk], chunk: &[usize], parts: Vec<(Vec<planmap_runtime::wit::Candidate>, Vec<f64>)>) -> Vec<StepInput> {
+    chunk
+        .iter()
+        .zip(parts)
+        .map(|(&i, (candidates, features))| {
+            let stand_in = StepInput { node: PlanNode::named("", "", Family::Other), candidates: Vec::new(), features: Vec::new(), visit: 0 };
+            let mut input = std::mem::replace(&mut walks[i].input, stand_in);
+            (input.candidates, input.features) = (candidates, features);
+            input
+        })
+        .collect()
+}
+
+/// Each walk's input back from an invocation, without the call's candidates and features.
+fn give_back(walks: &mut [Walk], chunk: &[usize], inputs: Vec<StepInput>) {
+    for (&i, mut input) in chunk.iter().zip(inputs) {
+        (input.candidates, input.features) = (Vec::new(), Vec::new());
+        walks[i].input = input;
+    }
+}
 /// The feature names of several walks, each once, in order of first appearance.
 fn union_of<'a>(lists: impl Iterator<Item = &'a [String]>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
