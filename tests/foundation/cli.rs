@@ -44,9 +44,9 @@ fn plugin_inspect_reports_world_version_exports_imports_size_and_digest() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["kind"], "scorer");
-    assert_eq!(v["package_version"], "0.5.0");
-    assert_eq!(v["exports"][0], "planmap:strategy/score@0.5.0");
-    assert!(v["imports"].as_array().unwrap().iter().any(|i| i == "planmap:strategy/llm@0.5.0"));
+    assert_eq!(v["package_version"], "0.6.0");
+    assert_eq!(v["exports"][0], "planmap:strategy/score@0.6.0");
+    assert!(v["imports"].as_array().unwrap().iter().any(|i| i == "planmap:strategy/llm@0.6.0"));
     assert_eq!(v["size"].as_u64().unwrap() as usize, wasm("chaos_scorer").len());
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
     let (code, _, err) = planmap(&["plugin", "inspect", "README.md"]);

@@ -2,9 +2,8 @@
 //! capabilities, and keeps serving the next call normally after each failure.
 
 use crate::support::*;
-use planmap::runtime::model::{Batch, StepInput};
+use planmap::runtime::model::{Ranking, StepInput};
 use planmap::runtime::wit::*;
-use planmap::runtime::wit::Ranking;
 use planmap::runtime::{Call, CallLimits, CallScope, Capability, Grants, InvokeCause, LoadedPlugin, StepOutput};
 use std::time::{Duration, Instant};
 
@@ -15,11 +14,11 @@ fn chaos() -> LoadedPlugin {
 /// Invoke the chaos scorer with a config, limits and grants.
 async fn invoke(p: &LoadedPlugin, config: &str, limits: CallLimits, grants: Grants) -> (Result<StepOutput, planmap::runtime::InvokeError>, planmap::runtime::InvokeReport) {
     let sites = vec![site(0, "join", "etl/a.py", 10, &["id"])];
-    let mut input = StepInput { node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]), candidates: candidates(&sites), features: vec![], visit: 1 };
-    let batch = Batch { config: config.into(), analysis_id: "t".into(), graph_node: "score".into(), max_visits: 1, feature_names: vec![], sites: vec![] };
+    let (mut batch, rows) = batch_with_candidates(config, "score", &sites);
+    let input = StepInput { node: plan_node("7", "SortMergeJoin", Family::Join, &["id"]), candidates: rows, visit: 1 };
     let call = Call {
-        batch: &batch,
-        input: &mut input,
+        batch: &mut batch,
+        input: &input,
         detail: Default::default(),
         limits,
         grants,

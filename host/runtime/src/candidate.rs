@@ -1,9 +1,8 @@
 //! The host's candidate: the code site itself with everything the steps found (feature
 //! values, evidence, confidence, explanation). It stays on the host side; plugins see
-//! `wit::Candidate` (the site's id and numbers), which `slim` makes.
+//! a row of the batch's candidate columns (the site's id and numbers).
 
 use crate::model::{CodeSite, Evidence};
-use crate::wit;
 
 /// A code site proposed for a plan node, enriched as it moves through the graph.
 #[derive(Debug, Clone)]
@@ -63,28 +62,9 @@ impl Candidate {
     pub fn assessed_mut(&mut self) -> &mut Assessed {
         self.assessed.get_or_insert_with(|| Assessed { features: Vec::new(), evidence: Vec::new(), confidence: 0.0, explanation: String::new() })
     }
-    /// What a plugin sees of it (its features go in the step's feature matrix).
-    pub fn slim(&self) -> wit::Candidate {
-        wit::Candidate { site_id: self.site.id, retrieval_score: self.retrieval_score, confidence: self.confidence() }
-    }
 }
 
 /// Row `i` of a contract matrix with `width` columns (empty when there is no such row).
 pub fn matrix_row(matrix: &[f64], width: usize, i: usize) -> &[f64] {
     matrix.get(i * width..(i + 1) * width).unwrap_or(&[])
-}
-
-/// The candidates' feature values as the contract's row-major matrix: one row per
-/// candidate, `width` columns, a candidate's value for its own feature k in column
-/// `columns[k]` (`NaN` where a candidate has no value).
-pub fn feature_matrix(candidates: &[Candidate], columns: &[usize], width: usize) -> Vec<f64> {
-    let mut m = vec![f64::NAN; candidates.len() * width];
-    for (i, c) in candidates.iter().enumerate() {
-        for (&col, &v) in columns.iter().zip(c.features()) {
-            if col < width {
-                m[i * width + col] = v;
-            }
-        }
-    }
-    m
 }

@@ -7,10 +7,9 @@ use crate::capabilities::{CallScope, Capabilities, Grants};
 use crate::host_impl::{HostState, HostUsage};
 use crate::limits::{human, mib, CallLimits, EPOCH_TICK, HOST_CALL_ALLOWANCE};
 use crate::plugin::{duration_ms, Kind, LoadedPlugin, Pre};
-use crate::model::{Batch, StepInput};
+use crate::model::{Assessments, Batch, Explanation, Proposal, Ranking, StepInput};
 use crate::pack::{self, NodeDetail};
-use crate::model::Explanation;
-use crate::wit::{self, Assessments, Decision, ErrorCode, PluginError, Proposal, Ranking};
+use crate::wit::{self, Decision, ErrorCode, PluginError};
 use crate::Runtime;
 use std::fmt;
 use std::sync::Arc;
@@ -19,10 +18,10 @@ use wasmtime::{Store, UpdateDeadline};
 
 /// What to run for one plan node.
 pub struct Call<'a> {
-    /// What the input shares with a batch (config, feature names, sites for matchers).
-    pub batch: &'a Batch,
-    /// Its candidates and feature matrix move into the call and back.
-    pub input: &'a mut StepInput,
+    /// What the input shares with a batch (config, feature names, sites for matchers)
+    /// and the candidate columns its rows index, which move into the call and back.
+    pub batch: &'a mut Batch,
+    pub input: &'a StepInput,
     /// How much of the plan node the plugin gets.
     pub detail: NodeDetail,
     pub limits: CallLimits,
@@ -34,10 +33,10 @@ pub struct Call<'a> {
 /// What to run for a batch of plan nodes at one graph node: one invocation, one result
 /// per input. `limits` are per plan node; the batch gets them times its size.
 pub struct BatchCall<'a> {
-    /// What the inputs share (config, feature names, for matchers the sites).
-    pub batch: &'a Batch,
-    /// Their candidates and feature matrices move into the call and back.
-    pub inputs: &'a mut [StepInput],
+    /// What the inputs share (config, feature names, for matchers the sites) and their
+    /// candidate columns, which move into the call and back.
+    pub batch: &'a mut Batch,
+    pub inputs: &'a [StepInput],
     /// How much of each plan node the plugin gets.
     pub detail: NodeDetail,
     pub limits: CallLimits,
@@ -220,7 +219,7 @@ impl Runtime {
     /// invocation error (cause `Plugin`).
     pub async fn invoke(&self, plugin: &LoadedPlugin, call: Call<'_>) -> (Result<StepOutput, InvokeError>, InvokeReport) {
         let Call { batch, input, detail, limits, grants, capabilities, scope } = call;
-        let batch = BatchCall { batch, inputs: std::slice::from_mut(input), detail, limits, grants, capabilities, scope: scope.clone() };
+        let batch = BatchCall { batch, inputs: std::slice::from_ref(input), detail, limits, grants, capabilities, scope: scope.clone() };
         let (result, mut report) = self.invoke_batch(plugin, batch).await;
         let one = match result {
             Err(e) => Err(e),
@@ -335,7 +334,7 @@ impl Runtime {
             Err(c) => c.outcome(),
         };
         // Back to the caller, which may retry its inputs one by one.
-        pack::restore(inputs, packed);
+        pack::restore(batch, shared);
         match outcome {
             Ok(out) => {
                 tracing::debug!(ms = duration_ms(report.call), host_calls = report.usage.calls, "plugin ok");
@@ -365,9 +364,6 @@ pub fn plugin_error(plugin: &LoadedPlugin, scope: &CallScope, e: PluginError, re
 /// Instantiate and call the kind's export with the whole batch.
 async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &wit::Batch, inputs: &[wit::StepInput], phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
     let t = Instant::now();
-    fn each<T>(v: Vec<Result<T, PluginError>>, f: fn(T) -> StepOutput) -> Vec<Result<StepOutput, PluginError>> {
-        v.into_iter().map(|r| r.map(f)).collect()
-    }
     if phase == Phase::Explain && !matches!(pre, Pre::Matcher(_)) {
         return Err(wasmtime::Error::msg("only matchers explain their evidence"));
     }
@@ -375,26 +371,26 @@ async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &wit::Batch, inputs
         Pre::Retriever(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_retrieve().call_retrieve(&mut *store, batch, inputs).await?, StepOutput::Proposals)
+            pack::proposals(i.planmap_strategy_retrieve().call_retrieve(&mut *store, batch, inputs).await?)
         }
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
             let m = i.planmap_strategy_matching();
             match phase {
-                Phase::Step => each(m.call_match_candidates(&mut *store, batch, inputs).await?, StepOutput::Assessments),
-                Phase::Explain => each(pack::explained(m.call_explain_candidates(&mut *store, batch, inputs).await?), StepOutput::Explanations),
+                Phase::Step => pack::assessments(m.call_match_candidates(&mut *store, batch, inputs).await?),
+                Phase::Explain => pack::explained(m.call_explain_candidates(&mut *store, batch, inputs).await?),
             }
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_score().call_score(&mut *store, batch, inputs).await?, StepOutput::Rankings)
+            pack::rankings(i.planmap_strategy_score().call_score(&mut *store, batch, inputs).await?)
         }
         Pre::Router(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            each(i.planmap_strategy_route().call_route(&mut *store, batch, inputs).await?, StepOutput::Decision)
+            i.planmap_strategy_route().call_route(&mut *store, batch, inputs).await?.into_iter().map(|r| r.map(StepOutput::Decision)).collect()
         }
     })
 }

@@ -16,7 +16,7 @@ pub mod pack;
 pub mod plugin;
 
 pub use bindings::wit;
-pub use candidate::{feature_matrix, matrix_row, Assessed, Candidate};
+pub use candidate::{matrix_row, Assessed, Candidate};
 pub use capabilities::{CallScope, Capabilities, Capability, CapabilityError, Grants};
 pub use engine::{Runtime, RuntimeConfig};
 pub use invoke::{plugin_error, BatchCall, BoundarySplit, Call, InvokeCause, InvokeError, InvokeReport, StepOutput};

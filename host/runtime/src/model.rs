@@ -133,7 +133,7 @@ pub struct CodeSite {
     pub functions: Vec<String>,
 }
 
-/// What every input of a batch shares.
+/// What every input of a batch shares, and their candidates.
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub config: String,
@@ -143,16 +143,75 @@ pub struct Batch {
     pub feature_names: Vec<String>,
     /// Matchers: every site the batch's candidates name, once.
     pub sites: Vec<CodeSite>,
+    /// Every input's candidates in the contract's columns, input after input (features
+    /// one column per `feature_names`). They move into a call and back, not copied.
+    pub candidates: wit::Candidates,
+}
+
+impl Batch {
+    /// Append a candidate to the batch's columns; its feature row, all `NaN` (no
+    /// value), one column per feature name, to fill in.
+    pub fn push_candidate(&mut self, site_id: u32, retrieval_score: f64, confidence: f64) -> &mut [f64] {
+        let c = &mut self.candidates;
+        c.site_ids.push(site_id);
+        c.retrieval_scores.push(retrieval_score);
+        c.confidences.push(confidence);
+        let start = c.features.len();
+        c.features.resize(start + self.feature_names.len(), f64::NAN);
+        &mut c.features[start..]
+    }
+
+    /// How many candidates the batch holds.
+    pub fn candidate_count(&self) -> usize {
+        self.candidates.site_ids.len()
+    }
+
+    /// The candidate rows appended since the batch held `start` of them.
+    pub fn candidates_since(&self, start: usize) -> wit::Rows {
+        wit::Rows { start: start as u32, len: (self.candidate_count() - start) as u32 }
+    }
+}
+
+/// No candidates (what a batch starts with).
+pub fn no_candidates() -> wit::Candidates {
+    wit::Candidates { site_ids: Vec::new(), retrieval_scores: Vec::new(), confidences: Vec::new(), features: Vec::new() }
 }
 
 /// What one plan node brings to a step.
 #[derive(Debug, Clone)]
 pub struct StepInput {
     pub node: PlanNode,
-    pub candidates: Vec<wit::Candidate>,
-    /// Row-major, one row per candidate, one column per `Batch::feature_names`.
-    pub features: Vec<f64>,
+    /// Its candidates: rows of `Batch::candidates`.
+    pub candidates: wit::Rows,
     pub visit: u32,
+}
+
+/// A retriever's proposal: a code site by id and its retrieval score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Proposal {
+    pub site_id: u32,
+    pub retrieval_score: f64,
+}
+
+/// A scorer's verdict on one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    pub site_id: u32,
+    /// Calibrated probability that the candidate is right.
+    pub confidence: f64,
+    /// Why; empty for the host to build from the evidence.
+    pub explanation: String,
+}
+
+/// A matcher's findings for one plan node, in numbers: feature values and their
+/// weights as evidence, one row per assessed candidate, one column per name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessments {
+    /// The columns: the batch's names, shared by its inputs' results.
+    pub feature_names: std::sync::Arc<[String]>,
+    pub site_ids: Vec<u32>,
+    pub features: Vec<f64>,
+    pub weights: Vec<f64>,
 }
 
 /// One piece of evidence for or against a candidate, in words.

@@ -12,7 +12,7 @@ use wasmtime::component::Component;
 
 /// Contract versions this host links. A plugin built against another version is
 /// refused with a message naming these.
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.5.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.6.0"];
 /// WIT package every strategy plugin exports from.
 const PACKAGE: &str = "planmap:strategy";
 
@@ -237,10 +237,10 @@ mod tests {
 
     #[test]
     fn identifies_kind_and_refuses_unknown_versions() {
-        let ok = identify("p", &["planmap:strategy/score@0.5.0".into()]).unwrap();
-        assert_eq!(ok, (Kind::Scorer, "0.5.0".into()));
+        let ok = identify("p", &["planmap:strategy/score@0.6.0".into()]).unwrap();
+        assert_eq!(ok, (Kind::Scorer, "0.6.0".into()));
         let err = identify("p", &["planmap:strategy/score@9.0.0".into()]).unwrap_err().to_string();
-        assert!(err.contains("9.0.0") && err.contains("planmap:strategy@0.5.0"), "{err}");
+        assert!(err.contains("9.0.0") && err.contains("planmap:strategy@0.6.0"), "{err}");
         assert!(matches!(identify("p", &["wasi:cli/run@0.2.6".into()]), Err(LoadError::NoWorld { .. })));
     }
 }

@@ -7,9 +7,9 @@ use crate::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex}
 use crate::pipeline::{run_node, RunContext};
 use crate::snapshot::{Registry, Sources};
 use clap::Subcommand;
-use planmap_runtime::model::{Batch, CodeSite, Location, PlanNode, Semantics, StepInput};
+use planmap_runtime::model::{no_candidates, Batch, CodeSite, Location, PlanNode, Semantics, StepInput};
 use planmap_runtime::wit::*;
-use planmap_runtime::{Call, CallLimits, CallScope, Grants, Runtime, RuntimeConfig};
+use planmap_runtime::{Call, CallLimits, Candidate, CallScope, Grants, Runtime, RuntimeConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -112,9 +112,21 @@ pub fn synthetic_node() -> PlanNode {
     }
 }
 
-/// What a synthetic batch's inputs share.
-fn batch_of(config: &str, feature_names: Vec<String>, sites: Vec<CodeSite>) -> Batch {
-    Batch { config: config.to_string(), analysis_id: "bench".into(), graph_node: "n".into(), max_visits: 2, feature_names, sites }
+/// A synthetic batch: what its inputs share, and each input's candidates in its columns
+/// (their rows, in order).
+fn batch_of(config: &str, feature_names: Vec<String>, sites: Vec<CodeSite>, per_input: &[Vec<Candidate>]) -> (Batch, Vec<Rows>) {
+    let mut b = Batch { config: config.to_string(), analysis_id: "bench".into(), graph_node: "n".into(), max_visits: 2, feature_names, sites, candidates: no_candidates() };
+    let rows = per_input
+        .iter()
+        .map(|cands| {
+            let start = b.candidate_count();
+            for c in cands {
+                b.push_candidate(c.site.id, c.retrieval_score, c.confidence());
+            }
+            b.candidates_since(start)
+        })
+        .collect();
+    (b, rows)
 }
 
 /// `n` host-side candidates on the synthetic sites.
@@ -129,11 +141,10 @@ fn candidates(n: usize) -> Vec<planmap_runtime::Candidate> {
 pub async fn time_invocations(runtime: &Runtime, plugin: &planmap_runtime::LoadedPlugin, caps: &Arc<JobCapabilities>, config: &str, iterations: usize, nodes: usize, names: &[String], batch: impl Fn() -> Vec<Candidate>) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(iterations);
     for _ in 0..iterations {
-        let mut inputs: Vec<StepInput> = (0..nodes)
-            .map(|_| StepInput { node: synthetic_node(), candidates: batch(), features: Vec::new(), visit: 1 })
-            .collect();
-        let shared = batch_of(config, names.to_vec(), vec![]);
-        let call = planmap_runtime::BatchCall { batch: &shared, inputs: &mut inputs, detail: Default::default(), limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
+        let per_input: Vec<Vec<Candidate>> = (0..nodes).map(|_| batch()).collect();
+        let (mut shared, rows) = batch_of(config, names.to_vec(), vec![], &per_input);
+        let inputs: Vec<StepInput> = rows.into_iter().map(|candidates| StepInput { node: synthetic_node(), candidates, visit: 1 }).collect();
+        let call = planmap_runtime::BatchCall { batch: &mut shared, inputs: &inputs, detail: Default::default(), limits: CallLimits::default(), grants: Grants::none(), capabilities: caps.clone(), scope: CallScope::default() };
         let t = Instant::now();
         let (r, _) = runtime.invoke_batch(plugin, call).await;
         times.push(t.elapsed());
@@ -199,9 +210,9 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         for _ in 0..iterations {
             let host = candidates(50);
             let sites: Vec<_> = if matcher { host.iter().map(|c| c.site.clone()).collect() } else { vec![] };
-            let mut input = StepInput { node: node.clone(), candidates: host.iter().map(planmap_runtime::Candidate::slim).collect(), features: vec![], visit: 1 };
-            let shared = batch_of(config, vec![], sites);
-            let call = Call { batch: &shared, input: &mut input, detail: Default::default(), limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
+            let (mut shared, rows) = batch_of(config, vec![], sites, std::slice::from_ref(&host));
+            let input = StepInput { node: node.clone(), candidates: rows[0], visit: 1 };
+            let call = Call { batch: &mut shared, input: &input, detail: Default::default(), limits: CallLimits::default(), grants, capabilities: caps.clone(), scope: CallScope::default() };
             let t = Instant::now();
             let (r, rep) = runtime.invoke(&p, call).await;
             times.push(t.elapsed());
@@ -217,13 +228,13 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         println!("\n## no-op plugin by batch size (µs, p50): the runtime's own cost per step");
         let p = runtime.load("no-op", bytes, "bench")?;
         for n in [0usize, 1, 10, 20, 50] {
-            let times = time_invocations(&runtime, &p, &caps, config, iterations, 1, &[], || candidates(n).iter().map(planmap_runtime::Candidate::slim).collect()).await?;
+            let times = time_invocations(&runtime, &p, &caps, config, iterations, 1, &[], || candidates(n)).await?;
             let (p50, p99, _) = stats(times);
             println!("candidates {n:>3}: p50 {p50:>8.1}  p99 {p99:>8.1}");
         }
         println!("\n## no-op plugin by plan nodes per invocation, 15 candidates each (µs, p50): what one more node costs");
         for n in [1usize, 16, 64] {
-            let times = time_invocations(&runtime, &p, &caps, config, iterations / 4, n, &[], || candidates(15).iter().map(planmap_runtime::Candidate::slim).collect()).await?;
+            let times = time_invocations(&runtime, &p, &caps, config, iterations / 4, n, &[], || candidates(15)).await?;
             let (p50, _, _) = stats(times);
             println!("nodes {n:>3}: p50 {p50:>8.1}  per node {:>6.2}", p50 / n as f64);
         }

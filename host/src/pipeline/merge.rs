@@ -52,11 +52,11 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
             // Where each of the result's feature names sits in the walk's list.
             let slots: Vec<usize> = assessments
                 .feature_names
-                .into_iter()
-                .map(|name| match feature_names.iter().position(|n| *n == name) {
+                .iter()
+                .map(|name| match feature_names.iter().position(|n| n == name) {
                     Some(k) => k,
                     None => {
-                        feature_names.push(name);
+                        feature_names.push(name.clone());
                         feature_names.len() - 1
                     }
                 })

@@ -13,7 +13,8 @@ pub use saved::{Resumed, SavedCandidate, SavedWalk};
 
 use crate::graph::{Condition, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant};
 use crate::snapshot::Snapshot;
-use planmap_runtime::model::{Batch, CodeSite, PlanNode, StepInput};
+use planmap_runtime::model::{no_candidates, Batch, PlanNode, StepInput};
+use planmap_runtime::wit::Rows;
 use planmap_runtime::wit::{Decision, Family};
 use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Candidate, Capabilities, InvokeError, InvokeReport, NodeDetail, Runtime, StepOutput};
 use serde::{Deserialize, Serialize};
@@ -182,7 +183,7 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
         .into_iter()
         .map(|(node, resumed)| {
             let mut w = Walk {
-                input: StepInput { node, candidates: Vec::new(), features: Vec::new(), visit: 0 },
+                input: StepInput { node, candidates: NO_ROWS, visit: 0 },
                 candidates: Vec::new(),
                 feature_names: Vec::new(),
                 out: NodeOutcome { candidates: Vec::new(), terminal: Terminal::Failed, steps: Vec::new(), error: None, plugin_time: Default::default(), host_time: Default::default(), boundary: Default::default(), unmarked: 0.0, candidates_in: 0, sites_in: 0, feature_names: Vec::new(), shadows: Vec::new() },
@@ -274,16 +275,16 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
         let Some(plugin) = snap.plugins.get(&plugin_name).cloned() else { continue };
         let gnode = &graph.nodes[&gname];
         for chunk in idxs.chunks(MAX_BATCH) {
+            let mut batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: Vec::new(), sites: Vec::new(), candidates: no_candidates() };
             let view: &[Walk] = walks;
-            let x = crossing(chunk.iter().map(|&i| (shown(&view[i]), view[i].out.feature_names.as_slice())), true);
+            let rows = crossing(&mut batch, chunk.iter().map(|&i| (shown(&view[i]), view[i].out.feature_names.as_slice())), true);
             for &i in chunk {
                 walks[i].input.visit = walks[i].visits.get(&gname).copied().unwrap_or(1);
             }
-            let mut inputs = lend_inputs(walks, chunk, x.parts);
-            let batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: x.names, sites: x.sites };
+            let inputs = lend_inputs(walks, chunk, rows);
             let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
             let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gname.clone(), plan_node: batch_label(&ids) };
-            let call = BatchCall { batch: &batch, inputs: &mut inputs, detail: NodeDetail::Full, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+            let call = BatchCall { batch: &mut batch, inputs: &inputs, detail: NodeDetail::Full, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
             let (result, report) = runtime.explain_batch(&plugin, call).await;
             give_back(walks, chunk, inputs);
             crate::metrics::record_invocation(&plugin_name, "", report.outcome, report.call);
@@ -413,21 +414,30 @@ fn variant_named<'a>(gnode: &'a GraphNode, name: &str) -> Option<&'a Variant> {
     }
 }
 
-/// What a batch of walks hands a plugin: the union of their feature names, for a
-/// matcher every site their candidates name (once), and per walk its candidates in
-/// slim form with their feature matrix against the union's columns.
-struct Crossing {
-    names: Vec<String>,
-    sites: Vec<CodeSite>,
-    parts: Vec<(Vec<planmap_runtime::wit::Candidate>, Vec<f64>)>,
-}
-
-fn crossing<'a>(walks: impl Iterator<Item = (&'a [Candidate], &'a [String])> + Clone, with_sites: bool) -> Crossing {
-    let names = union_of(walks.clone().map(|(_, own)| own));
+/// Fill in what a batch of walks hands a plugin: the union of their feature names, for
+/// a matcher every site their candidates name (once), and every walk's candidates in
+/// the batch's columns, their features against the union's; each walk's rows.
+fn crossing<'a>(batch: &mut Batch, walks: impl Iterator<Item = (&'a [Candidate], &'a [String])> + Clone, with_sites: bool) -> Vec<Rows> {
+    batch.feature_names = union_of(walks.clone().map(|(_, own)| own));
     let mut seen = std::collections::HashSet::new();
-    let sites = if with_sites { walks.clone().flat_map(|(c, _)| c).filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()).collect() } else { Vec::new() };
-    let parts = walks.map(|(c, own)| (c.iter().map(Candidate::slim).collect(), planmap_runtime::feature_matrix(c, &columns(own, &names), names.len()))).collect();
-    Crossing { names, sites, parts }
+    if with_sites {
+        batch.sites = walks.clone().flat_map(|(c, _)| c).filter(|c| seen.insert(c.site.id)).map(|c| c.site.clone()).collect();
+    }
+    walks
+        .map(|(candidates, own)| {
+            let slots = columns(own, &batch.feature_names);
+            let start = batch.candidate_count();
+            for c in candidates {
+                let row = batch.push_candidate(c.site.id, c.retrieval_score, c.confidence());
+                for (&k, &v) in slots.iter().zip(c.features()) {
+                    if let Some(cell) = row.get_mut(k) {
+                        *cell = v;
+                    }
+                }
+            }
+            batch.candidates_since(start)
+        })
+        .collect()
 }
 
 /// The variant this run uses at a node (sticky by the experiment's key), if any.
@@ -462,21 +472,21 @@ async fn step(
     let plugin = snap.plugins[&plugin_name].clone();
     let config = config_of(gnode, variant, ctx);
     // The inputs move into the batch and back.
+    let mut batch = Batch { config, analysis_id: ctx.analysis_id.clone(), graph_node: gnode.name.clone(), max_visits, feature_names: Vec::new(), sites: Vec::new(), candidates: no_candidates() };
     let view: &[Walk] = walks;
-    let x = crossing(chunk.iter().map(|&i| (view[i].candidates.as_slice(), view[i].feature_names.as_slice())), gnode.kind == planmap_runtime::Kind::Matcher);
+    let rows = crossing(&mut batch, chunk.iter().map(|&i| (view[i].candidates.as_slice(), view[i].feature_names.as_slice())), gnode.kind == planmap_runtime::Kind::Matcher);
     for &i in chunk {
         let w = &mut walks[i];
         w.out.candidates_in += w.candidates.len();
     }
-    let mut inputs = lend_inputs(walks, chunk, x.parts);
+    let inputs = lend_inputs(walks, chunk, rows);
     if let Some(&first) = chunk.first() {
-        walks[first].out.sites_in += x.sites.len();
+        walks[first].out.sites_in += batch.sites.len();
     }
-    let batch = Batch { config, analysis_id: ctx.analysis_id.clone(), graph_node: gnode.name.clone(), max_visits, feature_names: x.names, sites: x.sites };
     let ids: Vec<&str> = inputs.iter().map(|x| x.node.id.as_str()).collect();
     let scope = CallScope { analysis_id: ctx.analysis_id.clone(), plugin: plugin_name.clone(), graph_node: gnode.name.clone(), plan_node: batch_label(&ids) };
     let detail = if gnode.brief_node { NodeDetail::Brief } else { NodeDetail::Full };
-    let call = BatchCall { batch: &batch, inputs: &mut inputs, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
+    let call = BatchCall { batch: &mut batch, inputs: &inputs, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope: scope.clone() };
     let (result, report) = runtime.invoke_batch(&plugin, call).await;
     let variant_name = variant.map(|v| v.name.as_str()).unwrap_or("");
     crate::metrics::record_invocation(&plugin_name, variant_name, report.outcome, report.call);
@@ -506,9 +516,9 @@ async fn step(
         Err(_) => {
             // Find the culprit: each input alone.
             let mut v = Vec::with_capacity(inputs.len());
-            for input in &mut inputs {
+            for input in &inputs {
                 let scope = CallScope { plan_node: input.node.id.clone(), ..scope.clone() };
-                let one = Call { batch: &batch, input, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope };
+                let one = Call { batch: &mut batch, input, detail, limits: gnode.limits, grants: gnode.grants, capabilities: caps.clone(), scope };
                 let (r, rep) = runtime.invoke(&plugin, one).await;
                 crate::metrics::record_invocation(&plugin_name, variant_name, rep.outcome, rep.call);
                 v.push((r, rep, 1));
@@ -559,26 +569,29 @@ fn shown(w: &Walk) -> &[Candidate] {
 }
 
 
+/// No candidate rows (a walk's input between calls).
+const NO_ROWS: Rows = Rows { start: 0, len: 0 };
+
 /// The walks' inputs for one invocation, moved out of them (no plan node is copied)
-/// with the candidates and feature matrices this call hands over; `give_back` returns
+/// with the rows of the batch's candidates this call hands over; `give_back` returns
 /// them.
-fn lend_inputs(walks: &mut [Walk], chunk: &[usize], parts: Vec<(Vec<planmap_runtime::wit::Candidate>, Vec<f64>)>) -> Vec<StepInput> {
+fn lend_inputs(walks: &mut [Walk], chunk: &[usize], rows: Vec<Rows>) -> Vec<StepInput> {
     chunk
         .iter()
-        .zip(parts)
-        .map(|(&i, (candidates, features))| {
-            let stand_in = StepInput { node: PlanNode::named("", "", Family::Other), candidates: Vec::new(), features: Vec::new(), visit: 0 };
+        .zip(rows)
+        .map(|(&i, candidates)| {
+            let stand_in = StepInput { node: PlanNode::named("", "", Family::Other), candidates: NO_ROWS, visit: 0 };
             let mut input = std::mem::replace(&mut walks[i].input, stand_in);
-            (input.candidates, input.features) = (candidates, features);
+            input.candidates = candidates;
             input
         })
         .collect()
 }
 
-/// Each walk's input back from an invocation, without the call's candidates and features.
+/// Each walk's input back from an invocation, without the call's rows.
 fn give_back(walks: &mut [Walk], chunk: &[usize], inputs: Vec<StepInput>) {
     for (&i, mut input) in chunk.iter().zip(inputs) {
-        (input.candidates, input.features) = (Vec::new(), Vec::new());
+        input.candidates = NO_ROWS;
         walks[i].input = input;
     }
 }

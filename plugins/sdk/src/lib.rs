@@ -168,10 +168,55 @@ pub fn each_input<C: DeserializeOwned + Default, I, T, E>(config: &str, inputs: 
     }
 }
 
-/// Row `i` of a row-major matrix with `width` columns (`step-input.features`): empty when
+/// Row `i` of a row-major matrix with `width` columns (`candidates.features`): empty when
 /// the matrix has no such row.
 pub fn row(matrix: &[f64], width: usize, i: usize) -> &[f64] {
     matrix.get(i * width..(i + 1) * width).unwrap_or(&[])
+}
+
+/// A run of rows of a batch-wide list (the contract's `rows` record). Each plugin
+/// implements it for its generated type with `planmap_plugin_sdk::places!(Text, Rows);`.
+pub trait Run {
+    /// (start, len) in rows.
+    fn run(&self) -> (u32, u32);
+}
+
+/// The rows of `list` a run names: an input's part of a batch-wide list (its terms,
+/// neighbours, candidates' site ids, ...). Empty when the run is not in the list (the
+/// host never sends one, so this only keeps a bad input from trapping).
+pub fn rows<'a, T>(list: &'a [T], r: &impl Run) -> &'a [T] {
+    let (start, len) = r.run();
+    let (start, len) = (start as usize, len as usize);
+    list.get(start..start.saturating_add(len)).unwrap_or(&[])
+}
+
+/// The rows of a row-major matrix with `width` columns a run names (an input's part of
+/// `candidates.features`): its candidates' rows, one after the other.
+pub fn matrix_rows<'a>(matrix: &'a [f64], width: usize, r: &impl Run) -> &'a [f64] {
+    let (start, len) = r.run();
+    let (start, len) = (start as usize * width, len as usize * width);
+    matrix.get(start..start.saturating_add(len)).unwrap_or(&[])
+}
+
+/// Per input of a result in columns: its (start, len) in the rows, or its error.
+pub type Runs<E> = Vec<Result<(u32, u32), E>>;
+
+/// Each input's result rows gathered into one list, input after input, for a
+/// contract result in columns: the rows and each input's run of them.
+pub fn gather<T, E>(results: impl IntoIterator<Item = Result<Vec<T>, E>>) -> (Vec<T>, Runs<E>) {
+    let mut rows = Vec::new();
+    let runs = results
+        .into_iter()
+        .map(|r| {
+            r.map(|mut v| {
+                let start = rows.len() as u32;
+                let len = v.len() as u32;
+                rows.append(&mut v);
+                (start, len)
+            })
+        })
+        .collect();
+    (rows, runs)
 }
 
 /// The logistic function, for turning a weighted evidence sum into a probability.
@@ -180,18 +225,24 @@ pub fn sigmoid(x: f64) -> f64 {
 }
 
 /// A place in a call's text (the contract's `text` record). Each plugin implements it
-/// for its generated type with `planmap_plugin_sdk::places!(Text);`.
+/// for its generated type with `planmap_plugin_sdk::places!(Text, Rows);`.
 pub trait Place {
     /// (start, len) in bytes.
     fn place(&self) -> (u32, u32);
 }
 
-/// Implement `Place` for a plugin's generated `text` record (fields `start`, `len`).
+/// Implement `Place` for a plugin's generated `text` record and `Run` for its `rows`
+/// record (both have fields `start`, `len`).
 #[macro_export]
 macro_rules! places {
-    ($text:ty) => {
+    ($text:ty, $rows:ty) => {
         impl $crate::Place for $text {
             fn place(&self) -> (u32, u32) {
+                (self.start, self.len)
+            }
+        }
+        impl $crate::Run for $rows {
+            fn run(&self) -> (u32, u32) {
                 (self.start, self.len)
             }
         }
@@ -234,7 +285,7 @@ pub const FIELDS: [&str; 21] = [
 ];
 
 /// A plan node's semantics with its terms sorted into named lists, borrowing the call's
-/// text. Build it with `Semantics::from_terms(node.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value))))`.
+/// text. Build it with `Semantics::from_terms(sdk::rows(&batch.terms, &node.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value))))`.
 #[derive(Debug, Default, Clone)]
 pub struct Semantics<'a> {
     pub tables: Vec<&'a str>,
@@ -368,6 +419,24 @@ mod tests {
         assert_eq!(s.join_type, Some("LeftOuter"));
         assert_eq!(s.sort_keys, vec![("amount", false), ("day", true)]);
         assert_eq!(FIELDS[20], "write-target");
+    }
+
+    impl Run for P {
+        fn run(&self) -> (u32, u32) {
+            (self.0, self.1)
+        }
+    }
+
+    #[test]
+    fn runs_read_rows_and_results_gather_into_one_list() {
+        let list = [10, 11, 12, 13];
+        assert_eq!(rows(&list, &P(1, 2)), &[11, 12]);
+        assert!(rows(&list, &P(3, 2)).is_empty(), "a run outside the list reads as empty");
+        let m = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(matrix_rows(&m, 2, &P(1, 2)), &[3.0, 4.0, 5.0, 6.0]);
+        let (all, runs) = gather([Ok(vec!["a", "b"]), Err("bad"), Ok(vec![]), Ok(vec!["c"])]);
+        assert_eq!(all, vec!["a", "b", "c"]);
+        assert_eq!(runs, vec![Ok((0, 2)), Err("bad"), Ok((2, 0)), Ok((2, 1))]);
     }
 
     #[test]

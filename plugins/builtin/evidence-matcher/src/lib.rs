@@ -11,7 +11,7 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explained, Explanation, Family, PluginError, Relation, StepInput, Text};
+use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explained, Explanation, Family, PluginError, Relation, Rows, SiteTerm, StepInput, Text};
 use planmap::strategy::{code_search, log};
 use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
@@ -35,7 +35,7 @@ const FLOW_CONFLICT: f64 = 0.15;
 
 struct Matcher;
 
-sdk::places!(Text);
+sdk::places!(Text, Rows);
 
 /// A code site of the batch's table, its strings read from the batch's text.
 struct Site<'a> {
@@ -48,14 +48,14 @@ struct Site<'a> {
 }
 
 impl<'a> Site<'a> {
-    fn read(s: &CodeSite, text: sdk::Text<'a>) -> Self {
+    fn read(s: &CodeSite, terms: &'a [SiteTerm], text: sdk::Text<'a>) -> Self {
         Site {
             id: s.id,
             file: text.get(&s.location.file),
             line_start: s.location.line_start,
             line_end: s.location.line_end,
             kind: text.get(&s.kind),
-            terms: sdk::SiteTerms::from_terms(s.terms.iter().map(|t| (t.field as usize, text.get(&t.value)))),
+            terms: sdk::SiteTerms::from_terms(sdk::rows(terms, &s.terms).iter().map(|t| (t.field as usize, text.get(&t.value)))),
         }
     }
 }
@@ -81,19 +81,19 @@ struct Node<'a> {
 }
 
 impl<'a> Node<'a> {
-    fn read(input: &StepInput, text: sdk::Text<'a>) -> Self {
+    fn read(input: &StepInput, batch: &'a Batch) -> Self {
+        let text = sdk::Text(&batch.text);
         let n = &input.node;
         Node {
             family: n.family,
             operator: text.get(&n.operator),
-            s: sdk::Semantics::from_terms(n.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value)))),
+            s: sdk::Semantics::from_terms(sdk::rows(&batch.terms, &n.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value)))),
             limit: n.semantics.limit,
-            neighbours: n
-                .neighbours
+            neighbours: sdk::rows(&batch.neighbours, &n.neighbours)
                 .iter()
                 .map(|x| Near { relation: x.relation, operator: text.get(&x.operator), mapped: x.mapped.as_ref().map(|l| (text.get(&l.file), l.line_start, l.line_end)), mapped_site: x.mapped_site })
                 .collect(),
-            plan_files: n.plan_files.iter().map(|f| (text.get(&f.file), f.share)).collect(),
+            plan_files: sdk::rows(&batch.plan_files, &n.plan_files).iter().map(|f| (text.get(&f.file), f.share)).collect(),
         }
     }
 }
@@ -122,17 +122,18 @@ fn push(c: &mut Found, name: &'static str, value: f64, weight: f64, detail: impl
     }
 }
 
-/// The result for one node: feature names once, each candidate's values and weights a
-/// row of the matrices.
-fn aligned(found: Vec<Found>) -> Assessments {
+/// The batch's result: feature names once, each input's candidates rows of the
+/// matrices (their values and weights), input after input.
+fn aligned(results: Vec<Result<Vec<Found>, PluginError>>) -> Assessments {
     let mut names: Vec<&'static str> = Vec::new();
-    for f in &found {
+    for f in results.iter().flatten().flatten() {
         for (n, _, _) in &f.features {
             if !names.contains(n) {
                 names.push(n);
             }
         }
     }
+    let (found, runs) = sdk::gather(results);
     let width = names.len();
     let mut features = vec![f64::NAN; found.len() * width];
     let mut weights = vec![f64::NAN; found.len() * width];
@@ -146,7 +147,8 @@ fn aligned(found: Vec<Found>) -> Assessments {
             }
         }
     }
-    Assessments { feature_names: names.into_iter().map(str::to_string).collect(), site_ids, features, weights }
+    let results = runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect();
+    Assessments { feature_names: names.into_iter().map(str::to_string).collect(), site_ids, features, weights, results }
 }
 
 /// Compare one named list of the node with one list of the site.
@@ -282,44 +284,53 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &Node, parent_upstream: &Optio
 }
 
 impl Guest for Matcher {
-    fn match_candidates(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Assessments, PluginError>> {
+    fn match_candidates(batch: Batch, inputs: Vec<StepInput>) -> Assessments {
         sdk::marked(log::mark, || {
-            let text = sdk::Text(&batch.text);
-            let sites = read_sites(&batch.sites, text);
+            let sites = read_sites(&batch);
             let table = by_id(&sites);
-            inputs.iter().map(|input| assess_node(input, text, &table, false).map(aligned)).collect()
+            aligned(inputs.iter().map(|input| assess_node(input, &batch, &table, false)).collect())
         })
     }
 
     fn explain_candidates(batch: Batch, inputs: Vec<StepInput>) -> Explained {
         sdk::marked(log::mark, || {
-            let text = sdk::Text(&batch.text);
-            let sites = read_sites(&batch.sites, text);
+            let sites = read_sites(&batch);
             let table = by_id(&sites);
             let mut out = sdk::TextOut::default();
-            let mut place = |s: &str| {
-                let (start, len) = out.put(s);
-                Text { start, len }
-            };
-            let results = inputs
-                .iter()
-                .map(|input| {
-                    assess_node(input, text, &table, true).map(|found| {
-                        found
-                            .into_iter()
-                            .map(|f| Explanation { site_id: f.site_id, evidence: f.evidence.iter().map(|(signal, weight, detail)| Evidence { signal: place(signal), weight: *weight, detail: place(detail) }).collect() })
-                            .collect()
-                    })
+            // A signal is a feature name: each crosses once, however many candidates cite it.
+            let mut signals: Vec<(&'static str, Text)> = Vec::new();
+            let mut evidence = Vec::new();
+            let found = inputs.iter().map(|input| assess_node(input, &batch, &table, true));
+            let (found, runs) = sdk::gather(found);
+            let explanations = found
+                .into_iter()
+                .map(|f| {
+                    let start = evidence.len() as u32;
+                    for (signal, weight, detail) in &f.evidence {
+                        let signal = match signals.iter().find(|(s, _)| s == signal) {
+                            Some((_, place)) => *place,
+                            None => {
+                                let (start, len) = out.put(signal);
+                                signals.push((signal, Text { start, len }));
+                                Text { start, len }
+                            }
+                        };
+                        let (start, len) = out.put(detail);
+                        evidence.push(Evidence { signal, weight: *weight, detail: Text { start, len } });
+                    }
+                    Explanation { site_id: f.site_id, evidence: Rows { start, len: evidence.len() as u32 - start } }
                 })
                 .collect();
-            Explained { text: out.0, results }
+            let results = runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect();
+            Explained { text: out.0, evidence, explanations, results }
         })
     }
 }
 
 /// The batch's sites with their strings read.
-fn read_sites<'a>(sites: &[CodeSite], text: sdk::Text<'a>) -> Vec<Site<'a>> {
-    sites.iter().map(|s| Site::read(s, text)).collect()
+fn read_sites(batch: &Batch) -> Vec<Site<'_>> {
+    let text = sdk::Text(&batch.text);
+    batch.sites.iter().map(|s| Site::read(s, &batch.site_terms, text)).collect()
 }
 
 /// The batch's site table by site id.
@@ -329,12 +340,13 @@ fn by_id<'a>(sites: &'a [Site<'a>]) -> HashMap<u32, &'a Site<'a>> {
 
 /// One plan node's findings for each of its candidates (the host sends a batch of
 /// nodes), with the evidence in words when `detailed`.
-fn assess_node(input: &StepInput, text: sdk::Text, table: &HashMap<u32, &Site>, detailed: bool) -> Result<Vec<Found>, PluginError> {
-    let node = Node::read(input, text);
+fn assess_node(input: &StepInput, batch: &Batch, table: &HashMap<u32, &Site>, detailed: bool) -> Result<Vec<Found>, PluginError> {
+    let node = Node::read(input, batch);
     let s = &node.s;
     let family = sdk::FAMILIES[node.family as usize];
     // The host sends every site its candidates name; one it did not is skipped.
-    let candidates: Vec<Candidate> = input.candidates.iter().filter_map(|c| Some(Candidate { site: table.get(&c.site_id)?, retrieval_score: c.retrieval_score })).collect();
+    let scores = sdk::rows(&batch.candidates.retrieval_scores, &input.candidates);
+    let candidates: Vec<Candidate> = sdk::rows(&batch.candidates.site_ids, &input.candidates).iter().zip(scores).filter_map(|(id, &retrieval_score)| Some(Candidate { site: table.get(id)?, retrieval_score })).collect();
     let top = candidates.iter().map(|c| c.retrieval_score).fold(0.0_f64, f64::max).max(1e-9);
     let mut tables: Vec<&str> = s.tables.clone();
     tables.extend(s.paths.iter().copied());

@@ -9,7 +9,7 @@ wit_bindgen::generate!({ world: "retriever", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::retrieve::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, Family, PluginError, Proposal, StepInput, Text};
+use planmap::strategy::types::{Batch, ErrorCode, Family, PluginError, Proposals, Rows, StepInput, Text};
 use planmap::strategy::{code_search, log, vectors};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -31,7 +31,13 @@ impl Default for Config {
     }
 }
 
-sdk::places!(Text);
+sdk::places!(Text, Rows);
+
+/// A proposed site and its retrieval score (a row of the contract's `proposals`).
+struct Proposal {
+    site_id: u32,
+    retrieval_score: f64,
+}
 
 /// The words of a node's semantics that should appear in the code that produced it.
 fn terms(s: &sdk::Semantics) -> Vec<String> {
@@ -53,14 +59,22 @@ fn terms(s: &sdk::Semantics) -> Vec<String> {
 struct Retriever;
 
 impl Guest for Retriever {
-    fn retrieve(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Proposal>, PluginError>> {
-        let text = sdk::Text(&batch.text);
-        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| retrieve_one(cfg, text, input)))
+    fn retrieve(batch: Batch, inputs: Vec<StepInput>) -> Proposals {
+        sdk::marked(log::mark, || {
+            let results = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| retrieve_one(cfg, &batch, input));
+            let (all, runs) = sdk::gather(results);
+            Proposals {
+                site_ids: all.iter().map(|p| p.site_id).collect(),
+                retrieval_scores: all.iter().map(|p| p.retrieval_score).collect(),
+                results: runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect(),
+            }
+        })
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn retrieve_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Proposal>, PluginError> {
+fn retrieve_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Proposal>, PluginError> {
+    let text = sdk::Text(&batch.text);
     let node = &input.node;
     if node.family == Family::Infrastructure {
         return Ok(Vec::new());
@@ -73,14 +87,15 @@ fn retrieve_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<P
         sdk::kinds_for_family(family).iter().map(|k| k.to_string()).collect()
     };
     let limit = if widen { cfg.top_k.saturating_mul(cfg.widen_factor.max(1)) } else { cfg.top_k };
-    let semantics = sdk::Semantics::from_terms(node.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value))));
+    let semantics = sdk::Semantics::from_terms(sdk::rows(&batch.terms, &node.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value))));
     let q = code_search::Query { terms: terms(&semantics), kinds, limit };
     let hits = code_search::search(&q).map_err(|e| PluginError {
         code: ErrorCode::Capability,
         message: format!("code-search failed: {}", e.message),
     })?;
     // Earlier passes' candidates stay in the running.
-    let mut out: Vec<Proposal> = input.candidates.iter().map(|c| Proposal { site_id: c.site_id, retrieval_score: c.retrieval_score }).collect();
+    let earlier = sdk::rows(&batch.candidates.site_ids, &input.candidates).iter().zip(sdk::rows(&batch.candidates.retrieval_scores, &input.candidates));
+    let mut out: Vec<Proposal> = earlier.map(|(&site_id, &retrieval_score)| Proposal { site_id, retrieval_score }).collect();
     for h in hits {
         if !out.iter().any(|p| p.site_id == h.site_id) {
             out.push(Proposal { site_id: h.site_id, retrieval_score: h.score });

@@ -12,7 +12,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, PlanNode, PluginError, Ranking, Relation, StepInput, Text};
+use planmap::strategy::types::{Batch, ErrorCode, PlanNode, PluginError, Rankings, Relation, Rows, StepInput, Text};
 use planmap::strategy::{code_search, llm, log};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -52,22 +52,50 @@ struct Verdict {
 struct Verifier;
 
 impl Guest for Verifier {
-    fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        let text = sdk::Text(&batch.text);
-        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| score_one(cfg, text, input)))
+    fn score(batch: Batch, inputs: Vec<StepInput>) -> Rankings {
+        sdk::marked(log::mark, || {
+            let results = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| score_one(cfg, &batch, input));
+            let (all, runs) = sdk::gather(results);
+            let mut text = sdk::TextOut::default();
+            let explanations = all
+                .iter()
+                .map(|r| {
+                    let (start, len) = text.put(&r.explanation);
+                    Text { start, len }
+                })
+                .collect();
+            Rankings {
+                site_ids: all.iter().map(|r| r.site_id).collect(),
+                confidences: all.iter().map(|r| r.confidence).collect(),
+                explanations,
+                text: text.0,
+                results: runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect(),
+            }
+        })
     }
 }
 
-sdk::places!(Text);
+sdk::places!(Text, Rows);
 
-/// The ranking as it stands (the scorer's confidences, best first), for when the
-/// model cannot help; empty explanations let the host explain from the evidence.
-fn unchanged(input: &StepInput) -> Vec<Ranking> {
-    input.candidates.iter().map(|c| Ranking { site_id: c.site_id, confidence: c.confidence, explanation: String::new() }).collect()
+/// A candidate's verdict (a row of the contract's `rankings`); an empty explanation
+/// lets the host explain from the evidence.
+struct Ranking {
+    site_id: u32,
+    confidence: f64,
+    explanation: String,
 }
 
-fn describe_node(n: &PlanNode, text: sdk::Text, out: &mut String) {
-    let s = sdk::Semantics::from_terms(n.semantics.terms.iter().map(|t| (t.field as usize, text.get(&t.value))));
+/// The ranking as it stands (the scorer's confidences, best first), for when the
+/// model cannot help.
+fn unchanged(batch: &Batch, input: &StepInput) -> Vec<Ranking> {
+    let c = &batch.candidates;
+    let confidences = sdk::rows(&c.confidences, &input.candidates);
+    sdk::rows(&c.site_ids, &input.candidates).iter().zip(confidences).map(|(&site_id, &confidence)| Ranking { site_id, confidence, explanation: String::new() }).collect()
+}
+
+fn describe_node(n: &PlanNode, batch: &Batch, out: &mut String) {
+    let text = sdk::Text(&batch.text);
+    let s = sdk::Semantics::from_terms(sdk::rows(&batch.terms, &n.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value))));
     let _ = writeln!(out, "Plan node {} `{}` ({}):", text.get(&n.id), text.get(&n.operator), sdk::FAMILIES[n.family as usize]);
     let mut field = |name: &str, v: &[&str]| {
         if !v.is_empty() {
@@ -83,7 +111,7 @@ fn describe_node(n: &PlanNode, text: sdk::Text, out: &mut String) {
     field("predicates", &s.predicates);
     field("functions", &s.functions);
     field("udfs", &s.udfs);
-    for nb in &n.neighbours {
+    for nb in sdk::rows(&batch.neighbours, &n.neighbours) {
         let at = nb.mapped.as_ref().map(|l| format!(" -> {}:{}-{}", text.get(&l.file), l.line_start, l.line_end)).unwrap_or_default();
         let relation = match nb.relation {
             Relation::Parent => "parent",
@@ -94,15 +122,15 @@ fn describe_node(n: &PlanNode, text: sdk::Text, out: &mut String) {
     }
 }
 
-fn score_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
     if !(0.5..1.0).contains(&cfg.reliability) {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("reliability must be in [0.5, 1), got {}", cfg.reliability) });
     }
-    let mut ranking = unchanged(&input);
+    let mut ranking = unchanged(batch, &input);
     // planmap maps a plan twice, the second time with the rest of the plan's answers
     // as context; a first-pass question would be asked again with better context, so
     // only the final pass pays for one.
-    let final_pass = !input.node.plan_files.is_empty() || input.node.neighbours.iter().any(|n| n.mapped.is_some());
+    let final_pass = input.node.plan_files.len > 0 || sdk::rows(&batch.neighbours, &input.node.neighbours).iter().any(|n| n.mapped.is_some());
     if ranking.is_empty() || !final_pass {
         return Ok(ranking);
     }
@@ -115,7 +143,7 @@ fn score_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Rank
         }
     };
     let mut prompt = String::new();
-    describe_node(&input.node, text, &mut prompt);
+    describe_node(&input.node, batch, &mut prompt);
     prompt.push_str("\nCandidates:\n");
     for (i, id) in shown.iter().enumerate() {
         let Some(site) = sites.sites.iter().find(|s| s.id == *id) else { continue };

@@ -9,7 +9,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::route::Guest;
 use planmap::strategy::log;
-use planmap::strategy::types::{Batch, Decision, ErrorCode, PluginError, StepInput};
+use planmap::strategy::types::{Batch, Decision, ErrorCode, PluginError, Rows, StepInput, Text};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 
@@ -30,24 +30,27 @@ impl Default for Config {
 
 struct Router;
 
+sdk::places!(Text, Rows);
+
 impl Guest for Router {
     fn route(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Decision, PluginError>> {
         sdk::marked(log::mark, || {
-            let max_visits = batch.max_visits;
-            sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| route_one(cfg, max_visits, input))
+            sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| route_one(cfg, &batch, input))
         })
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn route_one(cfg: &Config, max_visits: u32, input: StepInput) -> Result<Decision, PluginError> {
+fn route_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Decision, PluginError> {
+    let max_visits = batch.max_visits;
     if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
     }
-    let best = input.candidates.first().map_or(0.0, |c| c.confidence);
+    let confidences = sdk::rows(&batch.candidates.confidences, &input.candidates);
+    let best = confidences.first().copied().unwrap_or(0.0);
 
     let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
-    if input.candidates.is_empty() {
+    if confidences.is_empty() {
         if input.visit < max_visits {
             return d("verify", "no candidates; widening".to_string());
         }

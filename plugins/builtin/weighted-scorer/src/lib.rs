@@ -10,7 +10,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
 use planmap::strategy::log;
-use planmap::strategy::types::{Batch, ErrorCode, PluginError, Ranking, StepInput};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Rankings, Rows, StepInput, Text};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -52,6 +52,14 @@ impl Default for Config {
 
 struct Scorer;
 
+sdk::places!(Text, Rows);
+
+/// A candidate's verdict (a row of the contract's `rankings`).
+struct Ranking {
+    site_id: u32,
+    confidence: f64,
+}
+
 /// The weight of each of the input's feature names (0 for names the config lacks).
 fn weights_of(cfg: &Config, names: &[String]) -> Vec<f64> {
     names.iter().map(|n| cfg.weights.get(n).copied().unwrap_or(0.0)).collect()
@@ -64,18 +72,29 @@ fn logit(cfg: &Config, weights: &[f64], features: &[f64]) -> f64 {
 }
 
 impl Guest for Scorer {
-    fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
+    fn score(batch: Batch, inputs: Vec<StepInput>) -> Rankings {
         sdk::marked(log::mark, || {
-            let names = &batch.feature_names;
-            sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, names, input))
+            let results = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, &batch, input));
+            let (all, runs) = sdk::gather(results);
+            // No explanations: the host builds them from the evidence it keeps.
+            Rankings {
+                site_ids: all.iter().map(|r| r.site_id).collect(),
+                confidences: all.iter().map(|r| r.confidence).collect(),
+                explanations: Vec::new(),
+                text: String::new(),
+                results: runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect(),
+            }
         })
     }
 }
 
 /// One plan node's step (the host sends a batch of them).
-fn score_one(cfg: &Config, names: &[String], input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+    let names = &batch.feature_names;
     let weights = weights_of(cfg, names);
-    let z: Vec<f64> = (0..input.candidates.len()).map(|i| logit(cfg, &weights, sdk::row(&input.features, names.len(), i))).collect();
+    let site_ids = sdk::rows(&batch.candidates.site_ids, &input.candidates);
+    let features = sdk::matrix_rows(&batch.candidates.features, names.len(), &input.candidates);
+    let z: Vec<f64> = (0..site_ids.len()).map(|i| logit(cfg, &weights, sdk::row(features, names.len(), i))).collect();
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);
     let mut second = f64::NEG_INFINITY;
@@ -87,12 +106,11 @@ fn score_one(cfg: &Config, names: &[String], input: StepInput) -> Result<Vec<Ran
             second = v;
         }
     }
-    let mut out: Vec<Ranking> = input
-        .candidates
+    let mut out: Vec<Ranking> = site_ids
         .iter()
         .zip(&z)
         .enumerate()
-        .map(|(i, (c, &zi))| {
+        .map(|(i, (&site_id, &zi))| {
             let confidence = match cfg.calibration {
                 Some(k) => {
                     let rival = if i == best.0 { second } else { best.1 };
@@ -101,8 +119,7 @@ fn score_one(cfg: &Config, names: &[String], input: StepInput) -> Result<Vec<Ran
                 }
                 None => sdk::sigmoid(zi),
             };
-            // The host builds the explanation from the evidence it keeps.
-            Ranking { site_id: c.site_id, confidence, explanation: String::new() }
+            Ranking { site_id, confidence }
         })
         .collect();
     out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));

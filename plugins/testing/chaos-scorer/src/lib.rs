@@ -10,7 +10,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, PluginError, Ranking, StepInput, Text};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Rankings, Rows, StepInput, Text};
 use planmap_plugin_sdk as sdk;
 use planmap::strategy::{cache, llm, log};
 use serde::Deserialize;
@@ -30,16 +30,34 @@ struct Config {
 struct Chaos;
 
 impl Guest for Chaos {
-    fn score(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Vec<Ranking>, PluginError>> {
-        let text = sdk::Text(&batch.text);
-        sdk::marked(log::mark, || sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| score_one(cfg, text, input)))
+    fn score(batch: Batch, inputs: Vec<StepInput>) -> Rankings {
+        sdk::marked(log::mark, || {
+            let mut out = Rankings { site_ids: Vec::new(), confidences: Vec::new(), explanations: Vec::new(), text: String::new(), results: Vec::new() };
+            let mut text = sdk::TextOut::default();
+            for r in sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, &batch, input)) {
+                let result = r.map(|(site_ids, confidence, note)| {
+                    // Every ranking of the input points at the one note.
+                    let (start, len) = text.put(&note);
+                    let rows = Rows { start: out.site_ids.len() as u32, len: site_ids.len() as u32 };
+                    out.confidences.extend(site_ids.iter().map(|_| confidence));
+                    out.explanations.extend(site_ids.iter().map(|_| Text { start, len }));
+                    out.site_ids.extend(site_ids);
+                    rows
+                });
+                out.results.push(result);
+            }
+            out.text = text.0;
+            out
+        })
     }
 }
 
-sdk::places!(Text);
+sdk::places!(Text, Rows);
 
-/// One plan node's step (the host sends a batch of them).
-fn score_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+/// One plan node's step (the host sends a batch of them): the candidates it ranks, in
+/// order, the confidence each gets and the note that explains them.
+fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<(Vec<u32>, f64, String), PluginError> {
+    let text = sdk::Text(&batch.text);
     let mut note = format!("chaos {}", cfg.label);
     match cfg.mode.as_str() {
         "spin" => {
@@ -79,15 +97,15 @@ fn score_one(cfg: &Config, text: sdk::Text, input: StepInput) -> Result<Vec<Rank
         "describe" => {
             // What of the plan node crossed in (a graph node may send it in brief).
             let n = &input.node;
-            let columns = n.semantics.terms.iter().filter(|t| sdk::FIELDS[t.field as usize] == "column").count();
-            note = format!("node {} {}: {} columns, {} neighbours, {} fragment bytes", text.get(&n.id), text.get(&n.operator), columns, n.neighbours.len(), n.fragment.len);
+            let columns = sdk::rows(&batch.terms, &n.semantics.terms).iter().filter(|t| sdk::FIELDS[t.field as usize] == "column").count();
+            note = format!("node {} {}: {} columns, {} neighbours, {} fragment bytes", text.get(&n.id), text.get(&n.operator), columns, n.neighbours.len, n.fragment.len);
         }
         "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
         "trap-on" if text.get(&input.node.id) == cfg.node => panic!("asked to trap on node {}", cfg.node),
         _ => {}
     }
     log::write(log::Level::Info, &note);
-    Ok(input.candidates.iter().map(|c| c.site_id).map(|site_id| Ranking { site_id, confidence: cfg.confidence, explanation: note.clone() }).collect())
+    Ok((sdk::rows(&batch.candidates.site_ids, &input.candidates).to_vec(), cfg.confidence, note))
 }
 
 export!(Chaos);
