@@ -1,7 +1,7 @@
 //! Lock-step batches: the plan nodes at one graph node share one plugin invocation, a
-//! node that traps a batch fails alone while the others go on, and scorers get slim
-//! candidates (id and features) while the host keeps the evidence and builds the
-//! explanation.
+//! node that traps a batch fails alone while the others go on, and scorers get
+//! candidates as ids and numbers (rows of the batch's columns) while the host keeps
+//! the evidence and builds the explanation.
 
 use crate::support::*;
 use planmap::pipeline::{run_nodes, RunContext, Terminal};

@@ -124,7 +124,7 @@ pub async fn run_node(runtime: &Runtime, snap: &Snapshot, graph: &Graph, node: P
 }
 
 /// One plan node's walk through the graph. The candidates live here, on the host side;
-/// each step gets their slim form in `input`.
+/// each step gets their ids and numbers as rows of its batch's candidate columns.
 struct Walk {
     input: StepInput,
     candidates: Vec<Candidate>,
