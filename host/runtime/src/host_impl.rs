@@ -122,12 +122,14 @@ impl ByteSize for Vec<u32> {
         self.len() * 4
     }
 }
-/// A site without its text: id, location, kind and its terms' places.
-const SITE_BYTES: usize = 64;
+/// A site without its text: id, location, kind and its terms' rows.
+const SITE_BYTES: usize = 52;
+/// A site term without its text: field and place.
+const SITE_TERM_BYTES: usize = 9;
 
 impl ByteSize for SiteTable {
     fn byte_size(&self) -> usize {
-        self.text.len() + self.sites.len() * SITE_BYTES
+        self.text.len() + self.sites.ids.len() * SITE_BYTES + self.terms.values.len() * SITE_TERM_BYTES
     }
 }
 impl ByteSize for Vec<SiteSource> {

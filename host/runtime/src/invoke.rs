@@ -267,7 +267,7 @@ impl Runtime {
         let _enter = span.enter();
         let start = Instant::now();
         let mut report = InvokeReport::default();
-        let (shared, packed) = match pack::batch(batch, inputs, detail) {
+        let packed = match pack::batch(batch, inputs, detail) {
             Ok(packed) => packed,
             Err(m) => {
                 report.call = start.elapsed();
@@ -293,7 +293,7 @@ impl Runtime {
             Ok(UpdateDeadline::Yield(1))
         });
         let hard_stop = limits.timeout + HOST_CALL_ALLOWANCE + EPOCH_TICK * 10;
-        let fut = run(&plugin.pre, &mut store, &shared, &packed, phase, &mut report.instantiate);
+        let fut = run(&plugin.pre, &mut store, &packed, phase, &mut report.instantiate);
         let result = tokio::time::timeout(hard_stop, fut).await;
         let returned = Instant::now();
         let st = store.data();
@@ -301,8 +301,8 @@ impl Runtime {
         report.peak_memory = st.limiter.peak;
         let outcome = match result {
             Err(_) => Err(InvokeCause::Host(format!("no answer within {} (capability calls included)", human(hard_stop)))),
-            Ok(Ok(out)) if out.len() == packed.len() => Ok(out),
-            Ok(Ok(out)) => Err(InvokeCause::Host(format!("the plugin returned {} results for {} inputs", out.len(), packed.len()))),
+            Ok(Ok(out)) if out.len() == inputs.len() => Ok(out),
+            Ok(Ok(out)) => Err(InvokeCause::Host(format!("the plugin returned {} results for {} inputs", out.len(), inputs.len()))),
             Ok(Err(err)) => Err(classify(&err, st, limits)),
         };
         // Tearing the instance down (its memory reset for the next one) is part of
@@ -334,7 +334,7 @@ impl Runtime {
             Err(c) => c.outcome(),
         };
         // Back to the caller, which may retry its inputs one by one.
-        pack::restore(batch, shared);
+        pack::restore(batch, packed);
         match outcome {
             Ok(out) => {
                 tracing::debug!(ms = duration_ms(report.call), host_calls = report.usage.calls, "plugin ok");
@@ -362,7 +362,7 @@ pub fn plugin_error(plugin: &LoadedPlugin, scope: &CallScope, e: PluginError, re
 }
 
 /// Instantiate and call the kind's export with the whole batch.
-async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &wit::Batch, inputs: &[wit::StepInput], phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
+async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &wit::Batch, phase: Phase, instantiate: &mut Duration) -> wasmtime::Result<Vec<Result<StepOutput, PluginError>>> {
     let t = Instant::now();
     if phase == Phase::Explain && !matches!(pre, Pre::Matcher(_)) {
         return Err(wasmtime::Error::msg("only matchers explain their evidence"));
@@ -371,26 +371,26 @@ async fn run(pre: &Pre, store: &mut Store<HostState>, batch: &wit::Batch, inputs
         Pre::Retriever(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            pack::proposals(i.planmap_strategy_retrieve().call_retrieve(&mut *store, batch, inputs).await?)
+            pack::proposals(i.planmap_strategy_retrieve().call_retrieve(&mut *store, batch).await?)
         }
         Pre::Matcher(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
             let m = i.planmap_strategy_matching();
             match phase {
-                Phase::Step => pack::assessments(m.call_match_candidates(&mut *store, batch, inputs).await?),
-                Phase::Explain => pack::explained(m.call_explain_candidates(&mut *store, batch, inputs).await?),
+                Phase::Step => pack::assessments(m.call_match_candidates(&mut *store, batch).await?),
+                Phase::Explain => pack::explained(m.call_explain_candidates(&mut *store, batch).await?),
             }
         }
         Pre::Scorer(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            pack::rankings(i.planmap_strategy_score().call_score(&mut *store, batch, inputs).await?)
+            pack::rankings(i.planmap_strategy_score().call_score(&mut *store, batch).await?)
         }
         Pre::Router(p) => {
             let i = p.instantiate_async(&mut *store).await?;
             *instantiate = t.elapsed();
-            i.planmap_strategy_route().call_route(&mut *store, batch, inputs).await?.into_iter().map(|r| r.map(StepOutput::Decision)).collect()
+            i.planmap_strategy_route().call_route(&mut *store, batch).await?.into_iter().map(|r| r.map(StepOutput::Decision)).collect()
         }
     })
 }

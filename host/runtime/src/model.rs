@@ -168,7 +168,7 @@ impl Batch {
 
     /// The candidate rows appended since the batch held `start` of them.
     pub fn candidates_since(&self, start: usize) -> wit::Rows {
-        wit::Rows { start: start as u32, len: (self.candidate_count() - start) as u32 }
+        crate::pack::rows(start, self.candidate_count() - start)
     }
 }
 

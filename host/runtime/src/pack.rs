@@ -1,15 +1,16 @@
-//! Packing a call for the sandbox and unpacking what comes back. Every string of a
-//! batch and its inputs is appended to one text and crosses as a place in it; the
-//! lists of all inputs (semantic terms, neighbours, plan files, site terms) cross as one
-//! list each that inputs index by rows; candidates cross as columns of numbers. A
-//! string or list of its own costs a guest allocation and a host-to-guest call each, and
-//! a record one host store per field; a plan node has dozens of strings and a batch
-//! thousands of candidates. Results come back in columns too and are split per input
-//! here, a row or place outside them failing that input alone.
+//! Packing a call for the sandbox and unpacking what comes back. A batch crosses in
+//! columns: its inputs (one row per plan node), their semantic terms, neighbours,
+//! plan files and candidates, and a matcher's sites, each a record of lists of
+//! numbers, one list per field. Every string is appended to one text and crosses as a
+//! place in it (`start << 32 | len`); an input names its part of a batch-wide column as
+//! rows packed the same way. A list of numbers crosses as one copy, where a list of
+//! records costs the host a store per field and every string or list of its own a
+//! guest allocation and a host-to-guest call. Results come back in columns too and are
+//! split per input here, a row or place outside them failing that input alone.
 
 use crate::invoke::StepOutput;
 use crate::model::{self, CodeSite, PlanNode};
-use crate::wit::{self, ErrorCode, Field, PluginError, Rows, SiteField};
+use crate::wit::{self, ErrorCode, Field, PluginError, SiteField};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -26,27 +27,62 @@ pub enum NodeDetail {
     Brief,
 }
 
-/// A call's text and batch-wide lists being built, and the places of what is in them.
-#[derive(Default)]
-pub struct Packer {
-    text: String,
-    terms: Vec<wit::Term>,
-    neighbours: Vec<wit::Neighbour>,
-    plan_files: Vec<wit::PlanFile>,
-    site_terms: Vec<wit::SiteTerm>,
+/// Rows `start .. start + len` as the contract packs them (also a place's layout).
+pub fn rows(start: usize, len: usize) -> wit::Rows {
+    ((start as u64) << 32) | len as u64
 }
 
-/// The rows from `start` to the end of a list of `end` rows.
-fn rows_since(start: usize, end: usize) -> Rows {
-    Rows { start: start as u32, len: (end - start) as u32 }
+/// (start, len) of packed rows or a place.
+pub fn unpack(r: u64) -> (usize, usize) {
+    ((r >> 32) as usize, (r & 0xffff_ffff) as usize)
+}
+
+/// The rows from `start` to the end of a column of `end` rows.
+fn rows_since(start: usize, end: usize) -> wit::Rows {
+    rows(start, end - start)
+}
+
+/// A terms column being built.
+fn no_terms() -> wit::Terms {
+    wit::Terms { fields: Vec::new(), values: Vec::new() }
+}
+
+/// No sites (every kind but matchers).
+fn no_sites() -> wit::Sites {
+    wit::Sites { ids: vec![], files: vec![], symbols: vec![], line_starts: vec![], line_ends: vec![], statement_starts: vec![], statement_ends: vec![], kinds: vec![], terms: vec![] }
+}
+
+/// A call's text and columns being built.
+pub struct Packer {
+    text: String,
+    inputs: wit::Inputs,
+    terms: wit::Terms,
+    neighbours: wit::Neighbours,
+    plan_files: wit::PlanFiles,
+    sites: wit::Sites,
+    site_terms: wit::Terms,
+}
+
+impl Default for Packer {
+    fn default() -> Self {
+        Packer {
+            text: String::new(),
+            inputs: wit::Inputs { ids: vec![], operators: vec![], families: vec![], terms: vec![], truncated: vec![], neighbours: vec![], plan_files: vec![], fragments: vec![], candidates: vec![], visits: vec![], induced: vec![], limits: vec![] },
+            terms: no_terms(),
+            neighbours: wit::Neighbours { ids: vec![], operators: vec![], families: vec![], relations: vec![], mapped: vec![] },
+            plan_files: wit::PlanFiles { files: vec![], shares: vec![] },
+            sites: no_sites(),
+            site_terms: no_terms(),
+        }
+    }
 }
 
 impl Packer {
     /// Append a string; its place in the text.
-    pub fn text(&mut self, s: &str) -> wit::Text {
-        let start = self.text.len() as u32;
+    pub fn text(&mut self, s: &str) -> wit::Place {
+        let start = self.text.len();
         self.text.push_str(s);
-        wit::Text { start, len: s.len() as u32 }
+        rows(start, s.len())
     }
 
     /// The text, or an error when its places would not fit 32 bits.
@@ -64,12 +100,14 @@ impl Packer {
     fn terms<'a>(&mut self, field: Field, values: impl IntoIterator<Item = &'a String>) {
         for v in values {
             let value = self.text(v);
-            self.terms.push(wit::Term { field, value });
+            self.terms.fields.push(field as u8);
+            self.terms.values.push(value);
         }
     }
 
-    fn semantics(&mut self, s: &model::Semantics) -> wit::Semantics {
-        let start = self.terms.len();
+    /// A node's semantic terms; their rows.
+    fn semantics(&mut self, s: &model::Semantics) -> wit::Rows {
+        let start = self.terms.values.len();
         self.terms(Field::Table, &s.tables);
         self.terms(Field::Path, &s.paths);
         self.terms(Field::Format, &s.format);
@@ -85,7 +123,8 @@ impl Packer {
         self.terms(Field::Literal, &s.literals);
         for k in &s.sort_keys {
             let value = self.text(&k.expr);
-            self.terms.push(wit::Term { field: if k.ascending { Field::SortAscending } else { Field::SortDescending }, value });
+            self.terms.fields.push(if k.ascending { Field::SortAscending } else { Field::SortDescending } as u8);
+            self.terms.values.push(value);
         }
         self.terms(Field::WindowPartition, &s.window_partition);
         self.terms(Field::WindowFunction, &s.window_functions);
@@ -93,82 +132,122 @@ impl Packer {
         self.terms(Field::Alias, &s.aliases);
         self.terms(Field::Function, &s.functions);
         self.terms(Field::WriteTarget, &s.write_target);
-        wit::Semantics { terms: rows_since(start, self.terms.len()), limit: s.limit, truncated: s.truncated }
+        rows_since(start, self.terms.values.len())
     }
 
-    /// A plan node, whole or in brief.
-    pub fn node(&mut self, n: &PlanNode, detail: NodeDetail) -> wit::PlanNode {
-        let id = self.text(&n.id);
-        let operator = self.text(&n.operator);
-        let induced = n.induced.as_ref().map(|i| wit::InducedBy { node_id: self.text(&i.node_id), reason: self.text(&i.reason) });
+    /// One input: its plan node, whole or in brief, its candidate rows and visit.
+    pub fn input(&mut self, n: &PlanNode, detail: NodeDetail, candidates: wit::Rows, visit: u32) {
+        let row = self.inputs.ids.len() as u32;
+        let (id, operator) = (self.text(&n.id), self.text(&n.operator));
+        let i = &mut self.inputs;
+        i.ids.push(id);
+        i.operators.push(operator);
+        i.families.push(n.family as u8);
+        i.candidates.push(candidates);
+        i.visits.push(visit);
+        if let Some(x) = &n.induced {
+            let (node_id, reason) = (self.text(&x.node_id), self.text(&x.reason));
+            self.inputs.induced.push(wit::InducedBy { input: row, node_id, reason });
+        }
         if detail == NodeDetail::Brief {
-            let none = Rows { start: 0, len: 0 };
-            let semantics = wit::Semantics { terms: none, limit: None, truncated: false };
-            return wit::PlanNode { id, operator, family: n.family, induced, semantics, neighbours: none, plan_files: none, fragment: wit::Text { start: 0, len: 0 } };
+            let i = &mut self.inputs;
+            let none = rows(0, 0);
+            i.terms.push(none);
+            i.truncated.push(0);
+            i.neighbours.push(none);
+            i.plan_files.push(none);
+            i.fragments.push(none);
+            return;
         }
-        let semantics = self.semantics(&n.semantics);
-        let start = self.neighbours.len();
+        let terms = self.semantics(&n.semantics);
+        let start = self.neighbours.ids.len();
         for x in &n.neighbours {
-            let neighbour = wit::Neighbour {
-                id: self.text(&x.id),
-                operator: self.text(&x.operator),
-                family: x.family,
-                relation: x.relation,
-                mapped: x.mapped.as_ref().map(|l| self.location(l)),
-                mapped_site: x.mapped_site,
-            };
-            self.neighbours.push(neighbour);
+            let (id, operator) = (self.text(&x.id), self.text(&x.operator));
+            let nb = &mut self.neighbours;
+            let at = nb.ids.len() as u32;
+            nb.ids.push(id);
+            nb.operators.push(operator);
+            nb.families.push(x.family as u8);
+            nb.relations.push(x.relation as u8);
+            if let Some(l) = &x.mapped {
+                let location = self.location(l);
+                self.neighbours.mapped.push(wit::MappedNeighbour { neighbour: at, location, site: x.mapped_site });
+            }
         }
-        let neighbours = rows_since(start, self.neighbours.len());
-        let start = self.plan_files.len();
+        let neighbours = rows_since(start, self.neighbours.ids.len());
+        let start = self.plan_files.files.len();
         for f in &n.plan_files {
             let file = self.text(&f.file);
-            self.plan_files.push(wit::PlanFile { file, share: f.share });
+            self.plan_files.files.push(file);
+            self.plan_files.shares.push(f.share);
         }
-        let plan_files = rows_since(start, self.plan_files.len());
+        let plan_files = rows_since(start, self.plan_files.files.len());
         let fragment = self.text(&n.fragment);
-        wit::PlanNode { id, operator, family: n.family, induced, semantics, neighbours, plan_files, fragment }
+        let i = &mut self.inputs;
+        i.terms.push(terms);
+        i.truncated.push(n.semantics.truncated as u8);
+        i.neighbours.push(neighbours);
+        i.plan_files.push(plan_files);
+        i.fragments.push(fragment);
+        if let Some(count) = n.semantics.limit {
+            i.limits.push(wit::Limit { input: row, count });
+        }
     }
 
     /// A code site, its terms appended to the site terms.
-    pub fn site(&mut self, s: &CodeSite) -> wit::CodeSite {
-        let start = self.site_terms.len();
+    pub fn site(&mut self, s: &CodeSite) {
+        let start = self.site_terms.values.len();
         for (field, values) in [(SiteField::Column, &s.columns), (SiteField::Table, &s.tables), (SiteField::Literal, &s.literals), (SiteField::Function, &s.functions)] {
             for v in values {
                 let value = self.text(v);
-                self.site_terms.push(wit::SiteTerm { field, value });
+                self.site_terms.fields.push(field as u8);
+                self.site_terms.values.push(value);
             }
         }
-        let terms = rows_since(start, self.site_terms.len());
-        wit::CodeSite { id: s.id, location: self.location(&s.location), statement_start: s.statement_start, statement_end: s.statement_end, kind: self.text(&s.kind), terms }
+        let terms = rows_since(start, self.site_terms.values.len());
+        let (file, symbol, kind) = (self.text(&s.location.file), self.text(&s.location.symbol), self.text(&s.kind));
+        let t = &mut self.sites;
+        t.ids.push(s.id);
+        t.files.push(file);
+        t.symbols.push(symbol);
+        t.line_starts.push(s.location.line_start);
+        t.line_ends.push(s.location.line_end);
+        t.statement_starts.push(s.statement_start);
+        t.statement_ends.push(s.statement_end);
+        t.kinds.push(kind);
+        t.terms.push(terms);
     }
 }
 
 /// A batch and its inputs in the contract's form. The batch's candidate columns (the
 /// bulk of a step's numbers) move into the packed batch rather than being copied;
 /// `restore` gives them back after the call.
-pub fn batch(batch: &mut model::Batch, inputs: &[model::StepInput], detail: NodeDetail) -> Result<(wit::Batch, Vec<wit::StepInput>), String> {
+pub fn batch(batch: &mut model::Batch, inputs: &[model::StepInput], detail: NodeDetail) -> Result<wit::Batch, String> {
     let mut p = Packer::default();
-    let sites = batch.sites.iter().map(|s| p.site(s)).collect();
-    let packed: Vec<wit::StepInput> = inputs.iter().map(|i| wit::StepInput { node: p.node(&i.node, detail), candidates: i.candidates, visit: i.visit }).collect();
-    let Packer { text, terms, neighbours, plan_files, site_terms } = p;
+    for s in &batch.sites {
+        p.site(s);
+    }
+    for i in inputs {
+        p.input(&i.node, detail, i.candidates, i.visit);
+    }
+    let Packer { text, inputs, terms, neighbours, plan_files, sites, site_terms } = p;
     let text = Packer::finish_text(text)?;
     let candidates = std::mem::replace(&mut batch.candidates, model::no_candidates());
-    let shared = wit::Batch {
+    Ok(wit::Batch {
         config: batch.config.clone(),
         analysis_id: batch.analysis_id.clone(),
         graph_node: batch.graph_node.clone(),
         max_visits: batch.max_visits,
         text,
-        feature_names: batch.feature_names.clone(),
-        sites,
-        site_terms,
+        inputs,
         terms,
         neighbours,
         plan_files,
         candidates,
-    };
-    Ok((shared, packed))
+        feature_names: batch.feature_names.clone(),
+        sites,
+        site_terms,
+    })
 }
 
 /// Give the batch back the candidate columns `batch` moved out of it.
@@ -179,8 +258,10 @@ pub fn restore(batch: &mut model::Batch, packed: wit::Batch) {
 /// Sites with their own text and terms (what `code-search.sites` returns).
 pub fn site_table(sites: &[CodeSite]) -> Result<wit::SiteTable, String> {
     let mut p = Packer::default();
-    let sites = sites.iter().map(|s| p.site(s)).collect();
-    Ok(wit::SiteTable { text: Packer::finish_text(p.text)?, sites, terms: p.site_terms })
+    for s in sites {
+        p.site(s);
+    }
+    Ok(wit::SiteTable { text: Packer::finish_text(p.text)?, sites: p.sites, terms: p.site_terms })
 }
 
 /// A plugin's answer about one input was not what the contract allows.
@@ -190,8 +271,9 @@ fn invalid(message: String) -> PluginError {
 
 /// The rows of a result's columns an input's result names, when the columns (of
 /// `len` rows) hold them.
-fn rows_in(r: &Rows, len: usize, what: &str) -> Result<Range<usize>, PluginError> {
-    let (start, end) = (r.start as usize, r.start as usize + r.len as usize);
+fn rows_in(r: wit::Rows, len: usize, what: &str) -> Result<Range<usize>, PluginError> {
+    let (start, n) = unpack(r);
+    let end = start + n;
     if end > len {
         return Err(invalid(format!("the result names rows {start}..{end} of {what}, which has {len}")));
     }
@@ -199,16 +281,14 @@ fn rows_in(r: &Rows, len: usize, what: &str) -> Result<Range<usize>, PluginError
 }
 
 /// The string at a place of a result's text.
-fn text_at(text: &str, t: &wit::Text, what: &str) -> Result<String, PluginError> {
-    let (start, len) = (t.start as usize, t.len as usize);
-    text.get(start..start.saturating_add(len))
-        .map(str::to_string)
-        .ok_or_else(|| invalid(format!("{what} names bytes {start}..{} of a {}-byte text (or splits a character)", start.saturating_add(len), text.len())))
+fn text_at(text: &str, place: wit::Place, what: &str) -> Result<String, PluginError> {
+    let (start, len) = unpack(place);
+    text.get(start..start + len).map(str::to_string).ok_or_else(|| invalid(format!("{what} names bytes {start}..{} of a {}-byte text (or splits a character)", start + len, text.len())))
 }
 
 /// Each input's result from its rows, `one` making the output of a run of rows.
-fn per_input(results: Vec<Result<Rows, PluginError>>, len: usize, what: &str, mut one: impl FnMut(Range<usize>) -> Result<StepOutput, PluginError>) -> Vec<Result<StepOutput, PluginError>> {
-    results.into_iter().map(|r| r.and_then(|rows| one(rows_in(&rows, len, what)?))).collect()
+fn per_input(results: Vec<Result<wit::Rows, PluginError>>, len: usize, what: &str, mut one: impl FnMut(Range<usize>) -> Result<StepOutput, PluginError>) -> Vec<Result<StepOutput, PluginError>> {
+    results.into_iter().map(|r| r.and_then(|rows| one(rows_in(rows, len, what)?))).collect()
 }
 
 /// A retriever's proposals, per input.
@@ -239,7 +319,7 @@ pub fn rankings(k: wit::Rankings) -> Vec<Result<StepOutput, PluginError>> {
     per_input(k.results, len, "the rankings (site ids and confidences)", |r| {
         r.map(|i| {
             let explanation = match explanations.get(i) {
-                Some(t) => text_at(&text, t, "a ranking's explanation")?,
+                Some(&t) => text_at(&text, t, "a ranking's explanation")?,
                 None => String::new(),
             };
             Ok(model::Ranking { site_id: k.site_ids[i], confidence: k.confidences[i], explanation })
@@ -256,9 +336,9 @@ pub fn explained(e: wit::Explained) -> Vec<Result<StepOutput, PluginError>> {
         explanations[r]
             .iter()
             .map(|x| {
-                let evidence = evidence[rows_in(&x.evidence, evidence.len(), "the evidence")?]
+                let evidence = evidence[rows_in(x.evidence, evidence.len(), "the evidence")?]
                     .iter()
-                    .map(|ev| Ok(model::Evidence { signal: text_at(&text, &ev.signal, "an explanation")?, weight: ev.weight, detail: text_at(&text, &ev.detail, "an explanation")? }))
+                    .map(|ev| Ok(model::Evidence { signal: text_at(&text, ev.signal, "an explanation")?, weight: ev.weight, detail: text_at(&text, ev.detail, "an explanation")? }))
                     .collect::<Result<_, _>>()?;
                 Ok(model::Explanation { site_id: x.site_id, evidence })
             })
@@ -271,64 +351,69 @@ pub fn explained(e: wit::Explained) -> Vec<Result<StepOutput, PluginError>> {
 mod tests {
     use super::*;
 
-    fn get<'a>(text: &'a str, t: &wit::Text) -> &'a str {
-        &text[t.start as usize..(t.start + t.len) as usize]
+    fn get(text: &str, place: u64) -> &str {
+        let (start, len) = unpack(place);
+        &text[start..start + len]
     }
 
-    fn rows(start: u32, len: u32) -> Rows {
-        Rows { start, len }
-    }
-
-    /// A run as a comparable pair (the generated record has no `PartialEq`).
-    fn run(r: Rows) -> (u32, u32) {
-        (r.start, r.len)
-    }
-
-    fn at(start: u32, len: u32) -> wit::Text {
-        wit::Text { start, len }
+    fn at(start: usize, len: usize) -> u64 {
+        rows(start, len)
     }
 
     #[test]
-    fn strings_are_places_in_one_text_and_lists_are_rows_of_batch_wide_lists() {
+    fn inputs_cross_in_columns_with_strings_as_places_and_lists_as_rows() {
         let mut n = PlanNode::named("7", "SortMergeJoin", wit::Family::Join);
         n.semantics.left_keys = vec!["customer_id".into()];
         n.semantics.sort_keys = vec![model::SortKey { expr: "amount".into(), ascending: false }];
-        n.neighbours = vec![model::Neighbour { id: "3".into(), operator: "Exchange".into(), family: wit::Family::Exchange, relation: wit::Relation::Child, mapped: None, mapped_site: None }];
-        let mut m = PlanNode::named("8", "Filter", wit::Family::Filter);
+        let mapped = model::Location { file: "etl/a.py".into(), symbol: "f".into(), line_start: 3, line_end: 4 };
+        n.neighbours = vec![
+            model::Neighbour { id: "3".into(), operator: "Exchange".into(), family: wit::Family::Exchange, relation: wit::Relation::Child, mapped: None, mapped_site: None },
+            model::Neighbour { id: "9".into(), operator: "Project".into(), family: wit::Family::Project, relation: wit::Relation::Parent, mapped: Some(mapped), mapped_site: Some(12) },
+        ];
+        let mut m = PlanNode::named("8", "GlobalLimit", wit::Family::Limit);
         m.semantics.columns = vec!["amount".into(), "day".into()];
+        m.semantics.limit = Some(10);
+        m.induced = Some(model::InducedBy { node_id: "7".into(), reason: "because".into() });
         let mut b = model::Batch { config: String::new(), analysis_id: "a".into(), graph_node: "g".into(), max_visits: 2, feature_names: vec!["kind".into()], sites: vec![], candidates: model::no_candidates() };
         b.push_candidate(4, 1.0, 0.0)[0] = 0.5;
         let first = b.candidates_since(0);
         b.push_candidate(5, 2.0, 0.1);
         b.push_candidate(6, 3.0, 0.2)[0] = 0.7;
         let second = b.candidates_since(1);
-        assert_eq!((run(first), run(second)), ((0, 1), (1, 2)));
+        assert_eq!((unpack(first), unpack(second)), ((0, 1), (1, 2)));
         assert_eq!(b.candidates.features.len(), 3, "a row has one value per feature name, NaN where none was given");
         assert!(b.candidates.features[1].is_nan() && b.candidates.features[2] == 0.7);
         let inputs = [model::StepInput { node: n, candidates: first, visit: 1 }, model::StepInput { node: m, candidates: second, visit: 2 }];
-        let (packed, nodes) = batch(&mut b, &inputs, NodeDetail::Full).unwrap();
+        let packed = batch(&mut b, &inputs, NodeDetail::Full).unwrap();
         assert_eq!(packed.candidates.site_ids, vec![4, 5, 6], "the candidate columns move into the call");
         assert!(b.candidates.site_ids.is_empty());
-        let node = &nodes[0].node;
-        assert_eq!(get(&packed.text, &node.id), "7");
-        assert_eq!(get(&packed.text, &node.operator), "SortMergeJoin");
-        let terms = |r: Rows| -> Vec<(Field, &str)> { packed.terms[r.start as usize..(r.start + r.len) as usize].iter().map(|t| (t.field, get(&packed.text, &t.value))).collect() };
-        assert_eq!(terms(node.semantics.terms), vec![(Field::LeftKey, "customer_id"), (Field::SortDescending, "amount")]);
-        assert_eq!(terms(nodes[1].node.semantics.terms), vec![(Field::Column, "amount"), (Field::Column, "day")]);
-        assert_eq!((run(node.neighbours), run(nodes[1].node.neighbours)), ((0, 1), (1, 0)));
-        assert_eq!(packed.neighbours[0].relation, wit::Relation::Child);
-        assert_eq!((run(nodes[0].candidates), run(nodes[1].candidates), nodes[1].visit), ((0, 1), (1, 2), 2));
+        let (i, t) = (&packed.inputs, packed.text.as_str());
+        assert_eq!((get(t, i.ids[0]), get(t, i.operators[1]), i.families[1]), ("7", "GlobalLimit", wit::Family::Limit as u8));
+        let terms = |r: u64| -> Vec<(u8, &str)> {
+            let (start, len) = unpack(r);
+            (start..start + len).map(|k| (packed.terms.fields[k], get(t, packed.terms.values[k]))).collect()
+        };
+        assert_eq!(terms(i.terms[0]), vec![(Field::LeftKey as u8, "customer_id"), (Field::SortDescending as u8, "amount")]);
+        assert_eq!(terms(i.terms[1]), vec![(Field::Column as u8, "amount"), (Field::Column as u8, "day")]);
+        assert_eq!((unpack(i.neighbours[0]), unpack(i.neighbours[1])), ((0, 2), (2, 0)));
+        assert_eq!(packed.neighbours.relations, vec![wit::Relation::Child as u8, wit::Relation::Parent as u8]);
+        let only = &packed.neighbours.mapped;
+        assert_eq!((only.len(), only[0].neighbour, get(t, only[0].location.file), only[0].site), (1, 1, "etl/a.py", Some(12)), "only mapped neighbours have a location");
+        assert_eq!((unpack(i.candidates[0]), unpack(i.candidates[1]), i.visits.as_slice()), ((0, 1), (1, 2), &[1, 2][..]));
+        assert_eq!((i.limits.len(), i.limits[0].input, i.limits[0].count), (1, 1, 10));
+        assert_eq!((i.induced.len(), i.induced[0].input, get(t, i.induced[0].reason)), (1, 1, "because"));
         restore(&mut b, packed);
         assert_eq!(b.candidates.site_ids, vec![4, 5, 6], "and come back after it");
-        let (brief, nodes) = batch(&mut b, &inputs, NodeDetail::Brief).unwrap();
-        assert!(brief.terms.is_empty() && brief.neighbours.is_empty() && nodes[0].node.semantics.terms.len == 0);
+        let brief = batch(&mut b, &inputs, NodeDetail::Brief).unwrap();
+        assert!(brief.terms.values.is_empty() && brief.neighbours.ids.is_empty() && unpack(brief.inputs.terms[0]) == (0, 0));
+        assert_eq!((brief.inputs.ids.len(), brief.inputs.induced.len()), (2, 1), "a brief node keeps its id, operator and cause");
     }
 
     #[test]
-    fn site_terms_are_rows_of_the_tables_terms() {
+    fn sites_cross_in_columns_and_their_terms_are_rows_of_the_tables_terms() {
         let site = |id, columns: &[&str]| CodeSite {
             id,
-            location: model::Location { file: "a.py".into(), symbol: "f".into(), line_start: 1, line_end: 2 },
+            location: model::Location { file: "a.py".into(), symbol: "f".into(), line_start: id, line_end: id + 1 },
             statement_start: 1,
             statement_end: 2,
             kind: "join".into(),
@@ -338,9 +423,10 @@ mod tests {
             functions: vec![],
         };
         let t = site_table(&[site(1, &["a"]), site(2, &["b", "c"])]).unwrap();
-        assert_eq!((run(t.sites[0].terms), run(t.sites[1].terms)), ((0, 2), (2, 3)));
-        let second: Vec<(SiteField, &str)> = t.terms[2..5].iter().map(|x| (x.field, get(&t.text, &x.value))).collect();
-        assert_eq!(second, vec![(SiteField::Column, "b"), (SiteField::Column, "c"), (SiteField::Table, "orders")]);
+        assert_eq!((t.sites.ids.as_slice(), t.sites.line_starts.as_slice(), get(&t.text, t.sites.kinds[1])), (&[1, 2][..], &[1, 2][..], "join"));
+        assert_eq!((unpack(t.sites.terms[0]), unpack(t.sites.terms[1])), ((0, 2), (2, 3)));
+        let second: Vec<(u8, &str)> = (2..5).map(|k| (t.terms.fields[k], get(&t.text, t.terms.values[k]))).collect();
+        assert_eq!(second, vec![(SiteField::Column as u8, "b"), (SiteField::Column as u8, "c"), (SiteField::Table as u8, "orders")]);
     }
 
     #[test]

@@ -570,7 +570,7 @@ fn shown(w: &Walk) -> &[Candidate] {
 
 
 /// No candidate rows (a walk's input between calls).
-const NO_ROWS: Rows = Rows { start: 0, len: 0 };
+const NO_ROWS: Rows = 0;
 
 /// The walks' inputs for one invocation, moved out of them (no plan node is copied)
 /// with the rows of the batch's candidates this call hands over; `give_back` returns

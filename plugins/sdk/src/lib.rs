@@ -159,12 +159,12 @@ pub fn marked<T>(mark: fn(), work: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Run `one` for each input of a batch with the batch's config parsed once; a config
-/// that does not parse fails every input with `invalid(message)`.
-pub fn each_input<C: DeserializeOwned + Default, I, T, E>(config: &str, inputs: Vec<I>, invalid: impl Fn(String) -> E, mut one: impl FnMut(&C, I) -> Result<T, E>) -> Vec<Result<T, E>> {
+/// Run `one` for each of a batch's `inputs` (by row) with the batch's config parsed
+/// once; a config that does not parse fails every input with `invalid(message)`.
+pub fn each_input<C: DeserializeOwned + Default, T, E>(config: &str, inputs: usize, invalid: impl Fn(String) -> E, mut one: impl FnMut(&C, usize) -> Result<T, E>) -> Vec<Result<T, E>> {
     match parse_config::<C>(config) {
-        Ok(cfg) => inputs.into_iter().map(|i| one(&cfg, i)).collect(),
-        Err(message) => inputs.iter().map(|_| Err(invalid(message.clone()))).collect(),
+        Ok(cfg) => (0..inputs).map(|i| one(&cfg, i)).collect(),
+        Err(message) => (0..inputs).map(|_| Err(invalid(message.clone()))).collect(),
     }
 }
 
@@ -174,32 +174,40 @@ pub fn row(matrix: &[f64], width: usize, i: usize) -> &[f64] {
     matrix.get(i * width..(i + 1) * width).unwrap_or(&[])
 }
 
-/// A run of rows of a batch-wide list (the contract's `rows` record). Each plugin
-/// implements it for its generated type with `planmap_plugin_sdk::places!(Text, Rows);`.
-pub trait Run {
-    /// (start, len) in rows.
-    fn run(&self) -> (u32, u32);
+/// Rows `start .. start + len` (or a place: bytes of a text) packed as the contract
+/// packs them, `start << 32 | len`.
+pub fn pack(start: usize, len: usize) -> u64 {
+    ((start as u64) << 32) | len as u64
 }
 
-/// The rows of `list` a run names: an input's part of a batch-wide list (its terms,
+/// The range of rows (or bytes) a packed `rows` (or `place`) names.
+pub fn range(r: u64) -> std::ops::Range<usize> {
+    let (start, len) = ((r >> 32) as usize, (r & 0xffff_ffff) as usize);
+    start..start + len
+}
+
+/// The rows of `list` a run names: an input's part of a batch-wide column (its terms,
 /// neighbours, candidates' site ids, ...). Empty when the run is not in the list (the
 /// host never sends one, so this only keeps a bad input from trapping).
-pub fn rows<'a, T>(list: &'a [T], r: &impl Run) -> &'a [T] {
-    let (start, len) = r.run();
-    let (start, len) = (start as usize, len as usize);
-    list.get(start..start.saturating_add(len)).unwrap_or(&[])
+pub fn rows<T>(list: &[T], r: u64) -> &[T] {
+    list.get(range(r)).unwrap_or(&[])
 }
 
 /// The rows of a row-major matrix with `width` columns a run names (an input's part of
 /// `candidates.features`): its candidates' rows, one after the other.
-pub fn matrix_rows<'a>(matrix: &'a [f64], width: usize, r: &impl Run) -> &'a [f64] {
-    let (start, len) = r.run();
-    let (start, len) = (start as usize * width, len as usize * width);
-    matrix.get(start..start.saturating_add(len)).unwrap_or(&[])
+pub fn matrix_rows(matrix: &[f64], width: usize, r: u64) -> &[f64] {
+    let rows = range(r);
+    matrix.get(rows.start * width..rows.end * width).unwrap_or(&[])
 }
 
-/// Per input of a result in columns: its (start, len) in the rows, or its error.
-pub type Runs<E> = Vec<Result<(u32, u32), E>>;
+/// The terms (field index, value) a run of a terms column names, read from the text:
+/// feed them to `Semantics::from_terms` or `SiteTerms::from_terms`.
+pub fn terms<'a>(fields: &'a [u8], values: &'a [u64], r: u64, text: Text<'a>) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    rows(fields, r).iter().zip(rows(values, r)).map(move |(&f, &v)| (f as usize, text.get(v)))
+}
+
+/// Per input of a result in columns: its packed rows, or its error.
+pub type Runs<E> = Vec<Result<u64, E>>;
 
 /// Each input's result rows gathered into one list, input after input, for a
 /// contract result in columns: the rows and each input's run of them.
@@ -209,10 +217,9 @@ pub fn gather<T, E>(results: impl IntoIterator<Item = Result<Vec<T>, E>>) -> (Ve
         .into_iter()
         .map(|r| {
             r.map(|mut v| {
-                let start = rows.len() as u32;
-                let len = v.len() as u32;
+                let run = pack(rows.len(), v.len());
                 rows.append(&mut v);
-                (start, len)
+                run
             })
         })
         .collect();
@@ -224,31 +231,6 @@ pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// A place in a call's text (the contract's `text` record). Each plugin implements it
-/// for its generated type with `planmap_plugin_sdk::places!(Text, Rows);`.
-pub trait Place {
-    /// (start, len) in bytes.
-    fn place(&self) -> (u32, u32);
-}
-
-/// Implement `Place` for a plugin's generated `text` record and `Run` for its `rows`
-/// record (both have fields `start`, `len`).
-#[macro_export]
-macro_rules! places {
-    ($text:ty, $rows:ty) => {
-        impl $crate::Place for $text {
-            fn place(&self) -> (u32, u32) {
-                (self.start, self.len)
-            }
-        }
-        impl $crate::Run for $rows {
-            fn run(&self) -> (u32, u32) {
-                (self.start, self.len)
-            }
-        }
-    };
-}
-
 /// The text of a call (`batch.text`, or a `site-table.text`), read by place.
 #[derive(Clone, Copy)]
 pub struct Text<'a>(pub &'a str);
@@ -256,10 +238,8 @@ pub struct Text<'a>(pub &'a str);
 impl<'a> Text<'a> {
     /// The string at a place; empty when the place is not in the text (the host never
     /// sends one, so this only keeps a bad input from trapping).
-    pub fn get(&self, p: &impl Place) -> &'a str {
-        let (start, len) = p.place();
-        let (start, len) = (start as usize, len as usize);
-        self.0.get(start..start.saturating_add(len)).unwrap_or("")
+    pub fn get(&self, place: u64) -> &'a str {
+        self.0.get(range(place)).unwrap_or("")
     }
 }
 
@@ -269,15 +249,15 @@ impl<'a> Text<'a> {
 pub struct TextOut(pub String);
 
 impl TextOut {
-    /// Append `s`; its (start, len).
-    pub fn put(&mut self, s: &str) -> (u32, u32) {
-        let start = self.0.len() as u32;
+    /// Append `s`; its place.
+    pub fn put(&mut self, s: &str) -> u64 {
+        let start = self.0.len();
         self.0.push_str(s);
-        (start, s.len() as u32)
+        pack(start, s.len())
     }
 }
 
-/// Field names in the order of the WIT `field` enum: `FIELDS[term.field as usize]`.
+/// Field names in the order of the WIT `field` enum: `FIELDS[terms.fields[k] as usize]`.
 pub const FIELDS: [&str; 21] = [
     "table", "path", "format", "column", "output-column", "left-key", "right-key", "join-type", "build-side",
     "grouping-key", "aggregate-function", "predicate", "literal", "sort-ascending", "sort-descending",
@@ -285,7 +265,7 @@ pub const FIELDS: [&str; 21] = [
 ];
 
 /// A plan node's semantics with its terms sorted into named lists, borrowing the call's
-/// text. Build it with `Semantics::from_terms(sdk::rows(&batch.terms, &node.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value))))`.
+/// text. Build it with `Semantics::from_terms(sdk::terms(&batch.terms.fields, &batch.terms.values, batch.inputs.terms[i], text))`.
 #[derive(Debug, Default, Clone)]
 pub struct Semantics<'a> {
     pub tables: Vec<&'a str>,
@@ -401,42 +381,34 @@ mod tests {
         assert_eq!(source_name("report_{name}"), None);
     }
 
-    struct P(u32, u32);
-    impl Place for P {
-        fn place(&self) -> (u32, u32) {
-            (self.0, self.1)
-        }
-    }
-
     #[test]
     fn text_places_and_terms_read_back() {
         let t = Text("customer_idLeftOuter");
-        assert_eq!(t.get(&P(0, 11)), "customer_id");
-        assert_eq!(t.get(&P(11, 9)), "LeftOuter");
-        assert_eq!(t.get(&P(15, 99)), "", "a place outside the text reads as empty");
-        let s = Semantics::from_terms([(5, t.get(&P(0, 11))), (7, t.get(&P(11, 9))), (14, "amount"), (13, "day")]);
+        assert_eq!(t.get(pack(0, 11)), "customer_id");
+        assert_eq!(t.get(pack(11, 9)), "LeftOuter");
+        assert_eq!(t.get(pack(15, 99)), "", "a place outside the text reads as empty");
+        let fields = [5u8, 7, 14, 13];
+        let values = [pack(0, 11), pack(11, 9), pack(11, 4), pack(0, 8)];
+        let s = Semantics::from_terms(terms(&fields, &values, pack(0, 4), t));
         assert_eq!(s.left_keys, vec!["customer_id"]);
         assert_eq!(s.join_type, Some("LeftOuter"));
-        assert_eq!(s.sort_keys, vec![("amount", false), ("day", true)]);
+        assert_eq!(s.sort_keys, vec![("Left", false), ("customer", true)]);
+        assert_eq!(Semantics::from_terms(terms(&fields, &values, pack(1, 1), t)).left_keys.len(), 0, "a run reads its rows only");
         assert_eq!(FIELDS[20], "write-target");
-    }
-
-    impl Run for P {
-        fn run(&self) -> (u32, u32) {
-            (self.0, self.1)
-        }
     }
 
     #[test]
     fn runs_read_rows_and_results_gather_into_one_list() {
         let list = [10, 11, 12, 13];
-        assert_eq!(rows(&list, &P(1, 2)), &[11, 12]);
-        assert!(rows(&list, &P(3, 2)).is_empty(), "a run outside the list reads as empty");
+        assert_eq!(rows(&list, pack(1, 2)), &[11, 12]);
+        assert!(rows(&list, pack(3, 2)).is_empty(), "a run outside the list reads as empty");
         let m = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        assert_eq!(matrix_rows(&m, 2, &P(1, 2)), &[3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(matrix_rows(&m, 2, pack(1, 2)), &[3.0, 4.0, 5.0, 6.0]);
         let (all, runs) = gather([Ok(vec!["a", "b"]), Err("bad"), Ok(vec![]), Ok(vec!["c"])]);
         assert_eq!(all, vec!["a", "b", "c"]);
-        assert_eq!(runs, vec![Ok((0, 2)), Err("bad"), Ok((2, 0)), Ok((2, 1))]);
+        assert_eq!(runs, vec![Ok(pack(0, 2)), Err("bad"), Ok(pack(2, 0)), Ok(pack(2, 1))]);
+        let failed: Vec<Result<usize, String>> = each_input::<std::collections::BTreeMap<String, u32>, _, _>("{oops", 2, |m| m, |_, i| Ok(i));
+        assert!(failed.iter().all(|r| r.as_ref().is_err_and(|m| m.contains("invalid config"))), "a bad config fails every input");
     }
 
     #[test]
@@ -447,8 +419,11 @@ mod tests {
     }
 }
 
-/// Family names in the order of the WIT `family` enum, so a plugin can name a
-/// generated enum value with `FAMILIES[family as usize]`.
+/// Relation names in the order of the WIT `relation` enum: `RELATIONS[neighbours.relations[k] as usize]`.
+pub const RELATIONS: [&str; 3] = ["parent", "child", "reuses"];
+
+/// Family names in the order of the WIT `family` enum, so a plugin can name a family
+/// case index (`inputs.families[i]`) with `FAMILIES[i as usize]`.
 pub const FAMILIES: [&str; 17] = [
     "scan", "filter", "project", "join", "aggregate", "exchange", "sort", "window", "limit",
     "union", "expand", "generate", "python-udf", "write", "subquery", "infrastructure", "other",

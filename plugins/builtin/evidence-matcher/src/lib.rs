@@ -11,7 +11,7 @@ wit_bindgen::generate!({ world: "matcher", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::matching::Guest;
-use planmap::strategy::types::{Assessments, Batch, CodeSite, Evidence, Explained, Explanation, Family, PluginError, Relation, Rows, SiteTerm, StepInput, Text};
+use planmap::strategy::types::{Assessments, Batch, Evidence, Explained, Explanation, PluginError};
 use planmap::strategy::{code_search, log};
 use std::collections::HashMap;
 use planmap_plugin_sdk as sdk;
@@ -35,8 +35,6 @@ const FLOW_CONFLICT: f64 = 0.15;
 
 struct Matcher;
 
-sdk::places!(Text, Rows);
-
 /// A code site of the batch's table, its strings read from the batch's text.
 struct Site<'a> {
     id: u32,
@@ -48,21 +46,24 @@ struct Site<'a> {
 }
 
 impl<'a> Site<'a> {
-    fn read(s: &CodeSite, terms: &'a [SiteTerm], text: sdk::Text<'a>) -> Self {
+    /// Row `k` of the batch's sites.
+    fn read(batch: &'a Batch, k: usize) -> Self {
+        let (t, text) = (&batch.sites, sdk::Text(&batch.text));
         Site {
-            id: s.id,
-            file: text.get(&s.location.file),
-            line_start: s.location.line_start,
-            line_end: s.location.line_end,
-            kind: text.get(&s.kind),
-            terms: sdk::SiteTerms::from_terms(sdk::rows(terms, &s.terms).iter().map(|t| (t.field as usize, text.get(&t.value)))),
+            id: t.ids[k],
+            file: text.get(t.files[k]),
+            line_start: t.line_starts[k],
+            line_end: t.line_ends[k],
+            kind: text.get(t.kinds[k]),
+            terms: sdk::SiteTerms::from_terms(sdk::terms(&batch.site_terms.fields, &batch.site_terms.values, t.terms[k], text)),
         }
     }
 }
 
 /// A plan neighbour as the lineage check reads it.
 struct Near<'a> {
-    relation: Relation,
+    /// `parent`, `child` or `reuses` (the contract's `relation`).
+    relation: &'static str,
     operator: &'a str,
     /// Where it mapped: (file, first line, last line) and the site.
     mapped: Option<(&'a str, u32, u32)>,
@@ -71,7 +72,8 @@ struct Near<'a> {
 
 /// The parts of the plan node the matcher reads, its strings from the batch's text.
 struct Node<'a> {
-    family: Family,
+    /// The operator family's case index.
+    family: u8,
     operator: &'a str,
     s: sdk::Semantics<'a>,
     /// The limit count of a limit or top-k.
@@ -81,19 +83,34 @@ struct Node<'a> {
 }
 
 impl<'a> Node<'a> {
-    fn read(input: &StepInput, batch: &'a Batch) -> Self {
-        let text = sdk::Text(&batch.text);
-        let n = &input.node;
+    /// Input `i` of the batch.
+    fn read(batch: &'a Batch, i: usize) -> Self {
+        let (n, text) = (&batch.inputs, sdk::Text(&batch.text));
+        let nb = &batch.neighbours;
+        let rows = sdk::range(n.neighbours[i]);
+        // The mapped neighbours are in row order: this input's are one run of them.
+        let first_mapped = nb.mapped.partition_point(|m| (m.neighbour as usize) < rows.start);
+        let end = rows.end;
+        let mut mapped = nb.mapped[first_mapped..].iter().take_while(|m| (m.neighbour as usize) < end).peekable();
+        let neighbours = rows
+            .map(|k| {
+                let here = mapped.next_if(|m| m.neighbour as usize == k);
+                Near {
+                    relation: nb.relations.get(k).and_then(|&r| sdk::RELATIONS.get(r as usize)).copied().unwrap_or(""),
+                    operator: text.get(nb.operators[k]),
+                    mapped: here.map(|m| (text.get(m.location.file), m.location.line_start, m.location.line_end)),
+                    mapped_site: here.and_then(|m| m.site),
+                }
+            })
+            .collect();
+        let files = &batch.plan_files;
         Node {
-            family: n.family,
-            operator: text.get(&n.operator),
-            s: sdk::Semantics::from_terms(sdk::rows(&batch.terms, &n.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value)))),
-            limit: n.semantics.limit,
-            neighbours: sdk::rows(&batch.neighbours, &n.neighbours)
-                .iter()
-                .map(|x| Near { relation: x.relation, operator: text.get(&x.operator), mapped: x.mapped.as_ref().map(|l| (text.get(&l.file), l.line_start, l.line_end)), mapped_site: x.mapped_site })
-                .collect(),
-            plan_files: sdk::rows(&batch.plan_files, &n.plan_files).iter().map(|f| (text.get(&f.file), f.share)).collect(),
+            family: n.families[i],
+            operator: text.get(n.operators[i]),
+            s: sdk::Semantics::from_terms(sdk::terms(&batch.terms.fields, &batch.terms.values, n.terms[i], text)),
+            limit: n.limits.iter().find(|l| l.input as usize == i).map(|l| l.count),
+            neighbours,
+            plan_files: sdk::rows(&files.files, n.plan_files[i]).iter().zip(sdk::rows(&files.shares, n.plan_files[i])).map(|(&f, &share)| (text.get(f), share)).collect(),
         }
     }
 }
@@ -147,8 +164,7 @@ fn aligned(results: Vec<Result<Vec<Found>, PluginError>>) -> Assessments {
             }
         }
     }
-    let results = runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect();
-    Assessments { feature_names: names.into_iter().map(str::to_string).collect(), site_ids, features, weights, results }
+    Assessments { feature_names: names.into_iter().map(str::to_string).collect(), site_ids, features, weights, results: runs }
 }
 
 /// Compare one named list of the node with one list of the site.
@@ -227,11 +243,11 @@ fn source(c: &mut Found, names: Option<&(Vec<String>, bool)>, wanted: &[String],
 /// does its site feed this candidate (data flow, or earlier in the same file)? For a
 /// mapped parent, is this candidate upstream of its site?
 fn lineage(c: &mut Found, cand: &Candidate, node: &Node, parent_upstream: &Option<(u32, Vec<u32>)>) {
-    let mapped: Vec<&Near> = node.neighbours.iter().filter(|n| n.mapped_site.is_some() && n.relation != Relation::Reuses).collect();
+    let mapped: Vec<&Near> = node.neighbours.iter().filter(|n| n.mapped_site.is_some() && n.relation != "reuses").collect();
     if mapped.is_empty() {
         return;
     }
-    let has_child = mapped.iter().any(|n| n.relation == Relation::Child);
+    let has_child = mapped.iter().any(|n| n.relation == "child");
     let upstream = if has_child { code_search::upstream(cand.site.id, LINEAGE_DEPTH).unwrap_or_default() } else { Vec::new() };
     // Direct inputs are the first hop of `upstream`; asked for only when a child is
     // upstream at all, and at most once per candidate.
@@ -243,7 +259,7 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &Node, parent_upstream: &Optio
         let Some(site) = n.mapped_site else { continue };
         let Some((file, line_start, line_end)) = n.mapped else { continue };
         let same_file = file == site_at.file;
-        let support = if n.relation == Relation::Child {
+        let support = if n.relation == "child" {
             if site == cand.site.id {
                 1.0
             } else if upstream.contains(&site) {
@@ -275,7 +291,7 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &Node, parent_upstream: &Optio
         };
         total += support;
         if c.detailed {
-            let relation = if n.relation == Relation::Child { "child" } else { "parent" };
+            let relation = if n.relation == "child" { "child" } else { "parent" };
             notes.push(format!("{relation} {} ({file}:{line_start}) {}", n.operator, if support >= TRANSITIVE { "fits" } else if support > OTHER_FILE { "is out of order" } else { "is elsewhere" }));
         }
     }
@@ -284,44 +300,42 @@ fn lineage(c: &mut Found, cand: &Candidate, node: &Node, parent_upstream: &Optio
 }
 
 impl Guest for Matcher {
-    fn match_candidates(batch: Batch, inputs: Vec<StepInput>) -> Assessments {
+    fn match_candidates(batch: Batch) -> Assessments {
         sdk::marked(log::mark, || {
             let sites = read_sites(&batch);
             let table = by_id(&sites);
-            aligned(inputs.iter().map(|input| assess_node(input, &batch, &table, false)).collect())
+            aligned((0..batch.inputs.ids.len()).map(|i| assess_node(&batch, i, &table, false)).collect())
         })
     }
 
-    fn explain_candidates(batch: Batch, inputs: Vec<StepInput>) -> Explained {
+    fn explain_candidates(batch: Batch) -> Explained {
         sdk::marked(log::mark, || {
             let sites = read_sites(&batch);
             let table = by_id(&sites);
             let mut out = sdk::TextOut::default();
             // A signal is a feature name: each crosses once, however many candidates cite it.
-            let mut signals: Vec<(&'static str, Text)> = Vec::new();
+            let mut signals: Vec<(&'static str, u64)> = Vec::new();
             let mut evidence = Vec::new();
-            let found = inputs.iter().map(|input| assess_node(input, &batch, &table, true));
-            let (found, runs) = sdk::gather(found);
+            let found = (0..batch.inputs.ids.len()).map(|i| assess_node(&batch, i, &table, true));
+            let (found, results) = sdk::gather(found);
             let explanations = found
                 .into_iter()
                 .map(|f| {
-                    let start = evidence.len() as u32;
+                    let start = evidence.len();
                     for (signal, weight, detail) in &f.evidence {
                         let signal = match signals.iter().find(|(s, _)| s == signal) {
                             Some((_, place)) => *place,
                             None => {
-                                let (start, len) = out.put(signal);
-                                signals.push((signal, Text { start, len }));
-                                Text { start, len }
+                                let place = out.put(signal);
+                                signals.push((signal, place));
+                                place
                             }
                         };
-                        let (start, len) = out.put(detail);
-                        evidence.push(Evidence { signal, weight: *weight, detail: Text { start, len } });
+                        evidence.push(Evidence { signal, weight: *weight, detail: out.put(detail) });
                     }
-                    Explanation { site_id: f.site_id, evidence: Rows { start, len: evidence.len() as u32 - start } }
+                    Explanation { site_id: f.site_id, evidence: sdk::pack(start, evidence.len() - start) }
                 })
                 .collect();
-            let results = runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect();
             Explained { text: out.0, evidence, explanations, results }
         })
     }
@@ -329,8 +343,7 @@ impl Guest for Matcher {
 
 /// The batch's sites with their strings read.
 fn read_sites(batch: &Batch) -> Vec<Site<'_>> {
-    let text = sdk::Text(&batch.text);
-    batch.sites.iter().map(|s| Site::read(s, &batch.site_terms, text)).collect()
+    (0..batch.sites.ids.len()).map(|k| Site::read(batch, k)).collect()
 }
 
 /// The batch's site table by site id.
@@ -340,19 +353,20 @@ fn by_id<'a>(sites: &'a [Site<'a>]) -> HashMap<u32, &'a Site<'a>> {
 
 /// One plan node's findings for each of its candidates (the host sends a batch of
 /// nodes), with the evidence in words when `detailed`.
-fn assess_node(input: &StepInput, batch: &Batch, table: &HashMap<u32, &Site>, detailed: bool) -> Result<Vec<Found>, PluginError> {
-    let node = Node::read(input, batch);
+fn assess_node(batch: &Batch, i: usize, table: &HashMap<u32, &Site>, detailed: bool) -> Result<Vec<Found>, PluginError> {
+    let node = Node::read(batch, i);
     let s = &node.s;
     let family = sdk::FAMILIES[node.family as usize];
     // The host sends every site its candidates name; one it did not is skipped.
-    let scores = sdk::rows(&batch.candidates.retrieval_scores, &input.candidates);
-    let candidates: Vec<Candidate> = sdk::rows(&batch.candidates.site_ids, &input.candidates).iter().zip(scores).filter_map(|(id, &retrieval_score)| Some(Candidate { site: table.get(id)?, retrieval_score })).collect();
+    let rows = batch.inputs.candidates[i];
+    let scores = sdk::rows(&batch.candidates.retrieval_scores, rows);
+    let candidates: Vec<Candidate> = sdk::rows(&batch.candidates.site_ids, rows).iter().zip(scores).filter_map(|(id, &retrieval_score)| Some(Candidate { site: table.get(id)?, retrieval_score })).collect();
     let top = candidates.iter().map(|c| c.retrieval_score).fold(0.0_f64, f64::max).max(1e-9);
     let mut tables: Vec<&str> = s.tables.clone();
     tables.extend(s.paths.iter().copied());
     tables.extend(s.write_target.iter().copied());
     let sources = node_sources(s);
-    let parent_upstream = node.neighbours.iter().find(|n| n.relation == Relation::Parent).and_then(|n| n.mapped_site).map(|p| {
+    let parent_upstream = node.neighbours.iter().find(|n| n.relation == "parent").and_then(|n| n.mapped_site).map(|p| {
         let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
         (p, up)
     });

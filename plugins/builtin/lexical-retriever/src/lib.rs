@@ -9,7 +9,7 @@ wit_bindgen::generate!({ world: "retriever", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::retrieve::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, Family, PluginError, Proposals, Rows, StepInput, Text};
+use planmap::strategy::types::{Batch, ErrorCode, Family, PluginError, Proposals};
 use planmap::strategy::{code_search, log, vectors};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -30,8 +30,6 @@ impl Default for Config {
         Config { top_k: 20, widen_factor: 3, vectors: true }
     }
 }
-
-sdk::places!(Text, Rows);
 
 /// A proposed site and its retrieval score (a row of the contract's `proposals`).
 struct Proposal {
@@ -59,42 +57,39 @@ fn terms(s: &sdk::Semantics) -> Vec<String> {
 struct Retriever;
 
 impl Guest for Retriever {
-    fn retrieve(batch: Batch, inputs: Vec<StepInput>) -> Proposals {
+    fn retrieve(batch: Batch) -> Proposals {
         sdk::marked(log::mark, || {
-            let results = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| retrieve_one(cfg, &batch, input));
-            let (all, runs) = sdk::gather(results);
-            Proposals {
-                site_ids: all.iter().map(|p| p.site_id).collect(),
-                retrieval_scores: all.iter().map(|p| p.retrieval_score).collect(),
-                results: runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect(),
-            }
+            let n = batch.inputs.ids.len();
+            let results = sdk::each_input(&batch.config, n, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, i| retrieve_one(cfg, &batch, i));
+            let (all, results) = sdk::gather(results);
+            Proposals { site_ids: all.iter().map(|p| p.site_id).collect(), retrieval_scores: all.iter().map(|p| p.retrieval_score).collect(), results }
         })
     }
 }
 
-/// One plan node's step (the host sends a batch of them).
-fn retrieve_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Proposal>, PluginError> {
+/// One plan node's step (input `i` of the batch).
+fn retrieve_one(cfg: &Config, batch: &Batch, i: usize) -> Result<Vec<Proposal>, PluginError> {
     let text = sdk::Text(&batch.text);
-    let node = &input.node;
-    if node.family == Family::Infrastructure {
+    let input = &batch.inputs;
+    if input.families[i] == Family::Infrastructure as u8 {
         return Ok(Vec::new());
     }
-    let widen = input.visit > 1;
-    let family = sdk::FAMILIES[node.family as usize];
+    let widen = input.visits[i] > 1;
+    let family = sdk::FAMILIES[input.families[i] as usize];
     let kinds: Vec<String> = if widen {
         Vec::new()
     } else {
         sdk::kinds_for_family(family).iter().map(|k| k.to_string()).collect()
     };
     let limit = if widen { cfg.top_k.saturating_mul(cfg.widen_factor.max(1)) } else { cfg.top_k };
-    let semantics = sdk::Semantics::from_terms(sdk::rows(&batch.terms, &node.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value))));
+    let semantics = sdk::Semantics::from_terms(sdk::terms(&batch.terms.fields, &batch.terms.values, input.terms[i], text));
     let q = code_search::Query { terms: terms(&semantics), kinds, limit };
     let hits = code_search::search(&q).map_err(|e| PluginError {
         code: ErrorCode::Capability,
         message: format!("code-search failed: {}", e.message),
     })?;
     // Earlier passes' candidates stay in the running.
-    let earlier = sdk::rows(&batch.candidates.site_ids, &input.candidates).iter().zip(sdk::rows(&batch.candidates.retrieval_scores, &input.candidates));
+    let earlier = sdk::rows(&batch.candidates.site_ids, input.candidates[i]).iter().zip(sdk::rows(&batch.candidates.retrieval_scores, input.candidates[i]));
     let mut out: Vec<Proposal> = earlier.map(|(&site_id, &retrieval_score)| Proposal { site_id, retrieval_score }).collect();
     for h in hits {
         if !out.iter().any(|p| p.site_id == h.site_id) {
@@ -102,17 +97,17 @@ fn retrieve_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Pro
         }
     }
     if cfg.vectors {
-        merge_vector_hits(&input, text, &mut out, limit);
+        merge_vector_hits(&format!("{} {}", text.get(input.operators[i]), text.get(input.fragments[i])), &mut out, limit);
     }
     out.sort_by(|a, b| b.retrieval_score.total_cmp(&a.retrieval_score));
     out.truncate(limit as usize);
     Ok(out)
 }
 
-/// Add nearest-neighbour hits; a denied or unconfigured capability is not an error.
-fn merge_vector_hits(input: &StepInput, text: sdk::Text, out: &mut Vec<Proposal>, limit: u32) {
-    let query = format!("{} {}", text.get(&input.node.operator), text.get(&input.node.fragment));
-    let hits = match vectors::nearest(&query, limit) {
+/// Add nearest-neighbour hits for `query` (the node's operator and text); a denied or
+/// unconfigured capability is not an error.
+fn merge_vector_hits(query: &str, out: &mut Vec<Proposal>, limit: u32) {
+    let hits = match vectors::nearest(query, limit) {
         Ok(h) => h,
         Err(e) => {
             log::write(log::Level::Debug, &format!("vectors skipped: {}", e.message));

@@ -12,7 +12,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, PlanNode, PluginError, Rankings, Relation, Rows, StepInput, Text};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Rankings};
 use planmap::strategy::{code_search, llm, log};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
@@ -52,30 +52,23 @@ struct Verdict {
 struct Verifier;
 
 impl Guest for Verifier {
-    fn score(batch: Batch, inputs: Vec<StepInput>) -> Rankings {
+    fn score(batch: Batch) -> Rankings {
         sdk::marked(log::mark, || {
-            let results = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, input| score_one(cfg, &batch, input));
-            let (all, runs) = sdk::gather(results);
+            let n = batch.inputs.ids.len();
+            let results = sdk::each_input(&batch.config, n, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg, i| score_one(cfg, &batch, i));
+            let (all, results) = sdk::gather(results);
             let mut text = sdk::TextOut::default();
-            let explanations = all
-                .iter()
-                .map(|r| {
-                    let (start, len) = text.put(&r.explanation);
-                    Text { start, len }
-                })
-                .collect();
+            let explanations = all.iter().map(|r| text.put(&r.explanation)).collect();
             Rankings {
                 site_ids: all.iter().map(|r| r.site_id).collect(),
                 confidences: all.iter().map(|r| r.confidence).collect(),
                 explanations,
                 text: text.0,
-                results: runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect(),
+                results,
             }
         })
     }
 }
-
-sdk::places!(Text, Rows);
 
 /// A candidate's verdict (a row of the contract's `rankings`); an empty explanation
 /// lets the host explain from the evidence.
@@ -87,16 +80,17 @@ struct Ranking {
 
 /// The ranking as it stands (the scorer's confidences, best first), for when the
 /// model cannot help.
-fn unchanged(batch: &Batch, input: &StepInput) -> Vec<Ranking> {
-    let c = &batch.candidates;
-    let confidences = sdk::rows(&c.confidences, &input.candidates);
-    sdk::rows(&c.site_ids, &input.candidates).iter().zip(confidences).map(|(&site_id, &confidence)| Ranking { site_id, confidence, explanation: String::new() }).collect()
+fn unchanged(batch: &Batch, i: usize) -> Vec<Ranking> {
+    let (c, rows) = (&batch.candidates, batch.inputs.candidates[i]);
+    let confidences = sdk::rows(&c.confidences, rows);
+    sdk::rows(&c.site_ids, rows).iter().zip(confidences).map(|(&site_id, &confidence)| Ranking { site_id, confidence, explanation: String::new() }).collect()
 }
 
-fn describe_node(n: &PlanNode, batch: &Batch, out: &mut String) {
-    let text = sdk::Text(&batch.text);
-    let s = sdk::Semantics::from_terms(sdk::rows(&batch.terms, &n.semantics.terms).iter().map(|t| (t.field as usize, text.get(&t.value))));
-    let _ = writeln!(out, "Plan node {} `{}` ({}):", text.get(&n.id), text.get(&n.operator), sdk::FAMILIES[n.family as usize]);
+/// Input `i`'s plan node in words, for the prompt.
+fn describe_node(batch: &Batch, i: usize, out: &mut String) {
+    let (text, n) = (sdk::Text(&batch.text), &batch.inputs);
+    let s = sdk::Semantics::from_terms(sdk::terms(&batch.terms.fields, &batch.terms.values, n.terms[i], text));
+    let _ = writeln!(out, "Plan node {} `{}` ({}):", text.get(n.ids[i]), text.get(n.operators[i]), sdk::FAMILIES[n.families[i] as usize]);
     let mut field = |name: &str, v: &[&str]| {
         if !v.is_empty() {
             let _ = writeln!(out, "  {name}: {}", v.join(", "));
@@ -111,26 +105,25 @@ fn describe_node(n: &PlanNode, batch: &Batch, out: &mut String) {
     field("predicates", &s.predicates);
     field("functions", &s.functions);
     field("udfs", &s.udfs);
-    for nb in sdk::rows(&batch.neighbours, &n.neighbours) {
-        let at = nb.mapped.as_ref().map(|l| format!(" -> {}:{}-{}", text.get(&l.file), l.line_start, l.line_end)).unwrap_or_default();
-        let relation = match nb.relation {
-            Relation::Parent => "parent",
-            Relation::Child => "child",
-            Relation::Reuses => "reuses",
-        };
-        let _ = writeln!(out, "  {relation} {} `{}`{at}", text.get(&nb.id), text.get(&nb.operator));
+    let nb = &batch.neighbours;
+    for k in sdk::range(n.neighbours[i]) {
+        let mapped = nb.mapped.iter().find(|m| m.neighbour as usize == k);
+        let at = mapped.map(|m| format!(" -> {}:{}-{}", text.get(m.location.file), m.location.line_start, m.location.line_end)).unwrap_or_default();
+        let relation = nb.relations.get(k).and_then(|&r| sdk::RELATIONS.get(r as usize)).unwrap_or(&"neighbour");
+        let _ = writeln!(out, "  {relation} {} `{}`{at}", text.get(nb.ids[k]), text.get(nb.operators[k]));
     }
 }
 
-fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+fn score_one(cfg: &Config, batch: &Batch, i: usize) -> Result<Vec<Ranking>, PluginError> {
     if !(0.5..1.0).contains(&cfg.reliability) {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("reliability must be in [0.5, 1), got {}", cfg.reliability) });
     }
-    let mut ranking = unchanged(batch, &input);
+    let mut ranking = unchanged(batch, i);
     // planmap maps a plan twice, the second time with the rest of the plan's answers
     // as context; a first-pass question would be asked again with better context, so
     // only the final pass pays for one.
-    let final_pass = input.node.plan_files.len > 0 || sdk::rows(&batch.neighbours, &input.node.neighbours).iter().any(|n| n.mapped.is_some());
+    let neighbours = sdk::range(batch.inputs.neighbours[i]);
+    let final_pass = !sdk::range(batch.inputs.plan_files[i]).is_empty() || batch.neighbours.mapped.iter().any(|m| neighbours.contains(&(m.neighbour as usize)));
     if ranking.is_empty() || !final_pass {
         return Ok(ranking);
     }
@@ -143,15 +136,15 @@ fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Rankin
         }
     };
     let mut prompt = String::new();
-    describe_node(&input.node, batch, &mut prompt);
+    describe_node(batch, i, &mut prompt);
     prompt.push_str("\nCandidates:\n");
-    for (i, id) in shown.iter().enumerate() {
-        let Some(site) = sites.sites.iter().find(|s| s.id == *id) else { continue };
-        let st = sdk::Text(&sites.text);
+    let (t, st) = (&sites.sites, sdk::Text(&sites.text));
+    for (n, id) in shown.iter().enumerate() {
+        let Some(k) = t.ids.iter().position(|s| s == id) else { continue };
         let code = sources.iter().find(|s| s.site_id == *id).map(|s| s.snippet.as_str()).unwrap_or("");
         let cut: String = code.chars().take(cfg.max_snippet_chars).collect();
         let marker = if cut.len() < code.len() { "\n… [truncated]" } else { "" };
-        let _ = write!(prompt, "{}. {}:{}-{} ({} in {})\n```\n{cut}{marker}\n```\n", i + 1, st.get(&site.location.file), site.location.line_start, site.location.line_end, st.get(&site.kind), st.get(&site.location.symbol));
+        let _ = write!(prompt, "{}. {}:{}-{} ({} in {})\n```\n{cut}{marker}\n```\n", n + 1, st.get(t.files[k]), t.line_starts[k], t.line_ends[k], st.get(t.kinds[k]), st.get(t.symbols[k]));
     }
     let req = llm::CompletionRequest { system: SYSTEM.to_string(), prompt, max_tokens: cfg.max_tokens, temperature: 0.0, json: true };
     let answer = match llm::complete(&req) {

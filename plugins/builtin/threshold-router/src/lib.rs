@@ -9,7 +9,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::route::Guest;
 use planmap::strategy::log;
-use planmap::strategy::types::{Batch, Decision, ErrorCode, PluginError, Rows, StepInput, Text};
+use planmap::strategy::types::{Batch, Decision, ErrorCode, PluginError};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 
@@ -30,28 +30,27 @@ impl Default for Config {
 
 struct Router;
 
-sdk::places!(Text, Rows);
-
 impl Guest for Router {
-    fn route(batch: Batch, inputs: Vec<StepInput>) -> Vec<Result<Decision, PluginError>> {
+    fn route(batch: Batch) -> Vec<Result<Decision, PluginError>> {
         sdk::marked(log::mark, || {
-            sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| route_one(cfg, &batch, input))
+            let n = batch.inputs.ids.len();
+            sdk::each_input(&batch.config, n, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, i| route_one(cfg, &batch, i))
         })
     }
 }
 
-/// One plan node's step (the host sends a batch of them).
-fn route_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Decision, PluginError> {
-    let max_visits = batch.max_visits;
+/// One plan node's step (input `i` of the batch).
+fn route_one(cfg: &Config, batch: &Batch, i: usize) -> Result<Decision, PluginError> {
+    let (max_visits, visit) = (batch.max_visits, batch.inputs.visits[i]);
     if !(0.0..=1.0).contains(&cfg.low) || !(0.0..=1.0).contains(&cfg.high) || cfg.low > cfg.high {
         return Err(PluginError { code: ErrorCode::InvalidConfig, message: format!("thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", cfg.low, cfg.high) });
     }
-    let confidences = sdk::rows(&batch.candidates.confidences, &input.candidates);
+    let confidences = sdk::rows(&batch.candidates.confidences, batch.inputs.candidates[i]);
     let best = confidences.first().copied().unwrap_or(0.0);
 
     let d = |label: &str, reason: String| Ok(Decision { label: label.to_string(), reason });
     if confidences.is_empty() {
-        if input.visit < max_visits {
+        if visit < max_visits {
             return d("verify", "no candidates; widening".to_string());
         }
         return d("reject", "no candidates after widening".to_string());
@@ -60,10 +59,10 @@ fn route_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Decision, 
         d("accept", format!("confidence {best:.2} >= {:.2}", cfg.high))
     } else if best < cfg.low {
         d("reject", format!("confidence {best:.2} < {:.2}", cfg.low))
-    } else if input.visit < max_visits {
+    } else if visit < max_visits {
         d("verify", format!("confidence {best:.2} is between {:.2} and {:.2}", cfg.low, cfg.high))
     } else {
-        d("settle", format!("confidence {best:.2} still uncertain after {} passes", input.visit))
+        d("settle", format!("confidence {best:.2} still uncertain after {} passes", visit))
     }
 }
 

@@ -10,7 +10,7 @@ static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
 use planmap::strategy::log;
-use planmap::strategy::types::{Batch, ErrorCode, PluginError, Rankings, Rows, StepInput, Text};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Rankings};
 use planmap_plugin_sdk as sdk;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -52,8 +52,6 @@ impl Default for Config {
 
 struct Scorer;
 
-sdk::places!(Text, Rows);
-
 /// A candidate's verdict (a row of the contract's `rankings`).
 struct Ranking {
     site_id: u32,
@@ -72,28 +70,30 @@ fn logit(cfg: &Config, weights: &[f64], features: &[f64]) -> f64 {
 }
 
 impl Guest for Scorer {
-    fn score(batch: Batch, inputs: Vec<StepInput>) -> Rankings {
+    fn score(batch: Batch) -> Rankings {
         sdk::marked(log::mark, || {
-            let results = sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, &batch, input));
-            let (all, runs) = sdk::gather(results);
+            let n = batch.inputs.ids.len();
+            let results = sdk::each_input(&batch.config, n, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, i| score_one(cfg, &batch, i));
+            let (all, results) = sdk::gather(results);
             // No explanations: the host builds them from the evidence it keeps.
             Rankings {
                 site_ids: all.iter().map(|r| r.site_id).collect(),
                 confidences: all.iter().map(|r| r.confidence).collect(),
                 explanations: Vec::new(),
                 text: String::new(),
-                results: runs.into_iter().map(|r| r.map(|(start, len)| Rows { start, len })).collect(),
+                results,
             }
         })
     }
 }
 
-/// One plan node's step (the host sends a batch of them).
-fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<Vec<Ranking>, PluginError> {
+/// One plan node's step (input `i` of the batch).
+fn score_one(cfg: &Config, batch: &Batch, i: usize) -> Result<Vec<Ranking>, PluginError> {
     let names = &batch.feature_names;
     let weights = weights_of(cfg, names);
-    let site_ids = sdk::rows(&batch.candidates.site_ids, &input.candidates);
-    let features = sdk::matrix_rows(&batch.candidates.features, names.len(), &input.candidates);
+    let rows = batch.inputs.candidates[i];
+    let site_ids = sdk::rows(&batch.candidates.site_ids, rows);
+    let features = sdk::matrix_rows(&batch.candidates.features, names.len(), rows);
     let z: Vec<f64> = (0..site_ids.len()).map(|i| logit(cfg, &weights, sdk::row(features, names.len(), i))).collect();
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);

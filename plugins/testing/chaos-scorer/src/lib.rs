@@ -10,7 +10,7 @@ wit_bindgen::generate!({ world: "scorer", path: "../../../wit" });
 static ALLOC: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;
 
 use exports::planmap::strategy::score::Guest;
-use planmap::strategy::types::{Batch, ErrorCode, PluginError, Rankings, Rows, StepInput, Text};
+use planmap::strategy::types::{Batch, ErrorCode, PluginError, Rankings};
 use planmap_plugin_sdk as sdk;
 use planmap::strategy::{cache, llm, log};
 use serde::Deserialize;
@@ -30,17 +30,18 @@ struct Config {
 struct Chaos;
 
 impl Guest for Chaos {
-    fn score(batch: Batch, inputs: Vec<StepInput>) -> Rankings {
+    fn score(batch: Batch) -> Rankings {
         sdk::marked(log::mark, || {
             let mut out = Rankings { site_ids: Vec::new(), confidences: Vec::new(), explanations: Vec::new(), text: String::new(), results: Vec::new() };
             let mut text = sdk::TextOut::default();
-            for r in sdk::each_input(&batch.config, inputs, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, input| score_one(cfg, &batch, input)) {
+            let n = batch.inputs.ids.len();
+            for r in sdk::each_input(&batch.config, n, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, i| score_one(cfg, &batch, i)) {
                 let result = r.map(|(site_ids, confidence, note)| {
                     // Every ranking of the input points at the one note.
-                    let (start, len) = text.put(&note);
-                    let rows = Rows { start: out.site_ids.len() as u32, len: site_ids.len() as u32 };
+                    let place = text.put(&note);
+                    let rows = sdk::pack(out.site_ids.len(), site_ids.len());
                     out.confidences.extend(site_ids.iter().map(|_| confidence));
-                    out.explanations.extend(site_ids.iter().map(|_| Text { start, len }));
+                    out.explanations.extend(site_ids.iter().map(|_| place));
                     out.site_ids.extend(site_ids);
                     rows
                 });
@@ -52,12 +53,10 @@ impl Guest for Chaos {
     }
 }
 
-sdk::places!(Text, Rows);
-
 /// One plan node's step (the host sends a batch of them): the candidates it ranks, in
 /// order, the confidence each gets and the note that explains them.
-fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<(Vec<u32>, f64, String), PluginError> {
-    let text = sdk::Text(&batch.text);
+fn score_one(cfg: &Config, batch: &Batch, i: usize) -> Result<(Vec<u32>, f64, String), PluginError> {
+    let (text, input) = (sdk::Text(&batch.text), &batch.inputs);
     let mut note = format!("chaos {}", cfg.label);
     match cfg.mode.as_str() {
         "spin" => {
@@ -96,16 +95,16 @@ fn score_one(cfg: &Config, batch: &Batch, input: StepInput) -> Result<(Vec<u32>,
         }
         "describe" => {
             // What of the plan node crossed in (a graph node may send it in brief).
-            let n = &input.node;
-            let columns = sdk::rows(&batch.terms, &n.semantics.terms).iter().filter(|t| sdk::FIELDS[t.field as usize] == "column").count();
-            note = format!("node {} {}: {} columns, {} neighbours, {} fragment bytes", text.get(&n.id), text.get(&n.operator), columns, n.neighbours.len, n.fragment.len);
+            let columns = sdk::terms(&batch.terms.fields, &batch.terms.values, input.terms[i], text).filter(|(f, _)| sdk::FIELDS[*f] == "column").count();
+            let fragment = text.get(input.fragments[i]);
+            note = format!("node {} {}: {} columns, {} neighbours, {} fragment bytes", text.get(input.ids[i]), text.get(input.operators[i]), columns, sdk::range(input.neighbours[i]).len(), fragment.len());
         }
         "fail" => return Err(PluginError { code: ErrorCode::Internal, message: "asked to fail".into() }),
-        "trap-on" if text.get(&input.node.id) == cfg.node => panic!("asked to trap on node {}", cfg.node),
+        "trap-on" if text.get(input.ids[i]) == cfg.node => panic!("asked to trap on node {}", cfg.node),
         _ => {}
     }
     log::write(log::Level::Info, &note);
-    Ok((sdk::rows(&batch.candidates.site_ids, &input.candidates).to_vec(), cfg.confidence, note))
+    Ok((sdk::rows(&batch.candidates.site_ids, input.candidates[i]).to_vec(), cfg.confidence, note))
 }
 
 export!(Chaos);
