@@ -88,6 +88,18 @@ async fn a_call_that_fits_the_allocators_arena_never_grows_memory() {
 }
 
 #[tokio::test]
+async fn short_lived_allocations_reuse_freed_memory() {
+    // 32 MiB of 64-byte strings, each dropped before the next: the allocator's free
+    // lists hand the same block back, so memory stays at the initial ~9 MiB instead
+    // of growing by what was allocated (and the host's reset has less to clean).
+    let p = chaos();
+    let (r, report) = invoke(&p, r#"{"mode":"churn","mib":32,"confidence":0.5}"#, CallLimits::default(), Grants::none()).await;
+    assert_eq!(rankings(r)[0].explanation, "churned 32 MiB");
+    assert!(report.peak_memory < 10 << 20, "peak {} bytes", report.peak_memory);
+    ok_call_still_works(&p).await;
+}
+
+#[tokio::test]
 async fn an_ungranted_capability_is_denied_with_a_clear_error() {
     let p = chaos();
     let (r, report) = invoke(&p, r#"{"mode":"llm"}"#, CallLimits::default(), Grants::none()).await;

@@ -217,8 +217,9 @@ pub struct Assessments {
 /// One piece of evidence for or against a candidate, in words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
-    /// What was compared (a feature name).
-    pub signal: String,
+    /// What was compared (a feature name): shared, since a handful of names label
+    /// every candidate's evidence.
+    pub signal: std::sync::Arc<str>,
     /// Signed contribution: positive supports the candidate.
     pub weight: f64,
     /// A sentence a person reads.

@@ -77,7 +77,37 @@ impl Default for Packer {
     }
 }
 
+thread_local! {
+    /// The columns of this thread's last finished call, emptied, for its next call to
+    /// fill: a call's text and columns reach hundreds of KiB, and fresh ones cost the
+    /// host's allocator new pages (zeroed by the kernel) on every invocation.
+    static SPARE: std::cell::RefCell<Option<Packer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Empty each of the given vectors (or strings), keeping their capacity.
+macro_rules! clear {
+    ($($v:expr),* $(,)?) => { $($v.clear();)* };
+}
+
 impl Packer {
+    /// A packer with the spare columns of an earlier call, if this thread has them.
+    fn reused() -> Packer {
+        SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default()
+    }
+
+    /// Keep a finished call's columns, emptied, for the next call on this thread.
+    fn keep(b: wit::Batch) {
+        let wit::Batch { mut text, mut inputs, mut terms, mut neighbours, mut plan_files, mut sites, mut site_terms, .. } = b;
+        let i = &mut inputs;
+        clear!(text, i.ids, i.operators, i.families, i.terms, i.truncated, i.neighbours, i.plan_files, i.fragments, i.candidates, i.visits, i.induced, i.limits);
+        clear!(terms.fields, terms.values, site_terms.fields, site_terms.values, plan_files.files, plan_files.shares);
+        clear!(neighbours.ids, neighbours.operators, neighbours.families, neighbours.relations, neighbours.mapped);
+        let t = &mut sites;
+        clear!(t.ids, t.files, t.symbols, t.line_starts, t.line_ends, t.statement_starts, t.statement_ends, t.kinds, t.terms);
+        let p = Packer { text, inputs, terms, neighbours, plan_files, sites, site_terms };
+        SPARE.with(|s| *s.borrow_mut() = Some(p));
+    }
+
     /// Append a string; its place in the text.
     pub fn text(&mut self, s: &str) -> wit::Place {
         let start = self.text.len();
@@ -223,7 +253,7 @@ impl Packer {
 /// bulk of a step's numbers) move into the packed batch rather than being copied;
 /// `restore` gives them back after the call.
 pub fn batch(batch: &mut model::Batch, inputs: &[model::StepInput], detail: NodeDetail) -> Result<wit::Batch, String> {
-    let mut p = Packer::default();
+    let mut p = Packer::reused();
     for s in &batch.sites {
         p.site(s);
     }
@@ -250,9 +280,11 @@ pub fn batch(batch: &mut model::Batch, inputs: &[model::StepInput], detail: Node
     })
 }
 
-/// Give the batch back the candidate columns `batch` moved out of it.
-pub fn restore(batch: &mut model::Batch, packed: wit::Batch) {
-    batch.candidates = packed.candidates;
+/// Give the batch back the candidate columns `batch` moved out of it (and keep the
+/// rest of the call's columns for the next one).
+pub fn restore(batch: &mut model::Batch, mut packed: wit::Batch) {
+    batch.candidates = std::mem::replace(&mut packed.candidates, model::no_candidates());
+    Packer::keep(packed);
 }
 
 /// Sites with their own text and terms (what `code-search.sites` returns).
@@ -329,16 +361,26 @@ pub fn rankings(k: wit::Rankings) -> Vec<Result<StepOutput, PluginError>> {
     })
 }
 
-/// A matcher's evidence in words, per input.
+/// A matcher's evidence in words, per input. A signal is one of a few feature names,
+/// so each place of one becomes a shared string once.
 pub fn explained(e: wit::Explained) -> Vec<Result<StepOutput, PluginError>> {
     let (text, evidence, explanations) = (e.text, e.evidence, e.explanations);
+    let mut signals: Vec<(wit::Place, Arc<str>)> = Vec::new();
+    let mut signal = |place: wit::Place| -> Result<Arc<str>, PluginError> {
+        if let Some((_, s)) = signals.iter().find(|(p, _)| *p == place) {
+            return Ok(s.clone());
+        }
+        let s: Arc<str> = text_at(&text, place, "an explanation")?.into();
+        signals.push((place, s.clone()));
+        Ok(s)
+    };
     per_input(e.results, explanations.len(), "the explanations", |r| {
         explanations[r]
             .iter()
             .map(|x| {
                 let evidence = evidence[rows_in(x.evidence, evidence.len(), "the evidence")?]
                     .iter()
-                    .map(|ev| Ok(model::Evidence { signal: text_at(&text, ev.signal, "an explanation")?, weight: ev.weight, detail: text_at(&text, ev.detail, "an explanation")? }))
+                    .map(|ev| Ok(model::Evidence { signal: signal(ev.signal)?, weight: ev.weight, detail: text_at(&text, ev.detail, "an explanation")? }))
                     .collect::<Result<_, _>>()?;
                 Ok(model::Explanation { site_id: x.site_id, evidence })
             })
@@ -388,6 +430,7 @@ mod tests {
         assert_eq!(packed.candidates.site_ids, vec![4, 5, 6], "the candidate columns move into the call");
         assert!(b.candidates.site_ids.is_empty());
         let (i, t) = (&packed.inputs, packed.text.as_str());
+        let t_len = t.len();
         assert_eq!((get(t, i.ids[0]), get(t, i.operators[1]), i.families[1]), ("7", "GlobalLimit", wit::Family::Limit as u8));
         let terms = |r: u64| -> Vec<(u8, &str)> {
             let (start, len) = unpack(r);
@@ -404,6 +447,9 @@ mod tests {
         assert_eq!((i.induced.len(), i.induced[0].input, get(t, i.induced[0].reason)), (1, 1, "because"));
         restore(&mut b, packed);
         assert_eq!(b.candidates.site_ids, vec![4, 5, 6], "and come back after it");
+        let again = batch(&mut b, &inputs, NodeDetail::Full).unwrap();
+        assert_eq!((again.inputs.ids.len(), again.terms.values.len(), again.neighbours.ids.len(), again.text.len()), (2, 4, 2, t_len), "a call reusing the last one's columns starts empty");
+        restore(&mut b, again);
         let brief = batch(&mut b, &inputs, NodeDetail::Brief).unwrap();
         assert!(brief.terms.values.is_empty() && brief.neighbours.ids.is_empty() && unpack(brief.inputs.terms[0]) == (0, 0));
         assert_eq!((brief.inputs.ids.len(), brief.inputs.induced.len()), (2, 1), "a brief node keeps its id, operator and cause");
@@ -464,7 +510,7 @@ mod tests {
         let e = wit::Explained { text: "keysmatch".into(), evidence, explanations, results: vec![Ok(rows(0, 1)), Ok(rows(1, 1)), Ok(rows(2, 1))] };
         let out = explained(e);
         match &out[0] {
-            Ok(StepOutput::Explanations(good)) => assert_eq!((good[0].evidence[0].signal.as_str(), good[0].evidence[0].detail.as_str()), ("keys", "match")),
+            Ok(StepOutput::Explanations(good)) => assert_eq!((&*good[0].evidence[0].signal, good[0].evidence[0].detail.as_str()), ("keys", "match")),
             other => panic!("{other:?}"),
         }
         assert!(out[1].as_ref().unwrap_err().message.contains("bytes 7..16 of a 9-byte text"), "{:?}", out[1]);

@@ -533,7 +533,7 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
         mapped_code,
         confidence,
         explanation,
-        evidence: best.map(|c| c.evidence().iter().map(|e| EvidenceOut { signal: e.signal.clone(), weight: e.weight, detail: e.detail.clone() }).collect()).unwrap_or_default(),
+        evidence: best.map(|c| c.evidence().iter().map(|e| EvidenceOut { signal: e.signal.to_string(), weight: e.weight, detail: e.detail.clone() }).collect()).unwrap_or_default(),
         alternatives: o
             .candidates
             .iter()

@@ -78,7 +78,7 @@ pub async fn apply(output: StepOutput, candidates: &mut Vec<Candidate>, feature_
                 }
                 // Evidence by signal, in numbers; the words come from `explain-candidates`.
                 for (&k, &w) in slots.iter().zip(matrix_row(&assessments.weights, width, r)).filter(|(_, w)| !w.is_nan()) {
-                    c.put(Evidence { signal: feature_names[k].clone(), weight: w, detail: String::new() });
+                    c.put(Evidence { signal: feature_names[k].as_str().into(), weight: w, detail: String::new() });
                 }
             }
             warn_unknown(scope, unknown, "assessed");

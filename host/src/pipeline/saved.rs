@@ -64,7 +64,7 @@ impl SavedCandidate {
             retrieval_score: c.retrieval_score,
             assessed: c.assessed.as_ref().map(|a| SavedAssessed {
                 features: a.features.iter().map(|v| (!v.is_nan()).then_some(*v)).collect(),
-                evidence: a.evidence.iter().map(|e| (e.signal.clone(), e.weight, e.detail.clone())).collect(),
+                evidence: a.evidence.iter().map(|e| (e.signal.to_string(), e.weight, e.detail.clone())).collect(),
                 confidence: a.confidence,
                 explanation: a.explanation.clone(),
             }),
@@ -77,7 +77,7 @@ impl SavedCandidate {
             retrieval_score: self.retrieval_score,
             assessed: self.assessed.as_ref().map(|a| Assessed {
                 features: a.features.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
-                evidence: a.evidence.iter().map(|(signal, weight, detail)| Evidence { signal: signal.clone(), weight: *weight, detail: detail.clone() }).collect(),
+                evidence: a.evidence.iter().map(|(signal, weight, detail)| Evidence { signal: signal.as_str().into(), weight: *weight, detail: detail.clone() }).collect(),
                 confidence: a.confidence,
                 explanation: a.explanation.clone(),
             }),

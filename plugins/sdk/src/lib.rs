@@ -429,12 +429,15 @@ pub const FAMILIES: [&str; 17] = [
     "union", "expand", "generate", "python-udf", "write", "subquery", "infrastructure", "other",
 ];
 
-/// A bump allocator for plugins: allocation moves a pointer, freeing does nothing.
+/// A bump allocator for plugins with free lists for small blocks: allocation moves a
+/// pointer or pops a freed block of the same size class, freeing a small block pushes it.
 ///
-/// planmap gives every invocation a fresh instance and drops it afterwards, so memory
-/// never needs to be reused within a plugin's life. Passing a batch of candidates
-/// costs one allocation per string; with this allocator that is a few instructions
-/// instead of a trip through dlmalloc, which halves the cost of crossing the boundary.
+/// planmap gives every invocation a fresh instance and drops it afterwards, so large
+/// blocks never need to be reused within a plugin's life; with this allocator an
+/// allocation is a few instructions instead of a trip through dlmalloc, which halves the
+/// cost of crossing the boundary. Small blocks are reused because every page an
+/// invocation writes is reset by the host when the instance is torn down: a matcher's
+/// short-lived strings would otherwise dirty fresh memory for each candidate.
 /// Use it with `#[global_allocator] static A: planmap_plugin_sdk::BumpAlloc = planmap_plugin_sdk::BumpAlloc;`.
 /// The store's memory cap still applies: a plugin that allocates too much fails cleanly.
 pub struct BumpAlloc;
@@ -450,14 +453,23 @@ mod bump {
     const MAX_GROW_PAGES: usize = 1024;
     const PAGE: usize = 65536;
 
+    /// Blocks up to this size come in size classes and are reused once freed.
+    const SMALL: usize = 512;
+    /// Size classes are multiples of this (and blocks of them aligned to it).
+    const CLASS: usize = 16;
+    const CLASSES: usize = SMALL / CLASS;
+
     struct State {
         next: usize,
         end: usize,
+        /// Per size class, the most recently freed block (0: none); each free block
+        /// holds the address of the next in its first word.
+        free: [usize; CLASSES],
     }
     struct Cell(UnsafeCell<State>);
     // SAFETY: wasm32 plugins are single-threaded.
     unsafe impl Sync for Cell {}
-    static STATE: Cell = Cell(UnsafeCell::new(State { next: 0, end: 0 }));
+    static STATE: Cell = Cell(UnsafeCell::new(State { next: 0, end: 0, free: [0; CLASSES] }));
 
     /// Bytes allocated from a zeroed static region before memory is grown: a batch of
     /// 64 plan nodes usually needs a few MiB. The region is part of the module's
@@ -473,61 +485,100 @@ mod bump {
     unsafe impl Sync for Arena {}
     static ARENA: Arena = Arena(UnsafeCell::new([0; ARENA_BYTES]));
 
+    /// The size class of a block that may live on a free list.
+    fn class(layout: &Layout) -> Option<usize> {
+        (layout.size() <= SMALL && layout.align() <= CLASS).then(|| layout.size().max(1).div_ceil(CLASS) - 1)
+    }
+
+    /// Take `size` bytes aligned to `align` from the arena or new memory.
+    fn bump(st: &mut State, size: usize, align: usize) -> *mut u8 {
+        let mut start = (st.next + align - 1) & !(align - 1);
+        if st.end == 0 {
+            st.next = ARENA.0.get() as usize;
+            st.end = st.next + ARENA_BYTES;
+            start = (st.next + align - 1) & !(align - 1);
+        }
+        if start + size > st.end {
+            let need = size + align;
+            let needed = need.div_ceil(PAGE);
+            // Each growth is a call into the host that changes page protections
+            // (with a TLB flush on every core), so memory doubles, within bounds;
+            // under a tight cap, only what is needed is asked for.
+            let doubled = core::arch::wasm32::memory_size(0).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
+            let mut pages = needed.max(doubled);
+            let mut prev = core::arch::wasm32::memory_grow(0, pages);
+            if prev == usize::MAX && pages > needed {
+                pages = needed;
+                prev = core::arch::wasm32::memory_grow(0, pages);
+            }
+            if prev == usize::MAX {
+                return core::ptr::null_mut();
+            }
+            let base = prev * PAGE;
+            if base != st.end {
+                st.next = base; // not contiguous with the old region: start afresh
+            }
+            st.end = base + pages * PAGE;
+            start = (st.next + align - 1) & !(align - 1);
+        }
+        st.next = start + size;
+        start as *mut u8
+    }
+
     unsafe impl GlobalAlloc for super::BumpAlloc {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             // SAFETY: single-threaded; no other reference to STATE is live.
             let st = unsafe { &mut *STATE.0.get() };
-            let align = layout.align().max(1);
-            let mut start = (st.next + align - 1) & !(align - 1);
-            if st.end == 0 {
-                st.next = ARENA.0.get() as usize;
-                st.end = st.next + ARENA_BYTES;
-                start = (st.next + align - 1) & !(align - 1);
+            match class(&layout) {
+                Some(c) if st.free[c] != 0 => {
+                    let block = st.free[c];
+                    // SAFETY: a free block of this class holds the next one's address.
+                    st.free[c] = unsafe { *(block as *const usize) };
+                    block as *mut u8
+                }
+                Some(c) => bump(st, (c + 1) * CLASS, CLASS),
+                None => bump(st, layout.size(), layout.align().max(1)),
             }
-            if start + layout.size() > st.end {
-                let need = layout.size() + align;
-                let needed = need.div_ceil(PAGE);
-                // Each growth is a call into the host that changes page protections
-                // (with a TLB flush on every core), so memory doubles, within bounds;
-                // under a tight cap, only what is needed is asked for.
-                let doubled = core::arch::wasm32::memory_size(0).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
-                let mut pages = needed.max(doubled);
-                let mut prev = core::arch::wasm32::memory_grow(0, pages);
-                if prev == usize::MAX && pages > needed {
-                    pages = needed;
-                    prev = core::arch::wasm32::memory_grow(0, pages);
-                }
-                if prev == usize::MAX {
-                    return core::ptr::null_mut();
-                }
-                let base = prev * PAGE;
-                if base != st.end {
-                    st.next = base; // not contiguous with the old region: start afresh
-                }
-                st.end = base + pages * PAGE;
-                start = (st.next + align - 1) & !(align - 1);
-            }
-            st.next = start + layout.size();
-            start as *mut u8
         }
 
-        unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
             // SAFETY: single-threaded.
             let st = unsafe { &mut *STATE.0.get() };
-            // Growing the most recent allocation in place is the common case (Vec push).
-            if ptr as usize + layout.size() == st.next && ptr as usize + new_size <= st.end {
+            if let Some(c) = class(&layout) {
+                // SAFETY: the block is at least CLASS bytes, aligned to CLASS, and no
+                // longer in use.
+                unsafe { *(ptr as *mut usize) = st.free[c] };
+                st.free[c] = ptr as usize;
+            } else if ptr as usize + layout.size() == st.next {
+                // The most recent large block: give it back to the bump pointer.
+                st.next = ptr as usize;
+            }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: the layout is valid for the new size (same alignment).
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            let (old, new) = (class(&layout), class(&new_layout));
+            if old.is_some() && old == new {
+                return ptr; // the block's class already has room
+            }
+            // SAFETY: single-threaded.
+            let st = unsafe { &mut *STATE.0.get() };
+            // Growing the most recent large block in place is the common case (Vec push).
+            if old.is_none() && new.is_none() && ptr as usize + layout.size() == st.next && ptr as usize + new_size <= st.end {
                 st.next = ptr as usize + new_size;
                 return ptr;
             }
-            // SAFETY: the layout is valid for the new size (same alignment).
-            let new = unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
-            if !new.is_null() {
+            // SAFETY: the new layout is valid.
+            let moved = unsafe { self.alloc(new_layout) };
+            if !moved.is_null() {
                 // SAFETY: both regions are valid for the smaller size and do not overlap.
-                unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+                unsafe {
+                    core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
             }
-            new
+            moved
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Test plugin: a scorer whose behaviour is chosen by its config, to prove the sandbox.
 //! `{"mode":"ok","confidence":0.9}` scores every candidate with that confidence;
-//! `"spin"` loops forever; `"alloc"` allocates `mib` MiB; `"busy"` computes for `ms` ms; `"llm"` / `"cache"` call
+//! `"spin"` loops forever; `"alloc"` allocates `mib` MiB (and keeps it); `"churn"` allocates
+//! `mib` MiB in short-lived 64-byte strings, each freed before the next; `"busy"` computes for `ms` ms; `"llm"` / `"cache"` call
 //! those capabilities and report the outcome in the explanation; `"fail"` returns an error;
 //! `"trap-on"` traps on the plan node named by `node` (and scores the others).
 
@@ -71,6 +72,14 @@ fn score_one(cfg: &Config, batch: &Batch, i: usize) -> Result<(Vec<u32>, f64, St
                 blocks.push(vec![1u8; 1 << 20]);
             }
             note = format!("allocated {} MiB", blocks.len());
+        }
+        "churn" => {
+            let mut total = 0usize;
+            for k in 0..(cfg.mib as usize) << 14 {
+                let s = std::hint::black_box(format!("{k:064}"));
+                total += s.len();
+            }
+            note = format!("churned {} MiB", total >> 20);
         }
         "llm" => {
             let req = llm::CompletionRequest { system: String::new(), prompt: "hello".into(), max_tokens: 8, temperature: 0.0, json: false };
