@@ -87,11 +87,9 @@ pub fn plan_node(id: &str, operator: &str, family: Family, keys: &[&str]) -> Pla
 /// A batch for one input whose candidates (retrieval score 1, no features yet) are on
 /// these sites, and the input's rows of its candidate columns.
 pub fn batch_with_candidates(config: &str, graph_node: &str, sites: &[CodeSite]) -> (planmap::runtime::model::Batch, Rows) {
-    let mut b = planmap::runtime::model::Batch { config: config.into(), analysis_id: "t".into(), graph_node: graph_node.into(), max_visits: 1, feature_names: vec![], sites: vec![], candidates: planmap::runtime::model::no_candidates() };
-    for s in sites {
-        b.push_candidate(s.id, 1.0, 0.0);
-    }
-    let rows = b.candidates_since(0);
+    let mut b = planmap::runtime::model::Batch::new(config.into(), "t".into(), graph_node.into(), 1);
+    let candidates: Vec<planmap::runtime::Candidate> = sites.iter().map(|s| planmap::runtime::Candidate::proposed(s.clone(), 1.0)).collect();
+    let rows = b.push_candidates(&candidates, &[]);
     (b, rows)
 }
 

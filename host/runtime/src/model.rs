@@ -149,6 +149,27 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A batch for a graph node, with no feature names, sites or candidates yet.
+    pub fn new(config: String, analysis_id: String, graph_node: String, max_visits: u32) -> Self {
+        Batch { config, analysis_id, graph_node, max_visits, feature_names: Vec::new(), sites: Vec::new(), candidates: no_candidates() }
+    }
+
+    /// Append one input's candidates to the batch's columns: site ids, scores and
+    /// feature rows, a candidate's own feature k going to column `slots[k]` (`NaN`
+    /// where it has no value or no slot). The rows they take.
+    pub fn push_candidates(&mut self, candidates: &[crate::Candidate], slots: &[usize]) -> wit::Rows {
+        let start = self.candidate_count();
+        for c in candidates {
+            let row = self.push_candidate(c.site.id, c.retrieval_score, c.confidence());
+            for (&k, &v) in slots.iter().zip(c.features()) {
+                if let Some(cell) = row.get_mut(k) {
+                    *cell = v;
+                }
+            }
+        }
+        self.candidates_since(start)
+    }
+
     /// Append a candidate to the batch's columns; its feature row, all `NaN` (no
     /// value), one column per feature name, to fill in.
     pub fn push_candidate(&mut self, site_id: u32, retrieval_score: f64, confidence: f64) -> &mut [f64] {
@@ -162,7 +183,7 @@ impl Batch {
     }
 
     /// How many candidates the batch holds.
-    pub fn candidate_count(&self) -> usize {
+    fn candidate_count(&self) -> usize {
         self.candidates.site_ids.len()
     }
 

@@ -416,7 +416,8 @@ mod tests {
         m.semantics.columns = vec!["amount".into(), "day".into()];
         m.semantics.limit = Some(10);
         m.induced = Some(model::InducedBy { node_id: "7".into(), reason: "because".into() });
-        let mut b = model::Batch { config: String::new(), analysis_id: "a".into(), graph_node: "g".into(), max_visits: 2, feature_names: vec!["kind".into()], sites: vec![], candidates: model::no_candidates() };
+        let mut b = model::Batch::new(String::new(), "a".into(), "g".into(), 2);
+        b.feature_names = vec!["kind".into()];
         b.push_candidate(4, 1.0, 0.0)[0] = 0.5;
         let first = b.candidates_since(0);
         b.push_candidate(5, 2.0, 0.1);

@@ -7,7 +7,7 @@ use crate::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex}
 use crate::pipeline::{run_node, RunContext};
 use crate::snapshot::{Registry, Sources};
 use clap::Subcommand;
-use planmap_runtime::model::{no_candidates, Batch, CodeSite, Location, PlanNode, Semantics, StepInput};
+use planmap_runtime::model::{Batch, CodeSite, Location, PlanNode, Semantics, StepInput};
 use planmap_runtime::wit::*;
 use planmap_runtime::{Call, CallLimits, Candidate, CallScope, Grants, Runtime, RuntimeConfig};
 use std::process::ExitCode;
@@ -115,17 +115,9 @@ pub fn synthetic_node() -> PlanNode {
 /// A synthetic batch: what its inputs share, and each input's candidates in its columns
 /// (their rows, in order).
 fn batch_of(config: &str, feature_names: Vec<String>, sites: Vec<CodeSite>, per_input: &[Vec<Candidate>]) -> (Batch, Vec<Rows>) {
-    let mut b = Batch { config: config.to_string(), analysis_id: "bench".into(), graph_node: "n".into(), max_visits: 2, feature_names, sites, candidates: no_candidates() };
-    let rows = per_input
-        .iter()
-        .map(|cands| {
-            let start = b.candidate_count();
-            for c in cands {
-                b.push_candidate(c.site.id, c.retrieval_score, c.confidence());
-            }
-            b.candidates_since(start)
-        })
-        .collect();
+    let mut b = Batch::new(config.to_string(), "bench".into(), "n".into(), 2);
+    (b.feature_names, b.sites) = (feature_names, sites);
+    let rows = per_input.iter().map(|cands| b.push_candidates(cands, &[])).collect();
     (b, rows)
 }
 

@@ -13,7 +13,7 @@ pub use saved::{Resumed, SavedCandidate, SavedWalk};
 
 use crate::graph::{Condition, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant};
 use crate::snapshot::Snapshot;
-use planmap_runtime::model::{no_candidates, Batch, PlanNode, StepInput};
+use planmap_runtime::model::{Batch, PlanNode, StepInput};
 use planmap_runtime::wit::Rows;
 use planmap_runtime::wit::{Decision, Family};
 use planmap_runtime::{plugin_error, BatchCall, Call, CallScope, Candidate, Capabilities, InvokeError, InvokeReport, NodeDetail, Runtime, StepOutput};
@@ -275,7 +275,7 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
         let Some(plugin) = snap.plugins.get(&plugin_name).cloned() else { continue };
         let gnode = &graph.nodes[&gname];
         for chunk in idxs.chunks(MAX_BATCH) {
-            let mut batch = Batch { config: config.clone(), analysis_id: ctx.analysis_id.clone(), graph_node: gname.clone(), max_visits: graph.max_visits, feature_names: Vec::new(), sites: Vec::new(), candidates: no_candidates() };
+            let mut batch = Batch::new(config.clone(), ctx.analysis_id.clone(), gname.clone(), graph.max_visits);
             let view: &[Walk] = walks;
             let rows = crossing(&mut batch, chunk.iter().map(|&i| (shown(&view[i]), view[i].out.feature_names.as_slice())), true);
             for &i in chunk {
@@ -426,16 +426,7 @@ fn crossing<'a>(batch: &mut Batch, walks: impl Iterator<Item = (&'a [Candidate],
     walks
         .map(|(candidates, own)| {
             let slots = columns(own, &batch.feature_names);
-            let start = batch.candidate_count();
-            for c in candidates {
-                let row = batch.push_candidate(c.site.id, c.retrieval_score, c.confidence());
-                for (&k, &v) in slots.iter().zip(c.features()) {
-                    if let Some(cell) = row.get_mut(k) {
-                        *cell = v;
-                    }
-                }
-            }
-            batch.candidates_since(start)
+            batch.push_candidates(candidates, &slots)
         })
         .collect()
 }
@@ -472,7 +463,7 @@ async fn step(
     let plugin = snap.plugins[&plugin_name].clone();
     let config = config_of(gnode, variant, ctx);
     // The inputs move into the batch and back.
-    let mut batch = Batch { config, analysis_id: ctx.analysis_id.clone(), graph_node: gnode.name.clone(), max_visits, feature_names: Vec::new(), sites: Vec::new(), candidates: no_candidates() };
+    let mut batch = Batch::new(config, ctx.analysis_id.clone(), gnode.name.clone(), max_visits);
     let view: &[Walk] = walks;
     let rows = crossing(&mut batch, chunk.iter().map(|&i| (view[i].candidates.as_slice(), view[i].feature_names.as_slice())), gnode.kind == planmap_runtime::Kind::Matcher);
     for &i in chunk {

@@ -193,6 +193,16 @@ pub fn rows<T>(list: &[T], r: u64) -> &[T] {
     list.get(range(r)).unwrap_or(&[])
 }
 
+/// The items of a short list that name a row in a run of rows, for a list sorted by
+/// that row (`neighbours.mapped` by neighbour, `inputs.induced` and `inputs.limits` by
+/// input): found by binary search rather than a scan of the batch's list per input.
+pub fn named_rows<T>(list: &[T], row: impl Fn(&T) -> u32, r: u64) -> &[T] {
+    let rows = range(r);
+    let start = list.partition_point(|x| (row(x) as usize) < rows.start);
+    let end = start + list[start..].partition_point(|x| (row(x) as usize) < rows.end);
+    &list[start..end]
+}
+
 /// The rows of a row-major matrix with `width` columns a run names (an input's part of
 /// `candidates.features`): its candidates' rows, one after the other.
 pub fn matrix_rows(matrix: &[f64], width: usize, r: u64) -> &[f64] {
@@ -404,6 +414,9 @@ mod tests {
         assert!(rows(&list, pack(3, 2)).is_empty(), "a run outside the list reads as empty");
         let m = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         assert_eq!(matrix_rows(&m, 2, pack(1, 2)), &[3.0, 4.0, 5.0, 6.0]);
+        let named = [(1u32, 'a'), (3, 'b'), (3, 'c'), (6, 'd')];
+        assert_eq!(named_rows(&named, |x| x.0, pack(2, 3)), &[(3, 'b'), (3, 'c')]);
+        assert!(named_rows(&named, |x| x.0, pack(4, 2)).is_empty());
         let (all, runs) = gather([Ok(vec!["a", "b"]), Err("bad"), Ok(vec![]), Ok(vec!["c"])]);
         assert_eq!(all, vec!["a", "b", "c"]);
         assert_eq!(runs, vec![Ok(pack(0, 2)), Err("bad"), Ok(pack(2, 0)), Ok(pack(2, 1))]);

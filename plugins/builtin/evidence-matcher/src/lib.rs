@@ -87,12 +87,9 @@ impl<'a> Node<'a> {
     fn read(batch: &'a Batch, i: usize) -> Self {
         let (n, text) = (&batch.inputs, sdk::Text(&batch.text));
         let nb = &batch.neighbours;
-        let rows = sdk::range(n.neighbours[i]);
-        // The mapped neighbours are in row order: this input's are one run of them.
-        let first_mapped = nb.mapped.partition_point(|m| (m.neighbour as usize) < rows.start);
-        let end = rows.end;
-        let mut mapped = nb.mapped[first_mapped..].iter().take_while(|m| (m.neighbour as usize) < end).peekable();
-        let neighbours = rows
+        // The mapped neighbours are in row order, so each is met in turn.
+        let mut mapped = sdk::named_rows(&nb.mapped, |m| m.neighbour, n.neighbours[i]).iter().peekable();
+        let neighbours = sdk::range(n.neighbours[i])
             .map(|k| {
                 let here = mapped.next_if(|m| m.neighbour as usize == k);
                 Near {
@@ -108,7 +105,7 @@ impl<'a> Node<'a> {
             family: n.families[i],
             operator: text.get(n.operators[i]),
             s: sdk::Semantics::from_terms(sdk::terms(&batch.terms.fields, &batch.terms.values, n.terms[i], text)),
-            limit: n.limits.iter().find(|l| l.input as usize == i).map(|l| l.count),
+            limit: sdk::named_rows(&n.limits, |l| l.input, sdk::pack(i, 1)).first().map(|l| l.count),
             neighbours,
             plan_files: sdk::rows(&files.files, n.plan_files[i]).iter().zip(sdk::rows(&files.shares, n.plan_files[i])).map(|(&f, &share)| (text.get(f), share)).collect(),
         }

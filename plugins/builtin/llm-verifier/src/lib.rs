@@ -106,8 +106,9 @@ fn describe_node(batch: &Batch, i: usize, out: &mut String) {
     field("functions", &s.functions);
     field("udfs", &s.udfs);
     let nb = &batch.neighbours;
+    let mapped = sdk::named_rows(&nb.mapped, |m| m.neighbour, n.neighbours[i]);
     for k in sdk::range(n.neighbours[i]) {
-        let mapped = nb.mapped.iter().find(|m| m.neighbour as usize == k);
+        let mapped = mapped.iter().find(|m| m.neighbour as usize == k);
         let at = mapped.map(|m| format!(" -> {}:{}-{}", text.get(m.location.file), m.location.line_start, m.location.line_end)).unwrap_or_default();
         let relation = nb.relations.get(k).and_then(|&r| sdk::RELATIONS.get(r as usize)).unwrap_or(&"neighbour");
         let _ = writeln!(out, "  {relation} {} `{}`{at}", text.get(nb.ids[k]), text.get(nb.operators[k]));
@@ -122,8 +123,7 @@ fn score_one(cfg: &Config, batch: &Batch, i: usize) -> Result<Vec<Ranking>, Plug
     // planmap maps a plan twice, the second time with the rest of the plan's answers
     // as context; a first-pass question would be asked again with better context, so
     // only the final pass pays for one.
-    let neighbours = sdk::range(batch.inputs.neighbours[i]);
-    let final_pass = !sdk::range(batch.inputs.plan_files[i]).is_empty() || batch.neighbours.mapped.iter().any(|m| neighbours.contains(&(m.neighbour as usize)));
+    let final_pass = !sdk::range(batch.inputs.plan_files[i]).is_empty() || !sdk::named_rows(&batch.neighbours.mapped, |m| m.neighbour, batch.inputs.neighbours[i]).is_empty();
     if ranking.is_empty() || !final_pass {
         return Ok(ranking);
     }

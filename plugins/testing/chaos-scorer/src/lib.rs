@@ -33,23 +33,22 @@ struct Chaos;
 impl Guest for Chaos {
     fn score(batch: Batch) -> Rankings {
         sdk::marked(log::mark, || {
-            let mut out = Rankings { site_ids: Vec::new(), confidences: Vec::new(), explanations: Vec::new(), text: String::new(), results: Vec::new() };
             let mut text = sdk::TextOut::default();
             let n = batch.inputs.ids.len();
-            for r in sdk::each_input(&batch.config, n, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, i| score_one(cfg, &batch, i)) {
-                let result = r.map(|(site_ids, confidence, note)| {
-                    // Every ranking of the input points at the one note.
-                    let place = text.put(&note);
-                    let rows = sdk::pack(out.site_ids.len(), site_ids.len());
-                    out.confidences.extend(site_ids.iter().map(|_| confidence));
-                    out.explanations.extend(site_ids.iter().map(|_| place));
-                    out.site_ids.extend(site_ids);
-                    rows
-                });
-                out.results.push(result);
+            let results = sdk::each_input(&batch.config, n, |message| PluginError { code: ErrorCode::InvalidConfig, message }, |cfg: &Config, i| score_one(cfg, &batch, i));
+            // Every ranking of an input points at its one note.
+            let rows = results.into_iter().map(|r| r.map(|(site_ids, confidence, note)| {
+                let place = text.put(&note);
+                site_ids.into_iter().map(|id| (id, confidence, place)).collect::<Vec<_>>()
+            }));
+            let (all, results) = sdk::gather(rows);
+            Rankings {
+                site_ids: all.iter().map(|r| r.0).collect(),
+                confidences: all.iter().map(|r| r.1).collect(),
+                explanations: all.iter().map(|r| r.2).collect(),
+                text: text.0,
+                results,
             }
-            out.text = text.0;
-            out
         })
     }
 }
