@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod plan;
 pub mod plugins;
+pub mod program;
 pub mod repo;
 pub mod service;
 pub mod snapshot;

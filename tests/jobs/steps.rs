@@ -35,6 +35,7 @@ async fn a_node_interrupted_mid_graph_continues_from_its_last_step_to_the_same_a
         thresholds: Default::default(),
         parallel: 3,
         step_checkpoints: true,
+        programs: None,
         commit: ctx.commit.clone(),
     };
     let first_run = Reported::default();
@@ -113,7 +114,7 @@ async fn a_job_resumes_mid_graph_from_step_checkpoints_in_its_store() {
     let checkout = planmap::repo::source::acquire(&planmap::repo::RepoSpec { url: super::fixture("spark"), ..Default::default() }, &planmap::repo::RepoPolicy::cli(), clones.path()).unwrap();
     let backends = Backends::connect(&BackendConfig::default()).await;
     let (ctx, caps) = planmap::repo::context::job_capabilities(&backends, &checkout, &[]).await.unwrap();
-    let job = Job { runtime: &registry.runtime, snapshot: registry.snapshot(), graph: "default".into(), caps: Arc::new(caps), ctx: RunContext::default(), thresholds: Default::default(), parallel: 5, step_checkpoints: true, commit: ctx.commit.clone() };
+    let job = Job { runtime: &registry.runtime, snapshot: registry.snapshot(), graph: "default".into(), caps: Arc::new(caps), ctx: RunContext::default(), thresholds: Default::default(), parallel: 5, step_checkpoints: true, commit: ctx.commit.clone(), programs: None };
     let reported = Reported::default();
     let reference = mapping::map_plan_resumable(&job, &plan, &|_, _| {}, &Resume::default(), &capture(&reported)).await.unwrap();
     let walks: Vec<(String, SavedWalk)> = reported.into_inner().unwrap().into_iter().filter(|(_, p, w)| *p == Pass::First && w.steps == 2).map(|(n, _, w)| (n, w)).collect();

@@ -100,7 +100,7 @@ async fn a_chroma_that_is_down_degrades_and_lexical_retrieval_still_works() {
     let v = context::ensure_vectors(&b, &co, &ctx).await.unwrap().unwrap();
     assert_eq!(b.vectors.count(&v.collection).await.unwrap(), ctx.sites.len());
     let idx = ctx.memory_index();
-    assert!(!idx.search(&["customer_id".to_string()], &[], 5).is_empty());
+    assert!(!idx.search(&["customer_id".to_string()], &[], 5, None).is_empty());
 }
 
 #[tokio::test]

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Search over a repository's code sites.
 pub trait CodeIndex: Send + Sync {
-    /// Sites matching `terms` (any kind when `kinds` is empty), best first.
-    fn search(&self, terms: &[String], kinds: &[String], limit: usize) -> Vec<Hit>;
+    /// Sites matching `terms` (any kind when `kinds` is empty), best first; only those
+    /// `within` marks when given (indexed by site id).
+    fn search(&self, terms: &[String], kinds: &[String], limit: usize, within: Option<&[bool]>) -> Vec<Hit>;
     /// A site by its number.
     fn site(&self, id: u32) -> Option<CodeSite>;
     /// A site's source text by its number.
@@ -125,8 +126,9 @@ impl MemoryIndex {
 }
 
 impl CodeIndex for MemoryIndex {
-    fn search(&self, terms: &[String], kinds: &[String], limit: usize) -> Vec<Hit> {
+    fn search(&self, terms: &[String], kinds: &[String], limit: usize, within: Option<&[bool]>) -> Vec<Hit> {
         let n = self.sites.len() as f64;
+        let inside = |i: u32| within.is_none_or(|w| w.get(i as usize).copied().unwrap_or(false));
         // Which site kinds qualify, as a table indexed by the interned kind.
         let allowed: Vec<bool> = self.kind_names.iter().map(|k| kinds.is_empty() || kinds.contains(k)).collect();
         let mut qterms = Vec::new();
@@ -143,7 +145,7 @@ impl CodeIndex for MemoryIndex {
             let df = posts.len() as f64;
             let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
             for &(i, f) in posts {
-                if !allowed[self.kinds[i as usize] as usize] {
+                if !allowed[self.kinds[i as usize] as usize] || !inside(i) {
                     continue;
                 }
                 let len = self.lengths[i as usize] as f64;
@@ -165,7 +167,7 @@ impl CodeIndex for MemoryIndex {
             let mut missing = limit - ranked.len();
             for (rank, kind) in kinds.iter().enumerate() {
                 let Some(k) = self.kind_names.iter().position(|n| n == kind) else { continue };
-                let extra: Vec<u32> = (0..self.sites.len() as u32).filter(|&i| self.kinds[i as usize] as usize == k && scores[i as usize] == 0.0).take(missing).collect();
+                let extra: Vec<u32> = (0..self.sites.len() as u32).filter(|&i| self.kinds[i as usize] as usize == k && scores[i as usize] == 0.0 && inside(i)).take(missing).collect();
                 missing -= extra.len();
                 ranked.extend(extra.into_iter().map(|i| (i, -(rank as f64) * 1e-9)));
                 if missing == 0 {

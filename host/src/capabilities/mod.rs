@@ -40,6 +40,8 @@ pub struct JobCapabilities {
     pub vectors: Option<RepoVectors>,
     /// The chat model with this job's budget, when one is configured.
     pub llm: Option<Arc<llm::JobLlm>>,
+    /// The sites search may return, by id (the program that ran); all when `None`.
+    pub scope: Option<Arc<Vec<bool>>>,
 }
 
 /// One repository's collection in a vector index, and the embedder that fills it.
@@ -52,7 +54,17 @@ pub struct RepoVectors {
 
 impl JobCapabilities {
     pub fn new(index: Arc<dyn CodeIndex>, cache: Arc<dyn Cache>) -> Self {
-        JobCapabilities { index, cache, vectors: None, llm: None }
+        JobCapabilities { index, cache, vectors: None, llm: None, scope: None }
+    }
+
+    /// The same backends, searching only the sites `scope` marks (a program's files).
+    pub fn with_scope(mut self, scope: Option<Arc<Vec<bool>>>) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    fn in_scope(&self, id: u32) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.get(id as usize).copied().unwrap_or(false))
     }
 
     pub fn with_llm(mut self, l: Option<Arc<llm::JobLlm>>) -> Self {
@@ -70,7 +82,7 @@ impl JobCapabilities {
 impl Capabilities for JobCapabilities {
     async fn search(&self, _scope: &CallScope, q: code_search::Query) -> Result<Vec<code_search::Hit>, CapabilityError> {
         let limit = q.limit.clamp(1, MAX_SEARCH_HITS) as usize;
-        Ok(self.index.search(&q.terms, &q.kinds, limit))
+        Ok(self.index.search(&q.terms, &q.kinds, limit, self.scope.as_deref().map(Vec::as_slice)))
     }
 
     async fn sites(&self, _scope: &CallScope, ids: Vec<u32>) -> Result<Vec<CodeSite>, CapabilityError> {
@@ -104,7 +116,7 @@ impl Capabilities for JobCapabilities {
         let emb = v.embedder.embed(&[text]).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
         let hits = v.index.query(&v.collection, &emb[0], limit.clamp(1, MAX_SEARCH_HITS) as usize).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
         // The vector store keeps the index's stable names; plugins get numbers.
-        Ok(hits.into_iter().filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(&name)?, similarity })).collect())
+        Ok(hits.into_iter().filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(&name)?, similarity })).filter(|h| self.in_scope(h.site_id)).collect())
     }
 
     fn model_available(&self) -> bool {

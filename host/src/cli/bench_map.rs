@@ -69,6 +69,9 @@ pub fn run(nodes: usize, lines: usize, runs: usize) -> anyhow::Result<ExitCode> 
         let ctx = crate::repo::build(&dir, &[], "bench").map_err(|e| anyhow::anyhow!("{e}"))?;
         let indexed = t.elapsed();
         let index = Arc::new(ctx.memory_index());
+        let t = Instant::now();
+        let programs = Arc::new(crate::program::Programs::build(&ctx));
+        println!("programs: {} candidates, built in {:.1} ms", programs.len(), t.elapsed().as_secs_f64() * 1e3);
         let _ = std::fs::remove_dir_all(&dir);
         println!("repository: {written} lines, {} sites, indexed in {:.0} ms (not part of the target)", ctx.sites.len(), indexed.as_secs_f64() * 1e3);
 
@@ -91,6 +94,7 @@ pub fn run(nodes: usize, lines: usize, runs: usize) -> anyhow::Result<ExitCode> 
             // overlap would count each other's time in the boundary measurement.
             parallel: crate::pipeline::MAX_BATCH,
             step_checkpoints: false,
+            programs: Some(programs.clone()),
             commit: ctx.commit.clone(),
         };
         let mut times = Vec::new();

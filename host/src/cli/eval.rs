@@ -32,6 +32,17 @@ pub struct EvalArgs {
     /// bring without a real model; reports how many nodes reached it.
     #[arg(long)]
     pub llm_oracle: Option<f64>,
+    /// Which input is the plan: the EXPLAIN text, or the event log where a case has one
+    /// (its call sites and application name then count as evidence).
+    #[arg(long, value_enum, default_value = "text")]
+    pub plan_source: crate::eval::PlanSource,
+    /// Where cases with `checkout = "name"` find their code (default
+    /// $PLANMAP_CHECKOUTS, else ~/.cache/planmap/checkouts).
+    #[arg(long)]
+    pub checkouts: Option<PathBuf>,
+    /// Run only the cases whose name starts with this (repeatable).
+    #[arg(long)]
+    pub only: Vec<String>,
 }
 
 pub async fn run(a: EvalArgs, common: &Common) -> anyhow::Result<ExitCode> {
@@ -51,7 +62,8 @@ pub async fn run(a: EvalArgs, common: &Common) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let backends = Backends::connect(&cfg).await;
-    let report = crate::eval::run_with(&a.dataset, &registry, &backends, a.graph.as_deref(), oracle.as_deref()).await?;
+    let opts = crate::eval::Options { graph: a.graph.as_deref(), oracle: oracle.as_deref(), plan_source: a.plan_source, checkouts: a.checkouts.clone(), only: a.only.clone() };
+    let report = crate::eval::run_with(&a.dataset, &registry, &backends, &opts).await?;
     if let Some(o) = &oracle {
         eprintln!("llm oracle (right {:.0} % of the time): {} nodes reached the verifier", o.accuracy * 100.0, o.asked.lock().map(|n| *n).unwrap_or(0));
     }

@@ -82,6 +82,7 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
         thresholds: Thresholds { high: a.high, low: a.low },
         parallel: a.parallel,
         step_checkpoints: false,
+        programs: Some(Arc::new(crate::program::Programs::build(&ctx))),
         commit: ctx.commit.clone(),
     };
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(plan.nodes.len() as u64) };

@@ -13,6 +13,7 @@ mod map;
 mod migrate;
 mod plan;
 mod plugin;
+mod program;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -68,6 +69,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Index a repository: every Spark operation site, with stats.
     Index(index::IndexArgs),
+    /// Which program of a repository produced a plan: candidates ranked by how much of
+    /// the plan each explains.
+    Program(program::ProgramArgs),
     /// Apply the job store's database migrations (Postgres or the embedded SQLite).
     Migrate(migrate::MigrateArgs),
     /// Run the HTTP service: job API, worker pool, metrics (see README "Service").
@@ -115,6 +119,7 @@ pub fn main() -> ExitCode {
             Command::Bench(c) => bench::run(c, &cli.common).await,
             Command::Plan(c) => plan::run(c, &cli.common).await,
             Command::Index(a) => index::run(a, &cli.common).await,
+            Command::Program(a) => program::run(a, &cli.common).await,
             Command::Map(a) => map::run(a, &cli.common).await,
             Command::Eval(a) => eval::run(a, &cli.common).await,
             Command::Migrate(a) => migrate::run(a).await,

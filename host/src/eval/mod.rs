@@ -8,7 +8,10 @@
 //! ```toml
 //! plan = "plan.txt"          # any supported plan format, relative to the case folder
 //! execution = 7              # optional: the SQL execution of an event log
-//! repo = "repo"              # the code, relative to the case folder
+//! eventlog = "app.zstd"      # optional: the event log the plan came from (`--plan-source eventlog`)
+//! repo = "repo"              # the code, relative to the case folder, or:
+//! checkout = "name"          # a checkout under $PLANMAP_CHECKOUTS (~/.cache/planmap/checkouts);
+//!                            # a case whose checkout is missing is reported as skipped
 //! graph = "default"          # optional
 //! [[labels]]
 //! node = "14"                # the plan node id as planmap reports it
@@ -53,7 +56,11 @@ pub const BINS: usize = 10;
 pub struct Case {
     pub plan: PathBuf,
     pub execution: Option<i64>,
-    pub repo: PathBuf,
+    /// The application's event log, for `--plan-source eventlog` (with `execution`).
+    pub eventlog: Option<PathBuf>,
+    pub repo: Option<PathBuf>,
+    /// A public repository's checkout by name (see `tests/fixtures/public`).
+    pub checkout: Option<String>,
     pub graph: Option<String>,
     #[serde(default)]
     pub labels: Vec<Label>,
@@ -156,6 +163,8 @@ pub fn correct(label: &Label, file: &str, start: u32, end: u32) -> bool {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub case: String,
+    /// The codebase the case belongs to (its checkout or repository folder).
+    pub repo: String,
     pub node: String,
     pub family: String,
     pub ownership: String,
@@ -192,7 +201,10 @@ pub struct Bin {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub cases: usize,
+    /// Cases not run, with why (a checkout that is not on this machine).
+    pub skipped: Vec<(String, String)>,
     pub overall: Group,
+    pub by_repo: BTreeMap<String, Group>,
     pub by_family: BTreeMap<String, Group>,
     pub by_ownership: BTreeMap<String, Group>,
     pub by_status: BTreeMap<String, Group>,
@@ -210,6 +222,7 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct CandidateRow {
     pub case: String,
+    pub repo: String,
     pub node: String,
     pub family: String,
     pub rank: usize,
@@ -228,7 +241,7 @@ fn group<'a>(items: impl Iterator<Item = &'a Outcome>) -> Group {
     }
 }
 
-fn judge(case: &str, label: &Label, m: &Mapping) -> Outcome {
+fn judge(case: &str, repo: &str, label: &Label, m: &Mapping) -> Outcome {
     let (top1, top3) = if label.infrastructure {
         let ok = m.ownership == "infrastructure";
         (ok, ok)
@@ -239,6 +252,7 @@ fn judge(case: &str, label: &Label, m: &Mapping) -> Outcome {
     };
     Outcome {
         case: case.to_string(),
+        repo: repo.to_string(),
         node: label.node.clone(),
         family: m.family.clone(),
         ownership: m.ownership.clone(),
@@ -290,59 +304,129 @@ pub fn cases(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// Which input of a case is the plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanSource {
+    /// `plan` (the EXPLAIN text).
+    #[default]
+    Text,
+    /// `eventlog` with `execution` where the case has them (call sites, application
+    /// name and job descriptions become evidence), else `plan`.
+    Eventlog,
+}
+
+/// How a dataset is run.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Use this graph for every case.
+    pub graph: Option<&'a str>,
+    /// Answer the model with a scripted oracle that reads the labels.
+    pub oracle: Option<&'a oracle::Oracle>,
+    pub plan_source: PlanSource,
+    /// Where `checkout = "name"` cases find their code (default `checkouts_dir()`).
+    pub checkouts: Option<PathBuf>,
+    /// Only cases whose name starts with one of these.
+    pub only: Vec<String>,
+}
+
+/// Where public repositories' checkouts live: `$PLANMAP_CHECKOUTS`, else
+/// `~/.cache/planmap/checkouts` (see `tests/fixtures/public/checkouts.py`).
+pub fn checkouts_dir() -> PathBuf {
+    std::env::var_os("PLANMAP_CHECKOUTS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".cache/planmap/checkouts"))
+}
+
 /// Run every case of a dataset.
 pub async fn run(dataset: &Path, registry: &Registry, backends: &Backends, graph_override: Option<&str>) -> anyhow::Result<Report> {
-    run_with(dataset, registry, backends, graph_override, None).await
+    run_with(dataset, registry, backends, &Options { graph: graph_override, ..Default::default() }).await
 }
 
 /// Per-job LLM budget during evaluation: generous, so a real model's spending is
 /// bounded but never decides results.
 const EVAL_BUDGET_USD: f64 = 5.0;
 
-/// `run`, with a scripted oracle told each case's labels when one answers for the model.
-pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, graph_override: Option<&str>, oracle: Option<&oracle::Oracle>) -> anyhow::Result<Report> {
+/// One codebase's index, shared by its cases.
+struct Indexed {
+    ctx: repo::RepoContext,
+    index: Arc<crate::capabilities::MemoryIndex>,
+    programs: Arc<crate::program::Programs>,
+}
+
+/// Run a dataset's cases as `opts` says.
+pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, opts: &Options<'_>) -> anyhow::Result<Report> {
     let mut outcomes = Vec::new();
     let mut candidates = Vec::new();
+    let mut skipped = Vec::new();
     let mut total_ms = 0.0;
     let mut total_nodes = 0;
+    let mut ran = 0;
     let dirs = cases(dataset)?;
+    let checkouts = opts.checkouts.clone().unwrap_or_else(checkouts_dir);
+    let mut indexed: BTreeMap<PathBuf, Indexed> = BTreeMap::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+        if !opts.only.is_empty() && !opts.only.iter().any(|o| name.starts_with(o.as_str())) {
+            continue;
+        }
         let text = std::fs::read_to_string(dir.join("case.toml"))?;
         let case: Case = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?;
-        let plan_path = dir.join(&case.plan);
-        let opts = ParseOptions { execution: case.execution, ..Default::default() };
-        let p = plan::parse(PlanInput::Path(&plan_path), &opts).map_err(|e| anyhow::anyhow!("case {name}: {}: {e}", plan_path.display()))?;
-        let spec = RepoSpec { url: dir.join(&case.repo).display().to_string(), ..Default::default() };
-        let checkout = tokio::task::spawn_blocking(move || repo::source::acquire(&spec, &RepoPolicy::cli(), &std::env::temp_dir())).await??;
-        let (ctx, _) = repo::context::load_or_build(backends, &checkout, &[], Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("case {name}: {e}"))?;
-        if let Some(o) = oracle {
-            *o.case.lock().unwrap_or_else(|p| p.into_inner()) = (name.clone(), case.all_labels().map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?);
+        let (repo_dir, repo_name) = match (&case.checkout, &case.repo) {
+            (Some(c), _) => (checkouts.join(c), c.clone()),
+            (None, Some(r)) => {
+                let d = dir.join(r);
+                let n = d.file_name().unwrap_or_default().to_string_lossy().to_string();
+                (d, n)
+            }
+            (None, None) => anyhow::bail!("{}/case.toml: needs `repo` (a folder) or `checkout` (a public repository's name)", dir.display()),
+        };
+        if !repo_dir.is_dir() {
+            skipped.push((name, format!("no checkout of `{repo_name}` at {} (bring it with tests/fixtures/public/checkouts.py)", repo_dir.display())));
+            continue;
+        }
+        let (plan_path, execution) = match (opts.plan_source, &case.eventlog) {
+            (PlanSource::Eventlog, Some(log)) => (dir.join(log), case.execution),
+            _ => (dir.join(&case.plan), if case.eventlog.is_some() { None } else { case.execution }),
+        };
+        let popts = ParseOptions { execution, ..Default::default() };
+        let p = plan::parse(PlanInput::Path(&plan_path), &popts).map_err(|e| anyhow::anyhow!("case {name}: {}: {e}", plan_path.display()))?;
+        if !indexed.contains_key(&repo_dir) {
+            let spec = RepoSpec { url: repo_dir.display().to_string(), ..Default::default() };
+            let checkout = tokio::task::spawn_blocking(move || repo::source::acquire(&spec, &RepoPolicy::cli(), &std::env::temp_dir())).await??;
+            let (ctx, _) = repo::context::load_or_build(backends, &checkout, &[], Arc::new(|_, _| {})).await.map_err(|e| anyhow::anyhow!("case {name}: {e}"))?;
+            let index = Arc::new(ctx.memory_index());
+            let programs = Arc::new(crate::program::Programs::build(&ctx));
+            indexed.insert(repo_dir.clone(), Indexed { ctx, index, programs });
+        }
+        let ix = &indexed[&repo_dir];
+        let labels = case.all_labels().map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?;
+        if let Some(o) = opts.oracle {
+            *o.case.lock().unwrap_or_else(|p| p.into_inner()) = (name.clone(), labels.clone());
         }
         let model = backends.job_llm(EVAL_BUDGET_USD, 0.0, vec![]);
-        let caps = Arc::new(JobCapabilities::new(Arc::new(ctx.memory_index()), backends.cache.clone()).with_llm(model));
+        let caps = Arc::new(JobCapabilities::new(ix.index.clone(), backends.cache.clone()).with_llm(model));
         let job = Job {
             runtime: &registry.runtime,
             snapshot: registry.snapshot(),
-            graph: graph_override.map(str::to_string).or(case.graph.clone()).unwrap_or_else(|| "default".into()),
+            graph: opts.graph.map(str::to_string).or(case.graph.clone()).unwrap_or_else(|| "default".into()),
             caps,
             ctx: RunContext { analysis_id: format!("eval-{name}"), repo: name.clone(), ..Default::default() },
             thresholds: Thresholds::default(),
             parallel: mapping::LOCAL_PARALLEL_NODES,
             step_checkpoints: false,
-            commit: ctx.commit.clone(),
+            programs: Some(ix.programs.clone()),
+            commit: ix.ctx.commit.clone(),
         };
         let result = mapping::map_plan(&job, &p, &|_, _| {}).await?;
+        ran += 1;
         total_ms += result.summary.ms;
         total_nodes += result.mappings.len();
-        let labels = case.all_labels().map_err(|e| anyhow::anyhow!("{}/case.toml: {e}", dir.display()))?;
         for label in &labels {
             let m = result.mappings.iter().find(|m| m.dag_node_id == label.node).ok_or_else(|| anyhow::anyhow!("case {name}: label for node {} but the plan has no such node", label.node))?;
-            outcomes.push(judge(&name, label, m));
+            outcomes.push(judge(&name, &repo_name, label, m));
             if !label.infrastructure {
                 for (rank, c) in m.scored.iter().enumerate() {
                     candidates.push(CandidateRow {
                         case: name.clone(),
+                        repo: repo_name.clone(),
                         node: label.node.clone(),
                         family: m.family.clone(),
                         rank,
@@ -357,6 +441,10 @@ pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, 
     let mut by_family: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
     let mut by_ownership: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
     let mut by_status: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
+    let mut by_repo: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| !o.labelled_infrastructure) {
+        by_repo.entry(o.repo.clone()).or_default().push(o);
+    }
     for o in &outcomes {
         by_family.entry(o.family.clone()).or_default().push(o);
         by_ownership.entry(o.ownership.clone()).or_default().push(o);
@@ -364,8 +452,10 @@ pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, 
     }
     let to_groups = |m: BTreeMap<String, Vec<&Outcome>>| m.into_iter().map(|(k, v)| (k, group(v.into_iter()))).collect();
     Ok(Report {
-        cases: dirs.len(),
+        cases: ran,
+        skipped,
         overall: group(outcomes.iter().filter(|o| !o.labelled_infrastructure)),
+        by_repo: to_groups(by_repo),
         by_family: to_groups(by_family),
         by_ownership: to_groups(by_ownership),
         by_status: to_groups(by_status),
@@ -383,10 +473,16 @@ pub fn text(r: &Report) -> String {
     let mut s = String::new();
     let g = &r.overall;
     let _ = writeln!(s, "{} cases, {} labelled owned+induced nodes: top-1 {:.1}%, top-3 {:.1}%, coverage {:.1}%, ECE {:.3}, {:.2} ms/node", r.cases, g.nodes, g.top1 * 100.0, g.top3 * 100.0, g.coverage * 100.0, r.ece, r.ms_per_node);
-    for (title, groups) in [("family", &r.by_family), ("ownership", &r.by_ownership), ("status", &r.by_status)] {
+    if !r.skipped.is_empty() {
+        let _ = writeln!(s, "skipped {} case(s):", r.skipped.len());
+        for (case, why) in &r.skipped {
+            let _ = writeln!(s, "  {case}: {why}");
+        }
+    }
+    for (title, groups) in [("repository", &r.by_repo), ("family", &r.by_family), ("ownership", &r.by_ownership), ("status", &r.by_status)] {
         let _ = writeln!(s, "\nby {title}:");
         for (k, g) in groups {
-            let _ = writeln!(s, "  {k:<16} {:>4} nodes  top-1 {:>5.1}%  top-3 {:>5.1}%  coverage {:>5.1}%", g.nodes, g.top1 * 100.0, g.top3 * 100.0, g.coverage * 100.0);
+            let _ = writeln!(s, "  {k:<24} {:>4} nodes  top-1 {:>5.1}%  top-3 {:>5.1}%  coverage {:>5.1}%", g.nodes, g.top1 * 100.0, g.top3 * 100.0, g.coverage * 100.0);
         }
     }
     let _ = writeln!(s, "\nreliability (confidence bin: nodes, mean confidence, accuracy):");
@@ -422,7 +518,7 @@ mod tests {
     }
 
     fn case(nodes: &[(&str, &str)]) -> Case {
-        Case { plan: "p".into(), execution: None, repo: "r".into(), graph: None, labels: vec![], nodes: nodes.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
+        Case { plan: "p".into(), execution: None, eventlog: None, repo: Some("r".into()), checkout: None, graph: None, labels: vec![], nodes: nodes.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub(super) struct RawGraph {
     pub nodes: BTreeMap<Spanned<String>, Spanned<RawNode>>,
     #[serde(default)]
     pub edges: Vec<Spanned<RawEdge>>,
+    /// How program resolution weighs candidate programs (`[program]`).
+    #[serde(default)]
+    pub program: crate::program::Params,
 }
 
 #[derive(Debug, Deserialize)]

@@ -167,4 +167,6 @@ pub struct Graph {
     pub nodes: BTreeMap<String, GraphNode>,
     pub edges: Vec<Edge>,
     pub routes: BTreeMap<String, NodeTarget>,
+    /// How the program that ran is chosen before nodes are mapped (`[program]`).
+    pub program: crate::program::Params,
 }

@@ -106,6 +106,7 @@ pub(super) fn build(file: &Path, text: &str, raw: RawGraph, plugins: &PluginKind
         nodes,
         edges,
         routes,
+        program: raw.program,
     })
 }
 

@@ -357,6 +357,7 @@ impl Runner {
             thresholds: self.thresholds,
             parallel: self.parallel,
             step_checkpoints: true,
+            programs: Some(Arc::new(crate::program::Programs::build(&ctx))),
             commit: ctx.commit.clone(),
         };
         // What an earlier, interrupted run of this job finished is not done again.

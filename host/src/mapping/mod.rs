@@ -4,6 +4,7 @@
 
 mod convert;
 pub mod output;
+mod programs;
 
 use crate::capabilities::JobCapabilities;
 use crate::pipeline::{RunContext, Terminal};
@@ -175,6 +176,9 @@ pub struct MapResult {
     pub repo: RepoInfo,
     pub graph: GraphInfo,
     pub plan: PlanInfo,
+    /// The programs that may have produced the plan, the chosen one first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<crate::program::Resolution>,
     /// Where the time went (for benchmarks).
     #[serde(skip)]
     pub timing: Timing,
@@ -353,6 +357,27 @@ pub struct Job<'a> {
     /// Report every node's walk after every graph step (`Checkpoint::Step`), so an
     /// interrupted job resumes mid-graph; off where nothing keeps checkpoints.
     pub step_checkpoints: bool,
+    /// The repository's candidate programs: the plan is mapped inside the one that
+    /// explains it best (the whole repository when `None`).
+    pub programs: Option<Arc<crate::program::Programs>>,
+}
+
+impl<'a> Job<'a> {
+    /// The same job searching `caps` (a program's sites).
+    fn with_caps(&self, caps: Arc<JobCapabilities>, step_checkpoints: bool) -> Job<'a> {
+        Job {
+            runtime: self.runtime,
+            snapshot: self.snapshot.clone(),
+            graph: self.graph.clone(),
+            caps,
+            ctx: self.ctx.clone(),
+            thresholds: self.thresholds,
+            parallel: self.parallel,
+            commit: self.commit.clone(),
+            step_checkpoints,
+            programs: None,
+        }
+    }
 }
 
 /// A node's first-pass answer, as checkpointed: where it mapped, when confident enough
@@ -396,74 +421,40 @@ pub async fn map_plan(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usiz
 }
 
 /// `map_plan` that skips what `resume` holds and reports each node's checkpoints, so a
-/// job interrupted part way continues without redoing finished nodes.
+/// job interrupted part way continues without redoing finished nodes. The program that
+/// ran is chosen first; the plan is mapped inside it, and inside each close rival
+/// (without checkpoints or the model), whose answers become alternatives and lower the
+/// confidence of nodes the rivals answer differently.
 pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(usize, usize) + Sync), resume: &Resume, checkpoint: &(dyn Fn(Checkpoint<'_>) + Sync)) -> anyhow::Result<MapResult> {
     let t = std::time::Instant::now();
     let invocations_before = job.runtime.invocations();
     let graph = job.snapshot.graph(&job.graph)?;
+    let resolution = job.programs.as_ref().filter(|p| p.len() > 1).map(|p| crate::program::resolve(p, plan, &crate::program::Hints::from_plan(plan), &graph.program));
+    let scoped = |r: &crate::program::Ranked, llm: bool| {
+        let caps = (*job.caps).clone().with_scope(Some(r.sites.clone()));
+        Arc::new(if llm { caps } else { caps.with_llm(None) })
+    };
     let owned: Vec<&PlanNode> = plan.nodes.iter().filter(|n| n.ownership == Ownership::Owned).collect();
-    // Two passes over the owned nodes: the first maps each node on its own evidence;
-    // the second runs again with the neighbours' first answers, so plan-structure
-    // consistency (inputs upstream in the code's data flow) can confirm or veto.
-    let total = plan.nodes.len() + owned.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let tick = || progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
-    let todo_first: Vec<&PlanNode> = owned.iter().copied().filter(|n| !resume.done.contains_key(&n.id) && !resume.first.contains_key(&n.id)).collect();
-    let todo_second: Vec<&PlanNode> = owned.iter().copied().filter(|n| !resume.done.contains_key(&n.id)).collect();
-    for _ in 0..(owned.len() - todo_first.len()) + (owned.len() - todo_second.len()) {
-        tick();
-    }
-    // Where each node's first pass put it, when confident enough to guide its neighbours:
-    // from an interrupted run's checkpoints, then from this run's first pass.
-    let known_at = |a: &FirstAnswer| (planmap_runtime::model::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site);
-    let mut known: HashMap<String, _> = resume.first.iter().filter_map(|(id, a)| Some((id.clone(), known_at(a.as_ref()?)))).collect();
-    let first = run_pass(job, plan, &graph, &todo_first, None, Pass::First, &resume.first_steps, checkpoint, &tick, |id, o| {
-        let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
-        let answer = best.map(|b| FirstAnswer { file: b.site.location.file.clone(), symbol: b.site.location.symbol.clone(), line_start: b.site.location.line_start, line_end: b.site.location.line_end, site: b.site.id });
-        if let Some(a) = &answer {
-            known.insert(id.to_string(), known_at(a));
+    let mut rival_answers: Vec<HashMap<String, Mapping>> = Vec::new();
+    if let Some(res) = &resolution {
+        for r in res.programs.iter().skip(1).take(res.rivals) {
+            let rival = job.with_caps(scoped(r, false), false);
+            let (answers, _) = map_owned(&rival, plan, &graph, &owned, &|_, _| {}, &Resume::default(), &|_| {}, &|_| {}).await;
+            rival_answers.push(answers);
         }
-        checkpoint(Checkpoint::First { node: id, answer });
-        o
-    })
-    .await;
-    let mut timing = Timing::default();
-    let mut account = |o: &crate::pipeline::NodeOutcome| {
-        timing.plugin += o.plugin_time;
-        timing.host += o.host_time;
-        timing.steps += o.steps.len();
-        timing.candidates_in += o.candidates_in;
-        timing.sites_in += o.sites_in;
-        timing.boundary += o.boundary;
-        timing.unmarked += o.unmarked;
-        for st in &o.steps {
-            let by = &mut timing.boundary_by_node;
-            if !by.contains_key(&st.graph_node) {
-                by.insert(st.graph_node.clone(), (0, 0.0));
-            }
-            let e = by.get_mut(&st.graph_node).expect("inserted above");
-            e.0 += 1;
-            e.1 += st.boundary_ms.unwrap_or(0.0);
+    }
+    let main = match resolution.as_ref().and_then(|r| r.chosen()) {
+        Some(c) => job.with_caps(scoped(c, true), job.step_checkpoints),
+        None => job.with_caps(job.caps.clone(), job.step_checkpoints),
+    };
+    let merge = |m: &mut Mapping| {
+        if let Some(res) = &resolution {
+            programs::merge(m, res, &rival_answers, job.thresholds);
         }
     };
-    first.values().for_each(&mut account);
-    let known = convert::Known::new(known);
-    let second = run_pass(job, plan, &graph, &todo_second, Some(&known), Pass::Final, &resume.final_steps, checkpoint, &tick, |id, second_outcome| {
-        account(&second_outcome);
-        // A node whose second run failed keeps its first answer (when this run made one).
-        let outcome = match first.get(id) {
-            Some(f) if second_outcome.error.is_some() && f.error.is_none() => f.clone(),
-            _ => second_outcome,
-        };
-        let n = plan.node(id).expect("owned node ids come from the plan");
-        let m = from_outcome(n, outcome, job.thresholds);
-        checkpoint(Checkpoint::Final { node: id, mapping: &m });
-        m
-    })
-    .await;
-    let mut results: HashMap<String, Mapping> = resume.done.clone();
-    results.extend(second);
-    let mut done = done.load(std::sync::atomic::Ordering::Relaxed);
+    let total = plan.nodes.len() + owned.len();
+    let (mut results, mut timing) = map_owned(&main, plan, &graph, &owned, progress, resume, checkpoint, &merge).await;
+    let mut done = 2 * owned.len();
     // Induced and infrastructure nodes follow from their causes.
     let mut mappings = Vec::with_capacity(total);
     for n in &plan.nodes {
@@ -503,7 +494,85 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         graph: GraphInfo { name: graph.name.clone(), version: graph.version.clone() },
         timing,
         plan: PlanInfo { format: format!("{:?}", plan.format), source: plan.source.clone(), warnings: plan.warnings.clone() },
+        program: resolution,
     })
+}
+
+/// Map the code-owned nodes in two passes (the first maps each node on its own
+/// evidence; the second runs again with the neighbours' first answers, so plan-structure
+/// consistency can confirm or veto), skipping what `resume` holds; `merge` adjusts each
+/// node's final answer before it is checkpointed.
+#[allow(clippy::too_many_arguments)]
+async fn map_owned(
+    job: &Job<'_>,
+    plan: &Plan,
+    graph: &Arc<crate::graph::Graph>,
+    owned: &[&PlanNode],
+    progress: &(dyn Fn(usize, usize) + Sync),
+    resume: &Resume,
+    checkpoint: &(dyn Fn(Checkpoint<'_>) + Sync),
+    merge: &(dyn Fn(&mut Mapping) + Sync),
+) -> (HashMap<String, Mapping>, Timing) {
+    let total = plan.nodes.len() + owned.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let tick = || progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+    let todo_first: Vec<&PlanNode> = owned.iter().copied().filter(|n| !resume.done.contains_key(&n.id) && !resume.first.contains_key(&n.id)).collect();
+    let todo_second: Vec<&PlanNode> = owned.iter().copied().filter(|n| !resume.done.contains_key(&n.id)).collect();
+    for _ in 0..(owned.len() - todo_first.len()) + (owned.len() - todo_second.len()) {
+        tick();
+    }
+    // Where each node's first pass put it, when confident enough to guide its neighbours:
+    // from an interrupted run's checkpoints, then from this run's first pass.
+    let known_at = |a: &FirstAnswer| (planmap_runtime::model::Location { file: a.file.clone(), symbol: a.symbol.clone(), line_start: a.line_start, line_end: a.line_end }, a.site);
+    let mut known: HashMap<String, _> = resume.first.iter().filter_map(|(id, a)| Some((id.clone(), known_at(a.as_ref()?)))).collect();
+    let first = run_pass(job, plan, graph, &todo_first, None, Pass::First, &resume.first_steps, checkpoint, &tick, |id, o| {
+        let best = o.candidates.first().filter(|c| c.confidence() >= MIN_NEIGHBOUR_CONFIDENCE);
+        let answer = best.map(|b| FirstAnswer { file: b.site.location.file.clone(), symbol: b.site.location.symbol.clone(), line_start: b.site.location.line_start, line_end: b.site.location.line_end, site: b.site.id });
+        if let Some(a) = &answer {
+            known.insert(id.to_string(), known_at(a));
+        }
+        checkpoint(Checkpoint::First { node: id, answer });
+        o
+    })
+    .await;
+    let mut timing = Timing::default();
+    let mut account = |o: &crate::pipeline::NodeOutcome| {
+        timing.plugin += o.plugin_time;
+        timing.host += o.host_time;
+        timing.steps += o.steps.len();
+        timing.candidates_in += o.candidates_in;
+        timing.sites_in += o.sites_in;
+        timing.boundary += o.boundary;
+        timing.unmarked += o.unmarked;
+        for st in &o.steps {
+            let by = &mut timing.boundary_by_node;
+            if !by.contains_key(&st.graph_node) {
+                by.insert(st.graph_node.clone(), (0, 0.0));
+            }
+            let e = by.get_mut(&st.graph_node).expect("inserted above");
+            e.0 += 1;
+            e.1 += st.boundary_ms.unwrap_or(0.0);
+        }
+    };
+    first.values().for_each(&mut account);
+    let known = convert::Known::new(known);
+    let second = run_pass(job, plan, graph, &todo_second, Some(&known), Pass::Final, &resume.final_steps, checkpoint, &tick, |id, second_outcome| {
+        account(&second_outcome);
+        // A node whose second run failed keeps its first answer (when this run made one).
+        let outcome = match first.get(id) {
+            Some(f) if second_outcome.error.is_some() && f.error.is_none() => f.clone(),
+            _ => second_outcome,
+        };
+        let n = plan.node(id).expect("owned node ids come from the plan");
+        let mut m = from_outcome(n, outcome, job.thresholds);
+        merge(&mut m);
+        checkpoint(Checkpoint::Final { node: id, mapping: &m });
+        m
+    })
+    .await;
+    let mut results: HashMap<String, Mapping> = resume.done.clone();
+    results.extend(second);
+    (results, timing)
 }
 
 /// A site's location in the output's form.

@@ -40,12 +40,14 @@ fn spark_operator(name: &str) -> String {
 
 /// Build plan nodes from raw nodes. Ids: the format's own, else the pre-order index.
 pub fn assemble(raw: Vec<RawNode>, warnings: &mut Vec<String>) -> Vec<PlanNode> {
+    let raw = merge_repeats(raw, warnings);
     let order = preorder(&raw);
     let mut ids: Vec<String> = vec![String::new(); raw.len()];
     for (pos, &i) in order.iter().enumerate() {
         ids[i] = raw[i].id.clone().unwrap_or_else(|| pos.to_string());
     }
-    // Ids must be unique: a format with duplicates falls back to pre-order positions.
+    // Ids must be unique: a format with conflicting duplicates falls back to pre-order
+    // positions.
     let mut seen = std::collections::HashSet::new();
     if !ids.iter().all(|id| seen.insert(id.clone())) {
         warnings.push("operator ids in the input are not unique; pre-order positions are used as ids".into());
@@ -106,6 +108,60 @@ pub fn assemble(raw: Vec<RawNode>, warnings: &mut Vec<String>) -> Vec<PlanNode> 
     }
     ownership::infer(&mut nodes);
     nodes
+}
+
+/// A plan that reads one cached DataFrame several times prints the cached relation's
+/// operators under each `InMemoryTableScan` with the same `(N)` ids: a repeated id with
+/// the same operator text is the same node, so later copies (and the subtrees under
+/// them, copies too) are dropped and their parents point at the first one.
+fn merge_repeats(raw: Vec<RawNode>, warnings: &mut Vec<String>) -> Vec<RawNode> {
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut canon: Vec<usize> = (0..raw.len()).collect();
+    let mut repeated = 0;
+    for (i, r) in raw.iter().enumerate() {
+        let Some(id) = r.id.as_deref() else { continue };
+        match first.get(id) {
+            Some(&j) if raw[j].text == r.text => {
+                canon[i] = j;
+                repeated += 1;
+            }
+            Some(_) => return raw, // a real conflict: ids are positions (see `assemble`)
+            None => {
+                first.insert(id, i);
+            }
+        }
+    }
+    if repeated == 0 {
+        return raw;
+    }
+    // Keep canonical nodes; a copy's subtree is dropped with it.
+    let mut keep = vec![true; raw.len()];
+    for i in 0..raw.len() {
+        let copy = canon[i] != i;
+        let under_copy = raw[i].parent.is_some_and(|p| !keep[p]) && raw[i].parent.is_some_and(|p| p < i);
+        if copy || under_copy {
+            keep[i] = false;
+        }
+    }
+    let new_index: Vec<Option<usize>> = {
+        let mut n = 0;
+        keep.iter().map(|&k| k.then(|| { n += 1; n - 1 })).collect()
+    };
+    let at = |i: usize| new_index[canon[i]];
+    let mut out = Vec::with_capacity(raw.len() - repeated);
+    for (i, mut r) in raw.into_iter().enumerate() {
+        if !keep[i] {
+            continue;
+        }
+        r.parent = r.parent.and_then(at);
+        let mut children: Vec<usize> = r.children.iter().filter_map(|&c| at(c)).collect();
+        children.dedup();
+        r.children = children;
+        r.subquery_of = r.subquery_of.and_then(at);
+        out.push(r);
+    }
+    warnings.push(format!("{repeated} operator(s) are printed more than once with the same id (a cached relation read several times); each is one node"));
+    out
 }
 
 /// Pre-order over the roots: main roots (no parent, not a subquery) first, then subqueries.

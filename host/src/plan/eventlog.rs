@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 const START: &str = "SparkListenerSQLExecutionStart";
 const UPDATE: &str = "SparkListenerSQLAdaptiveExecutionUpdate";
+const APP_START: &str = "SparkListenerApplicationStart";
+const ENVIRONMENT: &str = "SparkListenerEnvironmentUpdate";
 
 /// Where an event log's bytes come from; re-openable so it can be read twice.
 #[derive(Clone)]
@@ -98,6 +100,10 @@ struct Event {
     plan: Option<String>,
     #[serde(rename = "sparkPlanInfo")]
     info: Option<PlanInfo>,
+    #[serde(rename = "App Name")]
+    app_name: Option<String>,
+    #[serde(rename = "System Properties")]
+    system: Option<HashMap<String, String>>,
 }
 
 /// `sparkPlanInfo`: the plan tree as Spark's UI sees it.
@@ -139,6 +145,8 @@ fn scan(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, PlanError
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let start = memmem::Finder::new(START);
     let update = memmem::Finder::new(UPDATE);
+    let app = memmem::Finder::new(APP_START);
+    let env = memmem::Finder::new(ENVIRONMENT);
     let mut line = Vec::with_capacity(1 << 16);
     let mut lines = 0usize;
     loop {
@@ -150,11 +158,11 @@ fn scan(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, PlanError
         lines += 1;
         // Only SQL execution events are parsed; the filter is a substring search.
         let head = &line[..line.len().min(160)];
-        if start.find(head).is_none() && update.find(head).is_none() {
+        if start.find(head).is_none() && update.find(head).is_none() && app.find(head).is_none() && env.find(head).is_none() {
             continue;
         }
         match serde_json::from_slice::<Event>(&line) {
-            Ok(ev) if ev.event.ends_with(START) || ev.event.ends_with(UPDATE) => f(ev),
+            Ok(ev) if ev.event.ends_with(START) || ev.event.ends_with(UPDATE) || ev.event == APP_START || ev.event == ENVIRONMENT => f(ev),
             Ok(_) => {}
             Err(e) if lines == 1 || e.is_eof() => {
                 return Err(PlanError::Malformed(format!("{}: line {lines} is not a complete JSON event: {e}", source.describe())));
@@ -195,11 +203,20 @@ pub fn list(source: &LogSource) -> Result<Vec<ExecutionInfo>, PlanError> {
 
 fn collect(source: &LogSource, keep_plan_of: Option<i64>) -> Result<BTreeMap<i64, Acc>, PlanError> {
     let mut execs: BTreeMap<i64, Acc> = BTreeMap::new();
+    let (mut app_name, mut submitted) = (None, None);
     let lines = scan(source, |ev| {
+        if ev.event == APP_START {
+            app_name = ev.app_name.clone();
+            return;
+        }
+        if ev.event == ENVIRONMENT {
+            submitted = ev.system.as_ref().and_then(|s| s.get("sun.java.command")).and_then(|c| submitted_entry(c));
+            return;
+        }
         let Some(id) = ev.execution_id else { return };
         let acc = execs.entry(id).or_default();
         let is_start = ev.event.ends_with(START);
-        let info = acc.info.get_or_insert_with(|| ExecutionInfo { id, description: String::new(), call_site: String::new(), nodes: 0, updates: 0 });
+        let info = acc.info.get_or_insert_with(|| ExecutionInfo { id, description: String::new(), call_site: String::new(), nodes: 0, updates: 0, app_name: None, submitted: None });
         if is_start {
             info.description = ev.description.clone().unwrap_or_default();
             info.call_site = call_site(info.description.as_str(), ev.details.as_deref().unwrap_or(""));
@@ -225,7 +242,23 @@ fn collect(source: &LogSource, keep_plan_of: Option<i64>) -> Result<BTreeMap<i64
     if execs.is_empty() {
         return Err(PlanError::NoPlan(format!("{}: no SQL executions in {lines} events (the application ran no DataFrame or SQL query)", source.describe())));
     }
+    for acc in execs.values_mut() {
+        if let Some(info) = acc.info.as_mut() {
+            info.app_name.clone_from(&app_name);
+            info.submitted.clone_from(&submitted);
+        }
+    }
     Ok(execs)
+}
+
+/// The user's program in the JVM's command line (`SparkSubmit … --class x.Main app.jar`,
+/// `SparkSubmit … jobs/q3.py args`); `pyspark-shell` (a `python` process) names none.
+fn submitted_entry(command: &str) -> Option<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    if let Some(i) = words.iter().position(|w| *w == "--class") {
+        return words.get(i + 1).map(|c| c.to_string());
+    }
+    words.iter().find(|w| [".py", ".jar", ".scala", ".R"].iter().any(|e| w.ends_with(e))).map(|w| w.to_string())
 }
 
 /// The chosen execution's final plan: `execution`, else the one with the most nodes.

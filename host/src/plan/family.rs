@@ -7,7 +7,7 @@ use super::model::Family;
 /// Spark operator → family.
 const SPARK: &[(&str, Family)] = &[
     ("Scan", Family::Scan), ("FileScan", Family::Scan), ("BatchScan", Family::Scan), ("RowDataSourceScan", Family::Scan),
-    ("InMemoryTableScan", Family::Scan), ("InMemoryRelation", Family::Infrastructure), ("LocalTableScan", Family::Scan),
+    ("InMemoryTableScan", Family::Scan), ("InMemoryRelation", Family::Scan), ("LocalTableScan", Family::Scan),
     ("Range", Family::Scan), ("HiveTableScan", Family::Scan), ("MicroBatchScan", Family::Scan), ("ContinuousScan", Family::Scan),
     ("ExternalRDDScan", Family::Scan), ("ExistingRDD", Family::Scan), ("OneRowRelation", Family::Scan), ("LocalRelation", Family::Scan),
     ("Filter", Family::Filter),

@@ -136,6 +136,12 @@ pub struct ExecutionInfo {
     pub nodes: usize,
     /// Number of AQE plan updates seen.
     pub updates: usize,
+    /// The application's name (`spark.app.name`), when the log records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// What was submitted (`spark-submit … jobs/q3.py`), when the log records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<String>,
 }
 
 impl Plan {

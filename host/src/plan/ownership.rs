@@ -81,6 +81,13 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
     if is_infra(n) {
         return Ownership::Infrastructure;
     }
+    // The cached relation an `InMemoryTableScan` reads is that scan's data: the code that
+    // cached it.
+    if op == "InMemoryRelation"
+        && let Some(&p) = n.parent.as_ref().and_then(|p| pos.get(p))
+        && nodes[p].spark_operator == "InMemoryTableScan" {
+            return induced(&nodes[p], format!("the cached relation {} reads", label(&nodes[p])));
+        }
     let subquery_root = n.parent.as_ref().and_then(|p| pos.get(p)).is_some_and(|&h| nodes[h].subqueries.contains(&n.id));
     if subquery_root && matches!(n.family, Family::Exchange | Family::Subquery) && n.spark_operator != "Subquery" {
         let h = pos[n.parent.as_ref().unwrap()];

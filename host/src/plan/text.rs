@@ -36,6 +36,7 @@ pub fn parse(text: &str) -> Result<TextPlan, PlanError> {
         return Err(PlanError::NoPlan("no plan tree found (expected `== Physical Plan ==` or an operator tree)".into()));
     }
     let (tree, source, mut warnings) = choose_aqe_section(tree);
+    let tree: Vec<&str> = tree.iter().map(String::as_str).collect();
     let mut nodes = parse_tree(&tree, None)?;
     let rest = &body[tree_end..];
     // Detail blocks end where another plan or section starts (golden files hold several).
@@ -51,31 +52,65 @@ pub fn parse(text: &str) -> Result<TextPlan, PlanError> {
     Ok(TextPlan { nodes, source, warnings })
 }
 
-/// Keep the AQE final plan when present (else the initial one), dropping the markers.
-fn choose_aqe_section<'a>(tree: &[&'a str]) -> (Vec<&'a str>, String, Vec<String>) {
-    let fin = tree.iter().position(|l| l.contains("== Final Plan ==") || l.contains("== Current Plan =="));
-    let init = tree.iter().position(|l| l.contains("== Initial Plan =="));
-    match (fin, init) {
-        (Some(f), Some(i)) if f < i => {
-            let mut v: Vec<&str> = tree[..f].to_vec();
-            v.extend_from_slice(&tree[f + 1..i]);
-            if tree[f].contains("Current Plan") {
-                return (v, "AQE current plan".into(), vec!["the query was still running: the AQE current plan was used (it may change)".into()]);
-            }
-            (v, "AQE final plan".into(), vec![])
-        }
-        (Some(f), _) => {
-            let mut v: Vec<&str> = tree[..f].to_vec();
-            v.extend_from_slice(&tree[f + 1..]);
-            (v, "AQE final plan".into(), vec![])
-        }
-        (None, Some(i)) => {
-            let mut v: Vec<&str> = tree[..i].to_vec();
-            v.extend_from_slice(&tree[i + 1..]);
-            (v, "AQE initial plan".into(), vec!["the plan has no AQE final plan (the query had not finished); the initial plan was used".into()])
-        }
-        (None, None) => (tree.to_vec(), "physical plan".into(), vec![]),
+/// Keep the AQE final plan of every adaptive plan in the tree (else its initial one),
+/// dropping the markers. Adaptive plans nest: a cached relation's plan is an
+/// `AdaptiveSparkPlan` of its own under `InMemoryRelation`, with its own Final and
+/// Initial sections; each keeps its final one. A kept section's lines are shifted one
+/// column right so they hang under the `AdaptiveSparkPlan` whose markers stand at its
+/// own column.
+fn choose_aqe_section(tree: &[&str]) -> (Vec<String>, String, Vec<String>) {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Section {
+        Final,
+        Initial,
     }
+    let has_final_at = |from: usize, col: usize| {
+        tree[from..].iter().map(|l| split_prefix(l)).take_while(|(c, _)| *c >= col).any(|(c, t)| c == col && (t.starts_with("== Final Plan ==") || t.starts_with("== Current Plan ==")))
+    };
+    let mut out = Vec::with_capacity(tree.len());
+    let mut open: Vec<(usize, Section)> = Vec::new();
+    let mut source: Option<(String, Vec<String>)> = None;
+    for (i, line) in tree.iter().enumerate() {
+        let (col, content) = split_prefix(line);
+        while open.last().is_some_and(|(c, _)| col < *c) {
+            open.pop();
+        }
+        let is_final = content.starts_with("== Final Plan ==") || content.starts_with("== Current Plan ==");
+        if is_final {
+            if source.is_none() {
+                source = Some(if content.contains("Current Plan") {
+                    ("AQE current plan".into(), vec!["the query was still running: the AQE current plan was used (it may change)".into()])
+                } else {
+                    ("AQE final plan".into(), vec![])
+                });
+            }
+            open.push((col, Section::Final));
+            continue;
+        }
+        if content.starts_with("== Initial Plan ==") {
+            if open.last().is_some_and(|(c, s)| *c == col && *s == Section::Final) {
+                open.pop();
+                open.push((col, Section::Initial));
+            } else if has_final_at(i + 1, col) {
+                open.push((col, Section::Initial));
+            } else {
+                // No final plan at this level (the query had not finished): keep the
+                // initial one.
+                if source.is_none() {
+                    source = Some(("AQE initial plan".into(), vec!["the plan has no AQE final plan (the query had not finished); the initial plan was used".into()]));
+                }
+                open.push((col, Section::Final));
+            }
+            continue;
+        }
+        if open.iter().any(|(_, s)| *s == Section::Initial) {
+            continue;
+        }
+        let shift = open.len();
+        out.push(format!("{}{line}", " ".repeat(shift)));
+    }
+    let (src, warnings) = source.unwrap_or_else(|| ("physical plan".into(), vec![]));
+    (out, src, warnings)
 }
 
 /// Column where a tree line's content starts, and the content.
@@ -212,6 +247,7 @@ fn parse_subqueries(lines: &[&str], nodes: &mut Vec<RawNode>, details: &mut Hash
             Some(host) if !tree.is_empty() => {
                 let base = nodes.len();
                 let (tree, _, _) = choose_aqe_section(&tree);
+                let tree: Vec<&str> = tree.iter().map(String::as_str).collect();
                 let mut sub = parse_tree(&tree, Some(host))?;
                 for n in &mut sub {
                     n.parent = n.parent.map(|p| p + base);

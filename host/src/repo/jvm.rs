@@ -1,25 +1,152 @@
 //! Scala and Java (Dataset/DataFrame API) site extraction with tree-sitter: method
 //! calls whose name is a Spark operation, with their span, statement, enclosing
-//! symbol, string arguments as columns/tables/literals and called functions.
+//! symbol, string arguments as columns/tables/literals and called functions; queries
+//! in string literals (`spark.sql("...")`, a `val query = """..."""`, a Java
+//! concatenation) as SQL clause sites on their own lines; and the file's imports,
+//! engine, entry point and path literals for program resolution.
 
 use super::kinds::kind_of;
+use super::python::{Engine, FileFacts, Import};
 use super::site::{add, bounded, Site};
+use super::value::{looks_like_sql, Text};
 use tree_sitter::{Node, Parser};
+
+/// What one JVM source yields.
+pub struct Extracted {
+    pub sites: Vec<Site>,
+    pub errors: bool,
+    pub facts: FileFacts,
+}
 
 fn text<'a>(n: Node, src: &'a str) -> &'a str {
     &src[n.byte_range()]
 }
 
-/// Sites of a Scala (`scala = true`) or Java file.
-pub fn extract(src: &str, file: &str, scala: bool) -> (Vec<Site>, bool) {
+/// Sites of a Scala (`scala = true`) or Java file, with its facts.
+pub fn extract(src: &str, file: &str, scala: bool) -> Extracted {
     let mut parser = Parser::new();
     let lang: tree_sitter::Language = if scala { tree_sitter_scala::LANGUAGE.into() } else { tree_sitter_java::LANGUAGE.into() };
     parser.set_language(&lang).expect("grammar ABI matches tree-sitter");
-    let Some(tree) = parser.parse(src, None) else { return (vec![], true) };
+    let Some(tree) = parser.parse(src, None) else { return Extracted { sites: vec![], errors: true, facts: FileFacts::default() } };
     let mut out = Vec::new();
     let lang_name = if scala { "scala" } else { "java" };
     visit(tree.root_node(), src, file, lang_name, &mut Vec::new(), &mut out);
-    (out, tree.root_node().has_error())
+    let mut facts = FileFacts::default();
+    let mut seen = std::collections::HashSet::new();
+    strings(tree.root_node(), src, file, &mut facts, &mut out, &mut seen);
+    facts.engine = if facts.imports.iter().any(|i| i.module.starts_with("org.apache.spark")) || src.contains("SparkSession") || src.contains("SparkContext") {
+        Engine::Spark
+    } else {
+        Engine::Neutral
+    };
+    facts.entry = src.contains("def main(") || src.contains("extends App") || src.contains("static void main(");
+    facts.lists_folders = ["listFiles(", "Files.list(", "Files.walk(", "getListing", ".listStatus("].iter().any(|m| src.contains(m));
+    facts.paths.sort();
+    facts.paths.dedup();
+    Extracted { sites: out, errors: tree.root_node().has_error(), facts }
+}
+
+/// The value of a string expression: a literal (`"…"`, `"""…"""`, `s"…$x…"` with
+/// interpolations as `{x}`), `+` of such, `.stripMargin`.
+fn string_value(n: Node, src: &str, file: &str) -> Option<Text> {
+    match n.kind() {
+        "string" | "string_literal" | "interpolated_string_expression" => {
+            let raw = text(n, src);
+            let raw = raw.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+            let body = if raw.starts_with("\"\"\"") && raw.len() >= 6 { &raw[3..raw.len() - 3] } else if raw.len() >= 2 { &raw[1..raw.len() - 1] } else { "" };
+            let mut t = body.to_string();
+            if n.kind() == "interpolated_string_expression" {
+                t = interpolations(&t);
+            }
+            Some(Text::new(t, file, n.start_position().row as u32 + 1))
+        }
+        "infix_expression" | "binary_expression" => {
+            let op = n.child_by_field_name("operator").map(|o| text(o, src)).unwrap_or("");
+            if op != "+" {
+                return None;
+            }
+            let l = n.child_by_field_name("left").and_then(|x| string_value(x, src, file));
+            let r = n.child_by_field_name("right").and_then(|x| string_value(x, src, file));
+            match (l, r) {
+                (Some(a), Some(b)) => Some(a.concat(&b)),
+                (Some(a), None) => Some(a.concat(&Text::new("{x}".into(), file, n.end_position().row as u32 + 1))),
+                (None, Some(b)) => Some(Text::new("{x}".into(), file, n.start_position().row as u32 + 1).concat(&b)),
+                _ => None,
+            }
+        }
+        // `"""…""".stripMargin`: the margins go, the lines stay.
+        "field_expression" | "call_expression" if text(n, src).trim_end_matches(')').trim_end_matches("('|'").trim_end_matches('(').ends_with("stripMargin") => {
+            let inner = n.child_by_field_name("value").or_else(|| n.child_by_field_name("function").and_then(|f| f.child_by_field_name("value")))?;
+            let t = string_value(inner, src, file)?;
+            let stripped: Vec<String> = t.text.split('\n').map(|l| l.trim_start().strip_prefix('|').map(str::to_string).unwrap_or_else(|| l.to_string())).collect();
+            Some(Text { text: stripped.join("\n"), ..t })
+        }
+        "parenthesized_expression" => string_value(n.named_child(0)?, src, file),
+        _ => None,
+    }
+}
+
+/// `$name` / `${expr}` in a Scala interpolated string → `{name}`.
+fn interpolations(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        if it.peek() == Some(&'{') {
+            it.next();
+            let inner: String = it.by_ref().take_while(|c| *c != '}').collect();
+            out.push_str(&format!("{{{}}}", inner.trim()));
+        } else {
+            let name: String = std::iter::from_fn(|| it.next_if(|c| c.is_alphanumeric() || *c == '_')).collect();
+            out.push_str(&format!("{{{name}}}"));
+        }
+    }
+    out
+}
+
+/// Imports, path literals, and queries in strings (the largest string expression
+/// around each literal, so a concatenated query is one text).
+fn strings(n: Node, src: &str, file: &str, facts: &mut FileFacts, sites: &mut Vec<Site>, seen: &mut std::collections::HashSet<String>) {
+    match n.kind() {
+        "import_declaration" => {
+            let t = text(n, src).trim_start_matches("import").trim().trim_end_matches(';').trim().to_string();
+            facts.imports.push(Import { module: t.trim_start_matches("static ").to_string(), names: vec![] });
+            return;
+        }
+        "string" | "string_literal" | "interpolated_string_expression" | "infix_expression" | "binary_expression" | "field_expression" | "call_expression" => {
+            if let Some(t) = string_value(n, src, file) {
+                if looks_like_sql(&t.text) && seen.insert(format!("{}:{}", t.line(0), t.text.len())) {
+                    sites.extend(super::sql::text_sites(&t, "<query>"));
+                }
+                let lit = t.text.trim();
+                if lit.len() <= 160 && !lit.contains(char::is_whitespace) && !lit.is_empty() {
+                    facts.paths.push(lit.to_string());
+                }
+                if matches!(n.kind(), "string" | "string_literal" | "interpolated_string_expression") || t.text.contains('\n') || looks_like_sql(&t.text) {
+                    return;
+                }
+            }
+            if n.kind() == "call_expression" && text(n, src).contains("appName(") {
+                if let Some(a) = n.child_by_field_name("arguments").and_then(|a| a.named_child(0)).and_then(|a| string_value(a, src, file)) {
+                    facts.app_names.push(a.text);
+                }
+            }
+        }
+        "method_invocation" => {
+            if n.child_by_field_name("name").is_some_and(|m| matches!(text(m, src), "appName" | "setAppName"))
+                && let Some(a) = n.child_by_field_name("arguments").and_then(|a| a.named_child(0)).and_then(|a| string_value(a, src, file)) {
+                    facts.app_names.push(a.text);
+                }
+        }
+        _ => {}
+    }
+    let mut c = n.walk();
+    for ch in n.children(&mut c) {
+        strings(ch, src, file, facts, sites, seen);
+    }
 }
 
 fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, out: &mut Vec<Site>) {
@@ -58,6 +185,9 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             };
             if let Some(a) = args {
                 args_of(a, src, method, true, &mut s);
+            }
+            if matches!(kind, "action" | "aggregate") && !matches!(method, "groupBy" | "agg" | "rollup" | "cube" | "pivot") {
+                add(&mut s.functions, method.to_string());
             }
             out.push(s);
         }

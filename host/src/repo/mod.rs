@@ -4,14 +4,17 @@
 //! index behind the code-search capability.
 
 pub mod context;
+pub mod files;
 mod index;
 mod jvm;
 mod kinds;
+mod link;
 pub mod notebook;
 pub mod python;
 pub mod site;
 pub mod source;
 pub mod sql;
+pub mod value;
 pub mod walk;
 
 pub use index::{build, build_with_progress, IndexStats, RepoContext, INDEXER_VERSION};

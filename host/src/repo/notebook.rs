@@ -91,3 +91,12 @@ pub fn databricks_sql_cells(text: &str) -> Vec<Cell> {
     }
     out
 }
+
+/// The notebooks a Databricks source notebook runs with `# MAGIC %run ./other`.
+pub fn databricks_runs(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("# MAGIC"))
+        .filter_map(|l| l.trim_start().strip_prefix("%run"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}

@@ -4,7 +4,8 @@
 //! grammar: Spark SQL dialects, Jinja/f-string placeholders and half-written queries
 //! must still yield sites, and a clause scanner degrades gracefully where a parser fails.
 
-use super::site::add;
+use super::site::{add, bounded, Site};
+use super::value::Text;
 
 /// One clause of a query, lines relative to the start of the SQL text (0-based).
 #[derive(Debug, Clone, Default)]
@@ -233,6 +234,12 @@ fn build(kind: &'static str, toks: &[Token], sql: &str) -> Clause {
     let mut c = Clause { kind, line_start: toks[0].line, line_end: toks[toks.len() - 1].line, ..Default::default() };
     c.text = sql[toks[0].start..toks[toks.len() - 1].end].to_string();
     let mut expect_table = matches!(kind, "sql-from" | "sql-join" | "sql-insert");
+    if kind == "sql-join" {
+        // The join type as the words before JOIN (`left anti`), `inner` when bare, so it
+        // can be compared with the plan's join type.
+        let words: Vec<String> = toks.iter().map_while(|t| word(t).filter(|w| w != "join")).filter(|w| w != "natural").collect();
+        add(&mut c.literals, if words.is_empty() { "inner".to_string() } else { words.join(" ") });
+    }
     for (k, t) in toks.iter().enumerate() {
         match &t.tok {
             Tok::Str(s) => add(&mut c.literals, s.clone()),
@@ -261,6 +268,39 @@ fn build(kind: &'static str, toks: &[Token], sql: &str) -> Clause {
         }
     }
     c
+}
+
+/// The sites of a query text, one per clause, on the file lines where the text is
+/// written. `{placeholder}`s stay as names (Spark sees a value there). `symbol` is the
+/// enclosing function, `<module>`, `<script>` for a `.sql` file or `<notebook>`.
+pub fn text_sites(t: &Text, symbol: &str) -> Vec<Site> {
+    let sql = t.text.replace(['{', '}'], "");
+    let first = t.line(0);
+    clauses(&sql)
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (start, end) = (t.line(c.line_start), t.line(c.line_end).max(t.line(c.line_start)));
+            Site {
+                id: format!("{}:{start}:q{first}.{i}:{}", t.file, c.kind),
+                file: t.file.clone(),
+                symbol: symbol.to_string(),
+                line_start: start,
+                line_end: end,
+                statement_start: start,
+                statement_end: end,
+                kind: c.kind.to_string(),
+                language: "sql".into(),
+                snippet: bounded(&c.text),
+                columns: c.columns,
+                tables: c.tables,
+                literals: c.literals,
+                functions: c.functions,
+                inputs: vec![],
+                outputs: vec![],
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ pub fn language(path: &Path) -> Option<&'static str> {
         "sql" => Some("sql"),
         "scala" => Some("scala"),
         "java" => Some("java"),
+        // Not indexed for sites: read for the files they run (`spark-sql -f q.sql`).
+        "sh" => Some("shell"),
         _ => None,
     }
 }

@@ -108,6 +108,38 @@ pub fn source_name(s: &str) -> Option<String> {
     None
 }
 
+/// A join type as plan or code writes it (`LeftAnti`, `left_anti`, `"leftanti"`,
+/// `LEFT ANTI JOIN`'s `left anti`), as one of: inner, left, right, full, semi, anti,
+/// cross. `None` for anything else (an existence join, a column that is not a type).
+pub fn join_kind(s: &str) -> Option<&'static str> {
+    let k: String = s.chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_lowercase();
+    Some(match k.as_str() {
+        "inner" => "inner",
+        "left" | "leftouter" => "left",
+        "right" | "rightouter" => "right",
+        "outer" | "full" | "fullouter" => "full",
+        "semi" | "leftsemi" => "semi",
+        "anti" | "leftanti" => "anti",
+        "cross" => "cross",
+        _ => return None,
+    })
+}
+
+/// The format a read or write site names (`format:<name>` among its functions, which
+/// the index records from `.parquet(...)`, `.format("csv")` or `format="json"`).
+pub fn site_format<'a>(functions: &[&'a str]) -> Option<&'a str> {
+    functions.iter().find_map(|f| f.strip_prefix("format:"))
+}
+
+/// Whether a plan's scan or write format and a code's format name the same thing
+/// (`text` reads back what `textFile` wrote; a `load` without a format is the
+/// session's default, parquet).
+pub fn same_format(plan: &str, code: &str) -> bool {
+    let p = plan.to_ascii_lowercase();
+    let c = code.to_ascii_lowercase();
+    p == c || (p.contains(&c) && c.len() >= 3) || (c == "textfile" && p == "text")
+}
+
 /// Code-site kinds that can produce an operator of the given family (family names as
 /// in the WIT `family` enum, kebab-case). The first kinds are the most typical.
 ///

@@ -1,0 +1,159 @@
+//! How well one code site explains one plan node, for program resolution: a cheap,
+//! whole-plan comparison (every owned node against every site of a compatible kind),
+//! not the per-node mapping the strategy plugins do. It rewards what identifies a
+//! program — the sources it reads with their format, join keys and join types,
+//! grouping and window keys, aggregate and window functions, literals, limits — and
+//! counts a contradiction (another source, format or join type) against the site.
+
+use crate::plan::{Family, PlanNode};
+use crate::repo::Site;
+use planmap_plugin_sdk as sdk;
+
+/// What a plan node says about the code that made it, normalised once per plan.
+pub struct NodeFacts {
+    pub family: &'static str,
+    /// How much this node counts in a program's score: scans and joins identify a
+    /// query best, a column-pruning Project hardly at all.
+    pub weight: f64,
+    sources: Vec<String>,
+    format: Option<String>,
+    join: Option<&'static str>,
+    keys: Vec<String>,
+    functions: Vec<String>,
+    literals: Vec<String>,
+    columns: Vec<String>,
+    limit: Option<u64>,
+}
+
+/// What a site offers, normalised once per repository.
+pub struct SiteFacts {
+    pub kind: String,
+    sources: Vec<String>,
+    /// A reader or writer whose source is a parameter (`{placeholder}`).
+    placeholder: bool,
+    format: Option<String>,
+    join: Option<&'static str>,
+    columns: Vec<String>,
+    functions: Vec<String>,
+    literals: Vec<String>,
+}
+
+fn norm(v: &[String]) -> Vec<String> {
+    sdk::dedup(v.iter().map(|x| sdk::base_name(x)))
+}
+
+/// Literals that say something: not 0/1/true/false, not empty.
+fn telling(v: &[String]) -> Vec<String> {
+    sdk::dedup(v.iter().map(|x| x.trim().trim_matches('\'').to_ascii_lowercase()).filter(|x| !x.is_empty() && !matches!(x.as_str(), "0" | "1" | "true" | "false" | "null" | "0.0" | "1.0")))
+}
+
+impl NodeFacts {
+    pub fn of(n: &PlanNode) -> NodeFacts {
+        let s = &n.semantics;
+        let family = n.family.name();
+        let mut sources: Vec<String> = s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).filter_map(|x| sdk::source_name(x)).collect();
+        sources = sdk::dedup(sources);
+        let keys = norm(&[s.left_keys.clone(), s.right_keys.clone(), s.grouping_keys.clone(), s.window_partition.clone()].concat());
+        let functions = norm(&[s.aggregate_functions.clone(), s.window_functions.clone(), s.udfs.clone()].concat());
+        let weight = match n.family {
+            Family::Scan | Family::Write => 2.0,
+            Family::Join | Family::Window | Family::Aggregate | Family::PythonUdf => 1.5,
+            Family::Filter | Family::Limit | Family::Generate | Family::Union | Family::Sort => 1.0,
+            Family::Project => 0.5,
+            _ => 0.5,
+        };
+        NodeFacts {
+            family,
+            weight,
+            sources,
+            format: s.format.clone().filter(|_| matches!(n.family, Family::Scan | Family::Write)),
+            join: s.join_type.as_deref().and_then(sdk::join_kind),
+            keys,
+            functions,
+            literals: telling(&s.literals),
+            columns: norm(&[s.columns.clone(), s.aliases.clone()].concat()),
+            limit: s.limit,
+        }
+    }
+}
+
+impl SiteFacts {
+    pub fn of(s: &Site) -> SiteFacts {
+        let mut sources = Vec::new();
+        let mut placeholder = false;
+        for t in &s.tables {
+            match sdk::source_name(t) {
+                Some(n) => sources.push(n),
+                None => placeholder = true,
+            }
+        }
+        for l in s.literals.iter().filter(|l| l.starts_with('/') || l.contains("://")) {
+            sources.extend(sdk::source_name(l));
+        }
+        let functions: Vec<&str> = s.functions.iter().map(String::as_str).collect();
+        SiteFacts {
+            kind: s.kind.clone(),
+            sources: sdk::dedup(sources),
+            placeholder,
+            format: sdk::site_format(&functions).map(str::to_string),
+            join: matches!(s.kind.as_str(), "join" | "sql-join").then(|| s.literals.iter().find_map(|l| sdk::join_kind(l)).unwrap_or(if s.functions.iter().any(|f| f == "crossJoin") { "cross" } else { "inner" })),
+            columns: norm(&s.columns),
+            functions: norm(&s.functions.iter().filter(|f| !f.starts_with("format:")).cloned().collect::<Vec<_>>()),
+            literals: telling(&s.literals),
+        }
+    }
+}
+
+fn coverage(wanted: &[String], have: &[String]) -> Option<f64> {
+    if wanted.is_empty() {
+        return None;
+    }
+    Some(wanted.iter().filter(|w| have.contains(w)).count() as f64 / wanted.len() as f64)
+}
+
+/// Share of a node's identity a site accounts for, in [0, 1]: the kind fits (a third),
+/// and the rest by its facts (a contradiction weighs as a miss). 0 when the site's kind
+/// cannot produce the node.
+pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
+    let kind = sdk::kind_affinity(n.family, &s.kind);
+    if kind == 0.0 {
+        return 0.0;
+    }
+    let mut got = 0.0;
+    let mut total = 0.0;
+    let mut weigh = |w: f64, v: Option<f64>| {
+        if let Some(v) = v {
+            got += w * v;
+            total += w;
+        }
+    };
+    let source_kind = matches!(s.kind.as_str(), "read" | "table" | "write" | "sql-from" | "sql-join" | "sql-insert");
+    if !n.sources.is_empty() && source_kind {
+        let v = if s.sources.iter().any(|x| n.sources.contains(x)) {
+            1.0
+        } else if !s.sources.is_empty() {
+            0.0
+        } else if s.placeholder {
+            0.5
+        } else {
+            0.3
+        };
+        weigh(3.0, Some(v));
+    }
+    if let (Some(p), Some(c)) = (&n.format, &s.format) {
+        weigh(1.5, Some(if sdk::same_format(p, c) { 1.0 } else { 0.0 }));
+    }
+    if let (Some(p), Some(c)) = (n.join, s.join) {
+        weigh(1.5, Some(if p == c { 1.0 } else { 0.0 }));
+    }
+    weigh(2.0, coverage(&n.keys, &s.columns));
+    weigh(1.0, coverage(&n.functions, &s.functions));
+    weigh(1.0, coverage(&n.literals, &s.literals));
+    weigh(0.5, coverage(&n.columns, &s.columns));
+    if let Some(l) = n.limit {
+        let has = s.literals.iter().any(|x| x.parse::<u64>().is_ok_and(|v| v == l || v + 1 == l));
+        weigh(1.5, Some(if has { 1.0 } else { 0.0 }));
+    }
+    let facts = if total == 0.0 { 0.5 } else { got / total };
+    kind / 3.0 + (2.0 / 3.0) * facts
+}
