@@ -174,6 +174,11 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
             Some(w) => induced(&nodes[w], format!("group limit pushed below {} by the optimizer (rank filter)", label(&nodes[w]))),
             None => Ownership::Owned,
         },
+        // `show()` formats the rows it prints (`toprettystring`) under its limit.
+        Family::Project if !n.semantics.functions.is_empty() && n.semantics.functions.iter().all(|f| f == "toprettystring") => match ancestor(nodes, pos, i, is_infra, |a| a.family == Family::Limit) {
+            Some(l) => induced(&nodes[l], format!("formats the rows {} prints (show)", label(&nodes[l]))),
+            None => Ownership::Owned,
+        },
         Family::Limit if op == "LocalLimit" => match ancestor(nodes, pos, i, is_infra, |a| a.spark_operator == "GlobalLimit") {
             Some(g) => induced(&nodes[g], format!("per-partition part of {}", label(&nodes[g]))),
             None => Ownership::Owned,

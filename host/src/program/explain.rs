@@ -15,9 +15,12 @@ pub struct NodeFacts {
     /// How much this node counts in a program's score: scans and joins identify a
     /// query best, a column-pruning Project hardly at all.
     pub weight: f64,
+    /// Tables and paths as the plan prints them.
     sources: Vec<String>,
     format: Option<String>,
     join: Option<&'static str>,
+    /// The join strategy Spark chose (broadcast, merge, hash, nl).
+    strategy: Option<&'static str>,
     keys: Vec<String>,
     functions: Vec<String>,
     literals: Vec<String>,
@@ -28,9 +31,8 @@ pub struct NodeFacts {
 /// What a site offers, normalised once per repository.
 pub struct SiteFacts {
     pub kind: String,
+    /// Tables and paths as the code names them (placeholders kept).
     sources: Vec<String>,
-    /// A reader or writer whose source is a parameter (`{placeholder}`).
-    placeholder: bool,
     format: Option<String>,
     join: Option<&'static str>,
     columns: Vec<String>,
@@ -51,8 +53,7 @@ impl NodeFacts {
     pub fn of(n: &PlanNode) -> NodeFacts {
         let s = &n.semantics;
         let family = n.family.name();
-        let mut sources: Vec<String> = s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).filter_map(|x| sdk::source_name(x)).collect();
-        sources = sdk::dedup(sources);
+        let sources: Vec<String> = sdk::dedup(s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).cloned());
         let keys = norm(&[s.left_keys.clone(), s.right_keys.clone(), s.grouping_keys.clone(), s.window_partition.clone()].concat());
         let functions = norm(&[s.aggregate_functions.clone(), s.window_functions.clone(), s.udfs.clone()].concat());
         let weight = match n.family {
@@ -68,6 +69,7 @@ impl NodeFacts {
             sources,
             format: s.format.clone().filter(|_| matches!(n.family, Family::Scan | Family::Write)),
             join: s.join_type.as_deref().and_then(sdk::join_kind),
+            strategy: (n.family == Family::Join).then(|| sdk::join_strategy(&n.operator)).flatten(),
             keys,
             functions,
             literals: telling(&s.literals),
@@ -79,22 +81,12 @@ impl NodeFacts {
 
 impl SiteFacts {
     pub fn of(s: &Site) -> SiteFacts {
-        let mut sources = Vec::new();
-        let mut placeholder = false;
-        for t in &s.tables {
-            match sdk::source_name(t) {
-                Some(n) => sources.push(n),
-                None => placeholder = true,
-            }
-        }
-        for l in s.literals.iter().filter(|l| l.starts_with('/') || l.contains("://")) {
-            sources.extend(sdk::source_name(l));
-        }
+        // `DATA + "/orders"`: a path among the literals names the source too.
+        let sources = sdk::dedup(s.tables.iter().chain(s.literals.iter().filter(|l| l.starts_with('/') || l.contains("://"))).cloned());
         let functions: Vec<&str> = s.functions.iter().map(String::as_str).collect();
         SiteFacts {
             kind: s.kind.clone(),
-            sources: sdk::dedup(sources),
-            placeholder,
+            sources,
             format: sdk::site_format(&functions).map(str::to_string),
             join: matches!(s.kind.as_str(), "join" | "sql-join").then(|| s.literals.iter().find_map(|l| sdk::join_kind(l)).unwrap_or(if s.functions.iter().any(|f| f == "crossJoin") { "cross" } else { "inner" })),
             columns: norm(&s.columns),
@@ -129,14 +121,14 @@ pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
     };
     let source_kind = matches!(s.kind.as_str(), "read" | "table" | "write" | "sql-from" | "sql-join" | "sql-insert");
     if !n.sources.is_empty() && source_kind {
-        let v = if s.sources.iter().any(|x| n.sources.contains(x)) {
-            1.0
-        } else if !s.sources.is_empty() {
-            0.0
-        } else if s.placeholder {
-            0.5
-        } else {
-            0.3
+        // A confirmed path counts more the more of it the code names (the copy that
+        // names the bucket and folder beats one that only shares the last name).
+        let fit = s.sources.iter().flat_map(|c| n.sources.iter().filter_map(move |p| sdk::source_match(p, c))).max();
+        let v = match fit {
+            Some(0) => 0.0,
+            Some(k) => 0.7 + 0.3 * (k.min(4) as f64 / 4.0),
+            None if s.sources.is_empty() => 0.3,
+            None => 0.5,
         };
         weigh(3.0, Some(v));
     }
@@ -145,13 +137,19 @@ pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
     }
     if let (Some(p), Some(c)) = (n.join, s.join) {
         weigh(1.5, Some(if p == c { 1.0 } else { 0.0 }));
+        let funcs: Vec<&str> = s.functions.iter().map(String::as_str).collect();
+        let hints = sdk::hinted_strategies(&funcs);
+        if let (false, Some(st)) = (hints.is_empty(), n.strategy) {
+            weigh(1.0, Some(if hints.contains(&st) { 1.0 } else { 0.0 }));
+        }
     }
     weigh(2.0, coverage(&n.keys, &s.columns));
     weigh(1.0, coverage(&n.functions, &s.functions));
     weigh(1.0, coverage(&n.literals, &s.literals));
     weigh(0.5, coverage(&n.columns, &s.columns));
     if let Some(l) = n.limit {
-        let has = s.literals.iter().any(|x| x.parse::<u64>().is_ok_and(|v| v == l || v + 1 == l));
+        let (lits, funcs): (Vec<&str>, Vec<&str>) = (s.literals.iter().map(String::as_str).collect(), s.functions.iter().map(String::as_str).collect());
+        let has = sdk::site_limits(&lits, &funcs).iter().any(|&v| v == l || v + 1 == l);
         weigh(1.5, Some(if has { 1.0 } else { 0.0 }));
     }
     let facts = if total == 0.0 { 0.5 } else { got / total };

@@ -51,11 +51,14 @@ pub struct Params {
     /// A node the chosen program cannot explain (below 0.34) is looked up in the rest of
     /// the repository when a file there explains it at least this well.
     pub fallback: f64,
+    /// Lost by a program in a language that cannot produce the plan's operators
+    /// (`BatchEvalPython` needs Python; `MapElements` a JVM lambda).
+    pub language: f64,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { sharpness: 40.0, rival_margin: 0.03, unread_sql: 0.08, not_entry: 0.02, call_site: 0.25, app_name: 0.1, fallback: 0.7 }
+        Params { sharpness: 40.0, rival_margin: 0.03, unread_sql: 0.08, not_entry: 0.02, call_site: 0.25, app_name: 0.1, fallback: 0.7, language: 0.3 }
     }
 }
 
@@ -299,6 +302,7 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
         best_file_of_node.push(files_here);
     }
     let norm = total_weight.max(1e-9);
+    let needs = languages_needed(plan);
     let mut evidence: Vec<Vec<String>> = vec![Vec::new(); ncand];
     for (k, c) in programs.candidates.iter().enumerate() {
         score[k] /= norm;
@@ -308,6 +312,12 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
         }
         if c.not_entry {
             score[k] -= params.not_entry;
+        }
+        for (lang, why) in &needs {
+            if !c.files.iter().any(|&f| lang.contains(&programs.files[f].language.as_str())) {
+                score[k] -= params.language;
+                evidence[k].push(format!("it has no {} code, and the plan's {why}", lang.join("/")));
+            }
         }
         let holds = |pred: &dyn Fn(&FileInfo) -> bool| c.files.iter().any(|&f| pred(&programs.files[f]));
         for site in &hints.call_sites {
@@ -419,6 +429,22 @@ pub fn detail(programs: &Programs, plan: &Plan, files: &[String], sites: &[crate
             (n.id.clone(), facts.family, at, v)
         })
         .collect()
+}
+
+/// Operators only one kind of program produces: Python UDF evaluation and pandas
+/// functions need Python; typed lambdas (`MapElements`, `DeserializeToObject`) a JVM
+/// language.
+fn languages_needed(plan: &Plan) -> Vec<(&'static [&'static str], String)> {
+    const PYTHON: &[&str] = &["BatchEvalPython", "ArrowEvalPython", "FlatMapGroupsInPandas", "MapInPandas", "MapInArrow", "PythonMapInArrow", "AggregateInPandas", "FlatMapCoGroupsInPandas", "WindowInPandas", "FlatMapGroupsInArrow", "FlatMapCoGroupsInArrow"];
+    const JVM: &[&str] = &["MapElements", "DeserializeToObject", "SerializeFromObject", "MapPartitions", "AppendColumns", "AppendColumnsWithObject", "MapGroups", "CoGroup", "FlatMapGroupsWithState"];
+    let mut out: Vec<(&'static [&'static str], String)> = Vec::new();
+    if let Some(n) = plan.nodes.iter().find(|n| PYTHON.contains(&n.spark_operator.as_str())) {
+        out.push((&["python", "notebook"], format!("{} runs Python", n.operator)));
+    }
+    if let Some(n) = plan.nodes.iter().find(|n| JVM.contains(&n.spark_operator.as_str())) {
+        out.push((&["scala", "java"], format!("{} runs a JVM lambda", n.operator)));
+    }
+    out
 }
 
 fn mask(programs: &Programs, files: &[usize]) -> Vec<bool> {

@@ -124,9 +124,18 @@ impl Modules {
 /// `tpch/queries/q3.sql`.
 pub fn names_file(pattern: &str, file: &str) -> bool {
     let pattern = pattern.trim().trim_start_matches("file:").trim_start_matches("dbfs:");
-    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    // `{here}/../queries/x.sql`: a `..` takes back the segment before it; one with
+    // nothing known before it leaves the prefix unknown, as a placeholder would.
+    let mut pat: Vec<&str> = Vec::new();
+    for seg in pattern.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        if seg == ".." {
+            pat.pop();
+        } else {
+            pat.push(seg);
+        }
+    }
     let segs: Vec<&str> = file.split('/').collect();
-    if pat.is_empty() || pat.len() > segs.len() || pat.iter().any(|s| *s == "..") {
+    if pat.is_empty() || pat.len() > segs.len() {
         return false;
     }
     // Segments of the pattern that are wholly unknown (`{root}`) match any folder.
@@ -274,6 +283,7 @@ mod tests {
         assert!(!names_file("queries/q{n}.sql", "bench/other/q3.sql"));
         assert!(!names_file("q1.sql", "q11.sql"));
         assert!(names_file("q*.sql", "q11.sql"));
+        assert!(names_file("{here}/../queries/{name}.sql", "queries/monthly.sql"), "a path relative to the module's folder");
     }
 
     #[test]

@@ -186,7 +186,7 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             if let Some(a) = args {
                 args_of(a, src, method, true, &mut s);
             }
-            if matches!(kind, "action" | "aggregate") && !matches!(method, "groupBy" | "agg" | "rollup" | "cube" | "pivot") {
+            if method == "crossJoin" || matches!(kind, "action" | "aggregate") && !matches!(method, "groupBy" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.to_string());
             }
             out.push(s);

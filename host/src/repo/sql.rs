@@ -26,6 +26,8 @@ enum Tok {
     Str(String),
     Num(String),
     Punct(char),
+    /// A join or partitioning hint's name.
+    Hint(String),
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +61,16 @@ fn tokenize(sql: &str) -> Vec<Token> {
             while i < b.len() && b[i] != b'\n' {
                 i += 1;
             }
+        } else if c == b'/' && b.get(i + 1) == Some(&b'*') && b.get(i + 2) == Some(&b'+') {
+            // A hint (`/*+ BROADCAST(t), MERGE(u) */`): its names, as `hint:<name>` words.
+            let end = sql[i..].find("*/").map(|e| i + e).unwrap_or(b.len());
+            for name in sql[i + 3..end].split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_alphabetic())) {
+                if name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    out.push(Token { tok: Tok::Hint(name.to_ascii_lowercase()), line, start: i, end: i });
+                }
+            }
+            line += sql[i..end].matches('\n').count();
+            i = (end + 2).min(b.len());
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
             i += 2;
             while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
@@ -162,7 +174,15 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
             }
             open.pop();
             if last >= first {
-                out.push(build(kind, &toks[first..=last], sql));
+                if kind == "sql-select" {
+                    // A select list over many lines is one site per line of items, so a
+                    // Project maps to the expressions it computes, not to the whole list.
+                    for items in select_lines(&toks[first..=last]) {
+                        out.push(build(kind, items, sql));
+                    }
+                } else {
+                    out.push(build(kind, &toks[first..=last], sql));
+                }
             }
         }
     };
@@ -195,8 +215,41 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
         i += 1;
     }
     close_from(&mut out, &mut open, i32::MIN, toks.len().saturating_sub(1));
+    // Hints steer the whole query: every clause carries them.
+    let hints: Vec<String> = toks.iter().filter_map(|t| if let Tok::Hint(h) = &t.tok { Some(format!("hint:{h}")) } else { None }).collect();
+    for c in &mut out {
+        for h in &hints {
+            add(&mut c.functions, h.clone());
+        }
+    }
     out.sort_by_key(|c| (c.line_start, c.line_end));
     out
+}
+
+/// A select clause's tokens in runs of whole items (split at top-level commas), a new
+/// run where an item starts on a later line than the run so far ends; the first run
+/// keeps the `SELECT`.
+fn select_lines(toks: &[Token]) -> Vec<&[Token]> {
+    let mut runs = Vec::new();
+    let (mut start, mut depth, mut item_start) = (0, 0i32, 0);
+    for (k, t) in toks.iter().enumerate() {
+        match t.tok {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            Tok::Punct(',') if depth == 0 => {
+                item_start = k + 1;
+                continue;
+            }
+            _ => {}
+        }
+        // The first token of an item on a later line than the previous token.
+        if k == item_start && k > start && k > 0 && t.line > toks[k - 1].line {
+            runs.push(&toks[start..k]);
+            start = k;
+        }
+    }
+    runs.push(&toks[start..]);
+    runs
 }
 
 /// The index of the parenthesis matching the one at `at`, scanning forward from an

@@ -37,17 +37,13 @@ impl Text {
         self
     }
 
-    /// `self` then `other`, on a new line when `other` starts on a later line of the
-    /// same file (a query written as `"SELECT …"` `"FROM …"` over several lines keeps
-    /// each piece on its own line; a newline between tokens changes no query).
-    pub fn then(self, other: &Text) -> Text {
-        let last = self.lines.last().copied().unwrap_or(0);
-        let first = other.lines.first().copied().unwrap_or(0);
-        if self.file == other.file && first > last && !self.text.ends_with('\n') {
-            let mut s = self;
-            s.text.push('\n');
-            s.lines.push(first);
-            return s.concat(other);
+    /// `self`, a line break, then `other` (which starts on line `line`): a query
+    /// written as `"SELECT …"` `"FROM …"` over several lines keeps each piece on its own
+    /// line (a newline between tokens changes no query).
+    pub fn on_next_line(mut self, other: &Text, line: u32) -> Text {
+        if !self.text.ends_with('\n') {
+            self.text.push('\n');
+            self.lines.push(line);
         }
         self.concat(other)
     }
@@ -220,7 +216,7 @@ mod tests {
         let d = c.concat(&Text::new("\nGROUP BY a".into(), "q.py", 15));
         assert_eq!(d.lines, vec![10, 11, 16]);
         assert_eq!(d.line(9), 16);
-        let e = Text::new("SELECT a ".into(), "q.py", 3).then(&Text::new("FROM t".into(), "q.py", 4)).then(&Text::new(" WHERE x".into(), "q.py", 4));
+        let e = Text::new("SELECT a ".into(), "q.py", 3).on_next_line(&Text::new("FROM t".into(), "q.py", 4), 4).concat(&Text::new(" WHERE x".into(), "q.py", 4));
         assert_eq!((e.text.as_str(), e.lines.clone()), ("SELECT a \nFROM t WHERE x", vec![3, 4]), "pieces on later lines start new lines");
     }
 

@@ -84,6 +84,110 @@ pub fn dedup(items: impl IntoIterator<Item = String>) -> Vec<String> {
     out
 }
 
+/// How much of a code path a plan's path confirms: the number of the code's literal
+/// path segments (not wholly a `{placeholder}`) that line up with the plan's, aligned
+/// at the end with the plan allowed up to three segments deeper (partition folders and
+/// part files under a folder the code names). `Some(0)` when the code names literal
+/// segments and no alignment matches them (another source), `None` when the code names
+/// no literal segment. `*` and `{placeholder}`s inside a segment match any run of
+/// characters (`q{n}.csv`, `*.json`, `{root}orders`).
+pub fn path_match(plan: &str, code: &str) -> Option<usize> {
+    fn segments(s: &str) -> Vec<&str> {
+        let s = s.trim();
+        let s = match s.find("://") {
+            Some(i) if s[..i].chars().all(|c| c.is_ascii_alphanumeric()) => &s[i + 3..],
+            _ => s.strip_prefix("file:").or_else(|| s.strip_prefix("dbfs:")).unwrap_or(s),
+        };
+        s.split('/').map(str::trim).filter(|x| !x.is_empty() && *x != ".").collect()
+    }
+    let (p, c) = (segments(plan), segments(code));
+    let literal = |seg: &str| seg.chars().any(|ch| ch != '*') && !(seg.starts_with('{') && seg.ends_with('}') && seg.matches('{').count() == 1);
+    let literals = c.iter().filter(|s| literal(s)).count();
+    if literals == 0 {
+        return None;
+    }
+    let mut best = 0;
+    for extra in 0..=3usize {
+        if p.len() < extra + 1 {
+            break;
+        }
+        let end = p.len() - extra;
+        let mut matched = 0;
+        let mut ok = true;
+        for (k, seg) in c.iter().rev().enumerate() {
+            let Some(ps) = end.checked_sub(k + 1).map(|i| p[i]) else {
+                // The code's prefix is longer than the plan's path: only placeholders may be left.
+                ok = !literal(seg);
+                if !ok {
+                    break;
+                }
+                continue;
+            };
+            if !literal(seg) {
+                continue;
+            }
+            if glob(seg, ps) {
+                matched += 1;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            best = best.max(matched);
+        }
+    }
+    Some(best)
+}
+
+/// How well a code's table or path names a plan's (`path_match` when both are
+/// paths, else the source names compared): `Some(n)` with `n` segments confirmed,
+/// `Some(0)` for another source, `None` when the code does not say (a placeholder).
+pub fn source_match(plan: &str, code: &str) -> Option<usize> {
+    let is_path = |s: &str| s.contains('/') || s.contains("://");
+    if is_path(plan) && is_path(code) {
+        return path_match(plan, code);
+    }
+    let c = source_name(code)?;
+    Some(usize::from(source_name(plan).is_some_and(|p| p == c)))
+}
+
+/// Whether `s` matches `pattern`, where `*` and `{…}` match any run of characters.
+fn glob(pattern: &str, s: &str) -> bool {
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut depth = 0;
+    for ch in pattern.chars() {
+        match ch {
+            '{' => {
+                if depth == 0 {
+                    parts.push(String::new());
+                }
+                depth += 1;
+            }
+            '}' if depth > 0 => depth -= 1,
+            '*' if depth == 0 => parts.push(String::new()),
+            c if depth == 0 => parts.last_mut().expect("starts with one").push(c.to_ascii_lowercase()),
+            _ => {}
+        }
+    }
+    let s = s.to_ascii_lowercase();
+    if parts.len() == 1 {
+        return parts[0] == s;
+    }
+    let (first, last) = (&parts[0], &parts[parts.len() - 1]);
+    if s.len() < first.len() + last.len() || !s.starts_with(first.as_str()) || !s.ends_with(last.as_str()) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid.as_str()) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// The name a data source goes by, for comparing a plan's table or path with the
 /// code's: the last meaningful segment of a path (partition `k=v` folders, globs, file
 /// extensions and empty segments skipped) or the last part of a dotted table name,
@@ -125,19 +229,73 @@ pub fn join_kind(s: &str) -> Option<&'static str> {
     })
 }
 
+/// The row counts a limit or action site asks for: its numbers, else what the call
+/// implies (`show()` fetches 20 rows, one more to tell there are more; `first()` and
+/// `head()` one).
+pub fn site_limits(literals: &[&str], functions: &[&str]) -> Vec<u64> {
+    let numbers: Vec<u64> = literals.iter().filter_map(|l| l.trim().parse().ok()).collect();
+    if !numbers.is_empty() {
+        return numbers;
+    }
+    if functions.contains(&"show") {
+        vec![20]
+    } else if functions.iter().any(|f| matches!(*f, "first" | "head")) {
+        vec![1]
+    } else {
+        vec![]
+    }
+}
+
+/// The join strategy a physical join operator is (`BroadcastHashJoin` → broadcast,
+/// `SortMergeJoin` → merge, `ShuffledHashJoin` → hash, `CartesianProduct` or a nested
+/// loop → nl), Photon and Gluten names included.
+pub fn join_strategy(operator: &str) -> Option<&'static str> {
+    Some(if operator.contains("Broadcast") {
+        "broadcast"
+    } else if operator.contains("SortMerge") {
+        "merge"
+    } else if operator.contains("ShuffledHash") || operator.contains("ShuffleHash") {
+        "hash"
+    } else if operator.contains("Cartesian") || operator.contains("NestedLoop") {
+        "nl"
+    } else {
+        return None;
+    })
+}
+
+/// The join strategies a site's hints ask for (`hint:broadcast` from `/*+ BROADCAST(t) */`
+/// or `.hint("merge")`, `broadcast` from `F.broadcast(df)`).
+pub fn hinted_strategies(functions: &[&str]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for f in functions {
+        let h = f.strip_prefix("hint:").unwrap_or(if *f == "broadcast" { "broadcast" } else { "" }).to_ascii_lowercase();
+        let s = match h.as_str() {
+            "broadcast" | "broadcastjoin" | "mapjoin" => "broadcast",
+            "merge" | "shuffle_merge" | "mergejoin" => "merge",
+            "shuffle_hash" => "hash",
+            "shuffle_replicate_nl" => "nl",
+            _ => continue,
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
 /// The format a read or write site names (`format:<name>` among its functions, which
 /// the index records from `.parquet(...)`, `.format("csv")` or `format="json"`).
 pub fn site_format<'a>(functions: &[&'a str]) -> Option<&'a str> {
     functions.iter().find_map(|f| f.strip_prefix("format:"))
 }
 
-/// Whether a plan's scan or write format and a code's format name the same thing
-/// (`text` reads back what `textFile` wrote; a `load` without a format is the
-/// session's default, parquet).
+/// Whether a plan's scan or write format and a code's format name the same thing: a
+/// CSV or JSON reader infers its header and schema by scanning the file as `text`
+/// first, and `textFile` reads `text`.
 pub fn same_format(plan: &str, code: &str) -> bool {
     let p = plan.to_ascii_lowercase();
     let c = code.to_ascii_lowercase();
-    p == c || (p.contains(&c) && c.len() >= 3) || (c == "textfile" && p == "text")
+    p == c || (p.contains(&c) && c.len() >= 3) || (p == "text" && matches!(c.as_str(), "csv" | "json" | "textfile"))
 }
 
 /// Code-site kinds that can produce an operator of the given family (family names as
@@ -403,6 +561,17 @@ mod tests {
         assert_eq!(normalize("customer_id#12L"), "customer_id");
         assert_eq!(normalize("`Amount`"), "amount");
         assert_eq!(base_name("spark_catalog.sales.orders"), "orders");
+    }
+
+    #[test]
+    fn paths_match_by_their_literal_segments() {
+        assert_eq!(path_match("s3a://udacity-dend/log-data/2018-11-01-events.json", "s3a://udacity-dend/log-data/*.json"), Some(3));
+        assert_eq!(path_match("s3a://udacity-dend/log-data/2018-11-01-events.json", "{input_data}log-data/*.json"), Some(2));
+        assert_eq!(path_match("file:/tmp/x/data/song-data/a.json", "{input_data}log-data/*.json"), Some(0), "another folder");
+        assert_eq!(path_match("file:/tmp/x/out/time", "{output}time"), Some(1));
+        assert_eq!(path_match("file:/tmp/x/data/orders/part-0000.parquet", "data/orders"), Some(2), "a folder the plan lists files of");
+        assert_eq!(path_match("file:/tmp/x/data/orders", "{root}/{name}"), None);
+        assert_eq!(path_match("file:/tmp/q3.csv", "q{n}.csv"), Some(1));
     }
 
     #[test]

@@ -32,12 +32,14 @@ fn eval_depth(cx: &Ctx<'_>, n: Node, scope: &str, depth: usize) -> Option<Value>
             let mut c = n.walk();
             let parts: Vec<Node> = n.named_children(&mut c).collect();
             let mut out: Option<Text> = None;
+            let mut prev_row = None;
             for p in parts {
                 let t = string_text(cx, p, scope, depth);
                 out = Some(match out {
                     None => t,
-                    Some(o) => o.then(&t),
+                    Some(o) => join_operands(o, &t, prev_row, p),
                 });
+                prev_row = Some(p.end_position().row);
             }
             out.map(Value::Str)
         }
@@ -57,7 +59,7 @@ fn eval_depth(cx: &Ctx<'_>, n: Node, scope: &str, depth: usize) -> Option<Value>
                     }
                     let a = a.and_then(|v| v.str().cloned()).unwrap_or_else(|| placeholder(cx, l));
                     let b = b.and_then(|v| v.str().cloned()).unwrap_or_else(|| placeholder(cx, r));
-                    Some(Value::Str(a.then(&b)))
+                    Some(Value::Str(join_operands(a, &b, Some(l.end_position().row), r)))
                 }
                 // `Path(root) / "orders"`: a path.
                 "/" => {
@@ -117,6 +119,19 @@ fn eval_depth(cx: &Ctx<'_>, n: Node, scope: &str, depth: usize) -> Option<Value>
         }
         "call" => call(cx, n, scope, depth),
         _ => None,
+    }
+}
+
+/// `a` then `b` where `b` is written by node `right`: on a new line when `right`
+/// starts on a later row than the left operand ends (a query concatenated over
+/// several lines), else joined (a path built from a variable and a literal).
+fn join_operands(a: Text, b: &Text, left_end_row: Option<usize>, right: Node) -> Text {
+    match left_end_row {
+        Some(r) if right.start_position().row > r => {
+            let line = b.lines.first().copied().unwrap_or(1);
+            a.on_next_line(b, line)
+        }
+        _ => a.concat(b),
     }
 }
 

@@ -130,6 +130,10 @@ pub(crate) struct Ctx<'a> {
     /// Where SQL texts were already turned into sites (file, first line).
     sql_seen: HashSet<(String, u32, usize)>,
     seq: usize,
+    /// Parameter values by function, from the calls of an earlier walk.
+    seeds: HashMap<String, HashMap<String, Value>>,
+    /// What plain calls passed, by callee.
+    calls: HashMap<String, Vec<CallArgs>>,
 }
 
 impl Ctx<'_> {
@@ -171,6 +175,39 @@ pub fn extract(src: &str, file: &str, line_map: &dyn Fn(usize) -> u32) -> Extrac
         return Extracted { parse_errors: true, ..Default::default() };
     };
     let root = tree.root_node();
+    let (out, calls) = extract_with(src, file, line_map, root, HashMap::new());
+    // A function called in this file with known strings (`process(spark, "s3a://b/")`
+    // from `main`): its parameters are those strings, so read it again knowing them.
+    let defined: HashSet<&str> = out.functions.iter().map(|f| f.name.as_str()).collect();
+    let mut seeds: HashMap<String, HashMap<String, Vec<Value>>> = HashMap::new();
+    for f in &out.functions {
+        for args in calls.get(&f.name).into_iter().flatten() {
+            for (i, p) in f.params.iter().enumerate() {
+                let v = args.named.iter().find(|(k, _)| k == p).map(|(_, v)| v.clone()).or_else(|| args.positional.get(i).cloned().flatten());
+                if let Some(v) = v.filter(|v| !v.strings().is_empty()) {
+                    seeds.entry(f.name.clone()).or_default().entry(p.clone()).or_default().push(v);
+                }
+            }
+        }
+    }
+    seeds.retain(|k, _| defined.contains(k.as_str()));
+    if seeds.is_empty() {
+        return out;
+    }
+    let seeds = seeds.into_iter().map(|(f, ps)| (f, ps.into_iter().filter_map(|(p, vs)| Some((p, super::value::any(vs)?))).collect())).collect();
+    extract_with(src, file, line_map, root, seeds).0
+}
+
+/// The values a call passed, for seeding the callee's parameters.
+#[derive(Default)]
+struct CallArgs {
+    positional: Vec<Option<Value>>,
+    named: Vec<(String, Value)>,
+}
+
+/// One walk of a parsed file, with parameter values seeded by function name; also the
+/// values every plain call passed, by callee name.
+fn extract_with(src: &str, file: &str, line_map: &dyn Fn(usize) -> u32, root: Node, seeds: HashMap<String, HashMap<String, Value>>) -> (Extracted, HashMap<String, Vec<CallArgs>>) {
     let mut cx = Ctx {
         src,
         file,
@@ -185,6 +222,8 @@ pub fn extract(src: &str, file: &str, line_map: &dyn Fn(usize) -> u32) -> Extrac
         windows: HashMap::new(),
         sql_seen: HashSet::new(),
         seq: 0,
+        seeds,
+        calls: HashMap::new(),
     };
     cx.out.parse_errors = root.has_error();
     facts::collect_module(&mut cx, root);
@@ -203,7 +242,7 @@ pub fn extract(src: &str, file: &str, line_map: &dyn Fn(usize) -> u32) -> Extrac
     let mut names: Vec<(String, Value)> = cx.module.into_iter().collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
     cx.out.names = names;
-    cx.out
+    (cx.out, cx.calls)
 }
 
 /// `F.sum` → `sum`, `udf` → `udf`, `spark.read.parquet` → `parquet`.
@@ -250,7 +289,8 @@ fn walk(cx: &mut Ctx<'_>, n: Node, scopes: &mut Vec<String>, func: Option<&mut F
                                 // `def f(df, key="customer_id")`: the default is what a
                                 // call without the argument uses.
                                 let default = p.child_by_field_name("value").and_then(|d| eval::eval(cx, d, &scope));
-                                cx.bind(&scope, &pname, default);
+                                let seeded = cx.seeds.get(&name).and_then(|ps| ps.get(&pname)).cloned();
+                                cx.bind(&scope, &pname, seeded.or(default));
                             }
                         }
                     }
@@ -295,6 +335,9 @@ fn walk(cx: &mut Ctx<'_>, n: Node, scopes: &mut Vec<String>, func: Option<&mut F
                     if let (Some(v), Some(t)) = (value, target)
                         && t.kind() == "identifier" {
                             let val = eval::eval(cx, v, &scope);
+                            if let Some(Value::FileText(p)) = &val {
+                                cx.out.facts.reads.push((**p).clone());
+                            }
                             cx.bind(&scope, text(t, cx.src), val);
                         }
                     continue;
@@ -385,6 +428,9 @@ fn statement(cx: &mut Ctx<'_>, stmt: Node, scopes: &[String], func: Option<&mut 
     // What the value is, as a string or structure, for the names it is bound to.
     if inner.kind() == "assignment" {
         let known = eval::eval(cx, value, &scope);
+        if let Some(Value::FileText(p)) = &known {
+            cx.out.facts.reads.push((**p).clone());
+        }
         if let Some(v) = &known {
             for t in v.strings() {
                 if looks_like_sql(&t.text) {
@@ -421,6 +467,11 @@ fn statement(cx: &mut Ctx<'_>, stmt: Node, scopes: &[String], func: Option<&mut 
             }
         }
     }
+    if inner.kind() == "return_statement"
+        && let Some(Value::FileText(p)) = eval::eval(cx, value, &scope) {
+            // `return open(path).read()`: a query file the helper hands back.
+            cx.out.facts.reads.push(*p);
+        }
     let target = targets.first().copied();
     let before = cx.out.sites.len();
     let last = statement_value(cx, value, stmt, scopes, target);
@@ -577,6 +628,12 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if matches!(kind, "action" | "aggregate") && !matches!(method.as_str(), "groupBy" | "groupby" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.clone());
             }
+            if method == "crossJoin" {
+                add(&mut s.functions, "crossJoin");
+            }
+            if kind == "join" {
+                join_hints(cx, call, obj, scope, &mut s);
+            }
             if kind == "read" || kind == "table" || kind == "write" {
                 reader_format(cx, call, obj, &method, scope, &mut s);
             }
@@ -642,19 +699,32 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             }
             made.push((call.id(), idx));
         } else if f.kind() == "identifier" {
-            // A plain call (`run_query(spark, Q)`): queries among its arguments are sites.
+            // A plain call (`run_query(spark, Q)`): queries among its arguments are sites,
+            // and the values it passes seed the callee's parameters.
             if let Some(args) = call.child_by_field_name("arguments") {
                 let mut c = args.walk();
                 let kids: Vec<Node> = args.named_children(&mut c).collect();
+                let mut passed = CallArgs::default();
                 for a in kids {
-                    if let Some(v) = eval::eval(cx, a, scope) {
+                    let (name, expr) = match a.kind() {
+                        "keyword_argument" => (a.child_by_field_name("name").map(|n| text(n, cx.src).to_string()), a.child_by_field_name("value")),
+                        _ => (None, Some(a)),
+                    };
+                    let v = expr.and_then(|e| eval::eval(cx, e, scope));
+                    if let Some(v) = &v {
                         for t in v.strings() {
                             if looks_like_sql(&t.text) {
                                 sql_text(cx, &t.clone(), scope);
                             }
                         }
                     }
+                    match (name, v) {
+                        (Some(n), Some(v)) => passed.named.push((n, v)),
+                        (Some(_), None) => {}
+                        (None, v) => passed.positional.push(v),
+                    }
                 }
+                cx.calls.entry(text(f, cx.src).to_string()).or_default().push(passed);
             }
         }
     }
@@ -903,6 +973,28 @@ fn reader_format(cx: &Ctx<'_>, call: Node, obj: Node, method: &str, scope: &str,
         // format by its package.
         let f = f.rsplit('.').next().unwrap_or(&f).to_string();
         add(&mut s.functions, format!("format:{f}"));
+    }
+}
+
+/// `a.hint("merge").join(b.hint("broadcast"), …)`: the hints on either side, as
+/// `hint:<name>` functions.
+fn join_hints(cx: &Ctx<'_>, call: Node, obj: Node, scope: &str, s: &mut Site) {
+    let mut stack = vec![obj];
+    if let Some(a) = call.child_by_field_name("arguments") {
+        stack.push(a);
+    }
+    while let Some(n) = stack.pop() {
+        if n.kind() == "call"
+            && let Some(f) = n.child_by_field_name("function").filter(|f| f.kind() == "attribute")
+            && f.child_by_field_name("attribute").is_some_and(|a| text(a, cx.src) == "hint")
+            && let Some(h) = n.child_by_field_name("arguments").and_then(|a| a.named_child(0)).and_then(|a| eval::eval(cx, a, scope)).and_then(|v| v.str().map(|t| t.text.to_ascii_lowercase())) {
+                add(&mut s.functions, format!("hint:{h}"));
+            }
+        if matches!(n.kind(), "lambda" | "string") {
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
     }
 }
 

@@ -191,48 +191,46 @@ fn node_sources(s: &sdk::Semantics) -> Vec<String> {
     sdk::dedup(s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).filter_map(|x| sdk::source_name(x)))
 }
 
-/// The source names a read or write site names, and whether it names one through a
-/// placeholder only (a helper such as `read(root, name)`: it could be any source).
-fn site_sources(c: &Candidate) -> (Vec<String>, bool) {
+/// How a read or write site's tables and paths fit the node's: the most path segments
+/// any of them confirms (`Some(0)`: it names another source), or `None` when it names
+/// its source only through a parameter (a helper such as `read(root, name)`).
+fn site_fit(c: &Candidate, wanted: &[&str]) -> Option<usize> {
     let site = &c.site;
-    let mut names = Vec::new();
-    let mut placeholder = false;
-    for t in &site.terms.tables {
-        match sdk::source_name(t) {
-            Some(n) => names.push(n),
-            None => placeholder = true,
-        }
-    }
-    // `DATA + "/orders"`: the path's literal part is the source.
-    for l in site.terms.literals.iter().filter(|l| l.starts_with('/') || l.contains("://")) {
-        names.extend(sdk::source_name(l));
-    }
-    (sdk::dedup(names), placeholder)
+    // `DATA + "/orders"`: the path's literal part names the source too.
+    let have = site.terms.tables.iter().chain(site.terms.literals.iter().filter(|l| l.starts_with('/') || l.contains("://")));
+    have.flat_map(|h| wanted.iter().filter_map(move |w| sdk::source_match(w, h))).max()
 }
 
 fn is_source_kind(kind: &str) -> bool {
     matches!(kind, "read" | "table" | "write" | "sql-from" | "sql-join" | "sql-insert")
 }
 
-/// Each candidate's source names, for a node that has sources (`None` for sites that
-/// do not read or write).
-fn candidate_sources(cands: &[Candidate], wanted: &[String]) -> Vec<Option<(Vec<String>, bool)>> {
-    cands.iter().map(|c| (!wanted.is_empty() && is_source_kind(c.site.kind)).then(|| site_sources(c))).collect()
+/// Each candidate's fit to the node's sources (`None` for sites that do not read or
+/// write, or a node without sources; `Some(None)` for a parameterised source).
+fn candidate_sources(cands: &[Candidate], wanted: &[&str]) -> Vec<Option<Option<usize>>> {
+    cands.iter().map(|c| (!wanted.is_empty() && is_source_kind(c.site.kind)).then(|| site_fit(c, wanted))).collect()
 }
 
-fn source(c: &mut Found, names: Option<&(Vec<String>, bool)>, wanted: &[String], named_elsewhere: bool) {
-    let Some((have, placeholder)) = names else { return };
-    let placeholder = *placeholder;
-    if have.iter().any(|h| wanted.contains(h)) {
-        push(c, "source", 1.0, 1.0, || format!("reads or writes `{}`, as the plan does", wanted.join("`, `")));
-    } else if !have.is_empty() {
-        push(c, "source", 0.0, -1.0, || format!("names `{}`, the plan `{}`", have.join("`, `"), wanted.join("`, `")));
-    } else if placeholder && !named_elsewhere {
-        // No code names the source, so a helper taking it as a parameter is the
-        // likeliest place it is read or written.
-        push(c, "source", 0.75, 0.5, || format!("a helper whose source is a parameter; no code names `{}` directly", wanted.join("`, `")));
-    } else if placeholder {
-        push(c, "source", 0.25, -0.5, || "a helper whose source is a parameter, while other code names the plan's source".into());
+/// `source`: whether the site reads or writes the plan's source; `path`: how much of
+/// the plan's path it names, against the best candidate (the copy that names the
+/// bucket and folder beats the one that only shares the last name).
+fn source(c: &mut Found, fit: Option<&Option<usize>>, wanted: &[String], named_elsewhere: bool, best_path: usize) {
+    let Some(fit) = fit else { return };
+    match *fit {
+        Some(n) if n > 0 => {
+            push(c, "source", 1.0, 1.0, || format!("reads or writes `{}`, as the plan does", wanted.join("`, `")));
+            if best_path > 1 {
+                let v = n as f64 / best_path as f64;
+                push(c, "path", v, v - 0.5, || format!("names {n} of the path's segments (the best candidate {best_path})"));
+            }
+        }
+        Some(_) => push(c, "source", 0.0, -1.0, || format!("names another source than `{}`", wanted.join("`, `"))),
+        None if !named_elsewhere => {
+            // No code names the source, so a helper taking it as a parameter is the
+            // likeliest place it is read or written.
+            push(c, "source", 0.75, 0.5, || format!("a helper whose source is a parameter; no code names `{}` directly", wanted.join("`, `")));
+        }
+        None => push(c, "source", 0.25, -0.5, || "a helper whose source is a parameter, while other code names the plan's source".into()),
     }
 }
 
@@ -367,11 +365,12 @@ fn assess_node(batch: &Batch, i: usize, table: &HashMap<u32, &Site>, detailed: b
         let up = code_search::upstream(p, LINEAGE_DEPTH).unwrap_or_default();
         (p, up)
     });
-    let names = candidate_sources(&candidates, &sources);
-    let named_elsewhere = names.iter().flatten().any(|(have, _)| have.iter().any(|h| sources.contains(h)));
-    let ctx = Context { family, operator: node.operator, s, limit: node.limit, tables: &tables, sources: &sources, named_elsewhere, top, detailed };
-    Ok(candidates.iter().zip(&names).map(|(cand, names)| {
-        let mut a = assess(cand, names.as_ref(), &ctx);
+    let fits = candidate_sources(&candidates, &tables);
+    let named_elsewhere = fits.iter().flatten().any(|f| f.is_some_and(|n| n > 0));
+    let best_path = fits.iter().flatten().flatten().copied().max().unwrap_or(0);
+    let ctx = Context { family, operator: node.operator, s, limit: node.limit, tables: &tables, sources: &sources, named_elsewhere, best_path, top, detailed };
+    Ok(candidates.iter().zip(&fits).map(|(cand, fit)| {
+        let mut a = assess(cand, fit.as_ref(), &ctx);
         // Fitting the neighbours says nothing for an operation that cannot produce
         // this node (the join a scan feeds is not where the scan is).
         if sdk::kind_affinity(family, cand.site.kind) > 0.0 {
@@ -390,11 +389,12 @@ struct Context<'a> {
     tables: &'a [&'a str],
     sources: &'a [String],
     named_elsewhere: bool,
+    best_path: usize,
     top: f64,
     detailed: bool,
 }
 
-fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) -> Found {
+fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     let mut a = Found { site_id: cand.site.id, detailed: x.detailed, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
     let kind = sdk::kind_affinity(x.family, cand.site.kind);
@@ -405,7 +405,9 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
             format!("a `{}` operation does not produce a {} node", cand.site.kind, x.operator)
         }
     });
-    source(c, names, x.sources, x.named_elsewhere);
+    source(c, fit, x.sources, x.named_elsewhere, x.best_path);
+    format(c, cand, x);
+    join_type(c, cand, x);
     let site_cols: &[&str] = &cand.site.terms.columns;
     let site_tables: Vec<String> = cand.site.terms.tables.iter().flat_map(|t| {
         let mut v = vec![t.to_string()];
@@ -425,7 +427,7 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
     let st = &cand.site.terms;
     compare(c, "keys", &node_keys, site_cols);
     key_set(c, &node_keys, site_cols, cand.site.kind);
-    limit(c, x.limit, &st.literals);
+    limit(c, x.limit, &st.literals, &st.functions);
     compare(c, "columns", &x.s.columns, site_cols);
     compare(c, "literals", &x.s.literals, &st.literals);
     compare(c, "functions", &functions(x.s), &st.functions);
@@ -438,6 +440,41 @@ fn assess(cand: &Candidate, names: Option<&(Vec<String>, bool)>, x: &Context) ->
     let lexical = cand.retrieval_score / x.top;
     push(c, "lexical", lexical, 0.0, || format!("lexical rank score {:.2} of the best", lexical));
     a
+}
+
+/// A scan's or write's format against the one the read or write names (`.parquet(...)`,
+/// `.format("csv")`): a `Scan parquet` is not the `format("avro")` reader beside it.
+fn format(c: &mut Found, cand: &Candidate, x: &Context) {
+    let (Some(plan), true) = (x.s.format, matches!(x.family, "scan" | "write") && matches!(cand.site.kind, "read" | "write")) else { return };
+    let Some(code) = sdk::site_format(&cand.site.terms.functions) else { return };
+    let same = sdk::same_format(plan, code);
+    push(c, "format", f64::from(u8::from(same)), if same { 0.5 } else { -1.0 }, || {
+        if same { format!("reads or writes {code}, as the plan's {plan}") } else { format!("the code names {code}, the plan {plan}") }
+    });
+}
+
+/// A join's type against the one the code asks for (`how="left_anti"`, `LEFT ANTI JOIN`;
+/// none given is inner): a `LeftAnti` join is not the `"inner"` line next to it.
+fn join_type(c: &mut Found, cand: &Candidate, x: &Context) {
+    if x.family != "join" || !matches!(cand.site.kind, "join" | "sql-join") {
+        return;
+    }
+    let Some(plan) = x.s.join_type.and_then(sdk::join_kind) else { return };
+    let t = &cand.site.terms;
+    let code = t.literals.iter().find_map(|l| sdk::join_kind(l)).unwrap_or(if t.functions.contains(&"crossJoin") { "cross" } else { "inner" });
+    let same = plan == code;
+    push(c, "join_type", f64::from(u8::from(same)), if same { 0.5 } else { -1.0 }, || {
+        if same { format!("a {code} join, as in the plan") } else { format!("the code asks for a {code} join, the plan has {plan}") }
+    });
+    // A hint the code gives (`/*+ MERGE(t) */`, `F.broadcast(df)`) against the strategy
+    // Spark chose.
+    let hints = sdk::hinted_strategies(&t.functions);
+    if let (false, Some(op)) = (hints.is_empty(), sdk::join_strategy(x.operator)) {
+        let fits = hints.contains(&op);
+        push(c, "strategy", f64::from(u8::from(fits)), if fits { 0.5 } else { -1.0 }, || {
+            if fits { format!("the code's {op} hint is the strategy Spark chose") } else { format!("the code hints {}, Spark chose {op}", hints.join(", ")) }
+        });
+    }
 }
 
 /// For a grouping, join or window site: how much of what it names is the node's key
@@ -454,10 +491,10 @@ fn key_set(c: &mut Found, keys: &[&str], site_cols: &[&str], kind: &str) {
     push(c, "key_set", v, v - 0.5, || format!("the code's columns and the plan's keys overlap {:.0}% (same set = 100%)", v * 100.0));
 }
 
-/// A limit's count in the code (`limit(20)`; `show(50)` fetches 51 rows).
-fn limit(c: &mut Found, n: Option<u64>, literals: &[&str]) {
+/// A limit's count in the code (`limit(20)`; `show(50)` fetches 51 rows, `show()` 21).
+fn limit(c: &mut Found, n: Option<u64>, literals: &[&str], functions: &[&str]) {
     let Some(n) = n else { return };
-    let numbers: Vec<u64> = literals.iter().filter_map(|l| l.trim().parse().ok()).collect();
+    let numbers = sdk::site_limits(literals, functions);
     if numbers.is_empty() {
         return;
     }
