@@ -14,6 +14,8 @@ static TRUNCATED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\.\.\. \d+ mor
 
 /// Structural names Spark prints that are not user functions.
 const NOT_FUNCTIONS: &[&str] = &[
+    // `Some(Etc/UTC)`: a Scala option printed in an argument, not a call.
+    "some",
     "isnotnull", "isnull", "cast", "struct", "input", "list", "knownfloatingpointnormalized", "normalizenanandzero",
     "dynamicpruningexpression", "windowspecdefinition", "specifiedwindowframe", "hashpartitioning", "rangepartitioning",
     "singlepartition", "roundrobinpartitioning", "unscaledvalue", "makedecimal", "promote_precision", "checkoverflow",

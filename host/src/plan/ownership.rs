@@ -81,6 +81,11 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
     if is_infra(n) {
         return Ownership::Infrastructure;
     }
+    // A CSV reader infers its header and schema with a query of its own: a text scan of
+    // the file, blank lines filtered out, (for the header) the first row taken.
+    if let Some(scan) = csv_inference_scan(nodes, pos, i) {
+        return induced(&nodes[scan], format!("the CSV reader's own query over {} (header or schema inference)", label(&nodes[scan])));
+    }
     // The cached relation an `InMemoryTableScan` reads is that scan's data: the code that
     // cached it.
     if op == "InMemoryRelation"
@@ -140,21 +145,27 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
             }
         }
         Family::Aggregate => {
-            // The lower aggregates of a partial/final chain belong to the top one.
-            let mut top = None;
-            let mut cur = i;
-            for _ in 0..MAX_CLIMB {
-                match ancestor(nodes, pos, cur, |a| is_infra(a) || a.family == Family::Exchange || local_sort(a) || a.family == Family::Project, |a| a.family == Family::Aggregate) {
-                    Some(a) => {
-                        top = Some(a);
-                        cur = a;
+            // The lower aggregates of a partial/final chain belong to the top one. A lower
+            // aggregate is part of the chain when it is a partial or merge step, when it
+            // groups by the same keys as the one above (the first half of `distinct`), or
+            // when the one above counts it distinctly; otherwise it is an aggregation of
+            // its own (`groupBy(...).sum(...)` before a `count()`, `distinct()` before a
+            // `groupBy`), and owned.
+            let above = |k: usize| ancestor(nodes, pos, k, |a| is_infra(a) || a.family == Family::Exchange || local_sort(a) || a.family == Family::Project, |a| a.family == Family::Aggregate);
+            let part_of = |k: usize, a: usize| {
+                let (lo, hi) = (&nodes[k], &nodes[a]);
+                has(lo, "partial") || has(lo, "merge") || same_set(&lo.semantics.grouping_keys, &hi.semantics.grouping_keys) || ((has(hi, "partial") || has(hi, "merge")) && hi.fragment.contains("(distinct "))
+            };
+            match above(i) {
+                Some(a) if part_of(i, a) => {
+                    let mut top = a;
+                    for _ in 0..MAX_CLIMB {
+                        match above(top) {
+                            Some(b) if part_of(top, b) => top = b,
+                            _ => break,
+                        }
                     }
-                    None => break,
-                }
-            }
-            match top {
-                Some(t) if has(n, "partial") || nodes[t].semantics.grouping_keys.len() <= n.semantics.grouping_keys.len() => {
-                    induced(&nodes[t], format!("partial aggregation for {}", label(&nodes[t])))
+                    induced(&nodes[top], format!("partial aggregation for {}", label(&nodes[top])))
                 }
                 _ => Ownership::Owned,
             }
@@ -181,7 +192,12 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
         },
         Family::Limit if op == "LocalLimit" => match ancestor(nodes, pos, i, is_infra, |a| a.spark_operator == "GlobalLimit") {
             Some(g) => induced(&nodes[g], format!("per-partition part of {}", label(&nodes[g]))),
-            None => Ownership::Owned,
+            // The optimizer pushes a limit down through an outer join or a union to the
+            // side that keeps every row: a LocalLimit of the same count far below.
+            None => match ancestor(nodes, pos, i, |_| true, |a| a.family == Family::Limit && a.semantics.limit.is_some() && a.semantics.limit == n.semantics.limit) {
+                Some(l) => induced(&nodes[l], format!("{} pushed down by the optimizer", label(&nodes[l]))),
+                None => Ownership::Owned,
+            },
         },
         Family::Filter if only_null_checks(n) => {
             // The join right above, or one further up whose keys are exactly what is
@@ -201,6 +217,33 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
         },
         _ => Ownership::Owned,
     }
+}
+
+/// For the Filter and Limit of a CSV reader's inference query (`Scan text` of the file
+/// under `Filter (length(trim(value)) > 0)`, a `CollectLimit 1` for the header): the scan.
+fn csv_inference_scan(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Option<usize> {
+    let blank_filter = |n: &PlanNode| n.family == Family::Filter && n.semantics.predicates.first().is_some_and(|p| p.replace(' ', "").starts_with("(length(trim(value"));
+    let text_scan = |n: &PlanNode| n.family == Family::Scan && n.semantics.format.as_deref() == Some("text");
+    let child = |n: &PlanNode| n.children.first().and_then(|c| pos.get(c)).copied();
+    let mut cur = i;
+    // Down through the limit and infrastructure to the filter, then the scan.
+    for _ in 0..MAX_CLIMB {
+        let n = &nodes[cur];
+        if blank_filter(n) {
+            let s = child(n)?;
+            let s = if is_infra(&nodes[s]) { child(&nodes[s])? } else { s };
+            return text_scan(&nodes[s]).then_some(s);
+        }
+        if !(n.family == Family::Limit || is_infra(n) || (cur != i && n.family == Family::Project)) || n.children.len() != 1 {
+            return None;
+        }
+        cur = child(n)?;
+    }
+    None
+}
+
+fn same_set(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
 }
 
 /// A Filter whose condition is only `isnotnull(...)` checks (inferred by the optimizer).

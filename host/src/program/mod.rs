@@ -380,9 +380,11 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
         let mut extra: Vec<usize> = Vec::new();
         for fs in &best_file_of_node {
             let inside = fs.iter().find(|(f, _)| files.contains(&(*f as usize))).map(|(_, v)| *v).unwrap_or(0.0);
+            // Only a file no program runs on its own (a module imported at run time by
+            // name): an entry elsewhere is a look-alike, not a missed import.
             if inside < FALLBACK_BELOW
                 && let Some((f, v)) = fs.first()
-                && *v >= params.fallback && !files.contains(&(*f as usize)) {
+                && *v >= params.fallback && !files.contains(&(*f as usize)) && !programs.files[*f as usize].entry {
                     extra.push(*f as usize);
                 }
         }

@@ -437,7 +437,8 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
         let names: Vec<&str> = st.functions.iter().chain(&st.columns).chain(&st.literals).copied().collect();
         compare(c, "udfs", &x.s.udfs, &names);
     }
-    let lexical = cand.retrieval_score / x.top;
+    // Candidates filled in by kind alone have no lexical score (a hair below zero).
+    let lexical = cand.retrieval_score.max(0.0) / x.top;
     push(c, "lexical", lexical, 0.0, || format!("lexical rank score {:.2} of the best", lexical));
     a
 }
