@@ -134,24 +134,26 @@ impl Programs {
             if !root || matches!(f.engine, crate::repo::python::Engine::Other(_)) {
                 continue;
             }
-            let closure = closure(&files, i);
+            let reach = closure(&files, i);
             let is_spark = |c: usize| files[c].engine == crate::repo::python::Engine::Spark || files[c].language == "sql";
-            if !closure.iter().any(|&c| is_spark(c) && !file_sites[c].is_empty()) {
+            if !reach.iter().any(|&c| is_spark(c) && !file_sites[c].is_empty()) {
                 continue;
             }
             let unread_sql = f.language == "sql" && spark_code && !read_by_spark.contains(&i);
             let not_entry = !f.entry && f.language == "python";
             // A runner of many query files is one program per query it runs.
-            let (queries, rest): (Vec<usize>, Vec<usize>) = closure.iter().partition(|&&c| files[c].language == "sql" && c != i);
+            let (queries, rest): (Vec<usize>, Vec<usize>) = reach.iter().partition(|&&c| files[c].language == "sql" && c != i);
             if queries.len() > 1 {
+                // Each with the views it reads from the other query files.
                 for q in queries {
                     let mut fs = rest.clone();
-                    fs.push(q);
+                    fs.extend(closure(&files, q));
                     fs.sort_unstable();
+                    fs.dedup();
                     candidates.push(Candidate { entry: i, files: fs, unread_sql, not_entry });
                 }
             } else {
-                candidates.push(Candidate { entry: i, files: closure, unread_sql, not_entry });
+                candidates.push(Candidate { entry: i, files: reach, unread_sql, not_entry });
             }
         }
         let mut of_file = vec![Vec::new(); files.len()];

@@ -187,6 +187,13 @@ pub fn link(raw: Vec<Raw>) -> Vec<FileInfo> {
     let sql_files: Vec<usize> = raw.iter().enumerate().filter(|(_, r)| r.info.language == "sql").map(|(i, _)| i).collect();
     // The folders holding query files, for runners that name a folder.
     let sql_folders: std::collections::HashSet<&str> = sql_files.iter().map(|&s| dir_of(&paths[s]).rsplit('/').next().unwrap_or("")).filter(|f| !f.is_empty()).collect();
+    // Who defines each view or table: a query reading it uses that file.
+    let mut definers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in raw.iter().enumerate() {
+        for d in &r.facts.defines {
+            definers.entry(d.as_str()).or_default().push(i);
+        }
+    }
     let mut out = Vec::with_capacity(raw.len());
     for r in &raw {
         let mut info = r.info.clone();
@@ -224,6 +231,19 @@ pub fn link(raw: Vec<Raw>) -> Vec<FileInfo> {
                 });
                 if hit {
                     uses.push(s);
+                }
+            }
+        }
+        for t in &r.facts.tables {
+            let name = t.rsplit('.').next().unwrap_or(t);
+            // A view the file registers itself is its own.
+            if r.facts.defines.iter().any(|d| d == name || d == t) {
+                continue;
+            }
+            if let Some(ds) = definers.get(name).or_else(|| definers.get(t.as_str())) {
+                // A name defined in many places (a common view name) says little.
+                if ds.len() <= 3 {
+                    uses.extend(ds.iter().copied());
                 }
             }
         }

@@ -155,6 +155,7 @@ pub fn build_with_progress(root: &Path, targets: &[String], commit: &str, progre
             },
             "sql" => {
                 sites.extend(sql::text_sites(&Text::new(text.clone(), rel, 1), "<script>"));
+                raw.facts.defines = sql::defined_names(&text);
                 raw.info.entry = true;
             }
             "scala" | "java" => {
@@ -194,6 +195,12 @@ pub fn build_with_progress(root: &Path, targets: &[String], commit: &str, progre
             }
         }
         raw.info.entry |= raw.facts.entry;
+        // What the file's queries and readers name, for the views other files define.
+        for st in sites.iter().filter(|st| matches!(st.kind.as_str(), "sql-from" | "sql-join" | "table")) {
+            for t in &st.tables {
+                super::site::add(&mut raw.facts.tables, t.to_ascii_lowercase());
+            }
+        }
         raw.info.engine = raw.facts.engine.clone();
         raw.info.app_names = raw.facts.app_names.clone();
         raw.info.descriptions = raw.facts.descriptions.clone();

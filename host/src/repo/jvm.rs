@@ -39,7 +39,8 @@ pub fn extract(src: &str, file: &str, scala: bool) -> Extracted {
     } else {
         Engine::Neutral
     };
-    facts.entry = src.contains("def main(") || src.contains("extends App") || src.contains("static void main(");
+    let flat: String = src.split_whitespace().collect::<Vec<_>>().join(" ");
+    facts.entry = flat.contains("def main(") || flat.contains("def main (") || flat.contains("extends App") || flat.contains("static void main(") || flat.contains("static void main (");
     facts.lists_folders = ["listFiles(", "Files.list(", "Files.walk(", "getListing", ".listStatus("].iter().any(|m| src.contains(m));
     facts.paths.sort();
     facts.paths.dedup();
@@ -129,11 +130,11 @@ fn strings(n: Node, src: &str, file: &str, facts: &mut FileFacts, sites: &mut Ve
                     return;
                 }
             }
-            if n.kind() == "call_expression" && text(n, src).contains("appName(") {
-                if let Some(a) = n.child_by_field_name("arguments").and_then(|a| a.named_child(0)).and_then(|a| string_value(a, src, file)) {
+            if n.kind() == "call_expression"
+                && n.child_by_field_name("function").and_then(|f| f.child_by_field_name("field")).is_some_and(|f| matches!(text(f, src), "appName" | "setAppName"))
+                && let Some(a) = n.child_by_field_name("arguments").and_then(|a| a.named_child(0)).and_then(|a| string_value(a, src, file)) {
                     facts.app_names.push(a.text);
                 }
-            }
         }
         "method_invocation" => {
             if n.child_by_field_name("name").is_some_and(|m| matches!(text(m, src), "appName" | "setAppName"))
@@ -186,6 +187,9 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             if let Some(a) = args {
                 args_of(a, src, method, true, &mut s);
             }
+            if matches!(kind, "read" | "write" | "table") {
+                jvm_format(method, text(recv, src), &mut s);
+            }
             if method == "crossJoin" || matches!(kind, "action" | "aggregate") && !matches!(method, "groupBy" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.to_string());
             }
@@ -198,6 +202,20 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
     }
     if named_scope && n.child_by_field_name("name").is_some() {
         scopes.pop();
+    }
+}
+
+/// The format a JVM read or write names: its method (`.parquet(...)`) or a
+/// `.format("csv")` on its receiver, as a `format:<name>` function.
+fn jvm_format(method: &str, receiver: &str, s: &mut Site) {
+    const FORMATS: &[&str] = &["parquet", "csv", "json", "orc", "text", "avro", "jdbc", "delta", "textFile"];
+    let found = if FORMATS.contains(&method) {
+        Some(method.to_lowercase().replace("textfile", "text"))
+    } else {
+        receiver.rfind("format(\"").map(|i| receiver[i + 8..].split('"').next().unwrap_or("").to_lowercase())
+    };
+    if let Some(f) = found.filter(|f| !f.is_empty()) {
+        add(&mut s.functions, format!("format:{}", f.rsplit('.').next().unwrap_or(&f)));
     }
 }
 

@@ -15,7 +15,10 @@ pub fn kind_of(method: &str, chain: &[String]) -> Option<&'static str> {
         "parquet" | "csv" | "json" | "orc" | "text" | "load" | "jdbc" | "avro" | "delta" | "textFile" if writer => "write",
         "parquet" | "csv" | "json" | "orc" | "text" | "load" | "jdbc" | "avro" | "delta" if in_chain("read") || in_chain("readStream") => "read",
         "table" if in_chain("read") || in_chain("readStream") => "table",
-        "table" | "range" | "createDataFrame" if chain.first().is_some_and(|r| r.contains("spark") || r == "session") => if method == "table" { "table" } else { "read" },
+        "table" | "range" | "createDataFrame" | "createDataset" if chain.first().is_some_and(|r| r.contains("spark") || r == "session" || r.ends_with("Session") || r == "sqlContext") => if method == "table" { "table" } else { "read" },
+        // `Seq(...).toDF("a", "b")`, `sc.parallelize(rows).toDF()`, `rdd.toDS()`: a DataFrame
+        // made from local data or an RDD is a scan (LocalTableScan, Scan ExistingRDD).
+        "toDF" | "toDS" if (matches!(root, "Seq" | "List" | "Array" | "Vector" | "Set") || in_chain("parallelize") || in_chain("rdd")) && !in_chain("createDataFrame") => "read",
         "save" | "saveAsTable" | "insertInto" | "start" | "toTable" if writer || in_chain("writeTo") => "write",
         "append" | "overwrite" | "create" | "createOrReplace" if in_chain("writeTo") => "write",
         "filter" | "where" => "filter",

@@ -323,6 +323,32 @@ fn build(kind: &'static str, toks: &[Token], sql: &str) -> Clause {
     c
 }
 
+/// The views and tables a SQL text creates (`CREATE [OR REPLACE] [GLOBAL] [TEMP] VIEW x`,
+/// `CREATE TABLE x … AS`, `INSERT INTO x`), lower-cased.
+pub fn defined_names(sql: &str) -> Vec<String> {
+    let toks = tokenize(sql);
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let Some(w) = word(t) else { continue };
+        if w != "create" && w != "insert" {
+            continue;
+        }
+        let mut j = i + 1;
+        while let Some(x) = toks.get(j).and_then(word) {
+            if matches!(x.as_str(), "or" | "replace" | "global" | "temp" | "temporary" | "view" | "table" | "if" | "not" | "exists" | "into" | "overwrite" | "external") {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if j > i + 1
+            && let Some(name) = toks.get(j).and_then(word) {
+                super::site::add(&mut out, name);
+            }
+    }
+    out
+}
+
 /// The sites of a query text, one per clause, on the file lines where the text is
 /// written. `{placeholder}`s stay as names (Spark sees a value there). `symbol` is the
 /// enclosing function, `<module>`, `<script>` for a `.sql` file or `<notebook>`.

@@ -48,6 +48,10 @@ pub struct FileFacts {
     /// `appName("...")` and job descriptions or groups it sets.
     pub app_names: Vec<String>,
     pub descriptions: Vec<String>,
+    /// Views and tables it creates (`CREATE TEMP VIEW v AS …`, `createOrReplaceTempView`).
+    pub defines: Vec<String>,
+    /// Tables and views its queries and readers name (filled in from its sites).
+    pub tables: Vec<String>,
 }
 
 /// Top-level modules of other DataFrame engines. pandas counts only when nothing in the

@@ -1167,6 +1167,7 @@ fn register_view(cx: &mut Ctx<'_>, call: Node, obj: Node, made: &[(usize, usize)
     } else {
         chain_root_identifier(obj, cx.src).and_then(|v| cx.producers.get(&format!("{scope}:{v}")).or_else(|| cx.producers.get(&format!("<module>:{v}"))).cloned()).unwrap_or_default()
     };
+    add(&mut cx.out.facts.defines, name.to_ascii_lowercase());
     cx.out.views.push((name, producers));
 }
 
@@ -1198,6 +1199,9 @@ fn sql_text(cx: &mut Ctx<'_>, t: &Text, scope: &str) {
     let key = (t.file.clone(), t.line(0), t.text.len());
     if !cx.sql_seen.insert(key) {
         return;
+    }
+    for d in sql::defined_names(&t.text) {
+        add(&mut cx.out.facts.defines, d);
     }
     for s in sql::text_sites(t, scope) {
         push_site(cx, s);
