@@ -26,6 +26,8 @@ pub struct NodeFacts {
     literals: Vec<String>,
     columns: Vec<String>,
     limit: Option<u64>,
+    grouping_keys: usize,
+    aggregates: Vec<String>,
 }
 
 /// What a site offers, normalised once per repository.
@@ -75,6 +77,8 @@ impl NodeFacts {
             literals: telling(&s.literals),
             columns: norm(&[s.columns.clone(), s.aliases.clone()].concat()),
             limit: s.limit,
+            grouping_keys: s.grouping_keys.len(),
+            aggregates: s.aggregate_functions.clone(),
         }
     }
 }
@@ -110,6 +114,13 @@ pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
     let kind = sdk::kind_affinity(n.family, &s.kind);
     if kind == 0.0 {
         return 0.0;
+    }
+    if s.kind == "action" {
+        let funcs: Vec<&str> = s.functions.iter().map(String::as_str).collect();
+        let aggs: Vec<&str> = n.aggregates.iter().map(String::as_str).collect();
+        if !sdk::action_can_produce(n.family, n.grouping_keys, &aggs, &funcs) {
+            return 0.0;
+        }
     }
     let mut got = 0.0;
     let mut total = 0.0;

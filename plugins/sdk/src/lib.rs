@@ -229,6 +229,18 @@ pub fn join_kind(s: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether an action (`count()`, `show()`, `collect()`, …) can be what produced a node:
+/// `count()` is a global count (an aggregate with no grouping keys that only counts),
+/// `show()`/`take()`/`first()`/`head()` a limit; other actions add no operator.
+pub fn action_can_produce(family: &str, grouping_keys: usize, aggregates: &[&str], site_functions: &[&str]) -> bool {
+    let has = |f: &str| site_functions.contains(&f);
+    match family {
+        "aggregate" => has("count") && grouping_keys == 0 && aggregates.iter().all(|a| *a == "count"),
+        "limit" => ["show", "take", "first", "head", "tail", "display", "limit"].iter().any(|f| has(f)),
+        _ => true,
+    }
+}
+
 /// The row counts a limit or action site asks for: its numbers, else what the call
 /// implies (`show()` fetches 20 rows, one more to tell there are more; `first()` and
 /// `head()` one).

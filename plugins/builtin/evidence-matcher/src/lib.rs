@@ -373,7 +373,7 @@ fn assess_node(batch: &Batch, i: usize, table: &HashMap<u32, &Site>, detailed: b
         let mut a = assess(cand, fit.as_ref(), &ctx);
         // Fitting the neighbours says nothing for an operation that cannot produce
         // this node (the join a scan feeds is not where the scan is).
-        if sdk::kind_affinity(family, cand.site.kind) > 0.0 {
+        if a.features.first().is_some_and(|(n, v, _)| *n == "kind" && *v > 0.0) {
             lineage(&mut a, cand, &node, &parent_upstream);
         }
         plan_file(&mut a, cand, &node.plan_files);
@@ -397,7 +397,11 @@ struct Context<'a> {
 fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     let mut a = Found { site_id: cand.site.id, detailed: x.detailed, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
-    let kind = sdk::kind_affinity(x.family, cand.site.kind);
+    let mut kind = sdk::kind_affinity(x.family, cand.site.kind);
+    let group_keys = x.s.grouping_keys.len();
+    if cand.site.kind == "action" && !sdk::action_can_produce(x.family, group_keys, &x.s.aggregate_functions, &cand.site.terms.functions) {
+        kind = 0.0;
+    }
     push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, || {
         if kind > 0.0 {
             format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
