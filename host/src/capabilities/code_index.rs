@@ -16,6 +16,8 @@ pub trait CodeIndex: Send + Sync {
     fn source(&self, id: u32) -> Option<SiteSource>;
     /// The number of the site named `name` (the repository index's stable string id).
     fn id_of(&self, name: &str) -> Option<u32>;
+    /// The stable string id of site `id`.
+    fn name(&self, id: u32) -> Option<&str>;
     /// Sites whose output flows into `id`, nearest first, up to `depth` hops.
     fn upstream(&self, id: u32, depth: u32) -> Vec<u32>;
     /// Number of sites.
@@ -36,6 +38,8 @@ pub struct MemoryIndex {
     sources: Vec<SiteSource>,
     /// Stable string id (`file:line:column:kind`) -> number in this index.
     by_name: HashMap<String, u32>,
+    /// Number -> stable string id.
+    names: Vec<String>,
     /// term -> (site index, term frequency)
     postings: HashMap<String, Vec<(u32, u16)>>,
     lengths: Vec<u32>,
@@ -90,7 +94,7 @@ impl MemoryIndex {
     /// Index `sites`; `edges` are (from, to) site-id pairs meaning "`from`'s output
     /// flows into `to`".
     pub fn build(mut entries: Vec<IndexEntry>, edges: &[(String, String)]) -> MemoryIndex {
-        let mut idx = MemoryIndex { by_name: entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i as u32)).collect(), ..Default::default() };
+        let mut idx = MemoryIndex { by_name: entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i as u32)).collect(), names: entries.iter().map(|e| e.name.clone()).collect(), ..Default::default() };
         for (i, e) in entries.iter_mut().enumerate() {
             e.site.id = i as u32;
             e.source.site_id = i as u32;
@@ -194,6 +198,10 @@ impl CodeIndex for MemoryIndex {
 
     fn id_of(&self, name: &str) -> Option<u32> {
         self.by_name.get(name).copied()
+    }
+
+    fn name(&self, id: u32) -> Option<&str> {
+        self.names.get(id as usize).map(String::as_str)
     }
 
     fn upstream(&self, id: u32, depth: u32) -> Vec<u32> {

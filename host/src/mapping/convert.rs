@@ -73,7 +73,7 @@ const MAX_PLAN_FILES: usize = 8;
 
 /// The nearest code-owned nodes around `n`: the first owned ancestor and the first
 /// owned node down each child path, looking through shuffles, sorts and adapters.
-fn owned_around(plan: &Plan, n: &PlanNode) -> (Option<String>, Vec<String>) {
+pub(crate) fn owned_around(plan: &Plan, n: &PlanNode) -> (Option<String>, Vec<String>) {
     let owned = |id: &str| plan.node(id).is_some_and(|x| x.ownership == Ownership::Owned);
     let mut up = n.parent.clone();
     while let Some(id) = up.clone() {

@@ -3,6 +3,7 @@
 //! node that caused them, with the reason; infrastructure nodes are reported as such.
 
 mod convert;
+mod joint;
 pub mod output;
 mod programs;
 
@@ -556,22 +557,35 @@ async fn map_owned(
     };
     first.values().for_each(&mut account);
     let known = convert::Known::new(known);
-    let second = run_pass(job, plan, graph, &todo_second, Some(&known), Pass::Final, &resume.final_steps, checkpoint, &tick, |id, second_outcome| {
+    let mut second = run_pass(job, plan, graph, &todo_second, Some(&known), Pass::Final, &resume.final_steps, checkpoint, &tick, |id, second_outcome| {
         account(&second_outcome);
         // A node whose second run failed keeps its first answer (when this run made one).
-        let outcome = match first.get(id) {
+        match first.get(id) {
             Some(f) if second_outcome.error.is_some() && f.error.is_none() => f.clone(),
             _ => second_outcome,
-        };
-        let n = plan.node(id).expect("owned node ids come from the plan");
-        let mut m = from_outcome(n, outcome, job.thresholds);
-        merge(&mut m);
-        checkpoint(Checkpoint::Final { node: id, mapping: &m });
-        m
+        }
     })
     .await;
+    // The nodes' answers chosen together, then each is final.
+    let fixed: HashMap<String, planmap_runtime::model::CodeSite> = resume
+        .done
+        .iter()
+        .filter_map(|(id, m)| {
+            let c = m.mapped_code.as_ref()?;
+            // The site's number is not kept with a finished answer; its place is.
+            let location = planmap_runtime::model::Location { file: c.file.clone(), symbol: c.symbol.clone(), line_start: c.line_start, line_end: c.line_end };
+            Some((id.clone(), planmap_runtime::model::CodeSite { id: u32::MAX, location, statement_start: c.line_start, statement_end: c.line_end, kind: String::new(), columns: vec![], tables: vec![], literals: vec![], functions: vec![] }))
+        })
+        .collect();
+    joint::decode(plan, &mut second, &fixed, &*job.caps.index);
     let mut results: HashMap<String, Mapping> = resume.done.clone();
-    results.extend(second);
+    for (id, outcome) in second {
+        let n = plan.node(&id).expect("owned node ids come from the plan");
+        let mut m = from_outcome(n, outcome, job.thresholds);
+        merge(&mut m);
+        checkpoint(Checkpoint::Final { node: &id, mapping: &m });
+        results.insert(id, m);
+    }
     (results, timing)
 }
 

@@ -5,7 +5,7 @@
 //! the sandbox is paid once per batch instead of once per node.
 
 mod assign;
-mod merge;
+pub(crate) mod merge;
 mod saved;
 
 pub use assign::{assign, bucket};

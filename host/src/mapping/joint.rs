@@ -1,0 +1,207 @@
+//! One answer for the whole plan: each code-owned node's shown candidates are chosen
+//! together, so that a node's input maps upstream of it in the code's data flow (the
+//! aggregate is the `groupBy` of the DataFrame the join produced, the `show()` the one
+//! after that join). The plan's owned nodes form a tree (each linked to its nearest
+//! owned parent); the best joint choice is found exactly by dynamic programming over
+//! it, scoring each candidate by its confidence and each link by how well the two
+//! sites fit the plan's order. Each node's explanation then says how its final
+//! neighbours fit, so no explanation cites a place the answer moved away from.
+
+use crate::capabilities::CodeIndex;
+use crate::pipeline::NodeOutcome;
+use crate::plan::{Ownership, Plan};
+use planmap_runtime::model::{CodeSite, Evidence};
+use std::collections::{HashMap, HashSet};
+
+/// Candidates per node the joint choice considers: the ones whose evidence was put in
+/// words (`pipeline::SHOWN`), so any choice can be explained.
+const TOP: usize = crate::pipeline::SHOWN;
+/// Data-flow hops searched between a node's site and its input's.
+const DEPTH: u32 = 8;
+/// How much the plan's order weighs against the candidates' own confidences.
+const LINK_WEIGHT: f64 = 0.5;
+/// Confidences and link fits are floored here before taking logs.
+const FLOOR: f64 = 0.02;
+
+/// How well `child` (the site of a node's input) fits `parent` (the node's site),
+/// with a word for explanations.
+fn fit(index: &dyn CodeIndex, parent: &CodeSite, child: &CodeSite, upstream: &HashSet<u32>, direct: &HashSet<u32>) -> (f64, &'static str) {
+    let (p, c) = (&parent.location, &child.location);
+    if parent.id == child.id {
+        return (1.0, "is the same operation");
+    }
+    if direct.contains(&child.id) {
+        return (1.0, "feeds it directly");
+    }
+    if upstream.contains(&child.id) {
+        return (0.8, "feeds it");
+    }
+    // Clauses of one SQL text (no data-flow edges between them).
+    if p.file == c.file && parent.kind.starts_with("sql-") && child.kind.starts_with("sql-") && same_query(index, parent, child) {
+        return (0.8, "is in the same query");
+    }
+    if !upstream.is_empty() {
+        return (0.15, "is not among what feeds it");
+    }
+    if p.file == c.file {
+        return if c.line_start <= p.line_end { (0.5, "comes before it in the file") } else { (0.25, "comes after it in the file") };
+    }
+    (0.3, "is in another file")
+}
+
+/// Whether two SQL clause sites come from the same query text (their names share the
+/// text's `q<line>` tag; see `repo::sql::text_sites`).
+fn same_query(index: &dyn CodeIndex, a: &CodeSite, b: &CodeSite) -> bool {
+    let tag = |s: &CodeSite| index.name(s.id).and_then(|n| n.split(':').find(|p| p.starts_with('q')).map(|q| q.split('.').next().unwrap_or("").to_string()));
+    matches!((tag(a), tag(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Reorder each owned node's candidates so the first is the joint choice, and rewrite
+/// the chosen candidate's `lineage` evidence from its final neighbours. `fixed` holds
+/// nodes already final (from an interrupted run): their answers are given.
+pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &HashMap<String, CodeSite>, index: &dyn CodeIndex) {
+    let owned: Vec<&str> = plan.nodes.iter().filter(|n| n.ownership == Ownership::Owned).map(|n| n.id.as_str()).collect();
+    // Each owned node's nearest owned parent (looking through induced nodes and adapters).
+    let mut parent_of: HashMap<&str, &str> = HashMap::new();
+    for &id in &owned {
+        let (up, _) = super::convert::owned_around(plan, plan.node(id).expect("owned ids come from the plan"));
+        if let Some(p) = up
+            && let Some(&p) = owned.iter().find(|&&o| o == p) {
+                parent_of.insert(id, p);
+            }
+    }
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (&c, &p) in &parent_of {
+        children.entry(p).or_default().push(c);
+    }
+    for v in children.values_mut() {
+        v.sort();
+    }
+    // The choices per node: its shown candidates, or its fixed answer.
+    let choices: HashMap<&str, Vec<(CodeSite, f64)>> = owned
+        .iter()
+        .map(|&id| {
+            let v = match (fixed.get(id), outcomes.get(id)) {
+                (Some(site), _) => vec![(site.clone(), 1.0)],
+                (None, Some(o)) if o.error.is_none() => o.candidates.iter().take(TOP).map(|c| (c.site.clone(), c.confidence())).collect(),
+                _ => vec![],
+            };
+            (id, v)
+        })
+        .collect();
+    // Upstream sets of every candidate site of a node that has a child.
+    let mut upstream: HashMap<u32, (HashSet<u32>, HashSet<u32>)> = HashMap::new();
+    for (&p, _) in children.iter() {
+        for (s, _) in &choices[p] {
+            upstream.entry(s.id).or_insert_with(|| (index.upstream(s.id, DEPTH).into_iter().collect(), index.upstream(s.id, 1).into_iter().collect()));
+        }
+    }
+    // Bottom-up: best[node][k] = the best log-score of node's subtree with candidate k.
+    let mut best: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut pick: HashMap<(&str, usize, &str), usize> = HashMap::new();
+    let order = post_order(&owned, &parent_of, &children);
+    for &n in &order {
+        let own = &choices[n];
+        let mut scores: Vec<f64> = own.iter().map(|(_, p)| p.max(FLOOR).ln()).collect();
+        for &c in children.get(n).map(Vec::as_slice).unwrap_or(&[]) {
+            let kids = &choices[c];
+            if kids.is_empty() || own.is_empty() {
+                continue;
+            }
+            let Some(child_best) = best.get(c) else { continue };
+            for (k, (ps, _)) in own.iter().enumerate() {
+                let (up, direct) = &upstream[&ps.id];
+                let (arg, val) = kids
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (cs, _))| (j, child_best[j] + LINK_WEIGHT * fit(index, ps, cs, up, direct).0.max(FLOOR).ln()))
+                    .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+                scores[k] += val;
+                pick.insert((n, k, c), arg);
+            }
+        }
+        best.insert(n, scores);
+    }
+    // Top-down: the roots' best, then each child's pick given its parent's.
+    let mut chosen: HashMap<&str, usize> = HashMap::new();
+    for &n in order.iter().rev() {
+        let k = match parent_of.get(n) {
+            Some(&p) if !choices[p].is_empty() && chosen.contains_key(p) => pick.get(&(p, chosen[p], n)).copied().unwrap_or(0),
+            _ => best[n].iter().enumerate().fold((0, f64::NEG_INFINITY), |a, (i, &v)| if v > a.1 { (i, v) } else { a }).0,
+        };
+        chosen.insert(n, k);
+    }
+    // Apply: the chosen candidate first, its neighbours' fit in words.
+    let site_of = |id: &str| chosen.get(id).and_then(|&k| choices[id].get(k)).map(|(s, _)| s.clone());
+    for &n in &owned {
+        let Some(o) = outcomes.get_mut(n) else { continue };
+        let Some(&k) = chosen.get(n) else { continue };
+        if k > 0 && k < o.candidates.len() {
+            let c = o.candidates.remove(k);
+            o.candidates.insert(0, c);
+        }
+        let Some(me) = o.candidates.first().map(|c| c.site.clone()) else { continue };
+        let mut notes = Vec::new();
+        let mut fits = Vec::new();
+        let neighbours = children.get(n).into_iter().flatten().map(|&c| (c, true)).chain(parent_of.get(n).map(|&p| (p, false)));
+        for (other, is_child) in neighbours {
+            let Some(os) = site_of(other) else { continue };
+            let (up, direct): (HashSet<u32>, HashSet<u32>) = if is_child { upstream.get(&me.id).cloned().unwrap_or_default() } else { (index.upstream(os.id, DEPTH).into_iter().collect(), index.upstream(os.id, 1).into_iter().collect()) };
+            let (v, word) = if is_child { fit(index, &me, &os, &up, &direct) } else { fit(index, &os, &me, &up, &direct) };
+            let op = plan.node(other).map(|x| x.operator.as_str()).unwrap_or("");
+            let l = &os.location;
+            let lines = if l.line_start == l.line_end { l.line_start.to_string() } else { format!("{}-{}", l.line_start, l.line_end) };
+            notes.push(if is_child {
+                format!("its input {op} ({}:{lines}) {word}", l.file)
+            } else {
+                format!("it {} the {op} that consumes it ({}:{lines})", if v >= 0.8 { "feeds" } else { "is placed apart from" }, l.file)
+            });
+            fits.push(v);
+        }
+        let first = &mut o.candidates[0];
+        let rebuilt = first.explanation().contains("plan neighbours");
+        if let Some(a) = first.assessed.as_mut() {
+            if fits.is_empty() {
+                a.evidence.retain(|e| &*e.signal != "lineage");
+            } else {
+                let v = fits.iter().sum::<f64>() / fits.len() as f64;
+                a.put(Evidence { signal: "lineage".into(), weight: v - 0.5, detail: format!("plan neighbours as finally mapped: {}", notes.join("; ")) });
+            }
+        }
+        // An explanation the host built from the evidence is built again from it.
+        if rebuilt {
+            let text = crate::pipeline::merge::explain(first);
+            first.assessed_mut().explanation = text;
+        }
+    }
+}
+
+/// Children before parents, over every owned node (roots last).
+fn post_order<'a>(owned: &[&'a str], parent_of: &HashMap<&'a str, &'a str>, children: &HashMap<&'a str, Vec<&'a str>>) -> Vec<&'a str> {
+    let mut out = Vec::with_capacity(owned.len());
+    let mut seen: HashSet<&str> = HashSet::new();
+    for &root in owned.iter().filter(|n| !parent_of.contains_key(*n)) {
+        // Iterative post-order from each root.
+        let mut stack = vec![(root, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if expanded {
+                out.push(n);
+                continue;
+            }
+            if !seen.insert(n) {
+                continue;
+            }
+            stack.push((n, true));
+            for &c in children.get(n).map(Vec::as_slice).unwrap_or(&[]) {
+                stack.push((c, false));
+            }
+        }
+    }
+    // A cycle in broken input leaves nodes unreached: they stand alone.
+    for &n in owned {
+        if seen.insert(n) {
+            out.push(n);
+        }
+    }
+    out
+}
