@@ -67,6 +67,9 @@ pub fn extract(op: &str, family: Family, raw: &RawNode) -> Semantics {
             let list = raw.field("Output").map(str::to_string).unwrap_or_else(|| raw.text.get(name_len..).unwrap_or("").to_string());
             s.aliases = expr::aliases(&list);
             s.functions = expr::functions(&list);
+            if list.contains("CASE WHEN") {
+                s.functions.push("casewhen".into());
+            }
             s.columns = attributes(&list);
             s.literals = literals(&strip_ids(&list));
         }
@@ -116,7 +119,7 @@ fn predicate(s: &mut Semantics, cond: &str) {
     }
     s.columns = dedup(s.columns.drain(..).chain(attributes(cond)));
     s.literals = dedup(s.literals.drain(..).chain(literals(&strip_ids(cond))));
-    s.functions = dedup(s.functions.drain(..).chain(expr::functions(cond)));
+    s.functions = dedup(s.functions.drain(..).chain(expr::functions(cond)).chain(cond.contains("CASE WHEN").then(|| "casewhen".to_string())).chain(cond.contains(" IN (").then(|| "in".to_string())));
 }
 
 fn scan(s: &mut Semantics, header: &str, raw: &RawNode) {

@@ -12,6 +12,7 @@ use planmap_plugin_sdk as sdk;
 /// What a plan node says about the code that made it, normalised once per plan.
 pub struct NodeFacts {
     pub family: &'static str,
+    pub operator: String,
     /// How much this node counts in a program's score: scans and joins identify a
     /// query best, a column-pruning Project hardly at all.
     pub weight: f64,
@@ -67,6 +68,7 @@ impl NodeFacts {
         };
         NodeFacts {
             family,
+            operator: n.operator.clone(),
             weight,
             sources,
             format: s.format.clone().filter(|_| matches!(n.family, Family::Scan | Family::Write)),
@@ -111,7 +113,7 @@ fn coverage(wanted: &[String], have: &[String]) -> Option<f64> {
 /// and the rest by its facts (a contradiction weighs as a miss). 0 when the site's kind
 /// cannot produce the node.
 pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
-    let kind = sdk::kind_affinity(n.family, &s.kind);
+    let kind = sdk::operator_affinity(n.family, &n.operator, &s.kind);
     if kind == 0.0 {
         return 0.0;
     }

@@ -266,7 +266,7 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
     let mut best_file_of_node: Vec<Vec<(u32, f64)>> = Vec::with_capacity(nodes.len());
     for n in &nodes {
         total_weight += n.weight;
-        for kind in planmap_plugin_sdk::kinds_for_family(n.family) {
+        for kind in planmap_plugin_sdk::kinds_for_operator(n.family, &n.operator) {
             for &s in programs.by_kind.get(*kind).map(Vec::as_slice).unwrap_or(&[]) {
                 let f = programs.site_file[s as usize] as usize;
                 if f == u32::MAX as usize {
@@ -412,7 +412,7 @@ pub fn detail(programs: &Programs, plan: &Plan, files: &[String], sites: &[crate
         .map(|n| {
             let facts = NodeFacts::of(n);
             let mut best: Option<(u32, f64)> = None;
-            for kind in planmap_plugin_sdk::kinds_for_family(facts.family) {
+            for kind in planmap_plugin_sdk::kinds_for_operator(facts.family, &facts.operator) {
                 for &s in programs.by_kind.get(*kind).map(Vec::as_slice).unwrap_or(&[]) {
                     if !want.contains(&(programs.site_file[s as usize] as usize)) {
                         continue;

@@ -137,6 +137,7 @@ fn clause_start(toks: &[Token], i: usize) -> Option<(&'static str, usize)> {
         "limit" => ("sql-limit", 1),
         "union" | "intersect" | "except" => ("sql-union", 1),
         "insert" => ("sql-insert", 1),
+        "cache" if matches!(next.as_deref(), Some("table") | Some("lazy")) => ("sql-cache", 2),
         "join" => ("sql-join", 1),
         "left" | "right" | "full" | "inner" | "cross" | "outer" | "semi" | "anti" => {
             // `LEFT [OUTER|SEMI|ANTI] JOIN`: the clause starts at the first of these words.
@@ -286,7 +287,7 @@ fn matching(toks: &[Token], at: usize, forward: bool) -> usize {
 fn build(kind: &'static str, toks: &[Token], sql: &str) -> Clause {
     let mut c = Clause { kind, line_start: toks[0].line, line_end: toks[toks.len() - 1].line, ..Default::default() };
     c.text = sql[toks[0].start..toks[toks.len() - 1].end].to_string();
-    let mut expect_table = matches!(kind, "sql-from" | "sql-join" | "sql-insert");
+    let mut expect_table = matches!(kind, "sql-from" | "sql-join" | "sql-insert" | "sql-cache");
     if kind == "sql-join" {
         // The join type as the words before JOIN (`left anti`), `inner` when bare, so it
         // can be compared with the plan's join type.

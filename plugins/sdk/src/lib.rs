@@ -241,6 +241,23 @@ pub fn action_can_produce(family: &str, grouping_keys: usize, aggregates: &[&str
     }
 }
 
+/// A function name as the plan and the code both can say it: the DataFrame API's
+/// `F.when(...).otherwise(...)` is the plan's `CASE WHEN`, `col.isNull()` its
+/// `isnull(col)`, `col.isin(...)` its `IN`, `countDistinct` its `count(distinct …)`.
+pub fn canonical_function(name: &str) -> String {
+    let l = name.to_ascii_lowercase();
+    match l.as_str() {
+        "when" | "otherwise" | "case" => "casewhen".into(),
+        "isin" => "in".into(),
+        "countdistinct" | "count_distinct" => "count".into(),
+        "sumdistinct" | "sum_distinct" => "sum".into(),
+        "astype" => "cast".into(),
+        "substr" => "substring".into(),
+        "mean" => "avg".into(),
+        _ => l,
+    }
+}
+
 /// The row counts a limit or action site asks for: its numbers, else what the call
 /// implies (`show()` fetches 20 rows, one more to tell there are more; `first()` and
 /// `head()` one).
@@ -341,10 +358,29 @@ pub fn kinds_for_family(family: &str) -> &'static [&'static str] {
     }
 }
 
+/// The code-site kinds that can produce this operator: its family's, except for reads
+/// of a cached DataFrame (`InMemoryTableScan`), which are the `cache()`/`persist()` or
+/// `CACHE TABLE` first.
+pub fn kinds_for_operator(family: &str, operator: &str) -> &'static [&'static str] {
+    if operator.starts_with("InMemoryTableScan") || operator.starts_with("InMemoryRelation") {
+        &["cache", "sql-cache", "read", "table", "sql-from", "sql-join"]
+    } else {
+        kinds_for_family(family)
+    }
+}
+
+/// `kind_affinity` for a node's operator (see `kinds_for_operator`).
+pub fn operator_affinity(family: &str, operator: &str, kind: &str) -> f64 {
+    affinity_in(kinds_for_operator(family, operator), kind)
+}
+
 /// Whether a site of `kind` can produce an operator of `family`, and how typical it is:
 /// 1.0 for the primary kind, decreasing for secondary kinds, 0.0 when incompatible.
 pub fn kind_affinity(family: &str, kind: &str) -> f64 {
-    let kinds = kinds_for_family(family);
+    affinity_in(kinds_for_family(family), kind)
+}
+
+fn affinity_in(kinds: &[&str], kind: &str) -> f64 {
     match kinds.iter().position(|k| *k == kind) {
         Some(0) => 1.0,
         Some(i) => (0.85 - 0.1 * i as f64).max(0.4),

@@ -1061,8 +1061,13 @@ fn visit_arg(cx: &mut Ctx<'_>, n: Node, method: &str, direct: bool, sql_like: bo
                     "subscript" => {
                         if let Some(sub) = n.child_by_field_name("subscript")
                             && let Some(v) = eval::eval(cx, sub, scope) {
-                                for t in v.strings() {
-                                    add(&mut s.columns, t.text.clone());
+                                if v.has_refs() {
+                                    // `df[Cols.AMOUNT]` with the name in another module.
+                                    cx.out.pending.push(PendingTerm { site: s.id.clone(), field: TermField::Column, value: v });
+                                } else {
+                                    for t in v.strings() {
+                                        add(&mut s.columns, t.text.clone());
+                                    }
                                 }
                             }
                     }

@@ -397,7 +397,7 @@ struct Context<'a> {
 fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     let mut a = Found { site_id: cand.site.id, detailed: x.detailed, features: Vec::new(), evidence: Vec::new() };
     let c = &mut a;
-    let mut kind = sdk::kind_affinity(x.family, cand.site.kind);
+    let mut kind = sdk::operator_affinity(x.family, x.operator, cand.site.kind);
     let group_keys = x.s.grouping_keys.len();
     if cand.site.kind == "action" && !sdk::action_can_produce(x.family, group_keys, &x.s.aggregate_functions, &cand.site.terms.functions) {
         kind = 0.0;
@@ -434,9 +434,12 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     limit(c, x.limit, &st.literals, &st.functions);
     compare(c, "columns", &x.s.columns, site_cols);
     compare(c, "literals", &x.s.literals, &st.literals);
-    compare(c, "functions", &functions(x.s), &st.functions);
+    let node_funcs: Vec<String> = functions(x.s).iter().map(|f| sdk::canonical_function(f)).collect();
+    let site_funcs: Vec<String> = st.functions.iter().filter(|f| !f.contains(':')).map(|f| sdk::canonical_function(f)).collect();
+    compare(c, "functions", &node_funcs, &site_funcs);
     // Aggregate functions and UDF names are specific enough to be their own signals.
-    compare(c, "aggregates", &x.s.aggregate_functions, &st.functions);
+    let node_aggs: Vec<String> = x.s.aggregate_functions.iter().map(|f| sdk::canonical_function(f)).collect();
+    compare(c, "aggregates", &node_aggs, &site_funcs);
     if !x.s.udfs.is_empty() {
         let names: Vec<&str> = st.functions.iter().chain(&st.columns).chain(&st.literals).copied().collect();
         compare(c, "udfs", &x.s.udfs, &names);

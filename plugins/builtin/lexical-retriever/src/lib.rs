@@ -79,7 +79,7 @@ fn retrieve_one(cfg: &Config, batch: &Batch, i: usize) -> Result<Vec<Proposal>, 
     let kinds: Vec<String> = if widen {
         Vec::new()
     } else {
-        sdk::kinds_for_family(family).iter().map(|k| k.to_string()).collect()
+        sdk::kinds_for_operator(family, text.get(input.operators[i])).iter().map(|k| k.to_string()).collect()
     };
     let limit = if widen { cfg.top_k.saturating_mul(cfg.widen_factor.max(1)) } else { cfg.top_k };
     let semantics = sdk::Semantics::from_terms(sdk::terms(&batch.terms.fields, &batch.terms.values, input.terms[i], text));
