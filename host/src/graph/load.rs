@@ -24,6 +24,9 @@ pub(super) struct RawGraph {
     /// How program resolution weighs candidate programs (`[program]`).
     #[serde(default)]
     pub program: crate::program::Params,
+    /// How a node's final confidence is calibrated (`[calibration]`).
+    #[serde(default)]
+    pub calibration: super::model::Calibration,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,7 @@ pub mod render;
 mod validate;
 
 pub use load::{load_file, parse_graph};
-pub use model::{Branch, Condition, Edge, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant, TERMINALS};
+pub use model::{Branch, Calibration, Condition, Edge, Graph, GraphNode, NodeTarget, PluginChoice, StickyKey, Target, Variant, TERMINALS};
 pub use render::{render, RenderFormat};
 pub use validate::PluginKinds;
 

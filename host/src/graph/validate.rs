@@ -107,6 +107,7 @@ pub(super) fn build(file: &Path, text: &str, raw: RawGraph, plugins: &PluginKind
         edges,
         routes,
         program: raw.program,
+        calibration: raw.calibration,
     })
 }
 

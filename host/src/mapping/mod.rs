@@ -583,10 +583,33 @@ async fn map_owned(
         let n = plan.node(&id).expect("owned node ids come from the plan");
         let mut m = from_outcome(n, outcome, job.thresholds);
         merge(&mut m);
+        calibrate(&mut m, &graph.calibration, job.thresholds);
         checkpoint(Checkpoint::Final { node: &id, mapping: &m });
         results.insert(id, m);
     }
     (results, timing)
+}
+
+/// The graph's calibration applied to a node's answer and its alternatives; the
+/// status follows the calibrated confidence (a located answer stays located).
+fn calibrate(m: &mut Mapping, cal: &crate::graph::Calibration, t: Thresholds) {
+    if *cal == crate::graph::Calibration::default() || m.mapped_code.is_none() && m.alternatives.is_empty() {
+        return;
+    }
+    m.confidence = cal.apply(m.confidence, &m.family);
+    for a in &mut m.alternatives {
+        a.confidence = cal.apply(a.confidence, &m.family);
+    }
+    if m.mapped_code.is_some() {
+        m.status = if m.confidence >= t.high {
+            "confirmed"
+        } else if m.confidence >= t.low {
+            "probable"
+        } else {
+            "uncertain"
+        }
+        .into();
+    }
 }
 
 /// A site's location in the output's form.
