@@ -99,7 +99,117 @@ fn eval_on_the_development_set_holds_its_accuracy_and_calibration() {
     let top3 = v["overall"]["top3"].as_f64().unwrap();
     assert!(top1 >= 0.90, "top-1 {top1}");
     assert!(top3 >= 0.96, "top-3 {top3}");
-    assert!(v["ece"].as_f64().unwrap() <= 0.06, "ECE {}", v["ece"]);
-    assert!(v["by_status"]["confirmed"]["top1"].as_f64().unwrap() >= 0.94, "confirmed means right: {}", v["by_status"]["confirmed"]);
+    // Calibration is fitted mostly on code nobody here wrote (tests/fixtures/public),
+    // where the same evidence is right less often than on this tidy set.
+    assert!(v["ece"].as_f64().unwrap() <= 0.08, "ECE {}", v["ece"]);
+    assert!(v["by_status"]["confirmed"]["top1"].as_f64().unwrap() >= 0.95, "confirmed means right: {}", v["by_status"]["confirmed"]);
     assert_eq!(v["by_family"]["write"]["top1"], 1.0, "writes are found by their target");
+}
+
+/// Our own small repositories, each one way real repositories mislead a mapper
+/// (tests/fixtures/patterns/README.md): the same job per format, a multi-engine
+/// benchmark, SQL in variables and files read at run time, names in constants and
+/// classes, a cached relation read three times, a distinct before a groupBy.
+fn patterns() -> serde_json::Value {
+    let (code, out, err) = planmap(&["eval", "--dataset", "tests/fixtures/patterns", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn the_pattern_repositories_are_mapped_inside_the_program_that_ran() {
+    let v = patterns();
+    let top1 = v["overall"]["top1"].as_f64().unwrap();
+    assert!(v["overall"]["nodes"].as_u64().unwrap() >= 200, "{}", v["overall"]);
+    assert!(top1 >= 0.9, "top-1 {top1}");
+    let outcomes = v["outcomes"].as_array().unwrap();
+    for o in outcomes {
+        let answer = o["answer"].as_str().unwrap_or("");
+        // Never another engine's copy, a reference query nothing runs, or a look-alike
+        // job for another format.
+        for never in ["polars_impl/", "pandas_impl/", "duckdb_impl/", "sql/q1.sql", "jobs/avro/"] {
+            assert!(!answer.contains(never), "{} node {} answered {answer}", o["case"], o["node"]);
+        }
+        let case = o["case"].as_str().unwrap();
+        if let Some(fmt) = ["parquet", "csv", "json", "orc"].iter().find(|f| case.contains(&format!("jobs-{f}-"))) {
+            assert!(answer.is_empty() || answer.starts_with(&format!("jobs/{fmt}/")), "{case} node {} answered {answer}", o["node"]);
+        }
+    }
+    // Ten joins in a row that differ only in their type: each is its own line.
+    let joins: Vec<&serde_json::Value> = outcomes.iter().filter(|o| o["case"].as_str().unwrap().contains("join_types") && o["family"] == "join").collect();
+    assert_eq!(joins.len(), 6);
+    assert!(joins.iter().all(|o| o["top1"] == true), "{joins:?}");
+}
+
+#[test]
+fn a_cached_relation_read_three_times_keeps_sparks_ids() {
+    let (code, out, err) = planmap(&["plan", "show", "tests/fixtures/patterns/plans/cached/jobs-summary/0.txt", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/patterns/plans/cached/jobs-summary/0.txt")).unwrap();
+    let final_plan = text.split("== Initial Plan ==").next().unwrap();
+    for id in regex_ids(final_plan) {
+        assert!(ids.contains(&id.as_str()), "Spark's ({id}) is a node id");
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "a repeated id is one node");
+    assert!(v["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("printed more than once")), "{}", v["warnings"]);
+    // Each InMemoryTableScan reads the one cached relation.
+    let scans = v["nodes"].as_array().unwrap().iter().filter(|n| n["operator"] == "InMemoryTableScan").count();
+    assert_eq!(scans, 3);
+}
+
+fn regex_ids(text: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"\((\d+)\)").unwrap();
+    let mut ids: Vec<String> = text.lines().take_while(|l| !l.trim().is_empty()).flat_map(|l| re.captures_iter(l).map(|c| c[1].to_string()).collect::<Vec<_>>()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn a_distinct_before_a_groupby_keeps_its_own_aggregate() {
+    let (code, out, err) = planmap(&["plan", "show", "tests/fixtures/patterns/plans/cached/jobs-users/0.txt", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let owned_aggs = v["nodes"].as_array().unwrap().iter().filter(|n| n["family"] == "aggregate" && n["ownership"]["kind"] == "owned").count();
+    assert_eq!(owned_aggs, 2, "the distinct's aggregate and the groupBy's are two operations");
+}
+
+#[test]
+fn program_resolution_names_the_program_and_its_rivals() {
+    let (code, out, err) = planmap(&["program", "--plan", "tests/fixtures/patterns/plans/multi_engine/pyspark-q1/0.txt", "--repo", "tests/fixtures/patterns/repos/multi_engine", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let programs = v["programs"].as_array().unwrap();
+    assert_eq!(programs[0]["entry"], "pyspark/q1.py");
+    for p in programs {
+        let files = p["files"].as_array().unwrap();
+        assert!(files.iter().all(|f| !f.as_str().unwrap().contains("polars") && !f.as_str().unwrap().contains("pandas") && !f.as_str().unwrap().contains("duckdb")), "other engines are no program: {p}");
+    }
+    // The reference query nothing reads ranks below the job that ran.
+    let sql = programs.iter().position(|p| p["entry"] == "sql/q1.sql");
+    assert!(sql.is_none_or(|i| i > 0));
+    // A runner reading its query through Path.read_text is one program with that file.
+    let (code, out, err) = planmap(&["program", "--plan", "tests/fixtures/patterns/plans/multi_engine/pyspark-q2/2.txt", "--repo", "tests/fixtures/patterns/repos/multi_engine", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = &v["programs"][0];
+    assert!(first["files"].as_array().unwrap().iter().any(|f| f == "sql/q2.sql") && first["files"].as_array().unwrap().iter().any(|f| f == "pyspark/q2.py"), "{first}");
+}
+
+#[test]
+fn eval_reports_cases_whose_checkout_is_missing_as_skipped() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out, err) = planmap(&["eval", "--dataset", "tests/fixtures/public", "--checkouts", empty.path().to_str().unwrap(), "--only", "claim-analysis-process_data-0", "--only", "imdb-bq-models-main-0", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let skipped: Vec<&str> = v["skipped"].as_array().unwrap().iter().map(|s| s[0].as_str().unwrap()).collect();
+    assert_eq!(skipped, vec!["claim-analysis-process_data-0", "imdb-bq-models-main-0"]);
+    assert!(v["skipped"][0][1].as_str().unwrap().contains("claim-analysis"), "names the checkout: {}", v["skipped"][0][1]);
+    let (_, text, _) = planmap(&["eval", "--dataset", "tests/fixtures/public", "--checkouts", empty.path().to_str().unwrap(), "--only", "claim-analysis-process_data-0"]);
+    assert!(text.contains("skipped 1 case(s)") && text.contains("claim-analysis-process_data-0"), "{text}");
 }

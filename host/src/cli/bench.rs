@@ -42,6 +42,13 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         runs: u32,
     },
+    /// Program resolution on a generated monorepo (pipelines sharing helpers, each job
+    /// in several formats, other engines' copies): index, candidate programs, ranking.
+    Programs {
+        /// Files in the generated repository.
+        #[arg(long, default_value_t = 10_000)]
+        files: usize,
+    },
     /// The service: N concurrent small jobs against one `planmap serve` on a store
     /// (Postgres for the target); throughput and submit/status latency.
     Serve {
@@ -159,6 +166,7 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         BenchCmd::Runtime { iterations } => iterations,
         BenchCmd::Plan { log_mib, seed_log, nodes } => return tokio::task::spawn_blocking(move || super::bench_plan::run(log_mib, seed_log, nodes)).await?,
         BenchCmd::Map { nodes, lines, runs } => return tokio::task::spawn_blocking(move || super::bench_map::run(nodes, lines, runs as usize)).await?,
+        BenchCmd::Programs { files } => return tokio::task::spawn_blocking(move || super::bench_programs::run(files)).await?,
         BenchCmd::Serve { database_url, jobs, workers, plan, repo } => return super::bench_serve::run(super::bench_serve::Args { database_url, jobs, workers, plan, repo }).await,
     };
     let (sources, _) = crate::plugins::discover(None);

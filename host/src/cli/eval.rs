@@ -76,8 +76,8 @@ pub async fn run(a: EvalArgs, common: &Common) -> anyhow::Result<ExitCode> {
         std::fs::write(path, out).map_err(|e| anyhow::anyhow!("cannot write features to {}: {e}", path.display()))?;
     }
     match a.format {
-        Format::Text => print!("{}", crate::eval::text(&report)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => super::emit(&crate::eval::text(&report)),
+        Format::Json => super::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
     }
     Ok(ExitCode::SUCCESS)
 }

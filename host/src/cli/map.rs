@@ -43,7 +43,7 @@ pub struct MapArgs {
     /// Plan nodes mapped at once (in lock-step batches of up to 64).
     #[arg(long, env = "MAX_PARALLEL_NODES", default_value_t = mapping::LOCAL_PARALLEL_NODES)]
     pub parallel: usize,
-    #[arg(long, env = "CONFIDENCE_THRESHOLD_HIGH", default_value_t = 0.8)]
+    #[arg(long, env = "CONFIDENCE_THRESHOLD_HIGH", default_value_t = mapping::CONFIRMED)]
     pub high: f64,
     #[arg(long, env = "CONFIDENCE_THRESHOLD_LOW", default_value_t = 0.5)]
     pub low: f64,
@@ -97,8 +97,7 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
             for w in &plan.warnings {
                 eprintln!("warning: {w}");
             }
-            println!("plan: {} ({} nodes)", plan.source, plan.nodes.len());
-            print!("{}", output::table(&result));
+            super::emit(&format!("plan: {} ({} nodes)\n{}", plan.source, plan.nodes.len(), output::table(&result)));
         }
         Format::Json => {
             // Shadow answers are for experiment records, not results.
@@ -108,9 +107,9 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
                     o.remove("shadows");
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&v)?)
+            super::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))
         }
-        Format::Sarif => println!("{}", serde_json::to_string_pretty(&output::sarif(&result))?),
+        Format::Sarif => super::emit(&format!("{}\n", serde_json::to_string_pretty(&output::sarif(&result))?)),
     }
     Ok(ExitCode::SUCCESS)
 }

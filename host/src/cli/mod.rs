@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_map;
+mod bench_programs;
 pub mod bench_plan;
 mod bench_serve;
 mod eval;
@@ -17,6 +18,17 @@ mod program;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
+use std::io::Write as _;
+
+/// Write a command's report to stdout; a reader that went away (`| head`) ends the
+/// output quietly instead of a panic.
+pub fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("cannot write the output: {e}");
+        }
+}
 use std::path::PathBuf;
 use std::process::ExitCode;
 

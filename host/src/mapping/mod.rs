@@ -25,6 +25,14 @@ pub const LOCAL_PARALLEL_NODES: usize = 2 * crate::pipeline::MAX_BATCH;
 /// Alternatives reported per node (with the best, the candidates the matcher explains).
 pub const MAX_ALTERNATIVES: usize = crate::pipeline::SHOWN - 1;
 
+/// The default lower bound of `confirmed`: confidences are calibrated on code nobody
+/// here wrote (see `graphs/default.toml`'s `[calibration]`), so `confirmed` means at
+/// least a 95 % chance, and is right at least that often on repositories the fit
+/// never saw (tests/fixtures/public/README.md).
+pub const CONFIRMED: f64 = 0.95;
+/// The default lower bound of `probable`.
+pub const PROBABLE: f64 = 0.5;
+
 /// Confidence bands for statuses (`CONFIDENCE_THRESHOLD_HIGH` / `_LOW`).
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
@@ -34,7 +42,7 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { high: 0.8, low: 0.5 }
+        Thresholds { high: CONFIRMED, low: PROBABLE }
     }
 }
 

@@ -30,7 +30,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LLM_PRICES", "model=prompt/completion USD per 1k tokens, comma-separated (known OpenAI models built in)"),
     ("MAX_PARALLEL_NODES", "plan nodes of one job mapped at once, in lock-step batches (default 5)"),
     ("RETRIEVAL_TOP_K", "candidates per retrieval, overriding the graphs' top_k"),
-    ("CONFIDENCE_THRESHOLD_HIGH", "confidence to accept a mapping (default 0.8)"),
+    ("CONFIDENCE_THRESHOLD_HIGH", "calibrated confidence from which a mapping is confirmed (default 0.95)"),
     ("CONFIDENCE_THRESHOLD_LOW", "confidence below which a mapping is uncertain (default 0.5)"),
     ("MAX_JOB_COST_USD", "per-job LLM budget in US dollars (default 1.0)"),
     ("LOG_LEVEL", "log filter (default info)"),
@@ -201,7 +201,7 @@ impl ServiceConfig {
             && !(1..=1000).contains(&k) {
                 p.push(format!("RETRIEVAL_TOP_K: must be between 1 and 1000, got {k}"));
             }
-        let high = s.parse("CONFIDENCE_THRESHOLD_HIGH", 0.8f64, "a number in [0, 1]", p);
+        let high = s.parse("CONFIDENCE_THRESHOLD_HIGH", crate::mapping::CONFIRMED, "a number in [0, 1]", p);
         let low = s.parse("CONFIDENCE_THRESHOLD_LOW", 0.5f64, "a number in [0, 1]", p);
         if !(0.0..=1.0).contains(&low) || !(0.0..=1.0).contains(&high) || low > high {
             p.push(format!("CONFIDENCE_THRESHOLD_LOW ({low}) and CONFIDENCE_THRESHOLD_HIGH ({high}) must satisfy 0 <= low <= high <= 1"));
