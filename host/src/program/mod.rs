@@ -315,9 +315,9 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
         if c.not_entry {
             score[k] -= params.not_entry;
         }
-        for (lang, why) in &needs {
+        for (lang, why, strength) in &needs {
             if !c.files.iter().any(|&f| lang.contains(&programs.files[f].language.as_str())) {
-                score[k] -= params.language;
+                score[k] -= params.language * strength;
                 evidence[k].push(format!("it has no {} code, and the plan's {why}", lang.join("/")));
             }
         }
@@ -438,15 +438,19 @@ pub fn detail(programs: &Programs, plan: &Plan, files: &[String], sites: &[crate
 /// Operators only one kind of program produces: Python UDF evaluation and pandas
 /// functions need Python; typed lambdas (`MapElements`, `DeserializeToObject`) a JVM
 /// language.
-fn languages_needed(plan: &Plan) -> Vec<(&'static [&'static str], String)> {
+fn languages_needed(plan: &Plan) -> Vec<(&'static [&'static str], String, f64)> {
     const PYTHON: &[&str] = &["BatchEvalPython", "ArrowEvalPython", "FlatMapGroupsInPandas", "MapInPandas", "MapInArrow", "PythonMapInArrow", "AggregateInPandas", "FlatMapCoGroupsInPandas", "WindowInPandas", "FlatMapGroupsInArrow", "FlatMapCoGroupsInArrow"];
     const JVM: &[&str] = &["MapElements", "DeserializeToObject", "SerializeFromObject", "MapPartitions", "AppendColumns", "AppendColumnsWithObject", "MapGroups", "CoGroup", "FlatMapGroupsWithState"];
-    let mut out: Vec<(&'static [&'static str], String)> = Vec::new();
+    let mut out: Vec<(&'static [&'static str], String, f64)> = Vec::new();
     if let Some(n) = plan.nodes.iter().find(|n| PYTHON.contains(&n.spark_operator.as_str())) {
-        out.push((&["python", "notebook"], format!("{} runs Python", n.operator)));
+        out.push((&["python", "notebook"], format!("{} runs Python", n.operator), 1.0));
+    } else if let Some(n) = plan.nodes.iter().find(|n| n.operator == "Scan ExistingRDD") {
+        // PySpark's `createDataFrame(rows)` goes through an RDD; the JVM's
+        // `Seq(...).toDF()` is a LocalTableScan. A JVM job can still scan an RDD.
+        out.push((&["python", "notebook"], format!("{} is how PySpark reads local rows", n.operator), 0.5));
     }
     if let Some(n) = plan.nodes.iter().find(|n| JVM.contains(&n.spark_operator.as_str())) {
-        out.push((&["scala", "java"], format!("{} runs a JVM lambda", n.operator)));
+        out.push((&["scala", "java"], format!("{} runs a JVM lambda", n.operator), 1.0));
     }
     out
 }

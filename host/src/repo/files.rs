@@ -219,7 +219,9 @@ pub fn link(raw: Vec<Raw>) -> Vec<FileInfo> {
         }
         // A runner that lists a folder of queries: its literals name the folder or a
         // pattern of the files.
-        let literals: Vec<&String> = r.facts.paths.iter().filter(|p| p.contains(".sql") || p.contains('*') || sql_folders.contains(p.trim_end_matches('/').rsplit('/').next().unwrap_or(""))).collect();
+        // Literals that can name query files: with `.sql`, a glob over a folder
+        // (`queries/*`; a bare `*` is `count("*")`), or a query folder's name.
+        let literals: Vec<&String> = r.facts.paths.iter().filter(|p| p.contains(".sql") || (p.contains('*') && p.contains('/')) || sql_folders.contains(p.trim_end_matches('/').rsplit('/').next().unwrap_or(""))).collect();
         if !sql_files.is_empty() && !literals.is_empty() {
             let mentions_sql = r.facts.paths.iter().any(|p| p.contains(".sql") || p == "sql");
             for &s in &sql_files {
@@ -241,9 +243,11 @@ pub fn link(raw: Vec<Raw>) -> Vec<FileInfo> {
                 continue;
             }
             if let Some(ds) = definers.get(name).or_else(|| definers.get(t.as_str())) {
-                // A name defined in many places (a common view name) says little.
+                // A name defined in many places (a common view name) says little; and a
+                // job that registers a view is an entry of its own, not part of a query
+                // that reads the name (its runner brings both).
                 if ds.len() <= 3 {
-                    uses.extend(ds.iter().copied());
+                    uses.extend(ds.iter().copied().filter(|&d| raw[d].info.language == "sql" || !raw[d].info.entry));
                 }
             }
         }

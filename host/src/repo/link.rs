@@ -32,6 +32,10 @@ impl Names<'_> {
             }
             Value::Dict(entries) => Some(Value::Dict(entries.iter().filter_map(|(k, x)| Some((k.clone(), self.resolve(x, depth + 1)?))).collect())),
             Value::FileText(p) => Some(Value::FileText(Box::new(self.resolve(p, depth + 1)?))),
+            Value::Concat(parts) => {
+                let parts: Vec<Value> = parts.iter().map(|x| self.resolve(x, depth + 1).unwrap_or(Value::List(vec![]))).collect();
+                super::value::join_parts(&parts)
+            }
             Value::Str(_) => Some(v.clone()),
         }
     }

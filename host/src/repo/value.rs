@@ -80,6 +80,9 @@ pub enum Value {
     /// The contents of a file read at run time (`open(p).read()`, `Path(p).read_text()`),
     /// by its path.
     FileText(Box<Value>),
+    /// A concatenation with a part another module defines (`root + CONFIG["path"]`):
+    /// joined once the parts are known.
+    Concat(Vec<Value>),
 }
 
 /// How deep values nest before the rest is dropped (a cycle of re-exports, a huge
@@ -160,9 +163,27 @@ impl Value {
             Value::Any(v) | Value::List(v) => v.iter().any(Value::has_refs),
             Value::Dict(e) => e.iter().any(|(_, v)| v.has_refs()),
             Value::FileText(p) => p.has_refs(),
+            Value::Concat(parts) => parts.iter().any(Value::has_refs),
             Value::Str(_) => false,
         }
     }
+}
+
+/// Join the parts of a `Concat` whose parts are all known; an unknown part stands as
+/// `{…}`, as an unknown f-string interpolation does.
+pub fn join_parts(parts: &[Value]) -> Option<Value> {
+    let mut out: Option<Text> = None;
+    for p in parts {
+        let t = match p {
+            Value::Str(t) => t.clone(),
+            _ => Text::new("{…}".into(), out.as_ref().map(|o| o.file.as_str()).unwrap_or(""), out.as_ref().and_then(|o| o.lines.last().copied()).unwrap_or(1)),
+        };
+        out = Some(match out {
+            None => t,
+            Some(o) => o.concat(&t),
+        });
+    }
+    out.map(Value::Str)
 }
 
 /// One value for several: none, the only one, or `Any` of them (bounded).

@@ -52,6 +52,11 @@ fn eval_depth(cx: &Ctx<'_>, n: Node, scope: &str, depth: usize) -> Option<Value>
                     let (a, b) = (ev(l), ev(r));
                     match (&a, &b) {
                         (None, None) => return None,
+                        // A part another module defines: joined by the linker.
+                        (Some(x), _) | (_, Some(x)) if x.has_refs() => {
+                            let part = |v: Option<Value>, n: Node| v.unwrap_or_else(|| Value::Str(placeholder(cx, n)));
+                            return Some(Value::Concat(vec![part(a, l), part(b, r)]));
+                        }
                         // `COLUMNS + ["x"]`: a longer list.
                         (Some(Value::List(x)), Some(Value::List(y))) => return Some(Value::List(x.iter().chain(y).cloned().collect())),
                         (Some(Value::List(_) | Value::Dict(_)), _) | (_, Some(Value::List(_) | Value::Dict(_))) => return None,

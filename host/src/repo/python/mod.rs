@@ -1166,14 +1166,21 @@ fn column_attribute(cx: &Ctx<'_>, n: Node, s: &mut Site) {
 /// `df.createOrReplaceTempView("orders")`: SQL that reads `orders` reads what produced
 /// `df` (the linker adds the flow).
 fn register_view(cx: &mut Ctx<'_>, call: Node, obj: Node, made: &[(usize, usize)], scope: &str) {
-    let Some(name) = call.child_by_field_name("arguments").and_then(|a| a.named_child(0)).and_then(|a| eval::eval(cx, a, scope)).and_then(|v| v.str().map(|t| t.text.clone())) else { return };
+    // `for name in (...): ….createOrReplaceTempView(name)` registers each of them.
+    let Some(v) = call.child_by_field_name("arguments").and_then(|a| a.named_child(0)).and_then(|a| eval::eval(cx, a, scope)) else { return };
+    let names: Vec<String> = v.strings().into_iter().map(|t| t.text.clone()).collect();
+    if names.is_empty() {
+        return;
+    }
     let producers = if let Some(prev) = made.iter().rev().find(|(nid, _)| is_within(obj, *nid)).map(|(_, i)| *i) {
         vec![cx.out.sites[prev].id.clone()]
     } else {
         chain_root_identifier(obj, cx.src).and_then(|v| cx.producers.get(&format!("{scope}:{v}")).or_else(|| cx.producers.get(&format!("<module>:{v}"))).cloned()).unwrap_or_default()
     };
-    add(&mut cx.out.facts.defines, name.to_ascii_lowercase());
-    cx.out.views.push((name, producers));
+    for name in names {
+        add(&mut cx.out.facts.defines, name.to_ascii_lowercase());
+        cx.out.views.push((name, producers.clone()));
+    }
 }
 
 /// `….sql(query)`: the query's clauses become sites on the lines where it is written
