@@ -86,3 +86,31 @@ fn aqe_log_takes_the_last_final_plan() {
     assert!(p.source.contains("AQE final plan from SQLAdaptiveExecutionUpdate #3"), "{}", p.source);
     assert!(p.nodes.iter().any(|n| n.operator == "AQEShuffleRead" && n.family == Family::Infrastructure));
 }
+
+/// A plan deeper than serde_json's default nesting limit (128 levels, about 60
+/// operators) is read, not skipped: real AQE plans of long pipelines go that deep.
+#[test]
+fn a_plan_hundreds_of_operators_deep_is_read() {
+    const DEPTH: usize = 700;
+    let mut info = serde_json::json!({"nodeName": "Scan parquet", "simpleString": "FileScan parquet [a#1]", "children": [], "metadata": {}});
+    for i in 0..DEPTH {
+        info = serde_json::json!({"nodeName": "Filter", "simpleString": format!("Filter (a#1 > {i})"), "children": [info], "metadata": {}});
+    }
+    let start = serde_json::json!({"Event": "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart", "executionId": 0, "description": "count at deep.py:9", "details": "", "physicalPlanDescription": "", "sparkPlanInfo": info});
+    let mut log = serde_json::json!({"Event": "SparkListenerLogStart", "Spark Version": "4.1.1"}).to_string();
+    log.push('\n');
+    log.push_str(&serde_json_deep(&start));
+    log.push('\n');
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep-eventlog");
+    std::fs::write(&path, log).unwrap();
+    let p = plan::parse(PlanInput::Path(&path), &ParseOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.nodes.len(), DEPTH + 1);
+    assert_eq!(p.execution.as_ref().unwrap().call_site, "deep.py:9");
+}
+
+/// `Value::to_string` recurses too; a big stack keeps the fixture's own writer safe.
+fn serde_json_deep(v: &serde_json::Value) -> String {
+    let v = v.clone();
+    std::thread::Builder::new().stack_size(64 << 20).spawn(move || v.to_string()).unwrap().join().unwrap()
+}

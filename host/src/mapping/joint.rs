@@ -22,6 +22,71 @@ const DEPTH: u32 = 8;
 const LINK_WEIGHT: f64 = 0.5;
 /// Confidences and link fits are floored here before taking logs.
 const FLOOR: f64 = 0.02;
+/// How much less likely a candidate is when the event log's call site says it ran after
+/// the action (module-level code below a module-level action), or when it is a twin
+/// (the same operation on the same names) of one nearer above the action: a script
+/// that runs a query twice produced this plan from the copy just before the action.
+const AFTER_ACTION: f64 = 0.5;
+const FARTHER_TWIN: f64 = 0.5;
+
+/// Where the plan's action ran, from the execution's call site (`collect at
+/// /x/jobs/q3.py:45`), resolved to an indexed file.
+struct Action {
+    file: String,
+    line: u32,
+    /// The action is module-level code (not inside a function), so module-level code
+    /// below it ran after it.
+    module_level: bool,
+}
+
+/// The action's place, when the plan names a call site that is a file of the index.
+fn action_of(plan: &Plan, index: &dyn CodeIndex) -> Option<Action> {
+    let site = plan.execution.as_ref()?.call_site.as_str();
+    let (path, line) = site.rsplit_once(':')?;
+    let line: u32 = line.trim().parse().ok().filter(|&l| l > 0)?;
+    let path = path.replace('\\', "/");
+    let (mut file, mut module_level) = (None::<String>, true);
+    for id in 0..index.len() as u32 {
+        let Some(s) = index.site(id) else { continue };
+        let f = &s.location.file;
+        let tail = path == *f || path.ends_with(&format!("/{f}"));
+        if !tail || file.as_ref().is_some_and(|g| g.len() > f.len()) {
+            continue;
+        }
+        if file.as_deref() != Some(f.as_str()) {
+            file = Some(f.clone());
+            module_level = true;
+        }
+        if s.location.line_start <= line && line <= s.location.line_end.max(s.statement_end) && s.location.symbol != "<module>" {
+            module_level = false;
+        }
+    }
+    Some(Action { file: file?, line, module_level })
+}
+
+/// Each choice's factor from the action's place, with a word when it counts.
+fn action_factors(action: Option<&Action>, own: &[(CodeSite, f64)]) -> Vec<(f64, Option<String>)> {
+    let Some(a) = action else { return vec![(1.0, None); own.len()] };
+    let twin = |x: &CodeSite, y: &CodeSite| x.kind == y.kind && x.columns == y.columns && x.tables == y.tables && x.literals == y.literals && x.functions == y.functions;
+    let before = |s: &CodeSite| s.location.file == a.file && s.location.line_start <= a.line;
+    own.iter()
+        .map(|(s, _)| {
+            if s.location.file != a.file {
+                return (1.0, None);
+            }
+            if a.module_level && s.location.symbol == "<module>" && s.location.line_start > a.line {
+                return (AFTER_ACTION, None);
+            }
+            let nearer = own.iter().any(|(o, _)| o.id != s.id && before(o) && o.location.line_start > s.location.line_start && twin(o, s));
+            if nearer {
+                return (FARTHER_TWIN, None);
+            }
+            let farther = own.iter().any(|(o, _)| o.id != s.id && twin(o, s) && (!before(o) || o.location.line_start < s.location.line_start));
+            let word = farther.then(|| format!("the execution's call site is {}:{}; of the identical operations in the file this is the last before it", a.file, a.line));
+            (1.0, word)
+        })
+        .collect()
+}
 
 /// How well `child` (the site of a node's input) fits `parent` (the node's site),
 /// with a word for explanations.
@@ -89,6 +154,10 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             (id, v)
         })
         .collect();
+    // The event log's call site places the action: what ran after it, or a farther copy
+    // of the same operation, is less likely.
+    let action = action_of(plan, index);
+    let factors: HashMap<&str, Vec<(f64, Option<String>)>> = owned.iter().map(|&id| (id, action_factors(action.as_ref(), &choices[id]))).collect();
     // Upstream sets of every candidate site of a node that has a child.
     let mut upstream: HashMap<u32, (HashSet<u32>, HashSet<u32>)> = HashMap::new();
     for (&p, _) in children.iter() {
@@ -102,7 +171,7 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
     let order = post_order(&owned, &parent_of, &children);
     for &n in &order {
         let own = &choices[n];
-        let mut scores: Vec<f64> = own.iter().map(|(_, p)| p.max(FLOOR).ln()).collect();
+        let mut scores: Vec<f64> = own.iter().zip(&factors[n]).map(|((_, p), (f, _))| (p * f).max(FLOOR).ln()).collect();
         for &c in children.get(n).map(Vec::as_slice).unwrap_or(&[]) {
             let kids = &choices[c];
             if kids.is_empty() || own.is_empty() {
@@ -160,7 +229,11 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
         }
         let first = &mut o.candidates[0];
         let rebuilt = first.explanation().contains("plan neighbours");
+        let placed = factors[n].get(k).and_then(|(_, w)| w.clone());
         if let Some(a) = first.assessed.as_mut() {
+            if let Some(word) = &placed {
+                a.put(Evidence { signal: "call-site".into(), weight: 0.2, detail: word.clone() });
+            }
             if fits.is_empty() {
                 a.evidence.retain(|e| &*e.signal != "lineage");
             } else {
@@ -173,6 +246,12 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             let text = crate::pipeline::merge::explain(first);
             first.assessed_mut().explanation = text;
         }
+        // The call site decided between copies: always said.
+        if let Some(word) = placed
+            && !first.explanation().contains(&word) {
+                let text = format!("{}; {word}", first.explanation());
+                first.assessed_mut().explanation = text;
+            }
     }
 }
 

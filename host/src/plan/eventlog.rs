@@ -139,8 +139,70 @@ pub struct ExecutionPlan {
     pub source: String,
 }
 
-/// Call each SQL execution event of the log, in order.
-fn scan(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, PlanError> {
+/// How deeply an event's JSON may nest. A plan tree is two levels per operator
+/// (object, children), so this admits plans 2000 operators deep; Spark's own UI gives up
+/// long before. serde_json's default (128) would drop any plan deeper than ~60.
+const MAX_EVENT_DEPTH: usize = 4096;
+
+/// Stack for parsing events: deserializing a plan recurses once per level, about
+/// 1 KiB each in a release build, so `MAX_EVENT_DEPTH` levels fit with room to spare.
+/// Only the pages a deep event touches are ever committed.
+const PARSE_STACK_BYTES: usize = 64 << 20;
+
+/// How deeply `line` nests (objects and arrays), ignoring brackets inside strings.
+fn json_depth(line: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in line {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// One event, with no recursion limit but `MAX_EVENT_DEPTH` (checked first). The
+/// flag says whether the line ended early (a truncated log rather than one bad event).
+fn parse_event(line: &[u8]) -> Result<Event, (String, bool)> {
+    let depth = json_depth(line);
+    if depth > MAX_EVENT_DEPTH {
+        return Err((format!("nested {depth} levels deep, more than the {MAX_EVENT_DEPTH} planmap reads"), false));
+    }
+    let mut de = serde_json::Deserializer::from_slice(line);
+    de.disable_recursion_limit();
+    let ev = Event::deserialize(&mut de).and_then(|ev| de.end().map(|_| ev));
+    ev.map_err(|e| (e.to_string(), e.is_eof()))
+}
+
+/// Call each SQL execution event of the log, in order, on a thread whose stack holds
+/// the deepest plan `MAX_EVENT_DEPTH` admits.
+fn scan(source: &LogSource, f: impl FnMut(Event) + Send) -> Result<usize, PlanError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("eventlog-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(s, || scan_here(source, f))
+            .map_err(PlanError::io("event log parser thread"))?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+fn scan_here(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, PlanError> {
     let reader = source.open()?;
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let start = memmem::Finder::new(START);
@@ -161,13 +223,13 @@ fn scan(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, PlanError
         if start.find(head).is_none() && update.find(head).is_none() && app.find(head).is_none() && env.find(head).is_none() {
             continue;
         }
-        match serde_json::from_slice::<Event>(&line) {
+        match parse_event(&line) {
             Ok(ev) if ev.event.ends_with(START) || ev.event.ends_with(UPDATE) || ev.event == APP_START || ev.event == ENVIRONMENT => f(ev),
             Ok(_) => {}
-            Err(e) if lines == 1 || e.is_eof() => {
+            Err((e, eof)) if lines == 1 || eof => {
                 return Err(PlanError::Malformed(format!("{}: line {lines} is not a complete JSON event: {e}", source.describe())));
             }
-            Err(e) => tracing::warn!("{}: skipping unreadable event on line {lines}: {e}", source.describe()),
+            Err((e, _)) => tracing::warn!("{}: skipping unreadable event on line {lines}: {e}", source.describe()),
         }
     }
     if lines == 0 {

@@ -124,6 +124,12 @@ pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
             return 0.0;
         }
     }
+    if s.kind == "sql-select" && n.family == "aggregate" {
+        let funcs: Vec<&str> = s.functions.iter().map(String::as_str).collect();
+        if !sdk::select_can_aggregate(&funcs) {
+            return 0.0;
+        }
+    }
     let mut got = 0.0;
     let mut total = 0.0;
     let mut weigh = |w: f64, v: Option<f64>| {
@@ -159,7 +165,9 @@ pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
     weigh(2.0, coverage(&n.keys, &s.columns));
     weigh(1.0, coverage(&n.functions, &s.functions));
     weigh(1.0, coverage(&n.literals, &s.literals));
-    weigh(0.5, coverage(&n.columns, &s.columns));
+    // A site that names no columns at all (`createDataFrame(rdd)`, `read.csv(path)`)
+    // says nothing about them: not a contradiction.
+    weigh(0.5, if s.columns.is_empty() { None } else { coverage(&n.columns, &s.columns) });
     if let Some(l) = n.limit {
         let (lits, funcs): (Vec<&str>, Vec<&str>) = (s.literals.iter().map(String::as_str).collect(), s.functions.iter().map(String::as_str).collect());
         let has = sdk::site_limits(&lits, &funcs).iter().any(|&v| v == l || v + 1 == l);

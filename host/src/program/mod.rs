@@ -54,11 +54,15 @@ pub struct Params {
     /// Lost by a program in a language that cannot produce the plan's operators
     /// (`BatchEvalPython` needs Python; `MapElements` a JVM lambda).
     pub language: f64,
+    /// Gained, times the share of the plan's column names and aliases the program's
+    /// code names anywhere: of look-alike scripts, the one that names `age2` made the
+    /// plan that outputs it.
+    pub names: f64,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { sharpness: 40.0, rival_margin: 0.03, unread_sql: 0.08, not_entry: 0.02, call_site: 0.25, app_name: 0.1, fallback: 0.7, language: 0.3 }
+        Params { sharpness: 40.0, rival_margin: 0.03, unread_sql: 0.08, not_entry: 0.02, call_site: 0.25, app_name: 0.1, fallback: 0.7, language: 0.3, names: 0.1 }
     }
 }
 
@@ -103,6 +107,31 @@ pub struct Programs {
     candidates: Vec<Candidate>,
     /// Candidates each file belongs to.
     of_file: Vec<Vec<u32>>,
+    /// The files whose code names each column, table or string (lowercase base names).
+    names: HashMap<String, Vec<u32>>,
+}
+
+/// A term worth comparing by name: an identifier of two characters or more, not a
+/// number.
+fn name_like(t: &str) -> bool {
+    t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The column names and aliases a plan shows, once each.
+fn plan_names(plan: &Plan) -> Vec<String> {
+    let mut out: Vec<String> = plan
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            let s = &n.semantics;
+            s.columns.iter().chain(&s.output_columns).chain(&s.aliases).chain(&s.grouping_keys).chain(&s.left_keys).chain(&s.right_keys).chain(&s.window_partition)
+        })
+        .map(|c| planmap_plugin_sdk::base_name(c))
+        .filter(|c| name_like(c))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 impl Programs {
@@ -162,7 +191,27 @@ impl Programs {
                 of_file[f].push(k as u32);
             }
         }
-        Programs { files, file_sites, site_file, sites, by_kind, candidates, of_file }
+        let mut names: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, site) in ctx.sites.iter().enumerate() {
+            let f = site_file[i];
+            if f == u32::MAX {
+                continue;
+            }
+            for t in site.columns.iter().chain(&site.tables).chain(&site.literals) {
+                let b = planmap_plugin_sdk::base_name(t);
+                if name_like(&b) {
+                    let v = names.entry(b).or_default();
+                    if v.last() != Some(&f) {
+                        v.push(f);
+                    }
+                }
+            }
+        }
+        for v in names.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        Programs { files, file_sites, site_file, sites, by_kind, candidates, of_file, names }
     }
 
     pub fn len(&self) -> usize {
@@ -304,10 +353,27 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
         best_file_of_node.push(files_here);
     }
     let norm = total_weight.max(1e-9);
+    // The share of the plan's names each candidate's code names.
+    let wanted = plan_names(plan);
+    let mut named = vec![0u32; ncand];
+    let mut stamp = vec![u32::MAX; ncand];
+    for (w, name) in wanted.iter().enumerate() {
+        for &f in programs.names.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+            for &c in &programs.of_file[f as usize] {
+                if stamp[c as usize] != w as u32 {
+                    stamp[c as usize] = w as u32;
+                    named[c as usize] += 1;
+                }
+            }
+        }
+    }
     let needs = languages_needed(plan);
     let mut evidence: Vec<Vec<String>> = vec![Vec::new(); ncand];
     for (k, c) in programs.candidates.iter().enumerate() {
         score[k] /= norm;
+        if !wanted.is_empty() {
+            score[k] += params.names * named[k] as f64 / wanted.len() as f64;
+        }
         if c.unread_sql {
             score[k] -= params.unread_sql;
             evidence[k].push("a query file nothing in the repository runs".into());

@@ -241,6 +241,22 @@ pub fn action_can_produce(family: &str, grouping_keys: usize, aggregates: &[&str
     }
 }
 
+/// SQL aggregate functions: a SELECT-list item computing one is what an aggregate
+/// node's functions come from.
+pub const AGGREGATE_FUNCTIONS: &[&str] = &[
+    "sum", "count", "avg", "mean", "min", "max", "first", "last", "first_value", "last_value", "collect_list", "collect_set", "array_agg", "stddev",
+    "stddev_pop", "stddev_samp", "variance", "var_pop", "var_samp", "approx_count_distinct", "count_distinct", "percentile", "percentile_approx",
+    "approx_percentile", "median", "mode", "any_value", "bool_and", "bool_or", "every", "some", "count_if", "max_by", "min_by", "string_agg",
+    "listagg", "corr", "covar_pop", "covar_samp", "skewness", "kurtosis", "grouping", "grouping_id", "countdistinct", "sumdistinct",
+];
+
+/// Whether a SQL SELECT-list item can be what produced an aggregate node: only one
+/// that computes an aggregate. A plain column or expression of the list is the GROUP
+/// BY's or the DISTINCT's, and of a query with neither it is no aggregate at all.
+pub fn select_can_aggregate(site_functions: &[&str]) -> bool {
+    site_functions.iter().any(|f| AGGREGATE_FUNCTIONS.contains(&f.to_ascii_lowercase().as_str()))
+}
+
 /// A function name as the plan and the code both can say it: the DataFrame API's
 /// `F.when(...).otherwise(...)` is the plan's `CASE WHEN`, `col.isNull()` its
 /// `isnull(col)`, `col.isin(...)` its `IN`, `countDistinct` its `count(distinct …)`.

@@ -28,7 +28,7 @@ const COLUMN_METHODS: &[&str] = &[
     "unionByName", "toDF", "asc", "desc", "over", "rowsBetween", "withColumns", "withColumnsRenamed", "agg",
 ];
 /// Calls whose string argument is a column (`F.col("x")`), or an output name.
-const COLUMN_CALLS: &[&str] = &["col", "column", "alias", "name", "asc", "desc", "asc_nulls_first", "desc_nulls_last", "countDistinct", "count_distinct", "sum", "avg", "max", "min", "count", "mean", "first", "last", "collect_list", "collect_set", "approx_count_distinct", "stddev", "variance", "lag", "lead", "explode", "upper", "lower", "trim", "to_date", "year", "month", "date_trunc", "sum_distinct", "sumDistinct"];
+const COLUMN_CALLS: &[&str] = &["col", "column", "alias", "name", "asc", "desc", "asc_nulls_first", "desc_nulls_last", "countDistinct", "count_distinct", "sum", "avg", "max", "min", "count", "mean", "first", "last", "collect_list", "collect_set", "approx_count_distinct", "stddev", "variance", "lag", "lead", "explode", "upper", "lower", "trim", "to_date", "year", "month", "date_trunc", "sum_distinct", "sumDistinct", "StructField"];
 /// Join types passed as strings (`how`), which are not columns.
 pub const JOIN_TYPES: &[&str] = &["inner", "cross", "outer", "full", "fullouter", "full_outer", "left", "leftouter", "left_outer", "right", "rightouter", "right_outer", "semi", "leftsemi", "left_semi", "anti", "leftanti", "left_anti"];
 /// Methods whose first string argument names a table or a path.
@@ -1001,8 +1001,45 @@ fn join_hints(cx: &Ctx<'_>, call: Node, obj: Node, scope: &str, s: &mut Site) {
 /// Columns, literals and functions from a call's arguments.
 fn collect_args(cx: &mut Ctx<'_>, call: Node, method: &str, scope: &str, s: &mut Site) {
     let Some(args) = call.child_by_field_name("arguments") else { return };
+    if matches!(method, "createDataFrame" | "createDataset") {
+        return created_frame_args(cx, args, method, scope, s);
+    }
     let sql_like = matches!(method, "filter" | "where" | "selectExpr" | "expr");
     visit_arg(cx, args, method, true, sql_like, scope, s);
+}
+
+/// `spark.createDataFrame(rows, ["name", "age"])` (or `schema=`, a DDL string
+/// `"name string, age int"`, a `StructType` of `StructField`s): the schema names the
+/// columns the plan's scan outputs; the rows are literals.
+fn created_frame_args(cx: &mut Ctx<'_>, args: Node, method: &str, scope: &str, s: &mut Site) {
+    let mut c = args.walk();
+    let kids: Vec<Node> = args.named_children(&mut c).collect();
+    let mut position = 0;
+    for k in kids {
+        let (schema, value) = match k.kind() {
+            "keyword_argument" => (k.child_by_field_name("name").is_some_and(|n| text(n, cx.src) == "schema"), k.child_by_field_name("value")),
+            _ => {
+                position += 1;
+                (position == 2, Some(k))
+            }
+        };
+        let Some(v) = value else { continue };
+        if !schema {
+            visit_arg(cx, v, method, true, false, scope, s);
+            continue;
+        }
+        match eval::eval(cx, v, scope).and_then(|x| x.str().map(|t| t.text.clone())) {
+            // A DDL schema: each field's name is its first word.
+            Some(ddl) if ddl.contains(' ') || ddl.contains(':') => {
+                for field in ddl.split(',') {
+                    if let Some(name) = field.split(|ch: char| ch.is_whitespace() || ch == ':').find(|w| !w.is_empty()) {
+                        add(&mut s.columns, name.trim_matches('`').to_string());
+                    }
+                }
+            }
+            _ => visit_arg(cx, v, "toDF", true, false, scope, s),
+        }
+    }
 }
 
 /// Record one string an argument names, by where it appears.

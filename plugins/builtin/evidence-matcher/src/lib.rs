@@ -402,6 +402,9 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     if cand.site.kind == "action" && !sdk::action_can_produce(x.family, group_keys, &x.s.aggregate_functions, &cand.site.terms.functions) {
         kind = 0.0;
     }
+    if cand.site.kind == "sql-select" && x.family == "aggregate" && !sdk::select_can_aggregate(&cand.site.terms.functions) {
+        kind = 0.0;
+    }
     push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, || {
         if kind > 0.0 {
             format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
