@@ -287,3 +287,27 @@ fn the_index_searches_sites_by_semantics() {
     assert_eq!(idx.site(number(join)).map(|s| s.location.line_start), Some(6), "numbers lead back to the site");
     assert!(idx.source(number(join)).is_some_and(|s| s.snippet.contains("join")), "and to its source text");
 }
+
+/// `createDataFrame`'s schema (a list, a DDL string or `StructField`s) names the
+/// columns the plan's scan outputs; its rows stay literals. JVM files list the types
+/// they declare, which a plan's typed lambdas and encoders name.
+#[test]
+fn created_frames_name_their_columns_and_jvm_files_their_types() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("make.py"),
+        "from pyspark.sql.types import StructType, StructField, StringType\n\
+         a = spark.createDataFrame([('alex', 20)], ['name', 'age'])\n\
+         b = spark.createDataFrame(rows, schema='city string, pop int')\n\
+         c = spark.createDataFrame(rows, StructType([StructField('zone', StringType(), True)]))\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("Job.java"), "package x.y;\nimport org.apache.spark.sql.SparkSession;\npublic class Job { static class Usage {} }\n").unwrap();
+    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    assert_eq!(site(&ctx, "make.py", 2, "read").columns, strs(&["name", "age"]));
+    assert!(site(&ctx, "make.py", 2, "read").literals.contains(&"alex".to_string()));
+    assert_eq!(site(&ctx, "make.py", 3, "read").columns, strs(&["city", "pop"]));
+    assert_eq!(site(&ctx, "make.py", 4, "read").columns, strs(&["zone"]));
+    let job = ctx.files.iter().find(|f| f.path == "Job.java").unwrap();
+    assert_eq!(job.classes, strs(&["Job", "Usage"]));
+}

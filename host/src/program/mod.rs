@@ -58,11 +58,14 @@ pub struct Params {
     /// code names anywhere: of look-alike scripts, the one that names `age2` made the
     /// plan that outputs it.
     pub names: f64,
+    /// Gained by a program declaring a JVM class the plan names (a typed lambda's
+    /// `chapter6.Example6_3$$Lambda$…`, a bean encoder's `class chapter6.Usage`).
+    pub jvm_class: f64,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { sharpness: 40.0, rival_margin: 0.03, unread_sql: 0.08, not_entry: 0.02, call_site: 0.25, app_name: 0.1, fallback: 0.7, language: 0.3, names: 0.1 }
+        Params { sharpness: 40.0, rival_margin: 0.03, unread_sql: 0.08, not_entry: 0.02, call_site: 0.25, app_name: 0.1, fallback: 0.7, language: 0.3, names: 0.1, jvm_class: 0.3 }
     }
 }
 
@@ -115,6 +118,27 @@ pub struct Programs {
 /// number.
 fn name_like(t: &str) -> bool {
     t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Packages of the JVM and of Spark itself, whose classes no user program declares.
+const PLATFORM_PACKAGES: &[&str] = &["java.", "javax.", "jdk.", "sun.", "scala.", "org.apache.", "com.databricks.", "io.delta.", "com.fasterxml.", "org.json4s."];
+
+/// The user classes a plan names (`main.java.chapter6.Example6_3$$Lambda$3019/0x…`,
+/// `newInstance(class x.y.Usage)`, `obj#5: x.y.Usage`): simple names, once each.
+fn plan_classes(plan: &Plan) -> Vec<String> {
+    static QUALIFIED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"\b((?:[a-z_][A-Za-z0-9_]*\.)+)([A-Z][A-Za-z0-9_]*)(?:\$[A-Za-z0-9_$]*)?").expect("a valid pattern"));
+    let mut out: Vec<String> = Vec::new();
+    for n in &plan.nodes {
+        for c in QUALIFIED.captures_iter(&n.fragment) {
+            let (pkg, name) = (&c[1], &c[2]);
+            if !PLATFORM_PACKAGES.iter().any(|p| pkg.starts_with(p)) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The column names and aliases a plan shows, once each.
@@ -367,6 +391,7 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
             }
         }
     }
+    let classes = plan_classes(plan);
     let needs = languages_needed(plan);
     let mut evidence: Vec<Vec<String>> = vec![Vec::new(); ncand];
     for (k, c) in programs.candidates.iter().enumerate() {
@@ -394,6 +419,10 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
                 evidence[k].push(format!("the event log's call site `{site}` is in this program"));
                 break;
             }
+        }
+        if let Some(class) = classes.iter().find(|k| holds(&|f: &FileInfo| f.classes.iter().any(|d| d == *k))) {
+            score[k] += params.jvm_class;
+            evidence[k].push(format!("it declares `{class}`, a class the plan names"));
         }
         if let Some(app) = &hints.app_name
             && holds(&|f: &FileInfo| f.app_names.iter().any(|a| a == app)) {
@@ -543,6 +572,13 @@ fn call_site_names(site: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_names_the_user_classes_of_its_lambdas_and_encoders() {
+        let text = "== Physical Plan ==\n* SerializeFromObject (3)\n+- MapElements (2)\n   +- * Scan ExistingRDD (1)\n\n\n(1) Scan ExistingRDD\nOutput [1]: [uid#3]\nArguments: [uid#3], MapPartitionsRDD[4] at createDataFrame at Job.java:20, ExistingRDD, UnknownPartitioning(0)\n\n(2) MapElements\nArguments: main.java.jobs.Example6_3$$Lambda$3019/0x00007f@39aaa7db, obj#58: java.lang.Double\n\n(3) SerializeFromObject\nArguments: newInstance(class main.java.jobs.Usage), scala.Tuple2\n";
+        let plan = crate::plan::parse(crate::plan::PlanInput::Bytes(text.as_bytes().into()), &Default::default()).unwrap();
+        assert_eq!(plan_classes(&plan), vec!["Example6_3".to_string(), "Usage".to_string()]);
+    }
 
     #[test]
     fn call_sites_name_files_by_their_tail() {

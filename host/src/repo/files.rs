@@ -23,6 +23,9 @@ pub struct FileInfo {
     /// Application names and job descriptions it sets.
     pub app_names: Vec<String>,
     pub descriptions: Vec<String>,
+    /// JVM types it declares (simple names), which a plan's lambdas and encoders name.
+    #[serde(default)]
+    pub classes: Vec<String>,
 }
 
 /// What the extractors found about a file before linking (unresolved).

@@ -204,6 +204,7 @@ pub fn build_with_progress(root: &Path, targets: &[String], commit: &str, progre
         raw.info.engine = raw.facts.engine.clone();
         raw.info.app_names = raw.facts.app_names.clone();
         raw.info.descriptions = raw.facts.descriptions.clone();
+        raw.info.classes = raw.facts.classes.clone();
         if let Engine::Other(engine) = &raw.info.engine {
             // Another engine's code cannot have produced a Spark plan: no sites.
             *ctx.stats.skipped.entry(format!("not Spark code ({engine})")).or_default() += 1;

@@ -44,7 +44,26 @@ pub fn extract(src: &str, file: &str, scala: bool) -> Extracted {
     facts.lists_folders = ["listFiles(", "Files.list(", "Files.walk(", "getListing", ".listStatus("].iter().any(|m| src.contains(m));
     facts.paths.sort();
     facts.paths.dedup();
+    declared_types(tree.root_node(), src, &mut facts.classes);
+    facts.classes.sort();
+    facts.classes.dedup();
     Extracted { sites: out, errors: tree.root_node().has_error(), facts }
+}
+
+/// Node kinds that declare a type, in the Java and Scala grammars.
+const TYPE_DECLARATIONS: &[&str] = &["class_declaration", "interface_declaration", "enum_declaration", "record_declaration", "class_definition", "object_definition", "trait_definition"];
+
+/// The simple names of every type the file declares (nested ones too), iteratively.
+fn declared_types(root: Node, src: &str, out: &mut Vec<String>) {
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if TYPE_DECLARATIONS.contains(&n.kind())
+            && let Some(name) = n.child_by_field_name("name") {
+                out.push(text(name, src).to_string());
+            }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
 }
 
 /// The value of a string expression: a literal (`"…"`, `"""…"""`, `s"…$x…"` with

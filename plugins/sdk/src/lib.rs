@@ -621,6 +621,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_select_item_computing_an_aggregate_produces_one() {
+        assert!(select_can_aggregate(&["sum"]));
+        assert!(select_can_aggregate(&["COUNT", "coalesce"]));
+        assert!(!select_can_aggregate(&[]));
+        assert!(!select_can_aggregate(&["upper", "row_number"]));
+    }
+
+    #[test]
     fn normalize_strips_expr_ids_and_quotes() {
         assert_eq!(normalize("customer_id#12L"), "customer_id");
         assert_eq!(normalize("`Amount`"), "amount");

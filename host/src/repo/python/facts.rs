@@ -52,6 +52,8 @@ pub struct FileFacts {
     pub defines: Vec<String>,
     /// Tables and views its queries and readers name (filled in from its sites).
     pub tables: Vec<String>,
+    /// JVM classes, objects, traits and records it declares (simple names).
+    pub classes: Vec<String>,
 }
 
 /// Top-level modules of other DataFrame engines. pandas counts only when nothing in the
