@@ -113,6 +113,9 @@ pub fn run(nodes: usize, lines: usize, runs: usize) -> anyhow::Result<ExitCode> 
         let best = *times.iter().min().expect("runs >= 1");
         let mapped = r.mappings.iter().filter(|m| m.mapped_code.is_some()).count();
         println!("map: best {:.0} ms, median {:.0} ms over {runs} runs ({:.2} ms per node); {mapped} nodes located", best.as_secs_f64() * 1e3, median(times).as_secs_f64() * 1e3, best.as_secs_f64() * 1e3 / plan.nodes.len() as f64);
+        if let Some(res) = &r.program {
+            println!("program resolution (in the run): {:.1} ms over {} candidates; {} rival program(s) mapped beside the chosen one", res.ms, res.candidates, res.rivals);
+        }
         shares.sort_by(f64::total_cmp);
         println!("boundary share over {runs} runs: median {:.1} %, lowest {:.1} %, highest {:.1} %", 100.0 * shares[shares.len() / 2], 100.0 * shares[0], 100.0 * shares[shares.len() - 1]);
         let tm = &r.timing;

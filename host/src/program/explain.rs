@@ -17,7 +17,7 @@ pub struct NodeFacts {
     /// query best, a column-pruning Project hardly at all.
     pub weight: f64,
     /// Tables and paths as the plan prints them.
-    sources: Vec<String>,
+    sources: Vec<Source>,
     format: Option<String>,
     join: Option<&'static str>,
     /// The join strategy Spark chose (broadcast, merge, hash, nl).
@@ -35,12 +35,36 @@ pub struct NodeFacts {
 pub struct SiteFacts {
     pub kind: String,
     /// Tables and paths as the code names them (placeholders kept).
-    sources: Vec<String>,
+    sources: Vec<Source>,
     format: Option<String>,
     join: Option<&'static str>,
     columns: Vec<String>,
     functions: Vec<String>,
     literals: Vec<String>,
+}
+
+/// A table or path, with what `sdk::source_match` derives from it computed once (a
+/// repository's sites are compared with every node of every plan).
+#[derive(Debug)]
+struct Source {
+    raw: String,
+    is_path: bool,
+    name: Option<String>,
+}
+
+impl Source {
+    fn of(raw: &str) -> Source {
+        Source { raw: raw.to_string(), is_path: raw.contains('/') || raw.contains("://"), name: sdk::source_name(raw) }
+    }
+
+    /// `sdk::source_match(plan, code)` on the prepared forms.
+    fn matches(plan: &Source, code: &Source) -> Option<usize> {
+        if plan.is_path && code.is_path {
+            return sdk::path_match(&plan.raw, &code.raw);
+        }
+        let c = code.name.as_ref()?;
+        Some(usize::from(plan.name.as_ref() == Some(c)))
+    }
 }
 
 fn norm(v: &[String]) -> Vec<String> {
@@ -53,10 +77,20 @@ fn telling(v: &[String]) -> Vec<String> {
 }
 
 impl NodeFacts {
+    /// Everything compatibility depends on, as one string: nodes with equal keys are
+    /// compared with the sites once (a plan repeats its shapes: one per input, per
+    /// union branch, per AQE re-plan).
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}",
+            self.family, self.operator, self.sources, self.format, self.join, self.strategy, self.keys, self.functions, self.literals, self.columns, self.limit, self.grouping_keys, self.aggregates
+        )
+    }
+
     pub fn of(n: &PlanNode) -> NodeFacts {
         let s = &n.semantics;
         let family = n.family.name();
-        let sources: Vec<String> = sdk::dedup(s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).cloned());
+        let sources: Vec<Source> = sdk::dedup(s.tables.iter().chain(&s.paths).chain(s.write_target.iter()).cloned()).iter().map(|x| Source::of(x)).collect();
         let keys = norm(&[s.left_keys.clone(), s.right_keys.clone(), s.grouping_keys.clone(), s.window_partition.clone()].concat());
         let functions = norm(&[s.aggregate_functions.clone(), s.window_functions.clone(), s.udfs.clone()].concat());
         let weight = match n.family {
@@ -88,7 +122,7 @@ impl NodeFacts {
 impl SiteFacts {
     pub fn of(s: &Site) -> SiteFacts {
         // `DATA + "/orders"`: a path among the literals names the source too.
-        let sources = sdk::dedup(s.tables.iter().chain(s.literals.iter().filter(|l| l.starts_with('/') || l.contains("://"))).cloned());
+        let sources = sdk::dedup(s.tables.iter().chain(s.literals.iter().filter(|l| l.starts_with('/') || l.contains("://"))).cloned()).iter().map(|x| Source::of(x)).collect();
         let functions: Vec<&str> = s.functions.iter().map(String::as_str).collect();
         SiteFacts {
             kind: s.kind.clone(),
@@ -113,7 +147,12 @@ fn coverage(wanted: &[String], have: &[String]) -> Option<f64> {
 /// and the rest by its facts (a contradiction weighs as a miss). 0 when the site's kind
 /// cannot produce the node.
 pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
-    let kind = sdk::operator_affinity(n.family, &n.operator, &s.kind);
+    compat_with(n, s, sdk::operator_affinity(n.family, &n.operator, &s.kind))
+}
+
+/// `compat` with the kind's affinity already known (it depends on the site's kind
+/// only, so a caller walking the sites of one kind computes it once).
+pub fn compat_with(n: &NodeFacts, s: &SiteFacts, kind: f64) -> f64 {
     if kind == 0.0 {
         return 0.0;
     }
@@ -142,7 +181,7 @@ pub fn compat(n: &NodeFacts, s: &SiteFacts) -> f64 {
     if !n.sources.is_empty() && source_kind {
         // A confirmed path counts more the more of it the code names (the copy that
         // names the bucket and folder beats one that only shares the last name).
-        let fit = s.sources.iter().flat_map(|c| n.sources.iter().filter_map(move |p| sdk::source_match(p, c))).max();
+        let fit = s.sources.iter().flat_map(|c| n.sources.iter().filter_map(move |p| Source::matches(p, c))).max();
         let v = match fit {
             Some(0) => 0.0,
             Some(k) => 0.7 + 0.3 * (k.min(4) as f64 / 4.0),

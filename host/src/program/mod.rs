@@ -337,38 +337,53 @@ pub fn resolve(programs: &Programs, plan: &Plan, hints: &Hints, params: &Params)
     let mut per_cand = vec![0.0f64; ncand];
     let mut cand_touched: Vec<usize> = Vec::new();
     let mut best_file_of_node: Vec<Vec<(u32, f64)>> = Vec::with_capacity(nodes.len());
+    let mut seen: HashMap<String, Vec<(u32, f64)>> = HashMap::new();
     for n in &nodes {
         total_weight += n.weight;
-        for kind in planmap_plugin_sdk::kinds_for_operator(n.family, &n.operator) {
-            for &s in programs.by_kind.get(*kind).map(Vec::as_slice).unwrap_or(&[]) {
-                let f = programs.site_file[s as usize] as usize;
-                if f == u32::MAX as usize {
-                    continue;
-                }
-                let v = explain::compat(n, &programs.sites[s as usize]);
-                if v > per_file[f] {
-                    if per_file[f] == 0.0 {
-                        touched.push(f);
+        let key = n.key();
+        let files_here = match seen.get(&key) {
+            Some(v) => v.clone(),
+            None => {
+                for kind in planmap_plugin_sdk::kinds_for_operator(n.family, &n.operator) {
+                    let affinity = planmap_plugin_sdk::operator_affinity(n.family, &n.operator, kind);
+                    if affinity == 0.0 {
+                        continue;
                     }
-                    per_file[f] = v;
+                    for &s in programs.by_kind.get(*kind).map(Vec::as_slice).unwrap_or(&[]) {
+                        let f = programs.site_file[s as usize] as usize;
+                        if f == u32::MAX as usize {
+                            continue;
+                        }
+                        let v = explain::compat_with(n, &programs.sites[s as usize], affinity);
+                        if v > per_file[f] {
+                            if per_file[f] == 0.0 {
+                                touched.push(f);
+                            }
+                            per_file[f] = v;
+                        }
+                    }
                 }
+                let mut v: Vec<(u32, f64)> = touched.iter().map(|&f| (f as u32, per_file[f])).collect();
+                v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                for &f in &touched {
+                    per_file[f] = 0.0;
+                }
+                touched.clear();
+                seen.insert(key, v.clone());
+                v
             }
-        }
-        let mut files_here: Vec<(u32, f64)> = touched.iter().map(|&f| (f as u32, per_file[f])).collect();
-        files_here.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for &f in &touched {
-            for &c in &programs.of_file[f] {
+        };
+        for &(f, v) in &files_here {
+            for &c in &programs.of_file[f as usize] {
                 let c = c as usize;
-                if per_file[f] > per_cand[c] {
+                if v > per_cand[c] {
                     if per_cand[c] == 0.0 {
                         cand_touched.push(c);
                     }
-                    per_cand[c] = per_file[f];
+                    per_cand[c] = v;
                 }
             }
-            per_file[f] = 0.0;
         }
-        touched.clear();
         for &c in &cand_touched {
             score[c] += n.weight * per_cand[c];
             per_cand[c] = 0.0;
