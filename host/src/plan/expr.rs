@@ -78,8 +78,15 @@ pub fn literals(s: &str) -> Vec<String> {
 
 /// `expr AS alias` aliases.
 pub fn aliases(s: &str) -> Vec<String> {
-    static ALIAS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bAS\s+`?([A-Za-z_][A-Za-z0-9_]*)`?(?:#\d+L?)?").unwrap());
-    dedup(ALIAS.captures_iter(s).map(|c| c[1].to_string()))
+    static ALIAS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bAS\s+`?([A-Za-z_][A-Za-z0-9_]*)`?(#\d+L?)?").unwrap());
+    dedup(
+        ALIAS
+            .captures_iter(s)
+            // `cast(x AS int)`, `cast(y AS decimal(10,2))`: a type, not a name. An alias
+            // carries an expression id, or at least is not closed or called at once.
+            .filter(|c| c.get(2).is_some() || !matches!(s[c.get(0).map_or(0, |m| m.end())..].trim_start().chars().next(), Some(')' | '(')))
+            .map(|c| c[1].to_string()),
+    )
 }
 
 /// Whether Spark cut this text (`... 5 more fields`).
@@ -203,6 +210,8 @@ mod tests {
         assert_eq!(literals(c), vec!["11"]);
         assert_eq!(strip_ids("sum(amount#12L) AS total#40"), "sum(amount) AS total");
         assert_eq!(aliases("pythonUDF0#13 AS doubled#5"), vec!["doubled"]);
+        assert_eq!(aliases("cast((pmod(x#3L, 5) + 1) as int) AS quantity#41, cast(p#2 as decimal(10,2)) AS price#42"), vec!["quantity", "price"]);
+        assert_eq!(aliases("count(1) AS n"), vec!["n"]);
         assert_eq!(functions("upper(name#1) AS u#2, date_add(d#3, 7)"), vec!["upper", "date_add"]);
         assert_eq!(aggregate_functions("[partial_sum(x#1), partial_count(1)]"), vec!["sum", "count"]);
         assert_eq!(literals("(status#4 = 'shipped') AND (qty#5 > 2.5)"), vec!["shipped", "2.5"]);

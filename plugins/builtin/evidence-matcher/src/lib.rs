@@ -430,6 +430,7 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     if !x.sources.is_empty() && matches!(x.family, "scan" | "write") {
         return a;
     }
+    defines(c, cand, x);
     let node_keys = keys(x.s);
     let st = &cand.site.terms;
     compare(c, "keys", &node_keys, site_cols);
@@ -461,6 +462,21 @@ fn format(c: &mut Found, cand: &Candidate, x: &Context) {
     let same = sdk::same_format(plan, code);
     push(c, "format", f64::from(u8::from(same)), if same { 0.5 } else { -1.0 }, || {
         if same { format!("reads or writes {code}, as the plan's {plan}") } else { format!("the code names {code}, the plan {plan}") }
+    });
+}
+
+/// The column a `withColumn("x", …)` adds against the names the Project node defines
+/// (`… AS x#41`): in a chain of a dozen `withColumn`s over the same inputs, the one
+/// that names the node's new column is the one that made it.
+fn defines(c: &mut Found, cand: &Candidate, x: &Context) {
+    if x.family != "project" || cand.site.kind != "with-column" || x.s.aliases.is_empty() {
+        return;
+    }
+    let Some(target) = cand.site.terms.columns.first() else { return };
+    let target = sdk::base_name(target);
+    let same = x.s.aliases.iter().any(|a| sdk::base_name(a) == target);
+    push(c, "defines", f64::from(u8::from(same)), if same { 1.0 } else { -0.5 }, || {
+        if same { format!("adds the column `{target}` the plan's Project defines") } else { format!("adds `{target}`, a column this Project does not define") }
     });
 }
 
