@@ -6,6 +6,7 @@
 
 use super::site::{add, bounded, Site};
 use super::value::Text;
+use std::collections::HashMap;
 
 /// One clause of a query, lines relative to the start of the SQL text (0-based).
 #[derive(Debug, Clone, Default)]
@@ -167,8 +168,11 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
     // keyword of the same depth, or when its depth closes.
     let mut open: Vec<(&'static str, usize, i32)> = Vec::new();
     let mut depth: i32 = 0;
+    // The aggregate functions of the last select list closed at each depth: the GROUP BY
+    // that follows at that depth computes them (the query's aggregate is its GROUP BY).
+    let mut aggregates: HashMap<i32, Vec<String>> = HashMap::new();
     // Close every open clause at `depth` or deeper, its last token being `last`.
-    let close_from = |out: &mut Vec<Clause>, open: &mut Vec<(&'static str, usize, i32)>, depth: i32, last: usize| {
+    let close_from = |out: &mut Vec<Clause>, open: &mut Vec<(&'static str, usize, i32)>, aggregates: &mut HashMap<i32, Vec<String>>, depth: i32, last: usize| {
         while let Some(&(kind, first, d)) = open.last() {
             if d < depth {
                 break;
@@ -178,11 +182,21 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
                 if kind == "sql-select" {
                     // A select list over many lines is one site per line of items, so a
                     // Project maps to the expressions it computes, not to the whole list.
+                    let mut aggs = Vec::new();
                     for items in select_lines(&toks[first..=last]) {
-                        out.push(build(kind, items, sql));
+                        let c = build(kind, items, sql);
+                        aggs.extend(c.functions.iter().filter(|f| planmap_plugin_sdk::AGGREGATE_FUNCTIONS.contains(&f.to_ascii_lowercase().as_str())).cloned());
+                        out.push(c);
                     }
+                    aggregates.insert(d, aggs);
                 } else {
-                    out.push(build(kind, &toks[first..=last], sql));
+                    let mut c = build(kind, &toks[first..=last], sql);
+                    if kind == "sql-group-by" {
+                        for f in aggregates.get(&d).into_iter().flatten() {
+                            add(&mut c.functions, f.clone());
+                        }
+                    }
+                    out.push(c);
                 }
             }
         }
@@ -192,13 +206,13 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
         match toks[i].tok {
             Tok::Punct('(') => depth += 1,
             Tok::Punct(')') => {
-                close_from(&mut out, &mut open, depth, i.saturating_sub(1));
+                close_from(&mut out, &mut open, &mut aggregates, depth, i.saturating_sub(1));
                 depth -= 1;
             }
             _ => {}
         }
         if let Some((kind, width)) = clause_start(&toks, i) {
-            close_from(&mut out, &mut open, depth, i.saturating_sub(1));
+            close_from(&mut out, &mut open, &mut aggregates, depth, i.saturating_sub(1));
             open.push((kind, i, depth));
             if kind == "sql-select" && toks.get(i + 1).and_then(word).as_deref() == Some("distinct") {
                 out.push(build("sql-distinct", &toks[i..i + 2], sql));
@@ -215,7 +229,7 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
         }
         i += 1;
     }
-    close_from(&mut out, &mut open, i32::MIN, toks.len().saturating_sub(1));
+    close_from(&mut out, &mut open, &mut aggregates, i32::MIN, toks.len().saturating_sub(1));
     // Hints steer the whole query: every clause carries them.
     let hints: Vec<String> = toks.iter().filter_map(|t| if let Tok::Hint(h) = &t.tok { Some(format!("hint:{h}")) } else { None }).collect();
     for c in &mut out {
@@ -393,6 +407,13 @@ mod tests {
         let cs = clauses(sql);
         let kinds: Vec<&str> = cs.iter().map(|c| c.kind).collect();
         assert_eq!(kinds, vec!["sql-select", "sql-from", "sql-join", "sql-where", "sql-group-by", "sql-order-by", "sql-limit"]);
+        // The GROUP BY computes the select list's aggregates; a subquery's stay its own.
+        assert!(cs[4].functions.contains(&"sum".to_string()), "{:?}", cs[4].functions);
+        let nested = clauses("SELECT k, max(n) FROM (SELECT k, count(*) AS n FROM t GROUP BY k) GROUP BY k");
+        let groups: Vec<&Vec<String>> = nested.iter().filter(|c| c.kind == "sql-group-by").map(|c| &c.functions).collect();
+        assert_eq!(groups.len(), 2);
+        assert!(groups.iter().any(|f| f.contains(&"count".to_string()) && !f.contains(&"max".to_string())), "{groups:?}");
+        assert!(groups.iter().any(|f| f.contains(&"max".to_string()) && !f.contains(&"count".to_string())), "{groups:?}");
         let from = &cs[1];
         assert_eq!(from.tables, vec!["sales.orders"]);
         assert_eq!((from.line_start, from.line_end), (1, 1));
