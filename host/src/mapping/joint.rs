@@ -284,3 +284,33 @@ fn post_order<'a>(owned: &[&'a str], parent_of: &HashMap<&'a str, &'a str>, chil
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planmap_runtime::model::Location;
+
+    fn site(id: u32, line: u32, symbol: &str, table: &str) -> (CodeSite, f64) {
+        let location = Location { file: "jobs/bench.py".into(), symbol: symbol.into(), line_start: line, line_end: line };
+        (CodeSite { id, location, statement_start: line, statement_end: line, kind: "sql-from".into(), columns: vec![], tables: vec![table.into()], literals: vec![], functions: vec![] }, 0.6)
+    }
+
+    #[test]
+    fn the_call_site_prefers_the_last_copy_before_the_action() {
+        let action = Action { file: "jobs/bench.py".into(), line: 80, module_level: true };
+        // The same query run at 65 and at 79, another query at 70, the first copy's
+        // rerun after the action at 95.
+        let own = vec![site(1, 65, "<module>", "x"), site(2, 79, "<module>", "x"), site(3, 70, "<module>", "y"), site(4, 95, "<module>", "x")];
+        let f = action_factors(Some(&action), &own);
+        assert_eq!(f[0].0, FARTHER_TWIN, "an earlier copy of the same operation");
+        assert_eq!(f[1].0, 1.0);
+        assert!(f[1].1.as_deref().is_some_and(|w| w.contains("jobs/bench.py:80")), "{:?}", f[1].1);
+        assert_eq!((f[2].0, f[2].1.is_some()), (1.0, false), "no copy: no word");
+        assert_eq!(f[3].0, AFTER_ACTION, "module-level code below a module-level action ran after it");
+        // Inside a function, code below the action's line may well have run first.
+        let in_function = Action { module_level: false, ..action };
+        assert_eq!(action_factors(Some(&in_function), &own)[3].0, 1.0);
+        // Without a call site nothing changes.
+        assert!(action_factors(None, &own).iter().all(|(x, w)| *x == 1.0 && w.is_none()));
+    }
+}

@@ -263,9 +263,20 @@ fn status(confidence: f64, terminal: Terminal, t: Thresholds) -> &'static str {
     match terminal {
         Terminal::Failed => "unmapped",
         _ if confidence < UNCERTAIN_FLOOR => "unmapped",
-        _ if confidence >= t.high => "confirmed",
-        _ if confidence >= t.low => "probable",
-        _ => "uncertain",
+        _ => located_status(confidence, t),
+    }
+}
+
+/// The status of an answer that has a place, by its confidence: a located answer is at
+/// worst uncertain, never gone (calibration and rival programs lower confidences after
+/// the floor was applied).
+pub(crate) fn located_status(confidence: f64, t: Thresholds) -> &'static str {
+    if confidence >= t.high {
+        "confirmed"
+    } else if confidence >= t.low {
+        "probable"
+    } else {
+        "uncertain"
     }
 }
 
@@ -609,14 +620,7 @@ fn calibrate(m: &mut Mapping, cal: &crate::graph::Calibration, t: Thresholds) {
         a.confidence = cal.apply(a.confidence, &m.family);
     }
     if m.mapped_code.is_some() {
-        m.status = if m.confidence >= t.high {
-            "confirmed"
-        } else if m.confidence >= t.low {
-            "probable"
-        } else {
-            "uncertain"
-        }
-        .into();
+        m.status = located_status(m.confidence, t).into();
     }
 }
 

@@ -57,13 +57,6 @@ pub fn merge(m: &mut Mapping, res: &Resolution, rivals: &[HashMap<String, Mappin
     }
     if m.confidence < before {
         // A place the rivals dispute is still a place: at worst uncertain, never gone.
-        m.status = if m.confidence >= t.high {
-            "confirmed"
-        } else if m.confidence >= t.low {
-            "probable"
-        } else {
-            "uncertain"
-        }
-        .into();
+        m.status = super::located_status(m.confidence, t).into();
     }
 }
