@@ -299,7 +299,8 @@ fn created_frames_name_their_columns_and_jvm_files_their_types() {
         "from pyspark.sql.types import StructType, StructField, StringType\n\
          a = spark.createDataFrame([('alex', 20)], ['name', 'age'])\n\
          b = spark.createDataFrame(rows, schema='city string, pop int')\n\
-         c = spark.createDataFrame(rows, StructType([StructField('zone', StringType(), True)]))\n",
+         c = spark.createDataFrame(rows, StructType([StructField('zone', StringType(), True)]))\n\
+         a.describe(['age']).show()\n",
     )
     .unwrap();
     std::fs::write(dir.path().join("Job.java"), "package x.y;\nimport org.apache.spark.sql.SparkSession;\npublic class Job { static class Usage {} }\n").unwrap();
@@ -308,6 +309,9 @@ fn created_frames_name_their_columns_and_jvm_files_their_types() {
     assert!(site(&ctx, "make.py", 2, "read").literals.contains(&"alex".to_string()));
     assert_eq!(site(&ctx, "make.py", 3, "read").columns, strs(&["city", "pop"]));
     assert_eq!(site(&ctx, "make.py", 4, "read").columns, strs(&["zone"]));
+    // `describe()` is one aggregate of its statistics (stacked into rows by a Generate).
+    let d = site(&ctx, "make.py", 5, "describe");
+    assert!(["count", "avg", "stddev", "min", "max"].iter().all(|f| d.functions.contains(&f.to_string())), "{:?}", d.functions);
     let job = ctx.files.iter().find(|f| f.path == "Job.java").unwrap();
     assert_eq!(job.classes, strs(&["Job", "Usage"]));
 }

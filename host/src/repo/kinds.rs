@@ -31,6 +31,8 @@ pub fn kind_of(method: &str, chain: &[String]) -> Option<&'static str> {
         "limit" | "offset" => "limit",
         "union" | "unionByName" | "unionAll" => "union",
         "distinct" | "dropDuplicates" | "drop_duplicates" | "dropDuplicatesWithinWatermark" => "distinct",
+        // Statistics of every column in one aggregate, stacked into rows by a Generate.
+        "describe" | "summary" if !matches!(root, "pd" | "pdf" | "pandas") => "describe",
         "repartition" | "coalesce" | "repartitionByRange" => "repartition",
         "cache" | "persist" => "cache",
         "applyInPandas" | "mapInPandas" | "mapInArrow" | "apply" if !in_chain("rdd") => "udf",

@@ -356,17 +356,18 @@ pub fn kinds_for_family(family: &str) -> &'static [&'static str] {
         "filter" => &["filter", "sql-where", "join", "sql-join", "read", "table"],
         // A Project that only prunes columns has no line of its own: it trims the
         // output of the operation below it, often a join or a filter.
-        "project" => &["select", "with-column", "sql-select", "udf", "aggregate", "read", "join", "filter", "sql-join", "sql-where", "window"],
+        "project" => &["select", "with-column", "sql-select", "udf", "aggregate", "read", "join", "filter", "sql-join", "sql-where", "window", "describe"],
         // `IN (SELECT …)` and `EXISTS` become semi and anti joins.
         "join" => &["join", "sql-join", "sql-where"],
-        "aggregate" => &["aggregate", "distinct", "sql-group-by", "sql-select", "sql-distinct", "action"],
+        "aggregate" => &["aggregate", "distinct", "sql-group-by", "sql-select", "sql-distinct", "action", "describe"],
         "exchange" => &["repartition", "join", "aggregate", "sort", "window", "distinct", "sql-join", "sql-group-by", "sql-order-by", "sql-window"],
         "sort" => &["sort", "join", "window", "sql-order-by", "sql-join", "sql-window"],
         "window" => &["window", "sql-window"],
         "limit" => &["limit", "sql-limit", "action"],
         "union" => &["union", "sql-union"],
         "expand" => &["aggregate", "sql-group-by"],
-        "generate" => &["select", "with-column", "sql-select"],
+        // `df.describe()` / `summary()`: one aggregate of every statistic, stacked into rows.
+        "generate" => &["select", "with-column", "sql-select", "describe"],
         "python-udf" => &["udf", "select", "with-column", "filter"],
         "write" => &["write", "sql-insert"],
         "subquery" => &["sql-where", "sql-select", "filter"],
