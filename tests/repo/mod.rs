@@ -41,7 +41,7 @@ fn python_chains_get_one_site_per_call_with_its_own_lines() {
     assert_eq!(group.symbol, "run");
     let agg = site(&ctx, f, 22, "aggregate");
     assert_eq!(agg.line_end, 25, "the .agg( call spans its arguments");
-    assert_eq!(agg.functions, strs(&["alias", "sum", "countDistinct"]));
+    assert_eq!(agg.functions, strs(&["alias", "sum", "countDistinct", "group:by"]), "the agg of a groupBy is marked as grouping");
     assert!(agg.columns.contains(&"revenue".to_string()) && agg.columns.contains(&"net".to_string()));
     let sort = site(&ctx, f, 26, "sort");
     assert_eq!(sort.columns, strs(&["revenue"]));
@@ -300,7 +300,9 @@ fn created_frames_name_their_columns_and_jvm_files_their_types() {
          a = spark.createDataFrame([('alex', 20)], ['name', 'age'])\n\
          b = spark.createDataFrame(rows, schema='city string, pop int')\n\
          c = spark.createDataFrame(rows, StructType([StructField('zone', StringType(), True)]))\n\
-         a.describe(['age']).show()\n",
+         a.describe(['age']).show()\n\
+         a.groupBy('name').count().show()\n\
+         a.agg({'age': 'max'}).show()\n",
     )
     .unwrap();
     std::fs::write(dir.path().join("Job.java"), "package x.y;\nimport org.apache.spark.sql.SparkSession;\npublic class Job { static class Usage {} }\n").unwrap();
@@ -312,6 +314,10 @@ fn created_frames_name_their_columns_and_jvm_files_their_types() {
     // `describe()` is one aggregate of its statistics (stacked into rows by a Generate).
     let d = site(&ctx, "make.py", 5, "describe");
     assert!(["count", "avg", "stddev", "min", "max"].iter().all(|f| d.functions.contains(&f.to_string())), "{:?}", d.functions);
+    // A grouping aggregate is marked so: it cannot be a global count.
+    let grouped = ctx.sites.iter().filter(|s| s.file == "make.py" && s.line_start == 6 && s.kind == "aggregate").collect::<Vec<_>>();
+    assert!(!grouped.is_empty() && grouped.iter().all(|s| s.functions.contains(&"group:by".to_string())), "{grouped:?}");
+    assert!(!site(&ctx, "make.py", 7, "aggregate").functions.contains(&"group:by".to_string()));
     let job = ctx.files.iter().find(|f| f.path == "Job.java").unwrap();
     assert_eq!(job.classes, strs(&["Job", "Usage"]));
 }

@@ -163,9 +163,9 @@ pub fn compat_with(n: &NodeFacts, s: &SiteFacts, kind: f64) -> f64 {
             return 0.0;
         }
     }
-    if s.kind == "sql-select" && n.family == "aggregate" {
+    if n.family == "aggregate" && matches!(s.kind.as_str(), "sql-select" | "aggregate") {
         let funcs: Vec<&str> = s.functions.iter().map(String::as_str).collect();
-        if !sdk::select_can_aggregate(&funcs) {
+        if s.kind == "sql-select" && !sdk::select_can_aggregate(&funcs) || s.kind == "aggregate" && !sdk::grouping_fits(n.grouping_keys, &funcs) {
             return 0.0;
         }
     }

@@ -212,6 +212,9 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             if method == "crossJoin" || matches!(kind, "action" | "aggregate") && !matches!(method, "groupBy" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.to_string());
             }
+            if kind == "aggregate" && super::kinds::groups(method, &chain) {
+                add(&mut s.functions, super::kinds::GROUPED);
+            }
             out.push(s);
         }
     }

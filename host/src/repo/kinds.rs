@@ -1,6 +1,17 @@
 //! Which DataFrame method names are Spark operations, and of which site kind; shared
 //! by the Python and JVM extractors (the Dataset API uses the same names).
 
+/// Marks an aggregate site that groups (`groupBy`, `rollup`, `cube`, `pivot` in its own
+/// call or its chain): it cannot be a global aggregate. Kept among the site's functions
+/// (a `:` keeps it out of name comparisons).
+pub const GROUPED: &str = "group:by";
+
+/// Whether an aggregate site made by `method` on `chain` groups.
+pub fn groups(method: &str, chain: &[String]) -> bool {
+    const GROUPING: &[&str] = &["groupBy", "groupby", "rollup", "cube", "pivot", "groupByKey"];
+    GROUPING.contains(&method) || chain.iter().any(|c| GROUPING.contains(&c.as_str()))
+}
+
 /// What a method name means when called on a DataFrame-like receiver.
 pub fn kind_of(method: &str, chain: &[String]) -> Option<&'static str> {
     let in_chain = |m: &str| chain.iter().any(|c| c == m);

@@ -241,6 +241,13 @@ pub fn action_can_produce(family: &str, grouping_keys: usize, aggregates: &[&str
     }
 }
 
+/// Whether an aggregate site can be what produced an aggregate node with
+/// `grouping_keys` keys: a site that groups (the indexer marks it `group:by`) never
+/// makes a global aggregate (`df.count()`, `agg(...)` with no keys).
+pub fn grouping_fits(grouping_keys: usize, site_functions: &[&str]) -> bool {
+    grouping_keys > 0 || !site_functions.contains(&"group:by")
+}
+
 /// SQL aggregate functions: a SELECT-list item computing one is what an aggregate
 /// node's functions come from.
 pub const AGGREGATE_FUNCTIONS: &[&str] = &[
@@ -620,6 +627,13 @@ impl<'a> SiteTerms<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grouping_site_is_never_a_global_aggregate() {
+        assert!(!grouping_fits(0, &["count", "group:by"]));
+        assert!(grouping_fits(1, &["count", "group:by"]));
+        assert!(grouping_fits(0, &["max"]));
+    }
 
     #[test]
     fn only_a_select_item_computing_an_aggregate_produces_one() {

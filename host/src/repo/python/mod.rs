@@ -628,6 +628,9 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if matches!(kind, "action" | "aggregate") && !matches!(method.as_str(), "groupBy" | "groupby" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.clone());
             }
+            if kind == "aggregate" && super::kinds::groups(&method, &chain) {
+                add(&mut s.functions, super::kinds::GROUPED);
+            }
             // The statistics `describe()` computes (and `summary()`, with percentiles).
             if kind == "describe" {
                 for f in ["count", "avg", "stddev", "min", "max"].into_iter().chain((method == "summary").then_some("percentile_approx")) {
