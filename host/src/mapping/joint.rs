@@ -29,6 +29,31 @@ const FLOOR: f64 = 0.02;
 const AFTER_ACTION: f64 = 0.5;
 const FARTHER_TWIN: f64 = 0.5;
 
+/// How much less likely an action is (a `show()`, a `take()`) when the plan computes a
+/// column that a `withColumn` upstream of another candidate action adds and none
+/// upstream of this one does: `df.show()` is not the `df2.show()` of `df2 =
+/// df.withColumn("age2", …)` whose plan shows `age2`.
+const MISSES_DERIVED: f64 = 0.35;
+
+/// The columns the plan's Projects compute (`… AS x`), lowercase.
+fn computed_columns(plan: &Plan) -> HashSet<String> {
+    plan.nodes.iter().filter(|n| n.family == crate::plan::Family::Project).flat_map(|n| n.semantics.aliases.iter().map(|a| planmap_plugin_sdk::base_name(a))).collect()
+}
+
+/// Each choice's factor for a limit node: its action's upstream adds a column the plan
+/// computes, when another choice's does.
+fn derived_factors(own: &[(CodeSite, f64)], computed: &HashSet<String>, index: &dyn CodeIndex) -> Vec<f64> {
+    let adds = |s: &CodeSite| {
+        s.kind == "action"
+            && index.upstream(s.id, DEPTH).into_iter().filter_map(|u| index.site(u)).any(|u| u.kind == "with-column" && u.columns.first().is_some_and(|c| computed.contains(&planmap_plugin_sdk::base_name(c))))
+    };
+    let v: Vec<bool> = own.iter().map(|(s, _)| adds(s)).collect();
+    if !v.iter().any(|&x| x) {
+        return vec![1.0; own.len()];
+    }
+    v.iter().zip(own).map(|(&x, (s, _))| if x || s.kind != "action" { 1.0 } else { MISSES_DERIVED }).collect()
+}
+
 /// Where the plan's action ran, from the execution's call site (`collect at
 /// /x/jobs/q3.py:45`), resolved to an indexed file.
 struct Action {
@@ -157,7 +182,19 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
     // The event log's call site places the action: what ran after it, or a farther copy
     // of the same operation, is less likely.
     let action = action_of(plan, index);
-    let factors: HashMap<&str, Vec<(f64, Option<String>)>> = owned.iter().map(|&id| (id, action_factors(action.as_ref(), &choices[id]))).collect();
+    let computed = computed_columns(plan);
+    let factors: HashMap<&str, Vec<(f64, Option<String>)>> = owned
+        .iter()
+        .map(|&id| {
+            let mut f = action_factors(action.as_ref(), &choices[id]);
+            if plan.node(id).is_some_and(|n| n.family == crate::plan::Family::Limit) && !computed.is_empty() {
+                for (x, d) in f.iter_mut().zip(derived_factors(&choices[id], &computed, index)) {
+                    x.0 *= d;
+                }
+            }
+            (id, f)
+        })
+        .collect();
     // Upstream sets of every candidate site of a node that has a child.
     let mut upstream: HashMap<u32, (HashSet<u32>, HashSet<u32>)> = HashMap::new();
     for (&p, _) in children.iter() {
@@ -293,6 +330,24 @@ mod tests {
     fn site(id: u32, line: u32, symbol: &str, table: &str) -> (CodeSite, f64) {
         let location = Location { file: "jobs/bench.py".into(), symbol: symbol.into(), line_start: line, line_end: line };
         (CodeSite { id, location, statement_start: line, statement_end: line, kind: "sql-from".into(), columns: vec![], tables: vec![table.into()], literals: vec![], functions: vec![] }, 0.6)
+    }
+
+    #[test]
+    fn a_show_whose_input_lacks_a_computed_column_is_less_likely() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("job.py"), "df = spark.createDataFrame([('a', 1)], ['name', 'age'])\ndf.show()\ndf2 = df.withColumn('age2', df.age + 2)\ndf2.show()\n").unwrap();
+        let ctx = crate::repo::build(dir.path(), &[], "t").unwrap();
+        let index = ctx.memory_index();
+        let action = |line: u32| {
+            let i = ctx.sites.iter().position(|s| s.line_start == line && s.kind == "action").unwrap();
+            (index.site(i as u32).unwrap(), 0.5)
+        };
+        let own = vec![action(2), action(4)];
+        let computed: HashSet<String> = ["name", "age", "age2"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(derived_factors(&own, &computed, &index), vec![MISSES_DERIVED, 1.0]);
+        // A plan that computes nothing the code adds leaves both alone.
+        let plain: HashSet<String> = ["name"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(derived_factors(&own, &plain, &index), vec![1.0, 1.0]);
     }
 
     #[test]
