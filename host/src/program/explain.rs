@@ -41,6 +41,10 @@ pub struct SiteFacts {
     columns: Vec<String>,
     functions: Vec<String>,
     literals: Vec<String>,
+    /// Whether it may be what produced an aggregate node with no grouping keys, and one
+    /// with keys (see `sdk::select_can_aggregate`, `sdk::grouping_fits`).
+    global_aggregate: bool,
+    keyed_aggregate: bool,
 }
 
 /// A table or path, with what `sdk::source_match` derives from it computed once (a
@@ -132,6 +136,12 @@ impl SiteFacts {
             columns: norm(&s.columns),
             functions: norm(&s.functions.iter().filter(|f| !f.starts_with("format:")).cloned().collect::<Vec<_>>()),
             literals: telling(&s.literals),
+            global_aggregate: match s.kind.as_str() {
+                "sql-select" => sdk::select_can_aggregate(&functions),
+                "aggregate" => sdk::grouping_fits(0, &functions),
+                _ => true,
+            },
+            keyed_aggregate: s.kind != "sql-select" || sdk::select_can_aggregate(&functions),
         }
     }
 }
@@ -163,11 +173,8 @@ pub fn compat_with(n: &NodeFacts, s: &SiteFacts, kind: f64) -> f64 {
             return 0.0;
         }
     }
-    if n.family == "aggregate" && matches!(s.kind.as_str(), "sql-select" | "aggregate") {
-        let funcs: Vec<&str> = s.functions.iter().map(String::as_str).collect();
-        if s.kind == "sql-select" && !sdk::select_can_aggregate(&funcs) || s.kind == "aggregate" && !sdk::grouping_fits(n.grouping_keys, &funcs) {
-            return 0.0;
-        }
+    if n.family == "aggregate" && !(if n.grouping_keys == 0 { s.global_aggregate } else { s.keyed_aggregate }) {
+        return 0.0;
     }
     let mut got = 0.0;
     let mut total = 0.0;
