@@ -278,7 +278,7 @@ fn the_index_searches_sites_by_semantics() {
     let ctx = index();
     let idx = ctx.memory_index();
     let hits = idx.search(&strs(&["customer_id"]), &strs(&["join", "sql-join"]), 5, None);
-    let found: Vec<_> = hits.iter().filter_map(|h| idx.site(h.site_id)).map(|s| s.location).collect();
+    let found: Vec<_> = hits.iter().filter_map(|h| idx.site(h.site_id)).map(|s| s.location.clone()).collect();
     assert!(found.iter().any(|l| l.file == "etl/transform.py" && l.line_start == 6), "{found:?}");
     let join = site(&ctx, "etl/transform.py", 6, "join");
     let number = |s: &planmap::repo::Site| idx.id_of(&s.id).expect("every site is numbered");

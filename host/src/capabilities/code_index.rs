@@ -10,8 +10,8 @@ pub trait CodeIndex: Send + Sync {
     /// Sites matching `terms` (any kind when `kinds` is empty), best first; only those
     /// `within` marks when given (indexed by site id).
     fn search(&self, terms: &[String], kinds: &[String], limit: usize, within: Option<&[bool]>) -> Vec<Hit>;
-    /// A site by its number.
-    fn site(&self, id: u32) -> Option<CodeSite>;
+    /// A site by its number (borrowed: callers that walk many sites copy none).
+    fn site(&self, id: u32) -> Option<&CodeSite>;
     /// A site's source text by its number.
     fn source(&self, id: u32) -> Option<SiteSource>;
     /// The number of the site named `name` (the repository index's stable string id).
@@ -188,8 +188,8 @@ impl CodeIndex for MemoryIndex {
         ranked.into_iter().map(|(i, score)| Hit { site_id: self.sites[i as usize].id, score }).collect()
     }
 
-    fn site(&self, id: u32) -> Option<CodeSite> {
-        self.sites.get(id as usize).cloned()
+    fn site(&self, id: u32) -> Option<&CodeSite> {
+        self.sites.get(id as usize)
     }
 
     fn source(&self, id: u32) -> Option<SiteSource> {

@@ -86,7 +86,7 @@ impl Capabilities for JobCapabilities {
     }
 
     async fn sites(&self, _scope: &CallScope, ids: Vec<u32>) -> Result<Vec<CodeSite>, CapabilityError> {
-        Ok(ids.iter().take(MAX_SEARCH_HITS as usize).filter_map(|id| self.index.site(*id)).collect())
+        Ok(ids.iter().take(MAX_SEARCH_HITS as usize).filter_map(|id| self.index.site(*id).cloned()).collect())
     }
 
     async fn source(&self, _scope: &CallScope, ids: Vec<u32>) -> Result<Vec<SiteSource>, CapabilityError> {

@@ -41,11 +41,16 @@ fn computed_columns(plan: &Plan) -> HashSet<String> {
 }
 
 /// Each choice's factor for a limit node: its action's upstream adds a column the plan
-/// computes, when another choice's does.
-fn derived_factors(own: &[(CodeSite, f64)], computed: &HashSet<String>, index: &dyn CodeIndex) -> Vec<f64> {
+/// computes, when another choice's does. `upstream` holds the sets the joint choice
+/// already walked; others are walked here.
+fn derived_factors(own: &[(CodeSite, f64)], computed: &HashSet<String>, index: &dyn CodeIndex, upstream: &Upstream) -> Vec<f64> {
+    let adds_computed = |u: u32| index.site(u).is_some_and(|u| u.kind == "with-column" && u.columns.first().is_some_and(|c| computed.contains(&planmap_plugin_sdk::base_name(c))));
     let adds = |s: &CodeSite| {
         s.kind == "action"
-            && index.upstream(s.id, DEPTH).into_iter().filter_map(|u| index.site(u)).any(|u| u.kind == "with-column" && u.columns.first().is_some_and(|c| computed.contains(&planmap_plugin_sdk::base_name(c))))
+            && match upstream.get(&s.id) {
+                Some((up, _)) => up.iter().any(|&u| adds_computed(u)),
+                None => index.upstream(s.id, DEPTH).into_iter().any(adds_computed),
+            }
     };
     let v: Vec<bool> = own.iter().map(|(s, _)| adds(s)).collect();
     if !v.iter().any(|&x| x) {
@@ -64,18 +69,17 @@ struct Action {
     module_level: bool,
 }
 
-/// The action's place, when the plan names a call site that is a file of the index.
+/// The action's place, when the plan names a call site that is a file of the index
+/// (the longest indexed path the call site ends with).
 fn action_of(plan: &Plan, index: &dyn CodeIndex) -> Option<Action> {
-    let site = plan.execution.as_ref()?.call_site.as_str();
-    let (path, line) = site.rsplit_once(':')?;
+    let site = plan.execution.as_ref()?.call_site.replace('\\', "/");
+    let (_, line) = site.rsplit_once(':')?;
     let line: u32 = line.trim().parse().ok().filter(|&l| l > 0)?;
-    let path = path.replace('\\', "/");
     let (mut file, mut module_level) = (None::<String>, true);
     for id in 0..index.len() as u32 {
         let Some(s) = index.site(id) else { continue };
         let f = &s.location.file;
-        let tail = path == *f || path.ends_with(&format!("/{f}"));
-        if !tail || file.as_ref().is_some_and(|g| g.len() > f.len()) {
+        if file.as_ref().is_some_and(|g| g.len() > f.len()) || !crate::program::call_site_names(&site, f) {
             continue;
         }
         if file.as_deref() != Some(f.as_str()) {
@@ -146,6 +150,9 @@ fn same_query(index: &dyn CodeIndex, a: &CodeSite, b: &CodeSite) -> bool {
     matches!((tag(a), tag(b)), (Some(x), Some(y)) if x == y)
 }
 
+/// Each candidate site's upstream (up to `DEPTH` hops) and direct inputs, by site id.
+type Upstream = HashMap<u32, (HashSet<u32>, HashSet<u32>)>;
+
 /// Reorder each owned node's candidates so the first is the joint choice, and rewrite
 /// the chosen candidate's `lineage` evidence from its final neighbours. `fixed` holds
 /// nodes already final (from an interrupted run): their answers are given.
@@ -179,6 +186,13 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             (id, v)
         })
         .collect();
+    // Upstream sets of every candidate site of a node that has a child.
+    let mut upstream: Upstream = HashMap::new();
+    for (&p, _) in children.iter() {
+        for (s, _) in &choices[p] {
+            upstream.entry(s.id).or_insert_with(|| (index.upstream(s.id, DEPTH).into_iter().collect(), index.upstream(s.id, 1).into_iter().collect()));
+        }
+    }
     // The event log's call site places the action: what ran after it, or a farther copy
     // of the same operation, is less likely.
     let action = action_of(plan, index);
@@ -188,20 +202,13 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
         .map(|&id| {
             let mut f = action_factors(action.as_ref(), &choices[id]);
             if plan.node(id).is_some_and(|n| n.family == crate::plan::Family::Limit) && !computed.is_empty() {
-                for (x, d) in f.iter_mut().zip(derived_factors(&choices[id], &computed, index)) {
+                for (x, d) in f.iter_mut().zip(derived_factors(&choices[id], &computed, index, &upstream)) {
                     x.0 *= d;
                 }
             }
             (id, f)
         })
         .collect();
-    // Upstream sets of every candidate site of a node that has a child.
-    let mut upstream: HashMap<u32, (HashSet<u32>, HashSet<u32>)> = HashMap::new();
-    for (&p, _) in children.iter() {
-        for (s, _) in &choices[p] {
-            upstream.entry(s.id).or_insert_with(|| (index.upstream(s.id, DEPTH).into_iter().collect(), index.upstream(s.id, 1).into_iter().collect()));
-        }
-    }
     // Bottom-up: best[node][k] = the best log-score of node's subtree with candidate k.
     let mut best: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut pick: HashMap<(&str, usize, &str), usize> = HashMap::new();
@@ -340,14 +347,14 @@ mod tests {
         let index = ctx.memory_index();
         let action = |line: u32| {
             let i = ctx.sites.iter().position(|s| s.line_start == line && s.kind == "action").unwrap();
-            (index.site(i as u32).unwrap(), 0.5)
+            (index.site(i as u32).unwrap().clone(), 0.5)
         };
         let own = vec![action(2), action(4)];
         let computed: HashSet<String> = ["name", "age", "age2"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(derived_factors(&own, &computed, &index), vec![MISSES_DERIVED, 1.0]);
+        assert_eq!(derived_factors(&own, &computed, &index, &HashMap::new()), vec![MISSES_DERIVED, 1.0]);
         // A plan that computes nothing the code adds leaves both alone.
         let plain: HashSet<String> = ["name"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(derived_factors(&own, &plain, &index), vec![1.0, 1.0]);
+        assert_eq!(derived_factors(&own, &plain, &index, &HashMap::new()), vec![1.0, 1.0]);
     }
 
     #[test]

@@ -323,7 +323,7 @@ async fn run_pass<T>(
             let starts: Vec<_> = chunk
                 .iter()
                 .map(|n| {
-                    let resumed = saved.get(&n.id).and_then(|w| match w.restore(&graph.version, &|id| job.caps.index.site(id)) {
+                    let resumed = saved.get(&n.id).and_then(|w| match w.restore(&graph.version, &|id| job.caps.index.site(id).cloned()) {
                         Ok(r) => Some(r),
                         Err(why) => {
                             tracing::info!(node = %n.id, "mapping the node from the start: its saved step cannot continue ({why})");

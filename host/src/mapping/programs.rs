@@ -48,7 +48,7 @@ pub fn merge(m: &mut Mapping, res: &Resolution, rivals: &[HashMap<String, Mappin
         let names: Vec<&str> = alts.iter().map(|a| a.file.as_str()).collect();
         m.explanation = format!("{}; other programs explain the plan about as well and put it at {} — the repository holds this query more than once", m.explanation, names.join(", "));
         m.evidence.push(EvidenceOut { signal: "program".into(), weight: factor - 1.0, detail: format!("{} explains {:.0}% of the plan; {} rival program(s) explain it about as well", chosen.entry, chosen.score * 100.0, alts.len()) });
-        alts.extend(m.alternatives.drain(..));
+        alts.append(&mut m.alternatives);
         alts.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         alts.truncate(MAX_ALTERNATIVES);
         m.alternatives = alts;

@@ -577,7 +577,7 @@ fn mask(programs: &Programs, files: &[usize]) -> Vec<bool> {
 
 /// Whether a call site (`collect at /tmp/x/jobs/q3.py:45`, a stack frame) names `path`
 /// (relative to the repository): the call site's path ends with it.
-fn call_site_names(site: &str, path: &str) -> bool {
+pub(crate) fn call_site_names(site: &str, path: &str) -> bool {
     let s = site.rsplit_once(" at ").map(|(_, s)| s).unwrap_or(site);
     let file = s.rsplit_once(':').filter(|(_, l)| l.chars().all(|c| c.is_ascii_digit())).map(|(f, _)| f).unwrap_or(s);
     let file = file.trim();

@@ -1,12 +1,10 @@
 //! Which DataFrame method names are Spark operations, and of which site kind; shared
 //! by the Python and JVM extractors (the Dataset API uses the same names).
 
-/// Marks an aggregate site that groups (`groupBy`, `rollup`, `cube`, `pivot` in its own
-/// call or its chain): it cannot be a global aggregate. Kept among the site's functions
-/// (a `:` keeps it out of name comparisons).
-pub const GROUPED: &str = "group:by";
+pub use planmap_plugin_sdk::GROUPED;
 
-/// Whether an aggregate site made by `method` on `chain` groups.
+/// Whether an aggregate site made by `method` on `chain` groups (it is then marked
+/// `GROUPED`: it cannot be a global aggregate).
 pub fn groups(method: &str, chain: &[String]) -> bool {
     const GROUPING: &[&str] = &["groupBy", "groupby", "rollup", "cube", "pivot", "groupByKey"];
     GROUPING.contains(&method) || chain.iter().any(|c| GROUPING.contains(&c.as_str()))

@@ -185,7 +185,7 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
                     let mut aggs = Vec::new();
                     for items in select_lines(&toks[first..=last]) {
                         let c = build(kind, items, sql);
-                        aggs.extend(c.functions.iter().filter(|f| planmap_plugin_sdk::AGGREGATE_FUNCTIONS.contains(&f.to_ascii_lowercase().as_str())).cloned());
+                        aggs.extend(c.functions.iter().filter(|f| planmap_plugin_sdk::is_aggregate_function(f)).cloned());
                         out.push(c);
                     }
                     aggregates.insert(d, aggs);

@@ -245,7 +245,17 @@ pub fn action_can_produce(family: &str, grouping_keys: usize, aggregates: &[&str
 /// `grouping_keys` keys: a site that groups (the indexer marks it `group:by`) never
 /// makes a global aggregate (`df.count()`, `agg(...)` with no keys).
 pub fn grouping_fits(grouping_keys: usize, site_functions: &[&str]) -> bool {
-    grouping_keys > 0 || !site_functions.contains(&"group:by")
+    grouping_keys > 0 || !site_functions.contains(&GROUPED)
+}
+
+/// The mark an indexer puts among an aggregate site's functions when it groups
+/// (`groupBy`, `rollup`, `cube`, `pivot` in its call or chain). The `:` keeps it out
+/// of name comparisons.
+pub const GROUPED: &str = "group:by";
+
+/// Whether `name` is a SQL aggregate function (any case).
+pub fn is_aggregate_function(name: &str) -> bool {
+    AGGREGATE_FUNCTIONS.contains(&name.to_ascii_lowercase().as_str())
 }
 
 /// SQL aggregate functions: a SELECT-list item computing one is what an aggregate
@@ -261,7 +271,7 @@ pub const AGGREGATE_FUNCTIONS: &[&str] = &[
 /// that computes an aggregate. A plain column or expression of the list is the GROUP
 /// BY's or the DISTINCT's, and of a query with neither it is no aggregate at all.
 pub fn select_can_aggregate(site_functions: &[&str]) -> bool {
-    site_functions.iter().any(|f| AGGREGATE_FUNCTIONS.contains(&f.to_ascii_lowercase().as_str()))
+    site_functions.iter().any(|f| is_aggregate_function(f))
 }
 
 /// A function name as the plan and the code both can say it: the DataFrame API's

@@ -107,7 +107,7 @@ fn eval_depth(cx: &Ctx<'_>, n: Node, scope: &str, depth: usize) -> Option<Value>
         }
         "list" | "tuple" | "set" => {
             let mut c = n.walk();
-            let items: Vec<Value> = n.named_children(&mut c).filter_map(|k| ev(k)).collect();
+            let items: Vec<Value> = n.named_children(&mut c).filter_map(&ev).collect();
             (!items.is_empty()).then_some(Value::List(items))
         }
         "dictionary" => {
