@@ -223,3 +223,23 @@ fn dag_node_lists_from_other_tools() {
     assert_eq!(odd.family, Family::Other, "unknown operators are kept, never dropped");
     assert!(p.warnings.iter().any(|w| w.contains("FancyVendorOp")), "{:?}", p.warnings);
 }
+
+#[test]
+fn a_driver_limit_the_aqe_final_plan_leaves_out_is_kept_on_top() {
+    // `show(10)` in Spark 4: the final plan is a ResultQueryStage over the Project; only
+    // the initial plan shows the CollectLimit (11 rows) that ran at the driver.
+    let p = load("../public/plans/data-algorithms-spark/wordcount-df-shorthand/0.txt");
+    let limit = node(&p, "25");
+    assert_eq!(limit.spark_operator, "CollectLimit");
+    assert_eq!(limit.semantics.limit, Some(11));
+    assert_eq!(limit.ownership, Ownership::Owned);
+    let stage = node(&p, "14");
+    assert_eq!(stage.parent.as_deref(), Some("25"), "the stage is under the limit");
+    assert!(p.warnings.iter().any(|w| w.contains("CollectLimit (25)")), "{:?}", p.warnings);
+    // Nothing else of the initial plan comes along.
+    assert!(p.nodes.iter().all(|n| n.id.parse::<u32>().unwrap() <= 26));
+    // A final plan that shows its limit is left as it is.
+    let shown = load("../public/plans/dbbench/join/26.txt");
+    assert_eq!(shown.nodes.iter().filter(|n| n.spark_operator == "CollectLimit").count(), 1);
+    assert!(!shown.warnings.iter().any(|w| w.contains("leaves out")));
+}

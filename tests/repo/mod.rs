@@ -321,3 +321,25 @@ fn created_frames_name_their_columns_and_jvm_files_their_types() {
     let job = ctx.files.iter().find(|f| f.path == "Job.java").unwrap();
     assert_eq!(job.classes, strs(&["Job", "Usage"]));
 }
+
+#[test]
+fn stream_reads_and_writes_are_marked_as_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("load.py"),
+        "def batch(df, p):\n    df.write.save(path=p, format='parquet')\n\
+         def stream(df, p):\n    return df.writeStream.start(path=p, format='parquet')\n\
+         def read(spark, p):\n    return spark.readStream.load(path=p, format='json')\n",
+    )
+    .unwrap();
+    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    let marked = |line: u32, kind: &str| site(&ctx, "load.py", line, kind).functions.contains(&planmap_plugin_sdk::STREAMING.to_string());
+    assert!(!marked(2, "write"), "a batch write");
+    assert!(marked(4, "write"), "writeStream…start()");
+    assert!(marked(6, "read"), "readStream…load()");
+    // A stream's write never produced a batch file write, nor a batch write a stream's.
+    let stream = [planmap_plugin_sdk::STREAMING];
+    assert!(!planmap_plugin_sdk::write_mode_fits("Execute InsertIntoHadoopFsRelationCommand", &stream));
+    assert!(planmap_plugin_sdk::write_mode_fits("Execute InsertIntoHadoopFsRelationCommand", &[]));
+    assert!(planmap_plugin_sdk::write_mode_fits("WriteToDataSourceV2 MicroBatchWrite", &stream));
+}

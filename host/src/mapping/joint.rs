@@ -14,8 +14,8 @@ use planmap_runtime::model::{CodeSite, Evidence};
 use std::collections::{HashMap, HashSet};
 
 /// Candidates per node the joint choice considers: the ones whose evidence was put in
-/// words (`pipeline::SHOWN`), so any choice can be explained.
-const TOP: usize = crate::pipeline::SHOWN;
+/// words (`pipeline::WORDED`), so any choice can be explained.
+const TOP: usize = crate::pipeline::WORDED;
 /// Data-flow hops searched between a node's site and its input's.
 const DEPTH: u32 = 8;
 /// How much the plan's order weighs against the candidates' own confidences.
@@ -133,6 +133,11 @@ fn fit(index: &dyn CodeIndex, parent: &CodeSite, child: &CodeSite, upstream: &Ha
     // Clauses of one SQL text (no data-flow edges between them).
     if p.file == c.file && parent.kind.starts_with("sql-") && child.kind.starts_with("sql-") && same_query(index, parent, child) {
         return (0.8, "is in the same query");
+    }
+    // A clause of the SQL text the parent's statement runs (`spark.sql("…").persist()`):
+    // no data-flow edge joins a string to the call that runs it.
+    if p.file == c.file && child.kind.starts_with("sql-") && !parent.kind.starts_with("sql-") && parent.statement_start <= c.line_start && c.line_end <= parent.statement_end {
+        return (0.8, "is in the query it runs");
     }
     if !upstream.is_empty() {
         return (0.15, "is not among what feeds it");

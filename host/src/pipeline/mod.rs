@@ -25,9 +25,13 @@ use std::sync::Arc;
 /// with `max_visits` V can take at most N*V steps; this guards against a bug there.
 pub const MAX_STEPS: usize = 256;
 
-/// Candidates an answer shows (the best and up to three alternatives): the ones whose
-/// evidence the matcher is asked to put in words at the end of a run.
+/// Candidates an answer shows: the best and up to three alternatives.
 pub const SHOWN: usize = 4;
+
+/// Candidates whose evidence the matcher is asked to put in words at the end of a run:
+/// more than are shown, because the plan-wide choice (`mapping::joint`) may promote any
+/// of them — a tie among many look-alike sites is broken by the plan's data flow.
+pub const WORDED: usize = 8;
 
 /// Most plan nodes sent to a plugin in one invocation: enough to make the per-call
 /// cost negligible (about 25 µs against 64 nodes' work), small enough that a batch's
@@ -256,7 +260,7 @@ pub async fn run_nodes_from(runtime: &Runtime, snap: &Snapshot, graph: &Graph, s
 }
 
 /// Ask the matcher that last assessed each finished node to put the evidence of its
-/// shown candidates in words: one invocation per matcher (and variant) for up to
+/// worded candidates in words: one invocation per matcher (and variant) for up to
 /// `MAX_BATCH` nodes. A failure leaves the evidence in numbers; it never fails a node.
 async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut [Walk], caps: &Arc<dyn Capabilities>, ctx: &RunContext) {
     // (graph node, plugin, config) -> walks it assessed last.
@@ -277,7 +281,7 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
         for chunk in idxs.chunks(MAX_BATCH) {
             let mut batch = Batch::new(config.clone(), ctx.analysis_id.clone(), gname.clone(), graph.max_visits);
             let view: &[Walk] = walks;
-            let rows = crossing(&mut batch, chunk.iter().map(|&i| (shown(&view[i]), view[i].out.feature_names.as_slice())), true);
+            let rows = crossing(&mut batch, chunk.iter().map(|&i| (worded(&view[i]), view[i].out.feature_names.as_slice())), true);
             for &i in chunk {
                 walks[i].input.visit = walks[i].visits.get(&gname).copied().unwrap_or(1);
             }
@@ -554,9 +558,9 @@ fn batch_label(ids: &[&str]) -> String {
     }
 }
 
-/// The candidates a finished walk's answer shows.
-fn shown(w: &Walk) -> &[Candidate] {
-    &w.out.candidates[..w.out.candidates.len().min(SHOWN)]
+/// The candidates of a finished walk that are put in words.
+fn worded(w: &Walk) -> &[Candidate] {
+    &w.out.candidates[..w.out.candidates.len().min(WORDED)]
 }
 
 

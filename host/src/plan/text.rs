@@ -109,8 +109,50 @@ fn choose_aqe_section(tree: &[&str]) -> (Vec<String>, String, Vec<String>) {
         let shift = open.len();
         out.push(format!("{}{line}", " ".repeat(shift)));
     }
-    let (src, warnings) = source.unwrap_or_else(|| ("physical plan".into(), vec![]));
+    let (src, mut warnings) = source.unwrap_or_else(|| ("physical plan".into(), vec![]));
+    if let Some(w) = keep_final_limit(tree, &mut out) {
+        warnings.push(w);
+    }
     (out, src, warnings)
+}
+
+/// Operators that end a query at the driver (`show()`, `take()`, `limit().collect()`):
+/// Spark 4's AQE final plan may leave them out above its `ResultQueryStage`, though they
+/// ran.
+const DRIVER_LIMITS: &[&str] = &["CollectLimit", "CollectTail", "TakeOrderedAndProject"];
+
+/// When the outermost AQE final plan is a `ResultQueryStage` without the driver-side
+/// limit its initial plan ends with, put that limit back on top of the final plan: the
+/// query returned at most that many rows, and the limit is the `show()`/`take()` line a
+/// user looks for. Returns the warning that says so.
+fn keep_final_limit(tree: &[&str], out: &mut Vec<String>) -> Option<String> {
+    let content = |l: &str| split_prefix(l).1.to_string();
+    let op = |c: &str| node_from_line(c).text.split(|ch: char| !ch.is_ascii_alphanumeric()).next().unwrap_or("").to_string();
+    // The outermost final section starts right after its marker; its first line is the stage.
+    let marker = tree.iter().position(|l| { let c = split_prefix(l).1; c.starts_with("== Final Plan ==") })?;
+    let (final_col, _) = split_prefix(tree[marker]);
+    let initial = tree.iter().skip(marker + 1).position(|l| { let (c, t) = split_prefix(l); c == final_col && t.starts_with("== Initial Plan ==") })? + marker + 1;
+    let limit = tree.get(initial + 1).map(|l| content(l))?;
+    if !DRIVER_LIMITS.contains(&op(&limit).as_str()) {
+        return None;
+    }
+    let stage_line = content(tree.get(marker + 1)?);
+    if op(&stage_line) != "ResultQueryStage" {
+        return None;
+    }
+    let first_kept = tree.get(marker + 2).map(|l| content(l));
+    if first_kept.is_some_and(|c| op(&c) == op(&limit)) {
+        return None;
+    }
+    // Where the stage sits in the kept lines, and how far its subtree reaches.
+    let at = out.iter().position(|l| content(l) == stage_line)?;
+    let (col, _) = split_prefix(&out[at]);
+    let end = out.iter().skip(at + 1).position(|l| split_prefix(l).0 <= col).map_or(out.len(), |k| k + at + 1);
+    for l in &mut out[at..end] {
+        l.insert_str(0, "   ");
+    }
+    out.insert(at, format!("{}{limit}", " ".repeat(col)));
+    Some(format!("the AQE final plan leaves out {limit} of the initial plan, which ran at the driver; it is kept above the final plan"))
 }
 
 /// Column where a tree line's content starts, and the content.

@@ -45,6 +45,8 @@ pub struct SiteFacts {
     /// with keys (see `sdk::select_can_aggregate`, `sdk::grouping_fits`).
     global_aggregate: bool,
     keyed_aggregate: bool,
+    /// A `readStream`/`writeStream` chain (`sdk::STREAMING`).
+    streaming: bool,
 }
 
 /// A table or path, with what `sdk::source_match` derives from it computed once (a
@@ -142,6 +144,7 @@ impl SiteFacts {
                 _ => true,
             },
             keyed_aggregate: s.kind != "sql-select" || sdk::select_can_aggregate(&functions),
+            streaming: functions.contains(&sdk::STREAMING),
         }
     }
 }
@@ -174,6 +177,9 @@ pub fn compat_with(n: &NodeFacts, s: &SiteFacts, kind: f64) -> f64 {
         }
     }
     if n.family == "aggregate" && !(if n.grouping_keys == 0 { s.global_aggregate } else { s.keyed_aggregate }) {
+        return 0.0;
+    }
+    if n.family == "write" && s.kind == "write" && s.streaming != sdk::streaming_write(&n.operator) {
         return 0.0;
     }
     let mut got = 0.0;

@@ -1,7 +1,12 @@
 //! Which DataFrame method names are Spark operations, and of which site kind; shared
 //! by the Python and JVM extractors (the Dataset API uses the same names).
 
-pub use planmap_plugin_sdk::GROUPED;
+pub use planmap_plugin_sdk::{GROUPED, STREAMING};
+
+/// Whether a read or write on `chain` is a stream (marked `STREAMING`).
+pub fn streams(chain: &[String]) -> bool {
+    chain.iter().any(|c| c == "readStream" || c == "writeStream")
+}
 
 /// Whether an aggregate site made by `method` on `chain` groups (it is then marked
 /// `GROUPED`: it cannot be a global aggregate).

@@ -253,6 +253,23 @@ pub fn grouping_fits(grouping_keys: usize, site_functions: &[&str]) -> bool {
 /// of name comparisons.
 pub const GROUPED: &str = "group:by";
 
+/// The mark an indexer puts among a read's or write's functions when its chain is a
+/// stream (`readStream`, `writeStream`).
+pub const STREAMING: &str = "mode:stream";
+
+/// Whether a write operator is a stream's micro-batch write (`WriteToDataSourceV2`,
+/// `MicroBatchWrite`) rather than a batch one (`InsertIntoHadoopFsRelationCommand`,
+/// `WriteFiles`, a table command).
+pub fn streaming_write(operator: &str) -> bool {
+    ["MicroBatch", "WriteToDataSourceV2", "Streaming"].iter().any(|m| operator.contains(m))
+}
+
+/// Whether a write site with these functions can produce this write operator: a
+/// `writeStream…start()` never runs a batch write, nor `write…save()` a stream's.
+pub fn write_mode_fits(operator: &str, functions: &[&str]) -> bool {
+    functions.contains(&STREAMING) == streaming_write(operator)
+}
+
 /// Whether `name` is a SQL aggregate function (any case).
 pub fn is_aggregate_function(name: &str) -> bool {
     AGGREGATE_FUNCTIONS.contains(&name.to_ascii_lowercase().as_str())

@@ -631,6 +631,9 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if kind == "aggregate" && super::kinds::groups(&method, &chain) {
                 add(&mut s.functions, super::kinds::GROUPED);
             }
+            if matches!(kind, "read" | "write" | "table") && super::kinds::streams(&chain) {
+                add(&mut s.functions, super::kinds::STREAMING);
+            }
             // The statistics `describe()` computes (and `summary()`, with percentiles).
             if kind == "describe" {
                 for f in ["count", "avg", "stddev", "min", "max"].into_iter().chain((method == "summary").then_some("percentile_approx")) {

@@ -408,6 +408,9 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     if cand.site.kind == "aggregate" && x.family == "aggregate" && !sdk::grouping_fits(group_keys, &cand.site.terms.functions) {
         kind = 0.0;
     }
+    if cand.site.kind == "write" && x.family == "write" && !sdk::write_mode_fits(x.operator, &cand.site.terms.functions) {
+        kind = 0.0;
+    }
     push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, || {
         if kind > 0.0 {
             format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
