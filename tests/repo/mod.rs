@@ -343,3 +343,25 @@ fn stream_reads_and_writes_are_marked_as_streams() {
     assert!(planmap_plugin_sdk::write_mode_fits("Execute InsertIntoHadoopFsRelationCommand", &[]));
     assert!(planmap_plugin_sdk::write_mode_fits("WriteToDataSourceV2 MicroBatchWrite", &stream));
 }
+
+#[test]
+fn a_window_names_its_spec_the_column_it_defines_and_the_frame_it_runs_over() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.py"), "class Cols:\n    person = 'nconst'\n    title = 'tconst'\n    rank = 'rank_in_person'\n").unwrap();
+    std::fs::write(
+        dir.path().join("job.py"),
+        "from pyspark.sql import Window\nfrom pyspark.sql import functions as F\nfrom model import Cols\n\
+         def top(df):\n    w = (\n        Window\n            .partitionBy(Cols.person)\n            .orderBy(F.col(Cols.title).cast('long'))\n    )\n\
+         \x20   counted = df.groupBy(Cols.person, Cols.title).count()\n\
+         \x20   return counted.withColumn(Cols.rank, F.row_number().over(w))\n",
+    )
+    .unwrap();
+    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    let w = site(&ctx, "job.py", 11, "window");
+    // The spec's names, through an imported class's attributes; a cast's type is no name.
+    assert_eq!(w.columns, strs(&["nconst", "tconst"]));
+    assert!(w.functions.contains(&format!("{}rank_in_person", planmap_plugin_sdk::DEFINES)), "{:?}", w.functions);
+    // It runs over the DataFrame `withColumn` is called on.
+    let agg = ctx.sites.iter().find(|s| s.file == "job.py" && s.line_start == 10 && s.kind == "aggregate" && s.functions.contains(&"count".to_string())).unwrap();
+    assert!(ctx.edges.iter().any(|(a, b)| *a == agg.id && *b == w.id), "{:?}", ctx.edges);
+}

@@ -76,12 +76,12 @@ pub fn terms(sites: &mut [Site], index: &HashMap<String, usize>, pending: &[Pend
         let Some(v) = names.resolve(&p.value, 0) else { continue };
         let s = &mut sites[i];
         for t in v.all_strings() {
-            let list = match p.field {
-                TermField::Column => &mut s.columns,
-                TermField::Table => &mut s.tables,
-                TermField::Literal => &mut s.literals,
-            };
-            add(list, t.text.clone());
+            match p.field {
+                TermField::Column => add(&mut s.columns, t.text.clone()),
+                TermField::Table => add(&mut s.tables, t.text.clone()),
+                TermField::Literal => add(&mut s.literals, t.text.clone()),
+                TermField::Defines => add(&mut s.functions, format!("{}{}", planmap_plugin_sdk::DEFINES, t.text)),
+            }
         }
     }
 }

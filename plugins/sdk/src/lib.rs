@@ -253,6 +253,16 @@ pub fn grouping_fits(grouping_keys: usize, site_functions: &[&str]) -> bool {
 /// of name comparisons.
 pub const GROUPED: &str = "group:by";
 
+/// The prefix of the mark an indexer puts among a window site's functions for the column
+/// the call holding it defines (`withColumn("rank", row_number().over(w))` gives
+/// `defines:rank`).
+pub const DEFINES: &str = "defines:";
+
+/// The column a window site's `DEFINES` mark names.
+pub fn defined_column<'a>(functions: &[&'a str]) -> Option<&'a str> {
+    functions.iter().find_map(|f| f.strip_prefix(DEFINES))
+}
+
 /// The mark an indexer puts among a read's or write's functions when its chain is a
 /// stream (`readStream`, `writeStream`).
 pub const STREAMING: &str = "mode:stream";

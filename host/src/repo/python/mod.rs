@@ -70,6 +70,8 @@ pub enum TermField {
     Column,
     Table,
     Literal,
+    /// The column a window site's enclosing `withColumn` defines (`sdk::DEFINES`).
+    Defines,
 }
 
 /// A site's term that names a value of another module, resolved by the linker.
@@ -126,7 +128,9 @@ pub(crate) struct Ctx<'a> {
     /// scope-qualified var → producing site ids.
     producers: HashMap<String, Vec<String>>,
     /// Window spec variables → (columns, literals).
-    windows: HashMap<String, Vec<String>>,
+    /// Window specs by `scope:variable`: the names they use, and the values another
+    /// module defines (resolved by the linker for each `.over(w)` site).
+    windows: HashMap<String, (Vec<String>, Vec<Value>)>,
     /// Where SQL texts were already turned into sites (file, first line).
     sql_seen: HashSet<(String, u32, usize)>,
     seq: usize,
@@ -484,11 +488,12 @@ fn statement_value(cx: &mut Ctx<'_>, value: Node, stmt: Node, scopes: &[String],
     let scope = scope_name(scopes);
     // Window specs: `w = Window.partitionBy(...).orderBy(...)`.
     if let Some(t) = target {
-        let vt = text(value, cx.src);
-        if vt.starts_with("Window.") || vt.contains(" Window.") {
-            let mut cols = Vec::new();
-            collect_names(cx, value, &scope, &mut cols);
-            cx.windows.insert(format!("{scope}:{}", text(t, cx.src)), cols);
+        // `(Window\n .partitionBy(...)\n .orderBy(...))` spread over lines in parentheses.
+        let vt = text(value, cx.src).trim_start_matches(|c: char| c == '(' || c.is_whitespace());
+        if vt.starts_with("Window") || vt.contains(" Window.") {
+            let (mut cols, mut refs) = (Vec::new(), Vec::new());
+            collect_names(cx, value, &scope, &mut cols, &mut refs);
+            cx.windows.insert(format!("{scope}:{}", text(t, cx.src)), (cols, refs));
         }
     }
     chain_sites(cx, value, stmt, &scope)
@@ -655,9 +660,13 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
                     let mut c = args.walk();
                     for a in args.named_children(&mut c) {
                         let key = text(a, cx.src).to_string();
-                        if let Some(cols) = cx.windows.get(&format!("{scope}:{key}")).or_else(|| cx.windows.get(&format!("<module>:{key}"))) {
-                            for col in cols.clone() {
+                        if let Some((cols, refs)) = cx.windows.get(&format!("{scope}:{key}")).or_else(|| cx.windows.get(&format!("<module>:{key}"))).cloned() {
+                            for col in cols {
                                 add(&mut s.columns, col);
+                            }
+                            // `Window.partitionBy(Model.key)` with `Model` imported.
+                            for value in refs {
+                                cx.out.pending.push(PendingTerm { site: s.id.clone(), field: TermField::Column, value });
                             }
                         }
                     }
@@ -676,6 +685,8 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if let Some(prev) = made.iter().rev().find(|(nid, _)| is_within(obj, *nid)).map(|(_, i)| *i) {
                 let (a, b) = (cx.out.sites[prev].id.clone(), cx.out.sites[idx].id.clone());
                 cx.out.edges.push((a, b));
+            } else if kind == "window" {
+                window_input(cx, call, &made, scope, idx);
             } else if let Some(v) = root_var {
                 link_var(cx, &format!("{scope}:{v}"), idx);
             }
@@ -782,6 +793,40 @@ fn is_within(obj: Node, node_id: usize) -> bool {
         }
     }
     false
+}
+
+/// `df.withColumn("r", row_number().over(w))`: the window runs over the DataFrame the
+/// call holding it in its arguments is called on, so that DataFrame feeds it.
+fn window_input(cx: &mut Ctx<'_>, call: Node, made: &[(usize, usize)], scope: &str, idx: usize) {
+    let mut up = call.parent();
+    while let Some(a) = up {
+        if a.kind() == "call"
+            && let Some(obj) = a.child_by_field_name("function").filter(|f| f.kind() == "attribute").and_then(|f| f.child_by_field_name("object")) {
+                if let Some(prev) = made.iter().rev().find(|(nid, _)| is_within(obj, *nid)).map(|(_, i)| *i) {
+                    let (from, to) = (cx.out.sites[prev].id.clone(), cx.out.sites[idx].id.clone());
+                    cx.out.edges.push((from, to));
+                } else if let Some(v) = chain_root_identifier(obj, cx.src) {
+                    link_var(cx, &format!("{scope}:{v}"), idx);
+                }
+                // The column it defines: `withColumn`'s first argument.
+                let method = a.child_by_field_name("function").and_then(|f| f.child_by_field_name("attribute")).map(|m| text(m, cx.src));
+                let first = a.child_by_field_name("arguments").and_then(|x| x.named_child(0)).filter(|x| x.id() != call.id() && !is_within(*x, call.id()));
+                if let (Some("withColumn"), Some(name)) = (method, first) {
+                    match eval::eval(cx, name, scope) {
+                        Some(v) if v.has_refs() => cx.out.pending.push(PendingTerm { site: cx.out.sites[idx].id.clone(), field: TermField::Defines, value: v }),
+                        Some(v) => {
+                            if let Some(t) = v.str() {
+                                let mark = format!("{}{}", planmap_plugin_sdk::DEFINES, t.text);
+                                add(&mut cx.out.sites[idx].functions, mark);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                return;
+            }
+        up = a.parent();
+    }
 }
 
 fn link_var(cx: &mut Ctx<'_>, var: &str, idx: usize) {
@@ -902,11 +947,16 @@ fn push_site(cx: &mut Ctx<'_>, s: Site) -> usize {
     cx.out.sites.len() - 1
 }
 
-/// Every string an expression names, literally or through values (window specs).
-fn collect_names(cx: &Ctx<'_>, n: Node, scope: &str, out: &mut Vec<String>) {
+/// Every string an expression names, literally or through values (window specs); a
+/// value another module defines goes to `refs`, for the linker.
+fn collect_names(cx: &Ctx<'_>, n: Node, scope: &str, out: &mut Vec<String>, refs: &mut Vec<Value>) {
     match n.kind() {
         "string" | "identifier" | "attribute" | "subscript" => {
             if let Some(v) = eval::eval(cx, n, scope) {
+                if v.has_refs() {
+                    refs.push(v);
+                    return;
+                }
                 for t in v.all_strings() {
                     add(out, t.text.clone());
                 }
@@ -916,11 +966,18 @@ fn collect_names(cx: &Ctx<'_>, n: Node, scope: &str, out: &mut Vec<String>) {
                 return;
             }
         }
+        // `F.col("year").cast("long")`: the argument is a type, not a name.
+        "call" if callee_name(n, cx.src).is_some_and(|f| matches!(f.as_str(), "cast" | "astype")) => {
+            if let Some(f) = n.child_by_field_name("function") {
+                collect_names(cx, f, scope, out, refs);
+            }
+            return;
+        }
         _ => {}
     }
     let mut c = n.walk();
     for ch in n.named_children(&mut c) {
-        collect_names(cx, ch, scope, out);
+        collect_names(cx, ch, scope, out, refs);
     }
 }
 

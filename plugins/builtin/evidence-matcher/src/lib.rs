@@ -475,14 +475,20 @@ fn format(c: &mut Found, cand: &Candidate, x: &Context) {
 /// (`… AS x#41`): in a chain of a dozen `withColumn`s over the same inputs, the one
 /// that names the node's new column is the one that made it.
 fn defines(c: &mut Found, cand: &Candidate, x: &Context) {
-    if x.family != "project" || cand.site.kind != "with-column" || x.s.aliases.is_empty() {
+    let target = match (x.family, cand.site.kind) {
+        ("project", "with-column") => cand.site.terms.columns.first().copied(),
+        // `withColumn("rank", row_number().over(w))`: the Window defines `rank`.
+        ("window", "window") => sdk::defined_column(&cand.site.terms.functions),
+        _ => None,
+    };
+    if x.s.aliases.is_empty() {
         return;
     }
-    let Some(target) = cand.site.terms.columns.first() else { return };
+    let Some(target) = target else { return };
     let target = sdk::base_name(target);
     let same = x.s.aliases.iter().any(|a| sdk::base_name(a) == target);
     push(c, "defines", f64::from(u8::from(same)), if same { 1.0 } else { -0.5 }, || {
-        if same { format!("adds the column `{target}` the plan's Project defines") } else { format!("adds `{target}`, a column this Project does not define") }
+        if same { format!("adds the column `{target}` the plan's {} defines", x.operator) } else { format!("adds `{target}`, a column this {} does not define", x.operator) }
     });
 }
 

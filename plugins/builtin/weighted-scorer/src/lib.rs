@@ -42,6 +42,10 @@ struct Calibration {
 /// How far ahead a lone candidate counts as being (no rival at all).
 const LONE_MARGIN: f64 = 4.0;
 
+/// Logit taken from a candidate whose kind cannot produce the node when another's can:
+/// more than any sum of name matches adds.
+const IMPOSSIBLE: f64 = 8.0;
+
 impl Default for Config {
     fn default() -> Self {
         let weights = [("kind", 2.0), ("tables", 1.5), ("keys", 2.0), ("columns", 1.0), ("literals", 1.0), ("functions", 1.0), ("lexical", 1.5)]
@@ -94,7 +98,19 @@ fn score_one(cfg: &Config, batch: &Batch, i: usize) -> Result<Vec<Ranking>, Plug
     let rows = batch.inputs.candidates[i];
     let site_ids = sdk::rows(&batch.candidates.site_ids, rows);
     let features = sdk::matrix_rows(&batch.candidates.features, names.len(), rows);
-    let z: Vec<f64> = (0..site_ids.len()).map(|i| logit(cfg, &weights, sdk::row(features, names.len(), i))).collect();
+    let mut z: Vec<f64> = (0..site_ids.len()).map(|i| logit(cfg, &weights, sdk::row(features, names.len(), i))).collect();
+    // A site whose kind cannot produce the node (`kind` 0: a SELECT list for a Sort) ranks
+    // below every site that can, however well its names match.
+    if let Some(k) = names.iter().position(|n| n == "kind") {
+        let possible = |i: usize| sdk::row(features, names.len(), i).get(k).is_some_and(|v| *v > 0.0);
+        if (0..z.len()).any(possible) {
+            for (i, zi) in z.iter_mut().enumerate() {
+                if !possible(i) {
+                    *zi -= IMPOSSIBLE;
+                }
+            }
+        }
+    }
     // Each candidate's best rival is the leader, or for the leader the runner-up.
     let mut best = (usize::MAX, f64::NEG_INFINITY);
     let mut second = f64::NEG_INFINITY;
