@@ -11,6 +11,7 @@ use crate::capabilities::CodeIndex;
 use crate::pipeline::NodeOutcome;
 use crate::plan::{Ownership, Plan};
 use planmap_runtime::model::{CodeSite, Evidence};
+use planmap_runtime::Candidate;
 use std::collections::{HashMap, HashSet};
 
 /// Candidates per node the joint choice considers: the ones whose evidence was put in
@@ -251,9 +252,37 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
     }
     // Apply: the chosen candidate first, its neighbours' fit in words.
     let site_of = |id: &str| chosen.get(id).and_then(|&k| choices[id].get(k)).map(|(s, _)| s.clone());
+    // A Project that only drops columns, answered by no `select` of exactly those
+    // columns, is the optimizer's pruning of its input: it takes its input's answer.
+    let mut trims: HashMap<&str, Candidate> = HashMap::new();
+    for &n in &owned {
+        let (Some(node), Some(&[child])) = (plan.node(n), children.get(n).map(Vec::as_slice)) else { continue };
+        let Some(mine) = site_of(n) else { continue };
+        if !only_prunes(node) || selects_exactly(&mine, node) {
+            continue;
+        }
+        let Some(theirs) = site_of(child) else { continue };
+        if let Some(c) = outcomes.get(child).and_then(|o| o.candidates.iter().find(|c| c.site.id == theirs.id)) {
+            let mut c = c.clone();
+            let op = plan.node(child).map(|x| x.operator.as_str()).unwrap_or("");
+            let l = &theirs.location;
+            let word = format!("a Project that only drops columns has no line of its own: it trims the output of the {op} at {}:{}", l.file, lines_of(l));
+            c.assessed_mut().explanation = word.clone();
+            if let Some(a) = c.assessed.as_mut() {
+                a.evidence.retain(|e| &*e.signal != "lineage");
+                a.put(Evidence { signal: "prunes".into(), weight: 0.5, detail: word });
+            }
+            trims.insert(n, c);
+        }
+    }
     for &n in &owned {
         let Some(o) = outcomes.get_mut(n) else { continue };
         let Some(&k) = chosen.get(n) else { continue };
+        if let Some(c) = trims.remove(n) {
+            o.candidates.retain(|x| x.site.id != c.site.id);
+            o.candidates.insert(0, c);
+            continue;
+        }
         if k > 0 && k < o.candidates.len() {
             let c = o.candidates.remove(k);
             o.candidates.insert(0, c);
@@ -268,7 +297,7 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             let (v, word) = if is_child { fit(index, &me, &os, &up, &direct) } else { fit(index, &os, &me, &up, &direct) };
             let op = plan.node(other).map(|x| x.operator.as_str()).unwrap_or("");
             let l = &os.location;
-            let lines = if l.line_start == l.line_end { l.line_start.to_string() } else { format!("{}-{}", l.line_start, l.line_end) };
+            let lines = lines_of(l);
             notes.push(if is_child {
                 format!("its input {op} ({}:{lines}) {word}", l.file)
             } else {
@@ -302,6 +331,24 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
                 first.assessed_mut().explanation = text;
             }
     }
+}
+
+/// A Project whose every output is an input column as it is (no expression, alias or
+/// literal): what `select("a", "b")` makes, and what the optimizer's column pruning
+/// inserts.
+fn only_prunes(n: &crate::plan::PlanNode) -> bool {
+    let s = &n.semantics;
+    n.family == crate::plan::Family::Project && s.aliases.is_empty() && s.functions.is_empty() && s.literals.is_empty() && !s.output_columns.is_empty()
+}
+
+/// Whether a site is a `select`/`SELECT` naming every column the Project keeps.
+fn selects_exactly(site: &CodeSite, n: &crate::plan::PlanNode) -> bool {
+    let named: HashSet<String> = site.columns.iter().map(|c| planmap_plugin_sdk::base_name(c)).collect();
+    matches!(site.kind.as_str(), "select" | "sql-select") && n.semantics.output_columns.iter().all(|c| named.contains(&planmap_plugin_sdk::base_name(c)))
+}
+
+fn lines_of(l: &planmap_runtime::model::Location) -> String {
+    if l.line_start == l.line_end { l.line_start.to_string() } else { format!("{}-{}", l.line_start, l.line_end) }
 }
 
 /// Children before parents, over every owned node (roots last).
@@ -360,6 +407,26 @@ mod tests {
         // A plan that computes nothing the code adds leaves both alone.
         let plain: HashSet<String> = ["name"].iter().map(|s| s.to_string()).collect();
         assert_eq!(derived_factors(&own, &plain, &index, &HashMap::new()), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn a_project_that_only_drops_columns_keeps_its_line_only_for_a_select_of_them() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/public/plans/spark-sql-plan-poc/colab-poc/69.txt");
+        let plan = crate::plan::parse(crate::plan::PlanInput::Path(&path), &Default::default()).unwrap();
+        let pruning = plan.node("8").unwrap();
+        assert!(only_prunes(pruning), "{:?}", pruning.semantics);
+        // show()'s formatting Project computes expressions: not a pruning.
+        let formats = plan.nodes.iter().find(|n| n.family == crate::plan::Family::Project && !n.semantics.aliases.is_empty());
+        assert!(formats.is_none_or(|n| !only_prunes(n)));
+        let (mut select, _) = site(1, 2, "<module>", "t");
+        select.kind = "sql-select".into();
+        select.columns = vec!["d.quarter_name".into(), "date_id".into()];
+        assert!(selects_exactly(&select, pruning), "a SELECT of exactly those columns is its own line");
+        select.columns.pop();
+        assert!(!selects_exactly(&select, pruning), "one that lacks a kept column is not");
+        select.columns.push("date_id".into());
+        select.kind = "sql-from".into();
+        assert!(!selects_exactly(&select, pruning), "nor is a FROM");
     }
 
     #[test]
