@@ -23,6 +23,11 @@ fn map_json_has_the_contract_shape_and_attributes_induced_nodes() {
             assert!(m.get(k).is_some(), "missing {k} in {m}");
         }
         assert!(["confirmed", "probable", "uncertain", "unmapped"].contains(&m["status"].as_str().unwrap()));
+        if !m["mappedCode"].is_null() {
+            for a in m["alternatives"].as_array().unwrap() {
+                assert!(a["confidence"].as_f64().unwrap() <= m["confidence"].as_f64().unwrap(), "an alternative shown as likelier than the answer: {m}");
+            }
+        }
     }
     let by_id = |id: &str| ms.iter().find(|m| m["dagNodeId"] == id).unwrap();
     let smj = by_id("14");

@@ -63,7 +63,7 @@ fn reads_resolve_module_constants_and_udfs_are_found() {
     assert_eq!((join.columns.clone(), join.literals.clone()), (strs(&["customer_id"]), strs(&["left"])));
     let w = site(&ctx, "etl/transform.py", 12, "window");
     assert_eq!(w.columns, strs(&["customer_id", "amount"]), "the spec's partition and order columns");
-    assert_eq!(w.functions, strs(&["row_number"]));
+    assert_eq!(w.functions, strs(&["row_number", "defines:rank"]), "the function, and the column its withColumn defines");
 }
 
 #[test]

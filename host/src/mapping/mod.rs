@@ -603,6 +603,7 @@ async fn map_owned(
         let mut m = from_outcome(n, outcome, job.thresholds);
         merge(&mut m);
         calibrate(&mut m, &graph.calibration, job.thresholds);
+        alternatives_below_answer(&mut m);
         checkpoint(Checkpoint::Final { node: &id, mapping: &m });
         results.insert(id, m);
     }
@@ -621,6 +622,17 @@ fn calibrate(m: &mut Mapping, cal: &crate::graph::Calibration, t: Thresholds) {
     }
     if m.mapped_code.is_some() {
         m.status = located_status(m.confidence, t).into();
+    }
+}
+
+/// No alternative is shown as likelier than the answer: the plan-wide choice (or a
+/// pruning Project's input) can prefer a candidate its scorer rated lower, and the
+/// place the answer names is then the better guess.
+fn alternatives_below_answer(m: &mut Mapping) {
+    if m.mapped_code.is_some() {
+        for a in &mut m.alternatives {
+            a.confidence = a.confidence.min(m.confidence);
+        }
     }
 }
 

@@ -45,6 +45,11 @@ pub fn merge(m: &mut Mapping, res: &Resolution, rivals: &[HashMap<String, Mappin
     let before = m.confidence;
     m.confidence *= factor;
     if !alts.is_empty() {
+        // The chosen program's other candidates hold only as far as that program does.
+        let share = chosen.weight / total;
+        for a in &mut m.alternatives {
+            a.confidence *= share;
+        }
         let names: Vec<&str> = alts.iter().map(|a| a.file.as_str()).collect();
         m.explanation = format!("{}; other programs explain the plan about as well and put it at {} — the repository holds this query more than once", m.explanation, names.join(", "));
         m.evidence.push(EvidenceOut { signal: "program".into(), weight: factor - 1.0, detail: format!("{} explains {:.0}% of the plan; {} rival program(s) explain it about as well", chosen.entry, chosen.score * 100.0, alts.len()) });
