@@ -243,3 +243,15 @@ fn a_driver_limit_the_aqe_final_plan_leaves_out_is_kept_on_top() {
     assert_eq!(shown.nodes.iter().filter(|n| n.spark_operator == "CollectLimit").count(), 1);
     assert!(!shown.warnings.iter().any(|w| w.contains("leaves out")));
 }
+
+#[test]
+fn a_partitioned_file_write_says_it_partitions() {
+    // `df.write.partitionBy("year_month").save(…)`: the command lists its partition columns.
+    let p = load("../public/plans/spark-sql-plan-poc/colab-poc/17.txt");
+    let write = |p: &planmap::plan::Plan| p.nodes.iter().find(|n| n.family == planmap::plan::Family::Write && n.operator.contains("InsertIntoHadoopFsRelationCommand")).cloned().unwrap();
+    let w = write(&p);
+    assert!(w.semantics.functions.iter().any(|f| f == planmap_plugin_sdk::PARTITIONED), "{:?}", w.semantics);
+    let plain = load("../public/plans/spark-sql-plan-poc/colab-poc/7.txt");
+    let w = write(&plain);
+    assert!(!w.semantics.functions.iter().any(|f| f == planmap_plugin_sdk::PARTITIONED), "{:?}", w.semantics);
+}

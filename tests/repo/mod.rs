@@ -365,3 +365,21 @@ fn a_window_names_its_spec_the_column_it_defines_and_the_frame_it_runs_over() {
     let agg = ctx.sites.iter().find(|s| s.file == "job.py" && s.line_start == 10 && s.kind == "aggregate" && s.functions.contains(&"count".to_string())).unwrap();
     assert!(ctx.edges.iter().any(|(a, b)| *a == agg.id && *b == w.id), "{:?}", ctx.edges);
 }
+
+#[test]
+fn a_writer_kept_in_a_variable_carries_its_partitioning_and_format() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("io.py"),
+        "def write_table(df, path, partition_by=None):\n    writer = df.write.mode('overwrite').format('parquet')\n    if partition_by:\n        writer = writer.partitionBy(partition_by)\n    writer.save(path)\n\
+         def write_result(df, path):\n    df.write.mode('overwrite').format('parquet').save(path)\n\
+         def write_csv(df, path):\n    df.write.csv(path, partitionBy='year')\n",
+    )
+    .unwrap();
+    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    let partitioned = |line: u32| site(&ctx, "io.py", line, "write").functions.contains(&planmap_plugin_sdk::PARTITIONED.to_string());
+    assert!(partitioned(5), "the writer variable was partitioned");
+    assert!(site(&ctx, "io.py", 5, "write").functions.contains(&"format:parquet".to_string()), "and names its format");
+    assert!(!partitioned(7), "a plain save");
+    assert!(partitioned(9), "a partitionBy= argument");
+}

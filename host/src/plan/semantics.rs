@@ -342,7 +342,13 @@ fn write(s: &mut Semantics, op: &str, raw: &RawNode, name_len: usize) {
         let t = raw.text.get(name_len..).unwrap_or("").trim();
         t.strip_prefix(op).unwrap_or(t).trim().to_string()
     });
-    let first = split_top(&text).into_iter().next().unwrap_or_default();
+    let parts = split_top(&text);
+    let first = parts.first().cloned().unwrap_or_default();
+    // `InsertIntoHadoopFsRelationCommand path, false, [year#67, month#66], Parquet, …`:
+    // the partition columns, when the write partitions.
+    if op.contains("InsertIntoHadoopFsRelationCommand") && parts.get(2).is_some_and(|p| p.trim().starts_with('[') && p.trim() != "[]") {
+        s.functions.push(planmap_plugin_sdk::PARTITIONED.into());
+    }
     if !first.is_empty() {
         let target = first.replace('`', "");
         if target.contains('/') || target.contains(':') {

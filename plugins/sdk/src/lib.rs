@@ -263,6 +263,11 @@ pub fn defined_column<'a>(functions: &[&'a str]) -> Option<&'a str> {
     functions.iter().find_map(|f| f.strip_prefix(DEFINES))
 }
 
+/// The function a write that partitions its output names, among a write site's
+/// functions (`partitionBy` in its chain or arguments) and a plan write's (partition
+/// columns in `InsertIntoHadoopFsRelationCommand`).
+pub const PARTITIONED: &str = "partitionBy";
+
 /// The mark an indexer puts among a read's or write's functions when its chain is a
 /// stream (`readStream`, `writeStream`).
 pub const STREAMING: &str = "mode:stream";

@@ -22,6 +22,9 @@ use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Parser};
 
 /// Methods whose plain string arguments are column names.
+/// The format a writer chain names (`.format("parquet")`).
+static WRITER_FORMAT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r#"\.format\(\s*["'](\w+)["']"#).expect("valid regex"));
+
 const COLUMN_METHODS: &[&str] = &[
     "select", "groupBy", "groupby", "rollup", "cube", "orderBy", "sort", "sortWithinPartitions", "drop", "dropDuplicates", "drop_duplicates",
     "withColumn", "withColumnRenamed", "partitionBy", "repartition", "repartitionByRange", "pivot", "col", "column", "alias", "name",
@@ -127,10 +130,13 @@ pub(crate) struct Ctx<'a> {
     udfs: Vec<String>,
     /// scope-qualified var → producing site ids.
     producers: HashMap<String, Vec<String>>,
-    /// Window spec variables → (columns, literals).
     /// Window specs by `scope:variable`: the names they use, and the values another
     /// module defines (resolved by the linker for each `.over(w)` site).
     windows: HashMap<String, (Vec<String>, Vec<Value>)>,
+    /// Writers kept in variables (`w = df.write.format("parquet")`, then
+    /// `w = w.partitionBy(col)`), by `scope:variable`: whether any assignment
+    /// partitions, and the format one names.
+    writers: HashMap<String, (bool, Option<String>)>,
     /// Where SQL texts were already turned into sites (file, first line).
     sql_seen: HashSet<(String, u32, usize)>,
     seq: usize,
@@ -224,6 +230,7 @@ fn extract_with(src: &str, file: &str, line_map: &dyn Fn(usize) -> u32, root: No
         udfs: Vec::new(),
         producers: HashMap::new(),
         windows: HashMap::new(),
+        writers: HashMap::new(),
         sql_seen: HashSet::new(),
         seq: 0,
         seeds,
@@ -486,6 +493,20 @@ fn statement(cx: &mut Ctx<'_>, stmt: Node, scopes: &[String], func: Option<&mut 
 /// the site whose value the expression produces, if any.
 fn statement_value(cx: &mut Ctx<'_>, value: Node, stmt: Node, scopes: &[String], target: Option<Node>) -> Option<usize> {
     let scope = scope_name(scopes);
+    // Writers: `w = df.write.mode(...)`, `w = w.partitionBy(...)`.
+    if let Some(t) = target {
+        let vt = text(value, cx.src);
+        let key = format!("{scope}:{}", text(t, cx.src));
+        let root = chain_root_identifier(value, cx.src).map(|r| format!("{scope}:{r}"));
+        let known = root.as_ref().and_then(|r| cx.writers.get(r)).cloned();
+        if vt.contains(".write") || known.is_some() {
+            let (was_partitioned, was_format) = known.unwrap_or_default();
+            let format = WRITER_FORMAT.captures(vt).map(|c| c[1].to_lowercase()).or(was_format);
+            let entry = cx.writers.entry(key).or_default();
+            entry.0 |= was_partitioned || vt.contains("partitionBy(");
+            entry.1 = entry.1.take().or(format);
+        }
+    }
     // Window specs: `w = Window.partitionBy(...).orderBy(...)`.
     if let Some(t) = target {
         // `(Window\n .partitionBy(...)\n .orderBy(...))` spread over lines in parentheses.
@@ -653,6 +674,9 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             }
             if kind == "read" || kind == "table" || kind == "write" {
                 reader_format(cx, call, obj, &method, scope, &mut s);
+            }
+            if kind == "write" {
+                writer_facts(cx, call, obj, &chain, scope, &mut s);
             }
             if kind == "window" {
                 // `.over(w)`: the spec's columns, and the window function called on.
@@ -1000,6 +1024,24 @@ fn source_table(cx: &mut Ctx<'_>, call: Node, method: &str, scope: &str, site: &
 
 /// The format a read or write names: its method (`.parquet(...)`), `.format("x")` in
 /// its chain, or `format="x"`. Kept among the site's functions as `format:<name>`.
+/// A write that partitions its output (`partitionBy(...)` in its chain, a
+/// `partitionBy=` argument, or a writer variable some assignment partitioned) is marked
+/// `sdk::PARTITIONED`; a writer variable's format is the write's too.
+fn writer_facts(cx: &Ctx<'_>, call: Node, obj: Node, chain: &[String], scope: &str, s: &mut Site) {
+    let kwarg = call.child_by_field_name("arguments").is_some_and(|a| {
+        let mut c = a.walk();
+        a.named_children(&mut c).any(|k| k.kind() == "keyword_argument" && k.child_by_field_name("name").is_some_and(|n| text(n, cx.src) == "partitionBy"))
+    });
+    let var = chain_root_identifier(obj, cx.src).and_then(|r| cx.writers.get(&format!("{scope}:{r}")).or_else(|| cx.writers.get(&format!("<module>:{r}"))));
+    if chain.iter().any(|m| m == "partitionBy") || kwarg || var.is_some_and(|(p, _)| *p) {
+        add(&mut s.functions, planmap_plugin_sdk::PARTITIONED);
+    }
+    if let Some(f) = var.and_then(|(_, f)| f.clone())
+        && !s.functions.iter().any(|x| x.starts_with("format:")) {
+            add(&mut s.functions, format!("format:{f}"));
+        }
+}
+
 fn reader_format(cx: &Ctx<'_>, call: Node, obj: Node, method: &str, scope: &str, s: &mut Site) {
     const FORMATS: &[&str] = &["parquet", "csv", "json", "orc", "text", "avro", "jdbc", "delta", "textFile", "xml", "binaryFile", "iceberg"];
     let mut found: Option<String> = FORMATS.contains(&method).then(|| method.to_lowercase().replace("textfile", "text"));

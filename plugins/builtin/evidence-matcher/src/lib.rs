@@ -420,6 +420,7 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     });
     source(c, fit, x.sources, x.named_elsewhere, x.best_path);
     format(c, cand, x);
+    partitioning(c, cand, x);
     join_type(c, cand, x);
     let site_cols: &[&str] = &cand.site.terms.columns;
     let site_tables: Vec<String> = cand.site.terms.tables.iter().flat_map(|t| {
@@ -468,6 +469,19 @@ fn format(c: &mut Found, cand: &Candidate, x: &Context) {
     let same = sdk::same_format(plan, code);
     push(c, "format", f64::from(u8::from(same)), if same { 0.5 } else { -1.0 }, || {
         if same { format!("reads or writes {code}, as the plan's {plan}") } else { format!("the code names {code}, the plan {plan}") }
+    });
+}
+
+/// A write that partitions its files (`InsertIntoHadoopFsRelationCommand` with partition
+/// columns) against a write site that partitions (`partitionBy`): the plain `save()`
+/// beside a partitioned writer is not it.
+fn partitioning(c: &mut Found, cand: &Candidate, x: &Context) {
+    if x.family != "write" || cand.site.kind != "write" || !x.s.functions.contains(&sdk::PARTITIONED) {
+        return;
+    }
+    let fits = cand.site.terms.functions.contains(&sdk::PARTITIONED);
+    push(c, "partitioned", f64::from(u8::from(fits)), if fits { 0.5 } else { -1.0 }, || {
+        if fits { "partitions its output, as the plan's write does".to_string() } else { "the plan's write partitions its files; this write names no partitionBy".to_string() }
     });
 }
 
