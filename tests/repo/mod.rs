@@ -383,3 +383,21 @@ fn a_writer_kept_in_a_variable_carries_its_partitioning_and_format() {
     assert!(!partitioned(7), "a plain save");
     assert!(partitioned(9), "a partitionBy= argument");
 }
+
+#[test]
+fn a_helper_called_with_imported_names_takes_them_as_its_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cols.py"), "class DP:\n    GAP_TOTAL = 'gap_total'\n    GAP_SU = 'gap_su'\n    TOTAL = 'total'\n").unwrap();
+    std::fs::write(
+        dir.path().join("steps.py"),
+        "from pyspark.sql import functions as F\nfrom cols import DP\n\
+         def gaps(df):\n    df = gap(df, DP.GAP_TOTAL, DP.TOTAL)\n    df = gap(df, DP.GAP_SU, 'su')\n    return df\n\
+         def gap(df, new_column, other):\n    return df.withColumn(new_column, F.abs(F.col('adass') - F.col(other)))\n",
+    )
+    .unwrap();
+    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    let w = site(&ctx, "steps.py", 8, "with-column");
+    for c in ["gap_total", "gap_su", "total", "su", "adass"] {
+        assert!(w.columns.contains(&c.to_string()), "{c} in {:?}", w.columns);
+    }
+}

@@ -187,14 +187,15 @@ pub fn extract(src: &str, file: &str, line_map: &dyn Fn(usize) -> u32) -> Extrac
     let root = tree.root_node();
     let (out, calls) = extract_with(src, file, line_map, root, HashMap::new());
     // A function called in this file with known strings (`process(spark, "s3a://b/")`
-    // from `main`): its parameters are those strings, so read it again knowing them.
+    // from `main`), or names another module defines (`f(df, Cols.KEY)`, resolved by the
+    // linker): its parameters are those values, so read it again knowing them.
     let defined: HashSet<&str> = out.functions.iter().map(|f| f.name.as_str()).collect();
     let mut seeds: HashMap<String, HashMap<String, Vec<Value>>> = HashMap::new();
     for f in &out.functions {
         for args in calls.get(&f.name).into_iter().flatten() {
             for (i, p) in f.params.iter().enumerate() {
                 let v = args.named.iter().find(|(k, _)| k == p).map(|(_, v)| v.clone()).or_else(|| args.positional.get(i).cloned().flatten());
-                if let Some(v) = v.filter(|v| !v.strings().is_empty()) {
+                if let Some(v) = v.filter(|v| !v.strings().is_empty() || v.has_refs()) {
                     seeds.entry(f.name.clone()).or_default().entry(p.clone()).or_default().push(v);
                 }
             }
