@@ -400,4 +400,7 @@ fn a_helper_called_with_imported_names_takes_them_as_its_parameters() {
     for c in ["gap_total", "gap_su", "total", "su", "adass"] {
         assert!(w.columns.contains(&c.to_string()), "{c} in {:?}", w.columns);
     }
+    // It defines each name its callers pass, and only those.
+    let defines: Vec<&str> = w.functions.iter().filter_map(|f| f.strip_prefix(planmap_plugin_sdk::DEFINES)).collect();
+    assert_eq!(defines, vec!["gap_total", "gap_su"], "{:?}", w.functions);
 }

@@ -253,14 +253,15 @@ pub fn grouping_fits(grouping_keys: usize, site_functions: &[&str]) -> bool {
 /// of name comparisons.
 pub const GROUPED: &str = "group:by";
 
-/// The prefix of the mark an indexer puts among a window site's functions for the column
-/// the call holding it defines (`withColumn("rank", row_number().over(w))` gives
-/// `defines:rank`).
+/// The prefix of the mark an indexer puts among a `withColumn` site's functions, and a
+/// window site's inside one, for the column it defines (`withColumn("rank",
+/// row_number().over(w))` gives `defines:rank`).
 pub const DEFINES: &str = "defines:";
 
-/// The column a window site's `DEFINES` mark names.
-pub fn defined_column<'a>(functions: &[&'a str]) -> Option<&'a str> {
-    functions.iter().find_map(|f| f.strip_prefix(DEFINES))
+/// Every column a site's `DEFINES` marks name (a `withColumn` in a helper defines each
+/// name its callers pass).
+pub fn defined_columns<'a, 'b>(functions: &'b [&'a str]) -> impl Iterator<Item = &'a str> + 'b {
+    functions.iter().filter_map(|f| f.strip_prefix(DEFINES))
 }
 
 /// The function a write that partitions its output names, among a write site's

@@ -650,6 +650,9 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             s.line_end = (cx.line_map)(call.end_position().row);
             s.snippet = bounded(text(call, cx.src));
             collect_args(cx, call, &method, scope, &mut s);
+            if method == "withColumn" {
+                defined_by(cx, call, scope, &mut s);
+            }
             // `.count()`, `groupBy(...).sum("x")`, `.collect()`: the method is the
             // aggregate (or action) the plan names.
             if matches!(kind, "action" | "aggregate") && !matches!(method.as_str(), "groupBy" | "groupby" | "agg" | "rollup" | "cube" | "pivot") {
@@ -818,6 +821,22 @@ fn is_within(obj: Node, node_id: usize) -> bool {
         }
     }
     false
+}
+
+/// The column a `withColumn` defines, as a `sdk::DEFINES` mark: every value its first
+/// argument may hold (a helper's parameter takes each caller's name), another module's
+/// through the linker.
+fn defined_by(cx: &mut Ctx<'_>, call: Node, scope: &str, s: &mut Site) {
+    let Some(first) = call.child_by_field_name("arguments").and_then(|a| a.named_child(0)) else { return };
+    match eval::eval(cx, first, scope) {
+        Some(v) if v.has_refs() => cx.out.pending.push(PendingTerm { site: s.id.clone(), field: TermField::Defines, value: v }),
+        Some(v) => {
+            for t in v.all_strings() {
+                add(&mut s.functions, format!("{}{}", planmap_plugin_sdk::DEFINES, t.text));
+            }
+        }
+        None => {}
+    }
 }
 
 /// `df.withColumn("r", row_number().over(w))`: the window runs over the DataFrame the

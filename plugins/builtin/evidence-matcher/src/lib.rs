@@ -489,18 +489,20 @@ fn partitioning(c: &mut Found, cand: &Candidate, x: &Context) {
 /// (`… AS x#41`): in a chain of a dozen `withColumn`s over the same inputs, the one
 /// that names the node's new column is the one that made it.
 fn defines(c: &mut Found, cand: &Candidate, x: &Context) {
-    let target = match (x.family, cand.site.kind) {
-        ("project", "with-column") => cand.site.terms.columns.first().copied(),
+    // A helper's `withColumn(new_column, …)` defines each name its callers pass.
+    let marked: Vec<&str> = sdk::defined_columns(&cand.site.terms.functions).collect();
+    let targets: Vec<&str> = match (x.family, cand.site.kind) {
+        ("project", "with-column") if marked.is_empty() => cand.site.terms.columns.first().copied().into_iter().collect(),
         // `withColumn("rank", row_number().over(w))`: the Window defines `rank`.
-        ("window", "window") => sdk::defined_column(&cand.site.terms.functions),
-        _ => None,
+        ("project", "with-column") | ("window", "window") => marked,
+        _ => Vec::new(),
     };
-    if x.s.aliases.is_empty() {
+    if x.s.aliases.is_empty() || targets.is_empty() {
         return;
     }
-    let Some(target) = target else { return };
-    let target = sdk::base_name(target);
-    let same = x.s.aliases.iter().any(|a| sdk::base_name(a) == target);
+    let defined = |t: &str| x.s.aliases.iter().any(|a| sdk::base_name(a) == sdk::base_name(t));
+    let target = sdk::base_name(targets.iter().copied().find(|t| defined(t)).unwrap_or(targets[0]));
+    let same = defined(&target);
     push(c, "defines", f64::from(u8::from(same)), if same { 1.0 } else { -0.5 }, || {
         if same { format!("adds the column `{target}` the plan's {} defines", x.operator) } else { format!("adds `{target}`, a column this {} does not define", x.operator) }
     });
