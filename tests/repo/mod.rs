@@ -404,3 +404,17 @@ fn a_helper_called_with_imported_names_takes_them_as_its_parameters() {
     let defines: Vec<&str> = w.functions.iter().filter_map(|f| f.strip_prefix(planmap_plugin_sdk::DEFINES)).collect();
     assert_eq!(defines, vec!["gap_total", "gap_su"], "{:?}", w.functions);
 }
+
+#[test]
+fn a_pivot_is_marked_as_the_source_of_its_distinct_values_query() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wide.py"), "def wide(sales):\n    return sales.groupBy('vip').pivot('category').agg({'amount': 'sum'})\n\ndef long(sales):\n    return sales.groupBy('vip').agg({'amount': 'sum'})\n").unwrap();
+    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    let pivots = |line: u32| ctx.sites.iter().any(|s| s.file == "wide.py" && s.line_start == line && s.kind == "aggregate" && s.functions.contains(&planmap_plugin_sdk::PIVOTS.to_string()));
+    assert!(pivots(2));
+    assert!(!pivots(5));
+    // `pivot(col)` without values sorts and limits the distinct values first.
+    let f = [planmap_plugin_sdk::PIVOTS];
+    assert!(planmap_plugin_sdk::pivot_produces("sort", &f) && planmap_plugin_sdk::pivot_produces("limit", &f));
+    assert!(!planmap_plugin_sdk::pivot_produces("join", &f) && !planmap_plugin_sdk::pivot_produces("sort", &[]));
+}

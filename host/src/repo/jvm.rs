@@ -215,6 +215,9 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             if kind == "aggregate" && super::kinds::groups(method, &chain) {
                 add(&mut s.functions, super::kinds::GROUPED);
             }
+            if kind == "aggregate" && (method == "pivot" || chain.iter().any(|c| c == "pivot")) {
+                add(&mut s.functions, super::kinds::PIVOTS);
+            }
             if matches!(kind, "read" | "write" | "table") && super::kinds::streams(&chain) {
                 add(&mut s.functions, super::kinds::STREAMING);
             }

@@ -1,7 +1,7 @@
 //! Which DataFrame method names are Spark operations, and of which site kind; shared
 //! by the Python and JVM extractors (the Dataset API uses the same names).
 
-pub use planmap_plugin_sdk::{GROUPED, STREAMING};
+pub use planmap_plugin_sdk::{GROUPED, PIVOTS, STREAMING};
 
 /// Whether a read or write on `chain` is a stream (marked `STREAMING`).
 pub fn streams(chain: &[String]) -> bool {

@@ -253,6 +253,17 @@ pub fn grouping_fits(grouping_keys: usize, site_functions: &[&str]) -> bool {
 /// of name comparisons.
 pub const GROUPED: &str = "group:by";
 
+/// The mark an indexer puts among an aggregate site's functions when it pivots
+/// (`pivot(col)` in its call or chain).
+pub const PIVOTS: &str = "group:pivot";
+
+/// Whether a site with these functions can produce a node of `family` beside its kind's
+/// own: `pivot(col)` without values first runs a query of its own for the distinct
+/// values of `col`, sorted and limited (`distinct().sort(col).limit(10001)`).
+pub fn pivot_produces(family: &str, functions: &[&str]) -> bool {
+    matches!(family, "sort" | "limit") && functions.contains(&PIVOTS)
+}
+
 /// The prefix of the mark an indexer puts among a `withColumn` site's functions, and a
 /// window site's inside one, for the column it defines (`withColumn("rank",
 /// row_number().over(w))` gives `defines:rank`).

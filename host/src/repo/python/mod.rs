@@ -661,6 +661,9 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if kind == "aggregate" && super::kinds::groups(&method, &chain) {
                 add(&mut s.functions, super::kinds::GROUPED);
             }
+            if kind == "aggregate" && (method == "pivot" || chain.iter().any(|c| c == "pivot")) {
+                add(&mut s.functions, super::kinds::PIVOTS);
+            }
             if matches!(kind, "read" | "write" | "table") && super::kinds::streams(&chain) {
                 add(&mut s.functions, super::kinds::STREAMING);
             }

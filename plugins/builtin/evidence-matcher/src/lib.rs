@@ -381,6 +381,10 @@ fn assess_node(batch: &Batch, i: usize, table: &HashMap<u32, &Site>, detailed: b
     }).collect())
 }
 
+/// How typical a pivot is as the source of a Sort or Limit (its distinct-values query):
+/// a secondary kind.
+const PIVOT_VALUES: f64 = 0.5;
+
 struct Context<'a> {
     family: &'a str,
     operator: &'a str,
@@ -410,6 +414,9 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     }
     if cand.site.kind == "write" && x.family == "write" && !sdk::write_mode_fits(x.operator, &cand.site.terms.functions) {
         kind = 0.0;
+    }
+    if kind == 0.0 && cand.site.kind == "aggregate" && sdk::pivot_produces(x.family, &cand.site.terms.functions) {
+        kind = PIVOT_VALUES;
     }
     push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, || {
         if kind > 0.0 {
