@@ -255,3 +255,22 @@ fn a_partitioned_file_write_says_it_partitions() {
     let w = write(&plain);
     assert!(!w.semantics.functions.iter().any(|f| f == planmap_plugin_sdk::PARTITIONED), "{:?}", w.semantics);
 }
+
+#[test]
+fn shuffles_under_query_stages_belong_to_the_operator_that_needed_them() {
+    // `limit(10)` then a join: the single-partition shuffle gathers the LocalLimit's rows.
+    let p = load("../public/plans/coder2j-pyspark/07/7.txt");
+    assert_eq!(induced_by(node(&p, "5")), Some("4"), "{:?}", node(&p, "5").ownership);
+    // A sort-merge join AQE turned into a broadcast: the shuffle planned for it sits under
+    // the BroadcastExchange of the build side, and is still the join's.
+    let p = load("../public/plans/coder2j-pyspark/08/13.txt");
+    assert_eq!(induced_by(node(&p, "8")), Some("13"), "{:?}", node(&p, "8").ownership);
+    // Never a query stage.
+    for p in [load("../public/plans/coder2j-pyspark/07/7.txt"), load("../public/plans/coder2j-pyspark/08/13.txt")] {
+        for n in &p.nodes {
+            if let Some(by) = induced_by(n) {
+                assert!(node(&p, by).ownership != Ownership::Infrastructure, "{} is induced by infrastructure {by}", n.id);
+            }
+        }
+    }
+}

@@ -128,12 +128,22 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
             if user {
                 return Ownership::Owned;
             }
-            let skip = |a: &PlanNode| is_infra(a) || local_sort(a) || matches!(a.family, Family::Project | Family::Filter);
+            // `limit(n)` on a partitioned input: each partition's LocalLimit, then one
+            // partition to take the first n (AQE may drop the GlobalLimit above).
+            if has(n, "single-partition")
+                && let Some(&c) = n.children.first().and_then(|c| pos.get(c))
+                && nodes[c].spark_operator == "LocalLimit" {
+                    return induced(&nodes[c], format!("gathers the rows of {} into one partition", label(&nodes[c])));
+                }
+            // A shuffle planned for a sort-merge join that AQE turned into a broadcast sits
+            // under the BroadcastExchange of the join's build side.
+            let skip = |a: &PlanNode| is_infra(a) || local_sort(a) || matches!(a.family, Family::Project | Family::Filter) || a.spark_operator == "BroadcastExchange";
             let want = |a: &PlanNode| matches!(a.family, Family::Join | Family::Aggregate | Family::Window | Family::Limit | Family::PythonUdf | Family::Write | Family::Union) || (a.family == Family::Sort && has(a, "global"));
             match ancestor(nodes, pos, i, skip, want) {
                 Some(c) => induced(&nodes[c], format!("shuffle required by {}", label(&nodes[c]))),
-                None => match nodes[i].parent.as_ref().and_then(|p| pos.get(p)) {
-                    Some(&p) => induced(&nodes[p], format!("shuffle inserted by the planner under {}", label(&nodes[p]))),
+                // The nearest operator above it, not a query stage wrapping it.
+                None => match ancestor(nodes, pos, i, is_infra, |a| !is_infra(a)) {
+                    Some(p) => induced(&nodes[p], format!("shuffle inserted by the planner under {}", label(&nodes[p]))),
                     None => Ownership::Owned,
                 },
             }
