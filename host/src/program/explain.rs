@@ -222,7 +222,7 @@ pub fn compat_with(n: &NodeFacts, s: &SiteFacts, kind: f64) -> f64 {
     weigh(0.5, if s.columns.is_empty() { None } else { coverage(&n.columns, &s.columns) });
     if let Some(l) = n.limit {
         let (lits, funcs): (Vec<&str>, Vec<&str>) = (s.literals.iter().map(String::as_str).collect(), s.functions.iter().map(String::as_str).collect());
-        let has = sdk::site_limits(&lits, &funcs).iter().any(|&v| v == l || v + 1 == l);
+        let has = sdk::site_limits(&lits, &funcs).contains(&l);
         weigh(1.5, Some(if has { 1.0 } else { 0.0 }));
     }
     let facts = if total == 0.0 { 0.5 } else { got / total };

@@ -335,22 +335,27 @@ pub fn canonical_function(name: &str) -> String {
     }
 }
 
-/// The row counts a limit or action site asks for: its numbers, else what the call
-/// implies (`show()` fetches 20 rows, one more to tell there are more; `first()` and
-/// `head()` one).
+/// The row counts a limit or action site makes the plan's limit: its numbers, and what
+/// the call implies. `show(n)` fetches one row more than it prints, to tell there are
+/// more (`CollectLimit n + 1`; 21 for `show()`); `first()` and `head()` take one;
+/// `limit(n)`, `take(n)`, `head(n)`, `LIMIT n` take `n`.
 pub fn site_limits(literals: &[&str], functions: &[&str]) -> Vec<u64> {
-    let numbers: Vec<u64> = literals.iter().filter_map(|l| l.trim().parse().ok()).collect();
+    let shows = functions.contains(&"show");
+    let numbers: Vec<u64> = literals.iter().filter_map(|l| l.trim().parse::<u64>().ok()).map(|n| if shows { n + 1 } else { n }).collect();
     if !numbers.is_empty() {
         return numbers;
     }
-    if functions.contains(&"show") {
-        vec![20]
+    if shows {
+        vec![SHOW_ROWS + 1]
     } else if functions.iter().any(|f| matches!(*f, "first" | "head")) {
         vec![1]
     } else {
         vec![]
     }
 }
+
+/// Rows `show()` prints when not told how many.
+const SHOW_ROWS: u64 = 20;
 
 /// The join strategy a physical join operator is (`BroadcastHashJoin` → broadcast,
 /// `SortMergeJoin` → merge, `ShuffledHashJoin` → hash, `CartesianProduct` or a nested
@@ -681,6 +686,16 @@ impl<'a> SiteTerms<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_show_fetches_one_row_more_than_it_prints_and_a_limit_exactly_its_own() {
+        assert_eq!(site_limits(&["10"], &["show"]), vec![11]);
+        assert_eq!(site_limits(&[], &["show"]), vec![21]);
+        assert_eq!(site_limits(&["10"], &[]), vec![10], "limit(10) is CollectLimit 10, not 11");
+        assert_eq!(site_limits(&["3"], &["take"]), vec![3]);
+        assert_eq!(site_limits(&[], &["first"]), vec![1]);
+        assert!(site_limits(&[], &["collect"]).is_empty());
+    }
 
     #[test]
     fn a_grouping_site_is_never_a_global_aggregate() {
