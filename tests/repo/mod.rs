@@ -293,20 +293,16 @@ fn the_index_searches_sites_by_semantics() {
 /// they declare, which a plan's typed lambdas and encoders name.
 #[test]
 fn created_frames_name_their_columns_and_jvm_files_their_types() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("make.py"),
-        "from pyspark.sql.types import StructType, StructField, StringType\n\
+    let ctx = repo_of(&[
+        ("make.py", "from pyspark.sql.types import StructType, StructField, StringType\n\
          a = spark.createDataFrame([('alex', 20)], ['name', 'age'])\n\
          b = spark.createDataFrame(rows, schema='city string, pop int')\n\
          c = spark.createDataFrame(rows, StructType([StructField('zone', StringType(), True)]))\n\
          a.describe(['age']).show()\n\
          a.groupBy('name').count().show()\n\
-         a.agg({'age': 'max'}).show()\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("Job.java"), "package x.y;\nimport org.apache.spark.sql.SparkSession;\npublic class Job { static class Usage {} }\n").unwrap();
-    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+         a.agg({'age': 'max'}).show()\n"),
+        ("Job.java", "package x.y;\nimport org.apache.spark.sql.SparkSession;\npublic class Job { static class Usage {} }\n"),
+    ]);
     assert_eq!(site(&ctx, "make.py", 2, "read").columns, strs(&["name", "age"]));
     assert!(site(&ctx, "make.py", 2, "read").literals.contains(&"alex".to_string()));
     assert_eq!(site(&ctx, "make.py", 3, "read").columns, strs(&["city", "pop"]));
@@ -324,15 +320,11 @@ fn created_frames_name_their_columns_and_jvm_files_their_types() {
 
 #[test]
 fn stream_reads_and_writes_are_marked_as_streams() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("load.py"),
-        "def batch(df, p):\n    df.write.save(path=p, format='parquet')\n\
+    let ctx = repo_of(&[
+        ("load.py", "def batch(df, p):\n    df.write.save(path=p, format='parquet')\n\
          def stream(df, p):\n    return df.writeStream.start(path=p, format='parquet')\n\
-         def read(spark, p):\n    return spark.readStream.load(path=p, format='json')\n",
-    )
-    .unwrap();
-    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+         def read(spark, p):\n    return spark.readStream.load(path=p, format='json')\n"),
+    ]);
     let marked = |line: u32, kind: &str| site(&ctx, "load.py", line, kind).functions.contains(&planmap_plugin_sdk::STREAMING.to_string());
     assert!(!marked(2, "write"), "a batch write");
     assert!(marked(4, "write"), "writeStream…start()");
@@ -346,17 +338,13 @@ fn stream_reads_and_writes_are_marked_as_streams() {
 
 #[test]
 fn a_window_names_its_spec_the_column_it_defines_and_the_frame_it_runs_over() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("model.py"), "class Cols:\n    person = 'nconst'\n    title = 'tconst'\n    rank = 'rank_in_person'\n").unwrap();
-    std::fs::write(
-        dir.path().join("job.py"),
-        "from pyspark.sql import Window\nfrom pyspark.sql import functions as F\nfrom model import Cols\n\
+    let ctx = repo_of(&[
+        ("model.py", "class Cols:\n    person = 'nconst'\n    title = 'tconst'\n    rank = 'rank_in_person'\n"),
+        ("job.py", "from pyspark.sql import Window\nfrom pyspark.sql import functions as F\nfrom model import Cols\n\
          def top(df):\n    w = (\n        Window\n            .partitionBy(Cols.person)\n            .orderBy(F.col(Cols.title).cast('long'))\n    )\n\
          \x20   counted = df.groupBy(Cols.person, Cols.title).count()\n\
-         \x20   return counted.withColumn(Cols.rank, F.row_number().over(w))\n",
-    )
-    .unwrap();
-    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+         \x20   return counted.withColumn(Cols.rank, F.row_number().over(w))\n"),
+    ]);
     let w = site(&ctx, "job.py", 11, "window");
     // The spec's names, through an imported class's attributes; a cast's type is no name.
     assert_eq!(w.columns, strs(&["nconst", "tconst"]));
@@ -368,15 +356,11 @@ fn a_window_names_its_spec_the_column_it_defines_and_the_frame_it_runs_over() {
 
 #[test]
 fn a_writer_kept_in_a_variable_carries_its_partitioning_and_format() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("io.py"),
-        "def write_table(df, path, partition_by=None):\n    writer = df.write.mode('overwrite').format('parquet')\n    if partition_by:\n        writer = writer.partitionBy(partition_by)\n    writer.save(path)\n\
+    let ctx = repo_of(&[
+        ("io.py", "def write_table(df, path, partition_by=None):\n    writer = df.write.mode('overwrite').format('parquet')\n    if partition_by:\n        writer = writer.partitionBy(partition_by)\n    writer.save(path)\n\
          def write_result(df, path):\n    df.write.mode('overwrite').format('parquet').save(path)\n\
-         def write_csv(df, path):\n    df.write.csv(path, partitionBy='year')\n",
-    )
-    .unwrap();
-    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+         def write_csv(df, path):\n    df.write.csv(path, partitionBy='year')\n"),
+    ]);
     let partitioned = |line: u32| site(&ctx, "io.py", line, "write").functions.contains(&planmap_plugin_sdk::PARTITIONED.to_string());
     assert!(partitioned(5), "the writer variable was partitioned");
     assert!(site(&ctx, "io.py", 5, "write").functions.contains(&"format:parquet".to_string()), "and names its format");
@@ -386,16 +370,12 @@ fn a_writer_kept_in_a_variable_carries_its_partitioning_and_format() {
 
 #[test]
 fn a_helper_called_with_imported_names_takes_them_as_its_parameters() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cols.py"), "class DP:\n    GAP_TOTAL = 'gap_total'\n    GAP_SU = 'gap_su'\n    TOTAL = 'total'\n").unwrap();
-    std::fs::write(
-        dir.path().join("steps.py"),
-        "from pyspark.sql import functions as F\nfrom cols import DP\n\
+    let ctx = repo_of(&[
+        ("cols.py", "class DP:\n    GAP_TOTAL = 'gap_total'\n    GAP_SU = 'gap_su'\n    TOTAL = 'total'\n"),
+        ("steps.py", "from pyspark.sql import functions as F\nfrom cols import DP\n\
          def gaps(df):\n    df = gap(df, DP.GAP_TOTAL, DP.TOTAL)\n    df = gap(df, DP.GAP_SU, 'su')\n    return df\n\
-         def gap(df, new_column, other):\n    return df.withColumn(new_column, F.abs(F.col('adass') - F.col(other)))\n",
-    )
-    .unwrap();
-    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+         def gap(df, new_column, other):\n    return df.withColumn(new_column, F.abs(F.col('adass') - F.col(other)))\n"),
+    ]);
     let w = site(&ctx, "steps.py", 8, "with-column");
     for c in ["gap_total", "gap_su", "total", "su", "adass"] {
         assert!(w.columns.contains(&c.to_string()), "{c} in {:?}", w.columns);
@@ -407,9 +387,9 @@ fn a_helper_called_with_imported_names_takes_them_as_its_parameters() {
 
 #[test]
 fn a_pivot_is_marked_as_the_source_of_its_distinct_values_query() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("wide.py"), "def wide(sales):\n    return sales.groupBy('vip').pivot('category').agg({'amount': 'sum'})\n\ndef long(sales):\n    return sales.groupBy('vip').agg({'amount': 'sum'})\n").unwrap();
-    let ctx = repo::build(dir.path(), &[], "t").unwrap();
+    let ctx = repo_of(&[
+        ("wide.py", "def wide(sales):\n    return sales.groupBy('vip').pivot('category').agg({'amount': 'sum'})\n\ndef long(sales):\n    return sales.groupBy('vip').agg({'amount': 'sum'})\n"),
+    ]);
     let pivots = |line: u32| ctx.sites.iter().any(|s| s.file == "wide.py" && s.line_start == line && s.kind == "aggregate" && s.functions.contains(&planmap_plugin_sdk::PIVOTS.to_string()));
     assert!(pivots(2));
     assert!(!pivots(5));
@@ -417,4 +397,13 @@ fn a_pivot_is_marked_as_the_source_of_its_distinct_values_query() {
     let f = [planmap_plugin_sdk::PIVOTS];
     assert!(planmap_plugin_sdk::pivot_produces("sort", &f) && planmap_plugin_sdk::pivot_produces("limit", &f));
     assert!(!planmap_plugin_sdk::pivot_produces("join", &f) && !planmap_plugin_sdk::pivot_produces("sort", &[]));
+}
+
+/// A repository of these files, indexed.
+fn repo_of(files: &[(&str, &str)]) -> repo::RepoContext {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    repo::build(dir.path(), &[], "t").unwrap()
 }

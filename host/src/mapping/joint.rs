@@ -266,12 +266,11 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             let mut c = c.clone();
             let op = plan.node(child).map(|x| x.operator.as_str()).unwrap_or("");
             let l = &theirs.location;
-            let word = format!("a Project that only drops columns has no line of its own: it trims the output of the {op} at {}:{}", l.file, lines_of(l));
-            c.assessed_mut().explanation = word.clone();
-            if let Some(a) = c.assessed.as_mut() {
-                a.evidence.retain(|e| &*e.signal != "lineage");
-                a.put(Evidence { signal: "prunes".into(), weight: 0.5, detail: word });
-            }
+            let word = format!("a Project that only drops columns has no line of its own: it trims the output of the {op} at {}:{}", l.file, super::lines(l.line_start, l.line_end));
+            let a = c.assessed_mut();
+            a.explanation = word.clone();
+            a.evidence.retain(|e| &*e.signal != "lineage");
+            a.put(Evidence { signal: "prunes".into(), weight: 0.5, detail: word });
             trims.insert(n, c);
         }
     }
@@ -297,7 +296,7 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             let (v, word) = if is_child { fit(index, &me, &os, &up, &direct) } else { fit(index, &os, &me, &up, &direct) };
             let op = plan.node(other).map(|x| x.operator.as_str()).unwrap_or("");
             let l = &os.location;
-            let lines = lines_of(l);
+            let lines = super::lines(l.line_start, l.line_end);
             notes.push(if is_child {
                 format!("its input {op} ({}:{lines}) {word}", l.file)
             } else {
@@ -345,10 +344,6 @@ fn only_prunes(n: &crate::plan::PlanNode) -> bool {
 fn selects_exactly(site: &CodeSite, n: &crate::plan::PlanNode) -> bool {
     let named: HashSet<String> = site.columns.iter().map(|c| planmap_plugin_sdk::base_name(c)).collect();
     matches!(site.kind.as_str(), "select" | "sql-select") && n.semantics.output_columns.iter().all(|c| named.contains(&planmap_plugin_sdk::base_name(c)))
-}
-
-fn lines_of(l: &planmap_runtime::model::Location) -> String {
-    if l.line_start == l.line_end { l.line_start.to_string() } else { format!("{}-{}", l.line_start, l.line_end) }
 }
 
 /// Children before parents, over every owned node (roots last).

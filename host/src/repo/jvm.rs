@@ -212,14 +212,8 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             if method == "crossJoin" || matches!(kind, "action" | "aggregate") && !matches!(method, "groupBy" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.to_string());
             }
-            if kind == "aggregate" && super::kinds::groups(method, &chain) {
-                add(&mut s.functions, super::kinds::GROUPED);
-            }
-            if kind == "aggregate" && (method == "pivot" || chain.iter().any(|c| c == "pivot")) {
-                add(&mut s.functions, super::kinds::PIVOTS);
-            }
-            if matches!(kind, "read" | "write" | "table") && super::kinds::streams(&chain) {
-                add(&mut s.functions, super::kinds::STREAMING);
+            for m in super::kinds::marks(kind, method, &chain) {
+                add(&mut s.functions, m);
             }
             out.push(s);
         }

@@ -3,9 +3,22 @@
 
 pub use planmap_plugin_sdk::{GROUPED, PIVOTS, STREAMING};
 
-/// Whether a read or write on `chain` is a stream (marked `STREAMING`).
-pub fn streams(chain: &[String]) -> bool {
-    chain.iter().any(|c| c == "readStream" || c == "writeStream")
+/// The marks a site of `kind` made by `method` on `chain` carries among its functions,
+/// for what its call says beyond its kind: an aggregate that groups (`GROUPED`) or
+/// pivots (`PIVOTS`), a read or write that streams (`STREAMING`).
+pub fn marks(kind: &str, method: &str, chain: &[String]) -> Vec<&'static str> {
+    let in_chain = |m: &str| method == m || chain.iter().any(|c| c == m);
+    let mut out = Vec::new();
+    if kind == "aggregate" && groups(method, chain) {
+        out.push(GROUPED);
+    }
+    if kind == "aggregate" && in_chain("pivot") {
+        out.push(PIVOTS);
+    }
+    if matches!(kind, "read" | "write" | "table") && chain.iter().any(|c| c == "readStream" || c == "writeStream") {
+        out.push(STREAMING);
+    }
+    out
 }
 
 /// Whether an aggregate site made by `method` on `chain` groups (it is then marked

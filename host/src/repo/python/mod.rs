@@ -22,9 +22,6 @@ use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Parser};
 
 /// Methods whose plain string arguments are column names.
-/// The format a writer chain names (`.format("parquet")`).
-static WRITER_FORMAT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r#"\.format\(\s*["'](\w+)["']"#).expect("valid regex"));
-
 const COLUMN_METHODS: &[&str] = &[
     "select", "groupBy", "groupby", "rollup", "cube", "orderBy", "sort", "sortWithinPartitions", "drop", "dropDuplicates", "drop_duplicates",
     "withColumn", "withColumnRenamed", "partitionBy", "repartition", "repartitionByRange", "pivot", "col", "column", "alias", "name",
@@ -73,7 +70,7 @@ pub enum TermField {
     Column,
     Table,
     Literal,
-    /// The column a window site's enclosing `withColumn` defines (`sdk::DEFINES`).
+    /// The column a `withColumn` (or a window inside one) defines (`sdk::DEFINES`).
     Defines,
 }
 
@@ -502,7 +499,7 @@ fn statement_value(cx: &mut Ctx<'_>, value: Node, stmt: Node, scopes: &[String],
         let known = root.as_ref().and_then(|r| cx.writers.get(r)).cloned();
         if vt.contains(".write") || known.is_some() {
             let (was_partitioned, was_format) = known.unwrap_or_default();
-            let format = WRITER_FORMAT.captures(vt).map(|c| c[1].to_lowercase()).or(was_format);
+            let format = spine_format(cx, value, &scope).or(was_format);
             let entry = cx.writers.entry(key).or_default();
             entry.0 |= was_partitioned || vt.contains("partitionBy(");
             entry.1 = entry.1.take().or(format);
@@ -658,14 +655,8 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if matches!(kind, "action" | "aggregate") && !matches!(method.as_str(), "groupBy" | "groupby" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.clone());
             }
-            if kind == "aggregate" && super::kinds::groups(&method, &chain) {
-                add(&mut s.functions, super::kinds::GROUPED);
-            }
-            if kind == "aggregate" && (method == "pivot" || chain.iter().any(|c| c == "pivot")) {
-                add(&mut s.functions, super::kinds::PIVOTS);
-            }
-            if matches!(kind, "read" | "write" | "table") && super::kinds::streams(&chain) {
-                add(&mut s.functions, super::kinds::STREAMING);
+            for m in super::kinds::marks(kind, &method, &chain) {
+                add(&mut s.functions, m);
             }
             // The statistics `describe()` computes (and `summary()`, with percentiles).
             if kind == "describe" {
@@ -830,15 +821,24 @@ fn is_within(obj: Node, node_id: usize) -> bool {
 /// argument may hold (a helper's parameter takes each caller's name), another module's
 /// through the linker.
 fn defined_by(cx: &mut Ctx<'_>, call: Node, scope: &str, s: &mut Site) {
-    let Some(first) = call.child_by_field_name("arguments").and_then(|a| a.named_child(0)) else { return };
-    match eval::eval(cx, first, scope) {
-        Some(v) if v.has_refs() => cx.out.pending.push(PendingTerm { site: s.id.clone(), field: TermField::Defines, value: v }),
-        Some(v) => {
-            for t in v.all_strings() {
-                add(&mut s.functions, format!("{}{}", planmap_plugin_sdk::DEFINES, t.text));
-            }
+    if let Some(first) = call.child_by_field_name("arguments").and_then(|a| a.named_child(0)) {
+        let marks = defines_marks(cx, first, scope, &s.id);
+        for m in marks {
+            add(&mut s.functions, m);
         }
-        None => {}
+    }
+}
+
+/// The `sdk::DEFINES` marks for the column `name` evaluates to; a value another module
+/// defines is left to the linker for site `site`.
+fn defines_marks(cx: &mut Ctx<'_>, name: Node, scope: &str, site: &str) -> Vec<String> {
+    match eval::eval(cx, name, scope) {
+        Some(v) if v.has_refs() => {
+            cx.out.pending.push(PendingTerm { site: site.to_string(), field: TermField::Defines, value: v });
+            Vec::new()
+        }
+        Some(v) => v.all_strings().iter().map(|t| format!("{}{}", planmap_plugin_sdk::DEFINES, t.text)).collect(),
+        None => Vec::new(),
     }
 }
 
@@ -859,15 +859,9 @@ fn window_input(cx: &mut Ctx<'_>, call: Node, made: &[(usize, usize)], scope: &s
                 let method = a.child_by_field_name("function").and_then(|f| f.child_by_field_name("attribute")).map(|m| text(m, cx.src));
                 let first = a.child_by_field_name("arguments").and_then(|x| x.named_child(0)).filter(|x| x.id() != call.id() && !is_within(*x, call.id()));
                 if let (Some("withColumn"), Some(name)) = (method, first) {
-                    match eval::eval(cx, name, scope) {
-                        Some(v) if v.has_refs() => cx.out.pending.push(PendingTerm { site: cx.out.sites[idx].id.clone(), field: TermField::Defines, value: v }),
-                        Some(v) => {
-                            if let Some(t) = v.str() {
-                                let mark = format!("{}{}", planmap_plugin_sdk::DEFINES, t.text);
-                                add(&mut cx.out.sites[idx].functions, mark);
-                            }
-                        }
-                        None => {}
+                    let id = cx.out.sites[idx].id.clone();
+                    for m in defines_marks(cx, name, scope, &id) {
+                        add(&mut cx.out.sites[idx].functions, m);
                     }
                 }
                 return;
@@ -1045,8 +1039,6 @@ fn source_table(cx: &mut Ctx<'_>, call: Node, method: &str, scope: &str, site: &
     v.all_strings().first().map(|t| t.text.clone())
 }
 
-/// The format a read or write names: its method (`.parquet(...)`), `.format("x")` in
-/// its chain, or `format="x"`. Kept among the site's functions as `format:<name>`.
 /// A write that partitions its output (`partitionBy(...)` in its chain, a
 /// `partitionBy=` argument, or a writer variable some assignment partitioned) is marked
 /// `sdk::PARTITIONED`; a writer variable's format is the write's too.
@@ -1061,37 +1053,15 @@ fn writer_facts(cx: &Ctx<'_>, call: Node, obj: Node, chain: &[String], scope: &s
     }
     if let Some(f) = var.and_then(|(_, f)| f.clone())
         && !s.functions.iter().any(|x| x.starts_with("format:")) {
-            add(&mut s.functions, format!("format:{f}"));
+            add(&mut s.functions, format_mark(&f));
         }
 }
 
+/// The format a read or write names: its method (`.parquet(...)`), `.format("x")` in
+/// its chain, or `format="x"`. Kept among the site's functions as `format:<name>`.
 fn reader_format(cx: &Ctx<'_>, call: Node, obj: Node, method: &str, scope: &str, s: &mut Site) {
     const FORMATS: &[&str] = &["parquet", "csv", "json", "orc", "text", "avro", "jdbc", "delta", "textFile", "xml", "binaryFile", "iceberg"];
-    let mut found: Option<String> = FORMATS.contains(&method).then(|| method.to_lowercase().replace("textfile", "text"));
-    // `.format("avro")` / `.option(...)` calls on the receiver spine.
-    let mut n = obj;
-    while found.is_none() {
-        match n.kind() {
-            "call" => {
-                let f = n.child_by_field_name("function");
-                if let Some(f) = f.filter(|f| f.kind() == "attribute")
-                    && f.child_by_field_name("attribute").is_some_and(|a| text(a, cx.src) == "format")
-                    && let Some(a) = n.child_by_field_name("arguments").and_then(|a| a.named_child(0))
-                    && let Some(t) = eval::eval(cx, a, scope).and_then(|v| v.str().map(|t| t.text.clone())) {
-                        found = Some(t.to_lowercase());
-                    }
-                match f {
-                    Some(f) => n = f,
-                    None => break,
-                }
-            }
-            "attribute" => match n.child_by_field_name("object") {
-                Some(o) => n = o,
-                None => break,
-            },
-            _ => break,
-        }
-    }
+    let mut found: Option<String> = FORMATS.contains(&method).then(|| method.to_lowercase().replace("textfile", "text")).or_else(|| spine_format(cx, obj, scope));
     if found.is_none()
         && let Some(args) = call.child_by_field_name("arguments") {
             let mut c = args.walk();
@@ -1103,11 +1073,35 @@ fn reader_format(cx: &Ctx<'_>, call: Node, obj: Node, method: &str, scope: &str,
             }
         }
     if let Some(f) = found {
-        // `format("com.databricks.spark.csv")` and `org.apache.spark.sql.parquet` name the
-        // format by its package.
-        let f = f.rsplit('.').next().unwrap_or(&f).to_string();
-        add(&mut s.functions, format!("format:{f}"));
+        add(&mut s.functions, format_mark(&f));
     }
+}
+
+/// The format a `.format("avro")` call on `n`'s receiver spine names (`.option(...)`
+/// calls and attributes between are passed), lowercase.
+fn spine_format(cx: &Ctx<'_>, mut n: Node, scope: &str) -> Option<String> {
+    loop {
+        match n.kind() {
+            "call" => {
+                let f = n.child_by_field_name("function")?;
+                if f.kind() == "attribute"
+                    && f.child_by_field_name("attribute").is_some_and(|a| text(a, cx.src) == "format")
+                    && let Some(a) = n.child_by_field_name("arguments").and_then(|a| a.named_child(0))
+                    && let Some(t) = eval::eval(cx, a, scope).and_then(|v| v.str().map(|t| t.text.clone())) {
+                        return Some(t.to_lowercase());
+                    }
+                n = f;
+            }
+            "attribute" => n = n.child_by_field_name("object")?,
+            _ => return None,
+        }
+    }
+}
+
+/// A format as a site's `format:<name>` function: `format("com.databricks.spark.csv")`
+/// and `org.apache.spark.sql.parquet` name the format by its package.
+fn format_mark(f: &str) -> String {
+    format!("format:{}", f.rsplit('.').next().unwrap_or(f))
 }
 
 /// `a.hint("merge").join(b.hint("broadcast"), …)`: the hints on either side, as
