@@ -127,11 +127,13 @@ fn sql_files_scala_and_java() {
     let scala = "jvm/DailyJob.scala";
     let j = site(&ctx, scala, 12, "join");
     assert_eq!((j.columns.clone(), j.literals.clone(), j.symbol.as_str()), (strs(&["customer_id"]), strs(&["inner"]), "DailyJob.main"));
-    assert_eq!(site(&ctx, scala, 14, "aggregate").columns, strs(&["amount", "revenue"]));
+    // The `agg` of a `groupBy` carries its keys: Spark plans the pair as one Aggregate.
+    assert_eq!(site(&ctx, scala, 14, "aggregate").columns, strs(&["amount", "revenue", "region"]));
     assert_eq!(site(&ctx, scala, 15, "write").tables, strs(&["reports.by_region"]));
     let java = "jvm/DailyJob.java";
     assert_eq!(site(&ctx, java, 12, "filter").literals, strs(&["100"]));
     assert_eq!(site(&ctx, java, 13, "aggregate").columns, strs(&["region"]));
+    assert_eq!(site(&ctx, java, 14, "aggregate").columns, strs(&["amount", "revenue", "region"]));
 }
 
 #[test]
@@ -397,6 +399,17 @@ fn a_pivot_is_marked_as_the_source_of_its_distinct_values_query() {
     let f = [planmap_plugin_sdk::PIVOTS];
     assert!(planmap_plugin_sdk::pivot_produces("sort", &f) && planmap_plugin_sdk::pivot_produces("limit", &f));
     assert!(!planmap_plugin_sdk::pivot_produces("join", &f) && !planmap_plugin_sdk::pivot_produces("sort", &[]));
+}
+
+#[test]
+fn an_aggregation_carries_the_keys_of_the_grouping_it_is_called_on() {
+    let job = "from pyspark.sql import functions as F\ndf = spark.read.parquet('/d')\nout = (df.groupBy('key')\n  .agg(F.sum('v').alias('total')))\nn = (df.groupBy('a', 'b')\n  .count())\nw = df.agg(F.max('v'))\nprint(df.count())\n";
+    let ctx = repo_of(&[("job.py", job)]);
+    assert_eq!(site(&ctx, "job.py", 3, "aggregate").columns, strs(&["key"]));
+    assert_eq!(site(&ctx, "job.py", 4, "aggregate").columns, strs(&["v", "total", "key"]));
+    assert_eq!(site(&ctx, "job.py", 6, "aggregate").columns, strs(&["count", "a", "b"]), "groupBy(..).count() is keyed by the groupBy's columns and names its result `count`");
+    assert_eq!(site(&ctx, "job.py", 7, "aggregate").columns, strs(&["v"]), "a global agg has no keys to carry");
+    assert_eq!(site(&ctx, "job.py", 8, "action").columns, strs(&["count"]), "Dataset.count() is count(1) AS count");
 }
 
 /// A repository of these files, indexed.

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Bump when extraction changes, so cached contexts of older indexers are not reused.
-pub const INDEXER_VERSION: &str = "15";
+pub const INDEXER_VERSION: &str = "16";
 
 /// Everything planmap knows about one repository at one commit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -169,21 +169,26 @@ fn strings(n: Node, src: &str, file: &str, facts: &mut FileFacts, sites: &mut Ve
     }
 }
 
-fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, out: &mut Vec<Site>) {
-    let named_scope = matches!(n.kind(), "function_definition" | "method_declaration" | "class_definition" | "object_definition" | "class_declaration" | "trait_definition");
-    if named_scope
-        && let Some(name) = n.child_by_field_name("name") {
-            scopes.push(text(name, src).to_string());
-        }
-    // Scala: call_expression(function: field_expression(value, field)); Java: method_invocation(object, name).
-    let (method_node, receiver, args) = match n.kind() {
+/// A call's method name, receiver and arguments. Scala: call_expression(function:
+/// field_expression(value, field)); Java: method_invocation(object, name).
+fn call_parts(n: Node) -> (Option<Node>, Option<Node>, Option<Node>) {
+    match n.kind() {
         "call_expression" => match n.child_by_field_name("function") {
             Some(f) if f.kind() == "field_expression" => (f.child_by_field_name("field"), f.child_by_field_name("value"), n.child_by_field_name("arguments")),
             _ => (None, None, None),
         },
         "method_invocation" => (n.child_by_field_name("name"), n.child_by_field_name("object"), n.child_by_field_name("arguments")),
         _ => (None, None, None),
-    };
+    }
+}
+
+fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, out: &mut Vec<Site>) {
+    let named_scope = matches!(n.kind(), "function_definition" | "method_declaration" | "class_definition" | "object_definition" | "class_declaration" | "trait_definition");
+    if named_scope
+        && let Some(name) = n.child_by_field_name("name") {
+            scopes.push(text(name, src).to_string());
+        }
+    let (method_node, receiver, args) = call_parts(n);
     if let (Some(m), Some(recv)) = (method_node, receiver) {
         let method = text(m, src);
         let chain: Vec<String> = text(recv, src).split(['.', '(']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')).collect();
@@ -209,11 +214,26 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             if matches!(kind, "read" | "write" | "table") {
                 jvm_format(method, text(recv, src), &mut s);
             }
+            // `groupBy("k").agg(sum("v"))`: one Aggregate, keyed by the groupBy's columns.
+            if let (Some(gm), _, Some(ga)) = call_parts(recv)
+                && kind == "aggregate"
+                && !super::kinds::groups(method, &[])
+                && super::kinds::groups(text(gm, src), &[])
+            {
+                let mut grouping = Site::default();
+                args_of(ga, src, text(gm, src), true, &mut grouping);
+                for c in grouping.columns {
+                    add(&mut s.columns, c);
+                }
+            }
             if method == "crossJoin" || matches!(kind, "action" | "aggregate") && !matches!(method, "groupBy" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.to_string());
             }
             for m in super::kinds::marks(kind, method, &chain) {
                 add(&mut s.functions, m);
+            }
+            if let Some(c) = super::kinds::output_column(kind, method) {
+                add(&mut s.columns, c);
             }
             out.push(s);
         }

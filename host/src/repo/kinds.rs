@@ -28,6 +28,21 @@ pub fn groups(method: &str, chain: &[String]) -> bool {
     GROUPING.contains(&method) || chain.iter().any(|c| GROUPING.contains(&c.as_str()))
 }
 
+/// Whether a `kind` site made by `method` on the `prev` site of its chain computes
+/// the aggregates of the grouping `prev` made (`groupBy("k").agg(sum("v"))`,
+/// `groupBy("k").count()`): Spark plans one Aggregate for the pair, keyed by the
+/// groupBy's columns, so the aggregating call carries them too.
+pub fn aggregates_grouped(kind: &str, method: &str, prev: &super::Site) -> bool {
+    kind == "aggregate" && !groups(method, &[]) && prev.kind == "aggregate" && prev.functions.iter().any(|f| f == GROUPED)
+}
+
+/// The column a call's result has under a name Spark gives it: `count()` on a
+/// DataFrame or a grouping is `count(1) AS count`, where SQL's unaliased `count(*)` is
+/// named `count(1)`.
+pub fn output_column(kind: &str, method: &str) -> Option<&'static str> {
+    (matches!(kind, "action" | "aggregate") && method == "count").then_some("count")
+}
+
 /// What a method name means when called on a DataFrame-like receiver.
 pub fn kind_of(method: &str, chain: &[String]) -> Option<&'static str> {
     let in_chain = |m: &str| chain.iter().any(|c| c == m);

@@ -168,11 +168,13 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
     // keyword of the same depth, or when its depth closes.
     let mut open: Vec<(&'static str, usize, i32)> = Vec::new();
     let mut depth: i32 = 0;
-    // The aggregate functions of the last select list closed at each depth: the GROUP BY
-    // that follows at that depth computes them (the query's aggregate is its GROUP BY).
-    let mut aggregates: HashMap<i32, Vec<String>> = HashMap::new();
+    // What the last select list closed at each depth computes: the GROUP BY that
+    // follows at that depth is where Spark's Aggregate of the query is, so it carries
+    // the list's aggregate functions, and the columns and literals of its items that
+    // aggregate (`MAX(CASE WHEN s LIKE '%x%' THEN 1 END) AS flag`).
+    let mut aggregates: HashMap<i32, Clause> = HashMap::new();
     // Close every open clause at `depth` or deeper, its last token being `last`.
-    let close_from = |out: &mut Vec<Clause>, open: &mut Vec<(&'static str, usize, i32)>, aggregates: &mut HashMap<i32, Vec<String>>, depth: i32, last: usize| {
+    let close_from = |out: &mut Vec<Clause>, open: &mut Vec<(&'static str, usize, i32)>, aggregates: &mut HashMap<i32, Clause>, depth: i32, last: usize| {
         while let Some(&(kind, first, d)) = open.last() {
             if d < depth {
                 break;
@@ -182,20 +184,31 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
                 if kind == "sql-select" {
                     // A select list over many lines is one site per line of items, so a
                     // Project maps to the expressions it computes, not to the whole list.
-                    let mut aggs = Vec::new();
+                    let mut aggs = Clause::default();
                     for items in select_lines(&toks[first..=last]) {
                         let c = build(kind, items, sql);
-                        aggs.extend(c.functions.iter().filter(|f| planmap_plugin_sdk::is_aggregate_function(f)).cloned());
+                        if c.functions.iter().any(|f| planmap_plugin_sdk::is_aggregate_function(f)) {
+                            aggs.functions.extend(c.functions.iter().filter(|f| planmap_plugin_sdk::is_aggregate_function(f)).cloned());
+                            aggs.columns.extend(c.columns.iter().cloned());
+                            aggs.literals.extend(c.literals.iter().cloned());
+                        }
                         out.push(c);
                     }
                     aggregates.insert(d, aggs);
                 } else {
                     let mut c = build(kind, &toks[first..=last], sql);
-                    if kind == "sql-group-by" {
-                        for f in aggregates.get(&d).into_iter().flatten() {
-                            add(&mut c.functions, f.clone());
+                    if kind == "sql-group-by"
+                        && let Some(a) = aggregates.get(&d) {
+                            for f in &a.functions {
+                                add(&mut c.functions, f.clone());
+                            }
+                            for x in &a.columns {
+                                add(&mut c.columns, x.clone());
+                            }
+                            for x in &a.literals {
+                                add(&mut c.literals, x.clone());
+                            }
                         }
-                    }
                     out.push(c);
                 }
             }
@@ -401,6 +414,10 @@ pub fn text_sites(t: &Text, symbol: &str) -> Vec<Site> {
 mod tests {
     use super::*;
 
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
     #[test]
     fn finds_clauses_with_lines_tables_and_columns() {
         let sql = "SELECT c.region, sum(o.amount) AS revenue\nFROM sales.orders o\nLEFT JOIN customers c ON o.customer_id = c.customer_id\nWHERE o.status = 'shipped' AND o.amount > 10\nGROUP BY c.region\nORDER BY revenue DESC\nLIMIT 5";
@@ -414,6 +431,11 @@ mod tests {
         assert_eq!(groups.len(), 2);
         assert!(groups.iter().any(|f| f.contains(&"count".to_string()) && !f.contains(&"max".to_string())), "{groups:?}");
         assert!(groups.iter().any(|f| f.contains(&"max".to_string()) && !f.contains(&"count".to_string())), "{groups:?}");
+        // ... and the columns and literals of the items that aggregate, not of the keys
+        // alone: it is the query's Aggregate node.
+        let flags = clauses("SELECT id,\n  MAX(CASE WHEN s LIKE '%paid%' THEN 1 ELSE 0 END) AS paid,\n  upper(name) AS n\nFROM t\nGROUP BY id");
+        let group = flags.iter().find(|c| c.kind == "sql-group-by").unwrap();
+        assert_eq!((group.columns.clone(), group.literals.clone()), (strs(&["id", "s", "paid"]), strs(&["%paid%", "1", "0"])));
         let from = &cs[1];
         assert_eq!(from.tables, vec!["sales.orders"]);
         assert_eq!((from.line_start, from.line_end), (1, 1));

@@ -655,6 +655,9 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if matches!(kind, "action" | "aggregate") && !matches!(method.as_str(), "groupBy" | "groupby" | "agg" | "rollup" | "cube" | "pivot") {
                 add(&mut s.functions, method.clone());
             }
+            if let Some(c) = super::kinds::output_column(kind, &method) {
+                add(&mut s.columns, c);
+            }
             for m in super::kinds::marks(kind, &method, &chain) {
                 add(&mut s.functions, m);
             }
@@ -707,6 +710,11 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if let Some(prev) = made.iter().rev().find(|(nid, _)| is_within(obj, *nid)).map(|(_, i)| *i) {
                 let (a, b) = (cx.out.sites[prev].id.clone(), cx.out.sites[idx].id.clone());
                 cx.out.edges.push((a, b));
+                if super::kinds::aggregates_grouped(kind, &method, &cx.out.sites[prev]) {
+                    for c in cx.out.sites[prev].columns.clone() {
+                        add(&mut cx.out.sites[idx].columns, c);
+                    }
+                }
             } else if kind == "window" {
                 window_input(cx, call, &made, scope, idx);
             } else if let Some(v) = root_var {
