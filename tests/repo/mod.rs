@@ -412,6 +412,14 @@ fn an_aggregation_carries_the_keys_of_the_grouping_it_is_called_on() {
     assert_eq!(site(&ctx, "job.py", 8, "action").columns, strs(&["count"]), "Dataset.count() is count(1) AS count");
 }
 
+#[test]
+fn a_typed_dataset_map_is_a_projection_and_an_rdd_map_is_not() {
+    let java = "class J {\n  void run(SparkSession spark, Dataset<Usage> ds) {\n    ds.map((MapFunction<Usage, Double>) u -> u.usage * 0.5, Encoders.DOUBLE()).show(5);\n    spark.sparkContext().parallelize(xs).map(x -> x);\n  }\n}\n";
+    let ctx = repo_of(&[("J.java", java)]);
+    site(&ctx, "J.java", 3, "select");
+    assert!(!ctx.sites.iter().any(|s| s.line_start == 4), "an RDD's map makes no plan node");
+}
+
 /// A repository of these files, indexed.
 fn repo_of(files: &[(&str, &str)]) -> repo::RepoContext {
     let dir = tempfile::tempdir().unwrap();

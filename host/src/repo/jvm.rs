@@ -169,6 +169,15 @@ fn strings(n: Node, src: &str, file: &str, facts: &mut FileFacts, sites: &mut Ve
     }
 }
 
+/// A typed Dataset transformation (`ds.map(u -> …, Encoders.DOUBLE())`): Spark plans
+/// it as DeserializeToObject, MapElements (or MapPartitions) and SerializeFromObject,
+/// a projection of objects. Not on an RDD (`sc.parallelize(…).map`, `df.rdd.map`),
+/// which makes no SQL plan node.
+fn typed_map(method: &str, chain: &[String]) -> Option<&'static str> {
+    const RDD: &[&str] = &["rdd", "parallelize", "sparkContext", "textFile", "sc"];
+    (matches!(method, "map" | "flatMap" | "mapPartitions") && !chain.iter().any(|c| RDD.contains(&c.as_str()))).then_some("select")
+}
+
 /// A call's method name, receiver and arguments. Scala: call_expression(function:
 /// field_expression(value, field)); Java: method_invocation(object, name).
 fn call_parts(n: Node) -> (Option<Node>, Option<Node>, Option<Node>) {
@@ -192,7 +201,7 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
     if let (Some(m), Some(recv)) = (method_node, receiver) {
         let method = text(m, src);
         let chain: Vec<String> = text(recv, src).split(['.', '(']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')).collect();
-        if let Some(kind) = kind_of(method, &chain) {
+        if let Some(kind) = kind_of(method, &chain).or_else(|| typed_map(method, &chain)) {
             let stmt = statement_of(n);
             let line = m.start_position().row as u32 + 1;
             let mut s = Site {
