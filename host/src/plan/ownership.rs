@@ -164,7 +164,7 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
             let above = |k: usize| ancestor(nodes, pos, k, |a| is_infra(a) || a.family == Family::Exchange || local_sort(a) || a.family == Family::Project, |a| a.family == Family::Aggregate);
             let part_of = |k: usize, a: usize| {
                 let (lo, hi) = (&nodes[k], &nodes[a]);
-                has(lo, "partial") || has(lo, "merge") || same_set(&lo.semantics.grouping_keys, &hi.semantics.grouping_keys) || ((has(hi, "partial") || has(hi, "merge")) && hi.fragment.contains("(distinct "))
+                has(lo, "partial") || has(lo, "merge") || same_set(&lo.semantics.grouping_keys, &hi.semantics.grouping_keys) || ((has(hi, "partial") || has(hi, "merge")) && hi.fragment.contains("(distinct ")) || distinct_rewrite(lo, hi)
             };
             match above(i) {
                 Some(a) if part_of(i, a) => {
@@ -250,6 +250,13 @@ fn csv_inference_scan(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize
         cur = child(n)?;
     }
     None
+}
+
+/// Whether `lo` is the first level of Spark's rewrite of distinct aggregates (a
+/// `COUNT(DISTINCT x)` beside other aggregates): it groups by the Expand's `gid` and
+/// the level above picks each aggregate's rows with `FILTER (WHERE (gid = …))`.
+fn distinct_rewrite(lo: &PlanNode, hi: &PlanNode) -> bool {
+    lo.semantics.grouping_keys.iter().any(|k| planmap_plugin_sdk::base_name(k) == "gid") && hi.fragment.contains("(WHERE (gid#")
 }
 
 fn same_set(a: &[String], b: &[String]) -> bool {

@@ -216,6 +216,10 @@ pub fn compat_with(n: &NodeFacts, s: &SiteFacts, kind: f64) -> f64 {
     }
     weigh(2.0, coverage(&n.keys, &s.columns));
     weigh(1.0, coverage(&n.functions, &s.functions));
+    // An aggregate that computes nothing is a distinct: code computing aggregates is not it.
+    if n.family == "aggregate" && n.aggregates.is_empty() && s.functions.iter().any(|f| sdk::is_aggregate_function(f)) {
+        weigh(1.0, Some(0.0));
+    }
     weigh(1.0, coverage(&n.literals, &s.literals));
     // A site that names no columns at all (`createDataFrame(rdd)`, `read.csv(path)`)
     // says nothing about them: not a contradiction.

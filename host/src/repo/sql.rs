@@ -184,6 +184,15 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
                 if kind == "sql-select" {
                     // A select list over many lines is one site per line of items, so a
                     // Project maps to the expressions it computes, not to the whole list.
+                    // `SELECT DISTINCT a, b`: the distinct's keys are the list's columns.
+                    if toks.get(first + 1).and_then(word).as_deref() == Some("distinct") {
+                        let list = build(kind, &toks[first..=last], sql);
+                        if let Some(d) = out.iter_mut().rev().find(|c| c.kind == "sql-distinct" && c.line_start == toks[first].line) {
+                            for x in list.columns {
+                                add(&mut d.columns, x);
+                            }
+                        }
+                    }
                     let mut aggs = Clause::default();
                     for items in select_lines(&toks[first..=last]) {
                         let c = build(kind, items, sql);
@@ -436,6 +445,9 @@ mod tests {
         let flags = clauses("SELECT id,\n  MAX(CASE WHEN s LIKE '%paid%' THEN 1 ELSE 0 END) AS paid,\n  upper(name) AS n\nFROM t\nGROUP BY id");
         let group = flags.iter().find(|c| c.kind == "sql-group-by").unwrap();
         assert_eq!((group.columns.clone(), group.literals.clone()), (strs(&["id", "s", "paid"]), strs(&["%paid%", "1", "0"])));
+        // SELECT DISTINCT: the distinct is keyed by the select list.
+        let distinct = clauses("SELECT DISTINCT(zip_code), city FROM t");
+        assert_eq!(distinct.iter().find(|c| c.kind == "sql-distinct").unwrap().columns, strs(&["zip_code", "city"]));
         let from = &cs[1];
         assert_eq!(from.tables, vec!["sales.orders"]);
         assert_eq!((from.line_start, from.line_end), (1, 1));

@@ -418,6 +418,11 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     if kind == 0.0 && cand.site.kind == "aggregate" && sdk::pivot_produces(x.family, &cand.site.terms.functions) {
         kind = PIVOT_VALUES;
     }
+    // Spark plans a distinct as an Aggregate that computes nothing: for one, a
+    // `distinct()` or `SELECT DISTINCT` is the typical site, not a secondary one.
+    if x.family == "aggregate" && x.s.aggregate_functions.is_empty() && matches!(cand.site.kind, "distinct" | "sql-distinct") {
+        kind = 1.0;
+    }
     push(c, "kind", kind, if kind > 0.0 { kind } else { -1.0 }, || {
         if kind > 0.0 {
             format!("a `{}` operation can produce a {} node", cand.site.kind, x.operator)
@@ -458,6 +463,7 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     // Aggregate functions and UDF names are specific enough to be their own signals.
     let node_aggs: Vec<String> = x.s.aggregate_functions.iter().map(|f| sdk::canonical_function(f)).collect();
     compare(c, "aggregates", &node_aggs, &site_funcs);
+    distinct_only(c, x, &node_aggs, &site_funcs);
     if !x.s.udfs.is_empty() {
         let names: Vec<&str> = st.functions.iter().chain(&st.columns).chain(&st.literals).copied().collect();
         compare(c, "udfs", &x.s.udfs, &names);
@@ -466,6 +472,21 @@ fn assess(cand: &Candidate, fit: Option<&Option<usize>>, x: &Context) -> Found {
     let lexical = cand.retrieval_score.max(0.0) / x.top;
     push(c, "lexical", lexical, 0.0, || format!("lexical rank score {:.2} of the best", lexical));
     a
+}
+
+/// An aggregate that computes nothing (its results are its keys) is a `distinct()`,
+/// `dropDuplicates()` or `SELECT DISTINCT`: code that computes aggregate functions
+/// (`MIN(zip) … GROUP BY lat, lon`) did not make it. Not impossible (the optimizer drops
+/// aggregates nothing reads), so it counts as missing aggregates, not as a wrong kind.
+fn distinct_only(c: &mut Found, x: &Context, node_aggs: &[String], site_funcs: &[String]) {
+    if x.family != "aggregate" || !node_aggs.is_empty() {
+        return;
+    }
+    let computed: Vec<&str> = site_funcs.iter().map(String::as_str).filter(|f| sdk::is_aggregate_function(f)).collect();
+    if computed.is_empty() {
+        return;
+    }
+    push(c, "aggregates", 0.0, -0.5, || format!("the code computes aggregates ({}) where the plan's aggregate computes none (a distinct)", computed.join(", ")));
 }
 
 /// A scan's or write's format against the one the read or write names (`.parquet(...)`,
