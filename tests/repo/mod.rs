@@ -76,7 +76,8 @@ fn sql_in_fstrings_maps_clause_lines_back_into_the_file() {
     // `run(spark, "2024-01-01")` at the bottom of the module passes the day, so the
     // f-string holds the value Spark sees (an unknown one would stay by name).
     assert!(w.literals.contains(&"2024-01-01".to_string()), "the interpolation is the value the call passes: {w:?}");
-    assert_eq!(site(&ctx, f, 35, "sql-group-by").columns, strs(&["customer_id"]));
+    // The GROUP BY is the query's Aggregate: its keys, then what the aggregate items name.
+    assert_eq!(site(&ctx, f, 35, "sql-group-by").columns, strs(&["customer_id", "n"]));
     assert_eq!(site(&ctx, f, 32, "sql-select").functions, strs(&["count"]));
 }
 

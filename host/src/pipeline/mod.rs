@@ -31,7 +31,7 @@ pub const SHOWN: usize = 4;
 /// Candidates whose evidence the matcher is asked to put in words at the end of a run:
 /// more than are shown, because the plan-wide choice (`mapping::joint`) may promote any
 /// of them — a tie among many look-alike sites is broken by the plan's data flow.
-pub const WORDED: usize = 24;
+pub const WORDED: usize = 8;
 
 /// Most plan nodes sent to a plugin in one invocation: enough to make the per-call
 /// cost negligible (about 25 µs against 64 nodes' work), small enough that a batch's

@@ -47,6 +47,8 @@ pub struct SiteFacts {
     keyed_aggregate: bool,
     /// A `readStream`/`writeStream` chain (`sdk::STREAMING`).
     streaming: bool,
+    /// It computes aggregate functions, so it is not a distinct.
+    aggregates: bool,
 }
 
 /// A table or path, with what `sdk::source_match` derives from it computed once (a
@@ -145,6 +147,7 @@ impl SiteFacts {
             },
             keyed_aggregate: s.kind != "sql-select" || sdk::select_can_aggregate(&functions),
             streaming: functions.contains(&sdk::STREAMING),
+            aggregates: functions.iter().any(|f| sdk::is_aggregate_function(f)),
         }
     }
 }
@@ -217,7 +220,7 @@ pub fn compat_with(n: &NodeFacts, s: &SiteFacts, kind: f64) -> f64 {
     weigh(2.0, coverage(&n.keys, &s.columns));
     weigh(1.0, coverage(&n.functions, &s.functions));
     // An aggregate that computes nothing is a distinct: code computing aggregates is not it.
-    if n.family == "aggregate" && n.aggregates.is_empty() && s.functions.iter().any(|f| sdk::is_aggregate_function(f)) {
+    if n.family == "aggregate" && n.aggregates.is_empty() && s.aggregates {
         weigh(1.0, Some(0.0));
     }
     weigh(1.0, coverage(&n.literals, &s.literals));
