@@ -425,7 +425,9 @@ pub fn kinds_for_family(family: &str) -> &'static [&'static str] {
         "project" => &["select", "with-column", "sql-select", "udf", "aggregate", "read", "join", "filter", "sql-join", "sql-where", "window", "describe"],
         // `IN (SELECT …)` and `EXISTS` become semi and anti joins.
         "join" => &["join", "sql-join", "sql-where"],
-        "aggregate" => &["aggregate", "distinct", "sql-group-by", "sql-select", "sql-distinct", "action", "describe"],
+        // In SQL the GROUP BY is where the query's Aggregate is, as the groupBy/agg
+        // call is in the DataFrame API: next after it, before a distinct or a select.
+        "aggregate" => &["aggregate", "sql-group-by", "distinct", "sql-select", "sql-distinct", "action", "describe"],
         "exchange" => &["repartition", "join", "aggregate", "sort", "window", "distinct", "sql-join", "sql-group-by", "sql-order-by", "sql-window"],
         "sort" => &["sort", "join", "window", "sql-order-by", "sql-join", "sql-window"],
         "window" => &["window", "sql-window"],
