@@ -225,9 +225,7 @@ fn visit(n: Node, src: &str, file: &str, lang: &str, scopes: &mut Vec<String>, o
             }
             // `groupBy("k").agg(sum("v"))`: one Aggregate, keyed by the groupBy's columns.
             if let (Some(gm), _, Some(ga)) = call_parts(recv)
-                && kind == "aggregate"
-                && !super::kinds::groups(method, &[])
-                && super::kinds::groups(text(gm, src), &[])
+                && super::kinds::aggregates_grouped(kind, method, text(gm, src))
             {
                 let mut grouping = Site::default();
                 args_of(ga, src, text(gm, src), true, &mut grouping);

@@ -28,12 +28,12 @@ pub fn groups(method: &str, chain: &[String]) -> bool {
     GROUPING.contains(&method) || chain.iter().any(|c| GROUPING.contains(&c.as_str()))
 }
 
-/// Whether a `kind` site made by `method` on the `prev` site of its chain computes
-/// the aggregates of the grouping `prev` made (`groupBy("k").agg(sum("v"))`,
+/// Whether a `kind` site made by `method` on the result of a `receiver` call computes
+/// the aggregates of the grouping that call made (`groupBy("k").agg(sum("v"))`,
 /// `groupBy("k").count()`): Spark plans one Aggregate for the pair, keyed by the
 /// groupBy's columns, so the aggregating call carries them too.
-pub fn aggregates_grouped(kind: &str, method: &str, prev: &super::Site) -> bool {
-    kind == "aggregate" && !groups(method, &[]) && prev.kind == "aggregate" && prev.functions.iter().any(|f| f == GROUPED)
+pub fn aggregates_grouped(kind: &str, method: &str, receiver: &str) -> bool {
+    kind == "aggregate" && !groups(method, &[]) && groups(receiver, &[])
 }
 
 /// The column a call's result has under a name Spark gives it: `count()` on a

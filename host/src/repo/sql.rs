@@ -184,16 +184,8 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
                 if kind == "sql-select" {
                     // A select list over many lines is one site per line of items, so a
                     // Project maps to the expressions it computes, not to the whole list.
-                    // `SELECT DISTINCT a, b`: the distinct's keys are the list's columns.
-                    if toks.get(first + 1).and_then(word).as_deref() == Some("distinct") {
-                        let list = build(kind, &toks[first..=last], sql);
-                        if let Some(d) = out.iter_mut().rev().find(|c| c.kind == "sql-distinct" && c.line_start == toks[first].line) {
-                            for x in list.columns {
-                                add(&mut d.columns, x);
-                            }
-                        }
-                    }
                     let mut aggs = Clause::default();
+                    let mut listed: Vec<String> = Vec::new();
                     for items in select_lines(&toks[first..=last]) {
                         let c = build(kind, items, sql);
                         if c.functions.iter().any(|f| planmap_plugin_sdk::is_aggregate_function(f)) {
@@ -201,8 +193,16 @@ pub fn clauses(sql: &str) -> Vec<Clause> {
                             aggs.columns.extend(c.columns.iter().cloned());
                             aggs.literals.extend(c.literals.iter().cloned());
                         }
+                        listed.extend(c.columns.iter().cloned());
                         out.push(c);
                     }
+                    // `SELECT DISTINCT a, b`: the distinct's keys are the list's columns.
+                    if toks.get(first + 1).and_then(word).as_deref() == Some("distinct")
+                        && let Some(distinct) = out.iter_mut().rev().find(|c| c.kind == "sql-distinct" && c.line_start == toks[first].line) {
+                            for x in listed {
+                                add(&mut distinct.columns, x);
+                            }
+                        }
                     aggregates.insert(d, aggs);
                 } else {
                     let mut c = build(kind, &toks[first..=last], sql);

@@ -710,7 +710,7 @@ fn chain_sites(cx: &mut Ctx<'_>, expr: Node, stmt: Node, scope: &str) -> Option<
             if let Some(prev) = made.iter().rev().find(|(nid, _)| is_within(obj, *nid)).map(|(_, i)| *i) {
                 let (a, b) = (cx.out.sites[prev].id.clone(), cx.out.sites[idx].id.clone());
                 cx.out.edges.push((a, b));
-                if super::kinds::aggregates_grouped(kind, &method, &cx.out.sites[prev]) {
+                if obj.kind() == "call" && callee_name(obj, cx.src).is_some_and(|r| super::kinds::aggregates_grouped(kind, &method, &r)) {
                     for c in cx.out.sites[prev].columns.clone() {
                         add(&mut cx.out.sites[idx].columns, c);
                     }
