@@ -27,6 +27,9 @@ struct Setup {
     _watcher: Watcher,
 }
 
+/// How long the in-flight run's scorer stays busy: the swap must land inside it.
+const IN_FLIGHT_MS: u32 = 5000;
+
 fn setup(busy_ms: u32) -> Setup {
     let dir = scratch();
     let plugins = dir.path().join("plugins");
@@ -65,7 +68,9 @@ fn wait_rejected(reg: &Registry, needle: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_plugin_version_is_used_by_the_next_run_while_a_run_in_flight_finishes_on_the_old() {
-    let s = setup(1500);
+    // Long enough for the reload (a debug build compiles the new component) to land
+    // while the first run is still busy, on a loaded 2-core machine.
+    let s = setup(IN_FLIGHT_MS);
     let v1 = digest(&wasm("chaos_scorer"));
     let v2_bytes = new_version(&wasm("chaos_scorer"), "v2");
     let v2 = digest(&v2_bytes);
