@@ -22,7 +22,7 @@ async fn store_text(url: &str, sqlite_file: Option<&std::path::Path>) -> String 
     }
     let pool = sqlx::PgPool::connect(url).await.unwrap();
     let mut all = String::new();
-    for t in ["jobs", "job_events", "node_checkpoints", "code_mappings", "repo_snapshots", "feedback"] {
+    for t in ["jobs", "job_events", "node_checkpoints", "code_mappings", "repo_snapshots", "feedback", "plan_uploads"] {
         let rows: Vec<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS TEXT) FROM {t} t"))).fetch_all(&pool).await.unwrap();
         all.extend(rows.into_iter().flatten());
     }
@@ -313,4 +313,104 @@ async fn the_api_description_covers_every_route_and_the_snapshot_is_reported() {
         assert!(metrics.contains(name), "{name} not exported");
     }
     let _: Value = doc;
+}
+
+/// A multipart/form-data body: text fields, then the `plan` file part.
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (Vec<u8>, String) {
+    let boundary = "planmap-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"plan\"; filename=\"plan.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (body, format!("multipart/form-data; boundary={boundary}"))
+}
+
+fn query(repo: &str, extra: &str) -> String {
+    let mut q = form_urlencoded_pair("repoUrl", repo);
+    if !extra.is_empty() {
+        q.push('&');
+        q.push_str(extra);
+    }
+    format!("/api/agent/map-to-code?{q}")
+}
+
+fn form_urlencoded_pair(k: &str, v: &str) -> String {
+    let enc: String = v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    format!("{k}={enc}")
+}
+
+/// Plans as users have them: an event log of many executions uploaded as a file (as
+/// it is, zstd; and plain with `Content-Encoding: gzip`), EXPLAIN text in a multipart
+/// form; the response lists the executions when none was chosen, the job maps the
+/// chosen one, and limits and misplaced tokens are refused in the API's words.
+#[tokio::test]
+async fn plans_are_accepted_as_uploaded_files_raw_compressed_or_multipart() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("u.db").display());
+    let server = Server::start(&[("DATABASE_URL", &db), ("MAX_UPLOAD_BYTES", "1000000")]);
+    let api = Api::new(&server, Some(ACME_KEY));
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    let repo = fixtures.join("spark").display().to_string();
+    let log_zstd = std::fs::read(fixtures.join("plans/generated/eventlog/local-run.zstd")).unwrap();
+
+    // The compressed log as it is: every execution listed, the largest mapped.
+    let (code, resp) = api.post_raw(&query(&repo, ""), log_zstd.clone(), &[("content-type", "application/octet-stream")]).await;
+    assert_eq!(code, 202, "{resp}");
+    let listed = resp["executions"].as_array().expect("the executions are listed");
+    assert_eq!(listed.len(), 27, "{resp}");
+    let largest = listed.iter().max_by_key(|e| (e["nodes"].as_u64().unwrap(), -e["id"].as_i64().unwrap())).unwrap();
+    assert_eq!(resp["execution"]["id"], largest["id"], "the largest execution is mapped: {resp}");
+    assert!(listed.iter().all(|e| e["callSite"].is_string() && e["description"].is_string()));
+    let done = api.wait(resp["jobId"].as_str().unwrap(), Duration::from_secs(300)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    // The same log uncompressed, sent gzip-encoded, execution 7 chosen in the query:
+    // no listing, and the job maps execution 7's sort-merge join to its line.
+    let mut plain = Vec::new();
+    zstd::stream::read::Decoder::new(&log_zstd[..]).unwrap().read_to_end(&mut plain).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let (code, resp) = api.post_raw(&query(&repo, "executionId=7"), gz, &[("content-type", "application/octet-stream"), ("content-encoding", "gzip")]).await;
+    assert_eq!(code, 202, "{resp}");
+    assert!(resp.get("executions").is_none(), "an execution was chosen: {resp}");
+    assert_eq!(resp["execution"]["id"], 7);
+    let job = resp["jobId"].as_str().unwrap().to_string();
+    assert_eq!(api.wait(&job, Duration::from_secs(300)).await["status"], "completed");
+    let (_, page) = api.get(&format!("/api/agent/jobs/{job}/mappings")).await;
+    let smj = page["mappings"].as_array().unwrap().iter().find(|m| m["operator"] == "SortMergeJoin").expect("execution 7 has a sort-merge join");
+    assert_eq!((smj["mappedCode"]["file"].as_str(), smj["mappedCode"]["lineStart"].as_u64()), (Some("generate_plans.py"), Some(100)), "{smj}");
+
+    // EXPLAIN FORMATTED as a multipart file with the fields beside it.
+    let plan = std::fs::read(fixtures.join("plans/generated/explain/union_distinct/formatted.txt")).unwrap();
+    let (body, ct) = multipart(&[("repoUrl", &repo), ("analysisId", "from-a-form"), ("planFormat", "formatted")], &plan);
+    let (code, resp) = api.post_raw("/api/agent/map-to-code", body, &[("content-type", &ct)]).await;
+    assert_eq!(code, 202, "{resp}");
+    let done = api.wait(resp["jobId"].as_str().unwrap(), Duration::from_secs(300)).await;
+    assert_eq!((done["status"].as_str(), done["analysisId"].as_str()), (Some("completed"), Some("from-a-form")), "{done}");
+
+    // Refusals name the limit, the field or the header to use.
+    let (code, resp) = api.post_raw(&query(&repo, ""), plain.clone(), &[("content-type", "application/octet-stream")]).await;
+    assert_eq!((code, resp["error"]["code"].as_str()), (413, Some("upload_too_large")), "the plain log (2.2 MB) is over the 1 MB limit: {resp}");
+    assert!(resp["error"]["message"].as_str().unwrap().contains("MAX_UPLOAD_BYTES"), "{resp}");
+    let (code, resp) = api.post_raw(&query(&repo, "token=ghp_secret"), plan.clone(), &[("content-type", "text/plain")]).await;
+    assert_eq!(code, 400, "{resp}");
+    assert!(resp["error"]["message"].as_str().unwrap().contains("X-Repo-Token") && !resp.to_string().contains("ghp_secret"), "{resp}");
+    let (code, resp) = api.post_raw(&query(&repo, "executionId=99"), log_zstd.clone(), &[("content-type", "application/octet-stream")]).await;
+    assert_eq!(code, 422, "{resp}");
+    let msg = resp["error"]["fields"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("executionId") && !msg.contains("--"), "API errors name fields, not flags: {resp}");
+    let (code, resp) = api.post_raw(&query(&repo, ""), b"this is not any plan".to_vec(), &[("content-type", "text/plain")]).await;
+    assert_eq!(code, 422, "{resp}");
+    let msg = resp["error"]["fields"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("planFormat") && !msg.contains("--plan-format"), "{resp}");
+    let (code, resp) = api.post_raw(&query(&repo, ""), plan.clone(), &[("content-type", "text/plain"), ("content-encoding", "br")]).await;
+    assert_eq!((code, resp["error"]["code"].as_str()), (415, Some("unsupported_encoding")), "{resp}");
+    let (body, ct) = multipart(&[("repoUrl", &repo), ("plan", "inline too")], &plan);
+    let (code, resp) = api.post_raw("/api/agent/map-to-code", body, &[("content-type", &ct)]).await;
+    assert_eq!(code, 400, "two plans: {resp}");
 }

@@ -164,6 +164,16 @@ impl Api {
         self.finish(r).await
     }
 
+    /// POST a raw body with exactly these headers (no JSON content type).
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut r = self.req(reqwest::Method::POST, path).body(body);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let (c, v, _) = self.finish(r).await;
+        (c, v)
+    }
+
     /// Poll a job until it is completed, failed or cancelled.
     pub async fn wait(&self, job: &str, limit: Duration) -> Value {
         let t = Instant::now();

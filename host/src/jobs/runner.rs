@@ -147,6 +147,9 @@ pub struct JobSpec {
     /// The list shape from plan ingestion, instead of `plan`.
     #[serde(default)]
     pub dag_nodes: Option<Value>,
+    /// A plan submitted as a file: the id of its stored upload, instead of `plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_upload: Option<String>,
     #[serde(default)]
     pub graph: Option<String>,
 }
@@ -292,10 +295,14 @@ impl Runner {
         let spec: JobSpec = serde_json::from_value(job.spec.clone()).map_err(|e| JobFailure::Failed(format!("the stored request is not a job: {e}")))?;
 
         self.stage(id, "plan", 0, 0).await?;
-        let bytes: Arc<[u8]> = match (&spec.plan, &spec.dag_nodes) {
-            (Some(p), None) => Arc::from(p.as_bytes()),
-            (None, Some(d)) => Arc::from(d.to_string().into_bytes()),
-            _ => return Err(JobFailure::Failed("exactly one of `plan` and `dagNodes` is required".into())),
+        let bytes: Arc<[u8]> = match (&spec.plan, &spec.dag_nodes, &spec.plan_upload) {
+            (Some(p), None, None) => Arc::from(p.as_bytes()),
+            (None, Some(d), None) => Arc::from(d.to_string().into_bytes()),
+            (None, None, Some(u)) => match self.store.upload(u).await? {
+                Some(content) => Arc::from(content),
+                None => return Err(JobFailure::Failed(format!("the uploaded plan file {u} is no longer stored"))),
+            },
+            _ => return Err(JobFailure::Failed("exactly one of `plan`, `dagNodes` and an uploaded plan file is required".into())),
         };
         let opts = ParseOptions { format: spec.plan_format, execution: spec.execution_id };
         let plan = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Bytes(bytes), &opts))
@@ -318,7 +325,7 @@ impl Runner {
                     (Some(holder), true) => format!(" (the job was submitted with a repository token, which only {holder} held; resume the job with the token)"),
                     _ => String::new(),
                 };
-                JobFailure::Failed(format!("repository: {e}{hint}"))
+                JobFailure::Failed(format!("{e}{hint}"))
             })?;
         let (ctx, caps) = repo::context::job_capabilities(&self.backends, &checkout, &spec.target_paths)
             .await

@@ -7,6 +7,7 @@
 use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
@@ -337,6 +338,24 @@ impl Store {
         }
         let job = self.job(&id).await?.ok_or_else(|| StoreError::Query { op: "submit", job: Some(id.clone()), cause: "the new row is not readable".into() })?;
         Ok(Submitted { job, created: true })
+    }
+
+    /// Keep a submitted plan file; its id is a digest of the tenant and the content,
+    /// so the same file sent again by the same tenant is one row.
+    pub async fn save_upload(&self, tenant: &str, content: &[u8], bytes: u64) -> Result<String, StoreError> {
+        let mut h = Sha256::new();
+        h.update(tenant.len().to_le_bytes());
+        h.update(tenant.as_bytes());
+        h.update(content);
+        let id = format!("up-{}", hex::encode(&h.finalize()[..16]));
+        let sql = "INSERT INTO plan_uploads (id, tenant, content, bytes, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING";
+        execute!(self, sql, &id, tenant, content, bytes as i64, now_ms()).map_err(query_error("save plan upload", None))?;
+        Ok(id)
+    }
+
+    /// A submitted plan file's stored content.
+    pub async fn upload(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        on_pool!(self, |p| sqlx::query_scalar::<_, Vec<u8>>("SELECT content FROM plan_uploads WHERE id = $1").bind(id).fetch_optional(p).await).map_err(query_error("read plan upload", None))
     }
 
     async fn by_idempotency_key(&self, key: &str) -> Result<Option<JobRow>, StoreError> {

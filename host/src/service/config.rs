@@ -11,6 +11,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Largest uploaded plan file: a real job's event log is hundreds of MB uncompressed.
+const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
+
 /// Every setting the service reads. Keys of the TOML file must be one of these (lower
 /// case), so a typo is an error rather than a silently ignored line.
 pub const SETTINGS: &[(&str, &str)] = &[
@@ -52,7 +55,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("AUTH_DISABLED", "accept unauthenticated calls as tenant `local` (only on a loopback address)"),
     ("RATE_LIMIT_PER_MINUTE", "job submissions per caller per minute (default 60; 0 = off)"),
     ("RATE_LIMIT_BURST", "submissions a caller may make at once (default 20)"),
-    ("MAX_BODY_BYTES", "largest request body (default 33554432)"),
+    ("MAX_BODY_BYTES", "largest JSON request body (default 33554432)"),
+    ("MAX_UPLOAD_BYTES", "largest plan file uploaded as a raw or multipart body, and the most it may decode to (default 1073741824)"),
     ("MAX_PLAN_NODES", "largest plan, in nodes (default 20000)"),
     ("WORKERS", "jobs this process runs at once (default 2; 0 = API only)"),
     ("JOB_LEASE_SECONDS", "lease on a running job, renewed every third (default 30)"),
@@ -105,6 +109,7 @@ pub struct ServiceConfig {
     pub rate_per_minute: u32,
     pub rate_burst: u32,
     pub max_body_bytes: usize,
+    pub max_upload_bytes: u64,
     pub max_plan_nodes: usize,
     pub workers: usize,
     pub lease: Duration,
@@ -254,6 +259,10 @@ impl ServiceConfig {
         if max_body_bytes < 1024 {
             p.push(format!("MAX_BODY_BYTES: {max_body_bytes} is too small for any plan (at least 1024)"));
         }
+        let max_upload_bytes = s.parse("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, "a number of bytes", p);
+        if max_upload_bytes < 1024 {
+            p.push(format!("MAX_UPLOAD_BYTES: {max_upload_bytes} is too small for any plan (at least 1024)"));
+        }
         let max_plan_nodes = s.parse("MAX_PLAN_NODES", 20_000usize, "a whole number", p);
         let workers = s.parse("WORKERS", 2usize, "a whole number", p);
         if workers > 64 {
@@ -306,6 +315,7 @@ impl ServiceConfig {
             rate_per_minute,
             rate_burst,
             max_body_bytes,
+            max_upload_bytes,
             max_plan_nodes,
             workers,
             lease: Duration::from_secs(lease_secs),

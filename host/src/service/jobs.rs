@@ -8,10 +8,11 @@ use super::error::{ApiError, FieldError};
 use super::{validate, AppState, PREFIX};
 use crate::jobs::store::{JobRow, MappingFilter, NewJob};
 use crate::plan::{self, ParseOptions, PlanInput};
+use super::upload;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -24,7 +25,7 @@ const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1000;
 /// Longest idempotency key accepted.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-const STATUSES: [&str; 4] = ["confirmed", "probable", "uncertain", "unmapped"];
+const STATUSES: [&str; 5] = ["confirmed", "probable", "uncertain", "unmapped", "infrastructure"];
 
 /// `v` (an object) with the job's status, events and mappings URLs.
 fn with_links(mut v: Value, id: &str) -> Value {
@@ -47,14 +48,22 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column())))
 }
 
-/// `POST /api/agent/map-to-code`.
-pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<impl IntoResponse, ApiError> {
+/// What a submission's plan is: inline in the JSON body, or an uploaded file.
+enum PlanSource {
+    Inline { field: &'static str, bytes: Arc<[u8]> },
+    File(upload::Upload),
+}
+
+/// `POST /api/agent/map-to-code`: a JSON body with the plan inline, or the plan as an
+/// uploaded file (raw body or multipart; see `upload`).
+pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, req: Request) -> Result<impl IntoResponse, ApiError> {
     if let Err(wait) = state.limiter.check(&format!("{}/{}", caller.tenant, caller.principal)) {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many job submissions; retry in {secs} s (RATE_LIMIT_PER_MINUTE)"));
         e.retry_after = Some(secs);
         return Err(e);
     }
+    let headers = req.headers().clone();
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -62,29 +71,77 @@ pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Exten
             _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_idempotency_key", format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible characters"))),
         },
     };
-    let body = parse_json(&body.map_err(body_error)?)?;
-    let sub = validate::submission(&body, &state.config.policy).map_err(ApiError::validation)?;
-    let spec = sub.spec;
-    // The graph must exist now (a typo should fail the request, not the job later).
+    let (sub, source) = if upload::is_json(&headers) {
+        let limited = http_body_util::Limited::new(req.into_body(), state.config.max_body_bytes);
+        let bytes = http_body_util::BodyExt::collect(limited).await.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the JSON body is larger than the {} bytes this service accepts (MAX_BODY_BYTES); upload the plan as a file instead (raw body or multipart, up to MAX_UPLOAD_BYTES)", state.config.max_body_bytes))
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_body", format!("the request body could not be read: {e}"))
+            }
+        })?;
+        let body = parse_json(&bytes.to_bytes())?;
+        let sub = validate::submission(&body, &state.config.policy).map_err(ApiError::validation)?;
+        let (field, bytes): (&'static str, Arc<[u8]>) = match (&sub.spec.plan, &sub.spec.dag_nodes) {
+            (Some(p), _) => ("plan", Arc::from(p.as_bytes())),
+            (None, Some(d)) => ("dagNodes", Arc::from(d.to_string().into_bytes())),
+            (None, None) => unreachable!("validation requires one of them"),
+        };
+        (sub, PlanSource::Inline { field, bytes })
+    } else {
+        let query = req.uri().query().map(str::to_string);
+        let (mp, body) = if upload::is_multipart(&headers) {
+            let mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_upload", format!("the multipart body could not be read: {}", e.body_text())))?;
+            (Some(mp), axum::body::Body::empty())
+        } else {
+            (None, req.into_body())
+        };
+        let up = upload::receive(&headers, query.as_deref(), body, mp, &std::env::temp_dir(), state.config.max_upload_bytes).await?;
+        let sub = validate::upload_fields(&up.fields, &state.config.policy).map_err(ApiError::validation)?;
+        (sub, PlanSource::File(up))
+    };
+    accept(&state, &caller, key, sub, source).await
+}
+
+/// A checked submission: the graph must exist and the plan must read (at once, so a
+/// typo fails the request, not the job later); then the job is stored and queued.
+async fn accept(state: &AppState, caller: &Caller, key: Option<String>, sub: validate::Submission, source: PlanSource) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut spec = sub.spec;
     let graph = spec.graph.clone().unwrap_or_else(|| "default".into());
     if let Err(e) = state.registry.snapshot().graph(&graph) {
         return Err(ApiError::validation(vec![FieldError::new("graph", e.to_string())]));
     }
-    // Parse the plan now, off the async workers: a plan that cannot be read or is too
-    // large is the caller's error to see at once.
-    let (field, bytes): (&str, Arc<[u8]>) = match (&spec.plan, &spec.dag_nodes) {
-        (Some(p), _) => ("plan", Arc::from(p.as_bytes())),
-        (None, Some(d)) => ("dagNodes", Arc::from(d.to_string().into_bytes())),
-        (None, None) => unreachable!("validation requires one of them"),
-    };
     let opts = ParseOptions { format: spec.plan_format, execution: spec.execution_id };
-    let parsed = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Bytes(bytes), &opts)).await.map_err(|e| ApiError::internal("plan parsing stopped", e))?;
-    match parsed {
-        Err(e) => return Err(ApiError::validation(vec![FieldError::new(field, format!("is not a readable plan: {e}"))])),
+    let chosen_by_caller = spec.execution_id.is_some();
+    let (field, parsed, executions, stored) = match source {
+        PlanSource::Inline { field, bytes } => {
+            let parsed = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Bytes(bytes), &opts)).await.map_err(|e| ApiError::internal("plan parsing stopped", e))?;
+            (field, parsed, None, None)
+        }
+        PlanSource::File(up) => {
+            let checked = tokio::task::spawn_blocking(move || {
+                let executions = if chosen_by_caller { None } else { upload::executions(&up.file) };
+                let parsed = plan::parse(PlanInput::Path(&up.file), &opts);
+                (parsed, executions, up)
+            });
+            let (parsed, executions, up) = checked.await.map_err(|e| ApiError::internal("plan parsing stopped", e))?;
+            ("plan", parsed, executions, Some(up))
+        }
+    };
+    let parsed = match parsed {
+        Err(e) => return Err(ApiError::validation(vec![FieldError::new(field, format!("is not a readable plan: {}", plan_problem(&e)))])),
         Ok(p) if p.nodes.len() > state.config.max_plan_nodes => {
             return Err(ApiError::validation(vec![FieldError::new(field, format!("has {} nodes; the most this service maps in one job is {} (MAX_PLAN_NODES)", p.nodes.len(), state.config.max_plan_nodes))]));
         }
-        Ok(_) => {}
+        Ok(p) => p,
+    };
+    if let Some(up) = &stored {
+        let content = tokio::fs::read(&up.file).await.map_err(|e| ApiError::internal("reading the upload", e))?;
+        spec.plan_upload = Some(state.store.save_upload(&caller.tenant, &content, up.received).await?);
+        // The job runs the execution checked here, even if the listing's order changes.
+        if spec.execution_id.is_none() {
+            spec.execution_id = parsed.execution.as_ref().map(|e| e.id);
+        }
     }
     let spec_json = serde_json::to_value(&spec).map_err(|e| ApiError::internal("storing the request", e))?;
     let hash = hex::encode(Sha256::digest(spec_json.to_string().as_bytes()));
@@ -104,7 +161,29 @@ pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Exten
         tracing::info!(job = %job.id, tenant = %caller.tenant, "job submitted");
     }
     state.wake.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(with_links(json!({"jobId": job.id, "status": job.status, "created": submitted.created}), &job.id))))
+    let mut body = with_links(json!({"jobId": job.id, "status": job.status, "created": submitted.created}), &job.id);
+    if let Some(e) = &parsed.execution {
+        body["execution"] = execution_view(e);
+    }
+    // A file of several executions with none chosen: the largest is mapped, and the
+    // caller sees the others to choose from (`executionId`).
+    if let Some(list) = executions {
+        body["executions"] = list.iter().map(execution_view).collect::<Vec<_>>().into();
+    }
+    Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+fn execution_view(e: &plan::ExecutionInfo) -> Value {
+    json!({"id": e.id, "description": e.description, "callSite": e.call_site, "nodes": e.nodes})
+}
+
+/// A plan error in the API's words (fields, not command-line flags).
+fn plan_problem(e: &plan::PlanError) -> String {
+    match e {
+        plan::PlanError::Unknown(_) => format!("{e}: give it in `planFormat` (explain, formatted, event-log, rest, query-profile, dag-nodes)"),
+        plan::PlanError::NoExecution { .. } => format!("{e}: choose one of them in `executionId`"),
+        _ => e.to_string(),
+    }
 }
 
 /// The job's public view.

@@ -13,6 +13,7 @@ mod jobs;
 pub mod limit;
 mod openapi;
 mod system;
+mod upload;
 pub mod validate;
 pub mod workers;
 
@@ -56,7 +57,9 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 /// The application: routes and middleware.
 pub fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
-        .route("/map-to-code", post(jobs::submit))
+        // Plan files may be far larger than JSON bodies; `submit` holds JSON bodies to
+        // MAX_BODY_BYTES itself and streams files to disk.
+        .route("/map-to-code", post(jobs::submit).layer(DefaultBodyLimit::max(state.config.max_upload_bytes as usize)))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::status))
         .route("/jobs/{id}/mappings", get(jobs::mappings))

@@ -87,7 +87,7 @@ pub fn spec() -> Value {
                 }},
                 "Mapping": {"type": "object", "required": ["dagNodeId", "operator", "status", "mappedCode", "confidence", "explanation", "evidence", "alternatives"], "properties": {
                     "mappingId": {"type": "integer"}, "dagNodeId": {"type": "string"}, "operator": {"type": "string"}, "family": {"type": "string"},
-                    "status": {"type": "string", "enum": ["confirmed", "probable", "uncertain", "unmapped"]},
+                    "status": {"type": "string", "enum": ["confirmed", "probable", "uncertain", "unmapped", "infrastructure"]},
                     "ownership": {"type": "string", "enum": ["owned", "induced", "infrastructure"]}, "inducedBy": {"type": "string"},
                     "mappedCode": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {"file": {"type": "string"}, "symbol": {"type": "string"}, "lines": {"type": "string"}, "lineStart": {"type": "integer"}, "lineEnd": {"type": "integer"}}}]},
                     "confidence": {"type": "number"}, "explanation": {"type": "string"},

@@ -58,6 +58,16 @@ pub fn kind(v: &Value) -> &'static str {
 
 /// Check a submission body against the repository policy.
 pub fn submission(body: &Value, policy: &RepoPolicy) -> Result<Submission, Vec<FieldError>> {
+    check(body, policy, false)
+}
+
+/// Check the fields that come with an uploaded plan file (form fields or query
+/// parameters): the same fields, except that the file is the plan.
+pub fn upload_fields(fields: &Value, policy: &RepoPolicy) -> Result<Submission, Vec<FieldError>> {
+    check(fields, policy, true)
+}
+
+fn check(body: &Value, policy: &RepoPolicy, uploaded: bool) -> Result<Submission, Vec<FieldError>> {
     let Some(obj) = body.as_object() else {
         return Err(vec![FieldError::new("", format!("the body must be a JSON object, not {}", kind(body)))]);
     };
@@ -160,9 +170,10 @@ pub fn submission(body: &Value, policy: &RepoPolicy) -> Result<Submission, Vec<F
         }
     };
     let given = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
-    match (given("plan"), given("dagNodes")) {
-        (true, true) => errors.push(FieldError::new("dagNodes", "give either `plan` or `dagNodes`, not both")),
-        (false, false) => errors.push(FieldError::new("plan", "is required (or `dagNodes`)")),
+    match (given("plan"), given("dagNodes"), uploaded) {
+        (p, d, true) if p || d => errors.push(FieldError::new(if p { "plan" } else { "dagNodes" }, "the uploaded file is the plan; leave this field out")),
+        (true, true, _) => errors.push(FieldError::new("dagNodes", "give either `plan` or `dagNodes`, not both")),
+        (false, false, false) => errors.push(FieldError::new("plan", "is required (or `dagNodes`, or upload the plan as a file)")),
         _ => {}
     }
     if dag_nodes.is_some() && plan_format.is_some_and(|f| f != PlanFormat::DagNodes) {
@@ -182,6 +193,7 @@ pub fn submission(body: &Value, policy: &RepoPolicy) -> Result<Submission, Vec<F
         plan_format,
         execution_id,
         dag_nodes,
+        plan_upload: None,
         graph,
     };
     Ok(Submission { spec, token })
