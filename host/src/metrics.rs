@@ -115,7 +115,7 @@ pub fn init() {
     for s in ["submitted", "completed", "failed", "cancelled", "released"] {
         JOBS.with_label_values(&[s]);
     }
-    for s in ["confirmed", "probable", "uncertain", "unmapped"] {
+    for s in ["confirmed", "probable", "uncertain", "unmapped", "infrastructure"] {
         NODES.with_label_values(&[s]);
     }
     for r in ["hit", "miss"] {

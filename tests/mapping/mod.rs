@@ -22,7 +22,7 @@ fn map_json_has_the_contract_shape_and_attributes_induced_nodes() {
         for k in ["dagNodeId", "operator", "status", "mappedCode", "confidence", "explanation", "evidence", "alternatives"] {
             assert!(m.get(k).is_some(), "missing {k} in {m}");
         }
-        assert!(["confirmed", "probable", "uncertain", "unmapped"].contains(&m["status"].as_str().unwrap()));
+        assert!(["confirmed", "probable", "uncertain", "unmapped", "infrastructure"].contains(&m["status"].as_str().unwrap()));
         if !m["mappedCode"].is_null() {
             for a in m["alternatives"].as_array().unwrap() {
                 assert!(a["confidence"].as_f64().unwrap() <= m["confidence"].as_f64().unwrap(), "an alternative shown as likelier than the answer: {m}");
@@ -41,8 +41,13 @@ fn map_json_has_the_contract_shape_and_attributes_induced_nodes() {
     assert_eq!(shuffle["mappedCode"], smj["mappedCode"]);
     assert!(shuffle["explanation"].as_str().unwrap().contains("shuffle required by SortMergeJoin (14)"));
     let infra = by_id("5");
-    assert_eq!((infra["status"].as_str(), infra["ownership"].as_str()), (Some("unmapped"), Some("infrastructure")));
+    assert_eq!((infra["status"].as_str(), infra["ownership"].as_str()), (Some("infrastructure"), Some("infrastructure")));
     assert!(infra["mappedCode"].is_null());
+    // The summary counts what the statuses say.
+    for status in ["confirmed", "probable", "uncertain", "unmapped", "infrastructure"] {
+        let n = ms.iter().filter(|m| m["status"] == status).count();
+        assert_eq!(v["summary"][status].as_u64(), Some(n as u64), "summary {status} disagrees with the mappings");
+    }
     assert!(v["repo"]["commit"].as_str().unwrap().len() >= 7);
     assert_eq!(v["graph"]["name"], "default");
 }
@@ -58,13 +63,83 @@ fn map_sarif_locates_results_on_lines() {
     let loc = &results[0]["locations"][0]["physicalLocation"];
     assert_eq!(loc["artifactLocation"]["uri"], "generate_plans.py");
     assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    // Alternatives are related locations, each on real lines with its confidence.
+    let related: Vec<&serde_json::Value> = results.iter().flat_map(|r| r["relatedLocations"].as_array().unwrap()).collect();
+    assert!(!related.is_empty(), "no result lists its alternatives");
+    for r in related {
+        assert!(r["physicalLocation"]["region"]["startLine"].as_u64().unwrap() >= 1, "{r}");
+        assert!(r["message"]["text"].as_str().unwrap().contains("confidence"), "{r}");
+    }
+}
+
+#[test]
+fn map_reads_every_execution_of_an_event_log_in_one_run() {
+    let (code, out, err) = planmap(&["map", "--plan", PLAN, "--execution", "all", "--repo", REPO, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let execs = v["executions"].as_array().unwrap();
+    assert_eq!(execs.len(), 27, "one entry per SQL execution");
+    for e in execs {
+        assert_eq!(e["summary"]["nodes"].as_u64().unwrap() as usize, e["mappings"].as_array().unwrap().len());
+        assert!(e["execution"]["id"].is_i64() && e["execution"]["callSite"].is_string());
+    }
+    let seven = execs.iter().find(|e| e["execution"]["id"] == 7).unwrap();
+    assert!(seven["mappings"].as_array().unwrap().iter().any(|m| m["operator"] == "SortMergeJoin" && m["mappedCode"]["lineStart"] == 100));
+    // Chosen by text of the call site: only the `collect` executions of the script.
+    let (code, out, err) = planmap(&["map", "--plan", PLAN, "--execution", "generate_plans.py:135", "--repo", REPO, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<i64> = v["executions"].as_array().unwrap().iter().map(|e| e["execution"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (6..=23).collect::<Vec<_>>());
+    let (code, _, err) = planmap(&["map", "--plan", PLAN, "--execution", "no such text", "--repo", REPO]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no execution's description or call site contains \"no such text\""), "{err}");
+    let (code, _, err) = planmap(&["map", "--plan", PLAN, "--execution", "99", "--repo", REPO]);
+    assert_eq!(code, 1);
+    assert!(err.contains("execution 99 is not in this input") && err.contains("planmap plan list"), "{err}");
+}
+
+#[test]
+fn the_table_is_the_plan_tree_in_full_when_piped() {
+    let (code, out, err) = planmap(&["map", "--plan", PLAN, "--execution", "7", "--repo", REPO]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = out.lines().collect();
+    let row = |op: &str| rows.iter().position(|r| r.contains(op)).unwrap_or_else(|| panic!("no {op} row:\n{out}"));
+    // Children sit under their parents, indented with tree branches.
+    assert!(row("└─ Project") < row("SortMergeJoin"), "{out}");
+    assert!(rows[row("SortMergeJoin")].contains("└─ SortMergeJoin") && rows.iter().any(|r| r.contains("├─ Sort")), "{out}");
+    // Nothing is cut when the output is not a terminal.
+    assert!(!out.contains('…') && !out.contains("..."), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&planmap(&["map", "--plan", PLAN, "--execution", "7", "--repo", REPO, "--format", "json"]).1).unwrap();
+    for m in v["mappings"].as_array().unwrap() {
+        assert!(out.contains(m["explanation"].as_str().unwrap()), "explanation cut or missing: {}", m["explanation"]);
+        for c in m["children"].as_array().unwrap() {
+            let child = v["mappings"].as_array().unwrap().iter().find(|x| &x["dagNodeId"] == c).expect("children are nodes of the plan");
+            assert_eq!(child["parent"], m["dagNodeId"], "parent and children agree");
+        }
+    }
+}
+
+#[test]
+fn a_formatted_tree_without_its_details_is_read_right_and_says_what_is_missing() {
+    let full = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/plans/shared/explain/derived-from-eventlogs/local-1776286786993.spark-4.1.0.exec6.aqe-final.formatted.txt")).unwrap();
+    let tree: String = full.lines().take_while(|l| !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tree-only.txt");
+    std::fs::write(&file, &tree).unwrap();
+    let (code, out, err) = planmap(&["plan", "show", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ops: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["operator"].as_str().unwrap()).collect();
+    assert!(ops.contains(&"ShuffleQueryStage") && ops.iter().all(|o| !o.ends_with(',')), "operators read whole: {ops:?}");
+    assert!(v["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("without its detail blocks")), "{}", v["warnings"]);
 }
 
 #[test]
 fn map_reports_bad_input_clearly() {
     let (code, _, err) = planmap(&["map", "--plan", "README.md", "--repo", REPO]);
     assert_eq!(code, 1);
-    assert!(err.contains("README.md") && err.contains("not EXPLAIN output"), "{err}");
+    assert!(err.contains("README.md") && err.contains("not EXPLAIN output") && err.contains("--plan-format"), "the command line names its flag: {err}");
     let (code, _, err) = planmap(&["map", "--plan", PLAN, "--repo", "no/such/folder"]);
     assert_eq!(code, 1);
     assert!(err.contains("no/such/folder") && err.contains("no such folder"), "{err}");

@@ -56,7 +56,7 @@ fn unknown_operators_are_kept_with_a_warning() {
 #[test]
 fn text_that_is_not_a_plan_is_refused_clearly() {
     let e = parse_bytes(b"hello world, this is a README\n").unwrap_err().to_string();
-    assert!(e.contains("is not EXPLAIN output") && e.contains("--plan-format"), "{e}");
+    assert!(e.contains("is not EXPLAIN output") && e.contains("name the format explicitly"), "{e}");
     let e = parse_bytes(b"{\"foo\": 1}").unwrap_err().to_string();
     assert!(e.contains("neither a Spark REST execution"), "{e}");
 }

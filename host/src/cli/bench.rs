@@ -1,6 +1,6 @@
 //! `planmap bench runtime`: compile time per plugin (cold and cached), per-step
 //! instantiate + call overhead on a 50-candidate batch, and graph steps per second
-//! on one core. Prints a table; numbers go into the README and closing notes.
+//! on one core. Prints a table; numbers go into docs/benchmarks.md and closing notes.
 
 use super::Common;
 use crate::capabilities::{IndexEntry, JobCapabilities, MemoryCache, MemoryIndex};

@@ -5,7 +5,7 @@ use super::Common;
 use crate::capabilities::{BackendConfig, Backends};
 use crate::mapping::{self, output, Job, Thresholds};
 use crate::pipeline::RunContext;
-use crate::plan::{self, ParseOptions, PlanFormat, PlanInput};
+use crate::plan::{self, PlanFormat};
 use crate::repo;
 use crate::snapshot::{Registry, Sources};
 use clap::{Args, ValueEnum};
@@ -30,9 +30,11 @@ pub struct MapArgs {
     /// The repository that ran it.
     #[command(flatten)]
     pub repo: super::index::RepoArgs,
-    /// Which SQL execution of an event log (default: most nodes).
-    #[arg(long)]
-    pub execution: Option<i64>,
+    /// Which SQL executions of an event log or REST listing: an id, `all`, or text
+    /// found in the description or call site (every match is mapped) [default: the one
+    /// with most nodes]. `planmap plan list FILE` lists them.
+    #[arg(long, value_name = "ID|all|TEXT")]
+    pub execution: Option<plan::Executions>,
     #[arg(long, value_enum)]
     pub plan_format: Option<PlanFormat>,
     /// Graph name (from graphs/ or built in).
@@ -40,6 +42,10 @@ pub struct MapArgs {
     pub graph: String,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// On a terminal, print every text in full instead of cutting rows to its width
+    /// (piped output is always in full).
+    #[arg(long)]
+    pub wide: bool,
     /// Plan nodes mapped at once (in lock-step batches of up to 64).
     #[arg(long, env = "MAX_PARALLEL_NODES", default_value_t = mapping::LOCAL_PARALLEL_NODES)]
     pub parallel: usize,
@@ -57,9 +63,12 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     spinner.enable_steady_tick(Duration::from_millis(100));
     spinner.set_message(format!("reading {}", a.plan.display()));
-    let plan = {
-        let (p, opts) = (a.plan.clone(), ParseOptions { format: a.plan_format, execution: a.execution });
-        tokio::task::spawn_blocking(move || plan::parse(PlanInput::Path(&p), &opts).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))).await??
+    let which = a.execution.clone().unwrap_or(plan::Executions::Largest);
+    // One entry per execution in the output when the choice can name several.
+    let several = matches!(which, plan::Executions::All | plan::Executions::Matching(_));
+    let plans = {
+        let (p, format) = (a.plan.clone(), a.plan_format);
+        tokio::task::spawn_blocking(move || plan::parse_each(&p, format, &which).map_err(|e| super::plan_error(&p, e))).await??
     };
     spinner.set_message(format!("fetching {}", a.repo.repo));
     let checkout = a.repo.acquire().await?;
@@ -85,31 +94,90 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
         programs: Some(Arc::new(crate::program::Programs::build(&ctx))),
         commit: ctx.commit.clone(),
     };
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(plan.nodes.len() as u64) };
+    let nodes: usize = plans.iter().map(|p| p.nodes.len()).sum();
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(nodes as u64) };
     bar.set_style(ProgressStyle::with_template("mapping {bar:30} {pos}/{len} nodes").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let result = mapping::map_plan(&job, &plan, &|d, _| bar.set_position(d as u64)).await?;
+    let mut results = Vec::with_capacity(plans.len());
+    let mut before = 0;
+    for plan in &plans {
+        let result = mapping::map_plan(&job, plan, &|d, _| bar.set_position((before + d) as u64)).await?;
+        before += plan.nodes.len();
+        results.push(result);
+    }
     bar.finish_and_clear();
+    let width = (std::io::IsTerminal::is_terminal(&std::io::stdout()) && !a.wide).then(|| console::Term::stdout().size().1 as usize);
     match a.format {
         Format::Table => {
             for n in &backends.notes {
                 eprintln!("note: {n}");
             }
-            for w in &plan.warnings {
-                eprintln!("warning: {w}");
-            }
-            super::emit(&format!("plan: {} ({} nodes)\n{}", plan.source, plan.nodes.len(), output::table(&result)));
-        }
-        Format::Json => {
-            // Shadow answers are for experiment records, not results.
-            let mut v = serde_json::to_value(&result)?;
-            for m in v["mappings"].as_array_mut().into_iter().flatten() {
-                if let Some(o) = m.as_object_mut() {
-                    o.remove("shadows");
+            let mut text = String::new();
+            for (plan, result) in plans.iter().zip(&results) {
+                for w in &plan.warnings {
+                    eprintln!("warning: {w}");
+                }
+                if several {
+                    text.push_str(&format!("== {} ==\n", execution_title(plan)));
+                }
+                text.push_str(&format!("plan: {} ({} nodes)\n{}", plan.source, plan.nodes.len(), output::table(result, width)));
+                if several {
+                    text.push('\n');
                 }
             }
+            if several {
+                text.push_str(&format!("{} executions mapped, {nodes} nodes\n", results.len()));
+            }
+            super::emit(&text);
+        }
+        Format::Json => {
+            let mut entries = Vec::with_capacity(results.len());
+            for (plan, result) in plans.iter().zip(&results) {
+                entries.push(json_result(plan, result)?);
+            }
+            let v = if several { serde_json::json!({"executions": entries}) } else { entries.pop().expect("one plan") };
             super::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))
         }
-        Format::Sarif => super::emit(&format!("{}\n", serde_json::to_string_pretty(&output::sarif(&result))?)),
+        Format::Sarif => {
+            let runs = plans
+                .iter()
+                .zip(&results)
+                .map(|(plan, result)| {
+                    let mut run = output::sarif_run(result);
+                    if let Some(e) = &plan.execution {
+                        run["properties"]["executionId"] = e.id.into();
+                    }
+                    run
+                })
+                .collect();
+            super::emit(&format!("{}\n", serde_json::to_string_pretty(&output::sarif_document(runs))?))
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `execution 7: count at orders.py:40 (16 nodes)` for a plan read from an execution.
+fn execution_title(plan: &plan::Plan) -> String {
+    match &plan.execution {
+        Some(e) => {
+            let what: String = e.description.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(80).collect();
+            let at = if e.call_site.is_empty() || what.contains(&e.call_site) { String::new() } else { format!(" [{}]", e.call_site) };
+            format!("execution {}: {what}{at} ({} nodes)", e.id, plan.nodes.len())
+        }
+        None => plan.source.clone(),
+    }
+}
+
+/// A result in the JSON clients read, with the execution it came from; shadow answers
+/// are for experiment records, not results.
+fn json_result(plan: &plan::Plan, result: &mapping::MapResult) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(result)?;
+    for m in v["mappings"].as_array_mut().into_iter().flatten() {
+        if let Some(o) = m.as_object_mut() {
+            o.remove("shadows");
+        }
+    }
+    if let Some(e) = &plan.execution {
+        v["execution"] = serde_json::json!({"id": e.id, "description": e.description, "callSite": e.call_site, "nodes": e.nodes});
+    }
+    Ok(v)
 }

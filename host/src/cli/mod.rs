@@ -29,8 +29,20 @@ pub fn emit(text: &str) {
             eprintln!("cannot write the output: {e}");
         }
 }
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// A plan that could not be read, in the command line's words: the file, what is
+/// wrong, and the flag that fixes it.
+pub fn plan_error(file: &Path, e: crate::plan::PlanError) -> anyhow::Error {
+    use crate::plan::PlanError;
+    let hint = match &e {
+        PlanError::Unknown(_) => " with --plan-format (explain, formatted, event-log, rest, query-profile, dag-nodes)",
+        PlanError::NoExecution { .. } => "; `planmap plan list FILE` lists them with their descriptions and call sites",
+        _ => "",
+    };
+    anyhow::anyhow!("{}: {e}{hint}", file.display())
+}
 
 #[derive(Parser)]
 #[command(name = "planmap", version, about = "Map every Spark plan node to the code that produced it")]
@@ -86,7 +98,7 @@ enum Command {
     Program(program::ProgramArgs),
     /// Apply the job store's database migrations (Postgres or the embedded SQLite).
     Migrate(migrate::MigrateArgs),
-    /// Run the HTTP service: job API, worker pool, metrics (see README "Service").
+    /// Run the HTTP service: job API, worker pool, metrics (see docs/service.md).
     Serve(serve::ServeArgs),
     /// Record whether a mapping was right (A/B feedback), straight in the job store.
     Feedback(experiments::FeedbackArgs),
@@ -94,7 +106,7 @@ enum Command {
     Experiments(experiments::ExperimentsArgs),
     /// Exit 0 when a running service answers its health check (for container probes).
     Healthcheck(healthcheck::HealthArgs),
-    /// Measure the engine (see README "Benchmarks").
+    /// Measure the engine (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
 }

@@ -35,7 +35,7 @@ pub async fn run(cmd: PlanCmd, _common: &Common) -> anyhow::Result<ExitCode> {
     match cmd {
         PlanCmd::Show { file, execution, plan_format, format } => {
             let opts = ParseOptions { format: plan_format, execution };
-            let plan = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Path(&file), &opts).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))).await??;
+            let plan = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Path(&file), &opts).map_err(|e| super::plan_error(&file, e))).await??;
             match format {
                 Format::Text => print!("{}", plan::render::text(&plan)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -44,7 +44,7 @@ pub async fn run(cmd: PlanCmd, _common: &Common) -> anyhow::Result<ExitCode> {
         }
         PlanCmd::List { file } => {
             let f = file.clone();
-            let execs = tokio::task::spawn_blocking(move || plan::list_executions(&f)).await?.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let execs = tokio::task::spawn_blocking(move || plan::list_executions(&f)).await?.map_err(|e| super::plan_error(&file, e))?;
             println!("{:>5} {:>6} {:>7}  {:<40} call site", "id", "nodes", "updates", "description");
             for e in execs {
                 let d: String = e.description.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(40).collect();

@@ -41,7 +41,7 @@ pub struct ProgramArgs {
 
 pub async fn run(a: ProgramArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let (p, opts) = (a.plan.clone(), ParseOptions { format: a.plan_format, execution: a.execution });
-    let plan = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Path(&p), &opts).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))).await??;
+    let plan = tokio::task::spawn_blocking(move || plan::parse(PlanInput::Path(&p), &opts).map_err(|e| super::plan_error(&p, e))).await??;
     let checkout = a.repo.acquire().await?;
     let (root, commit, targets) = (checkout.root.clone(), checkout.commit.clone(), a.repo.target_paths.clone());
     let ctx = tokio::task::spawn_blocking(move || repo::build(&root, &targets, &commit)).await?.map_err(|e| anyhow::anyhow!("{}: {e}", a.repo.repo))?;

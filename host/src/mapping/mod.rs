@@ -83,7 +83,7 @@ pub struct Mapping {
     pub dag_node_id: String,
     pub operator: String,
     pub family: String,
-    /// confirmed | probable | uncertain | unmapped
+    /// confirmed | probable | uncertain | unmapped | infrastructure (no code owns the node)
     pub status: String,
     /// owned | induced | infrastructure
     pub ownership: String,
@@ -96,6 +96,17 @@ pub struct Mapping {
     pub alternatives: Vec<Alternative>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The node's place in the plan, so any client can draw it: its parent, its
+    /// children, the subquery roots it hosts and, for a reused exchange or subquery,
+    /// the node it reuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default)]
+    pub children: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subqueries: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuses: Option<String>,
     /// The plugins that produced this answer (exposure records for A/B analysis): graph
     /// node, plugin, digest, and experiment and variant when the node is an experiment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -484,7 +495,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
                 dag_node_id: n.id.clone(),
                 operator: n.operator.clone(),
                 family: n.family.name().into(),
-                status: "unmapped".into(),
+                status: "infrastructure".into(),
                 ownership: "infrastructure".into(),
                 induced_by: None,
                 mapped_code: None,
@@ -493,12 +504,21 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
                 evidence: vec![],
                 alternatives: vec![],
                 error: None,
+                parent: None,
+                children: vec![],
+                subqueries: vec![],
+                reuses: None,
                 plugins: vec![],
                 shadows: vec![],
                 scored: vec![],
             },
             Ownership::Induced { by, reason } => induced(n, by, reason, plan, &results, &mappings),
         };
+        let mut m = m;
+        m.parent.clone_from(&n.parent);
+        m.children.clone_from(&n.children);
+        m.subqueries.clone_from(&n.subqueries);
+        m.reuses.clone_from(&n.reuses);
         if !matches!(n.ownership, Ownership::Owned) {
             done += 1;
             progress(done, total);
@@ -694,6 +714,10 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
             })
             .collect(),
         error: o.error,
+        parent: n.parent.clone(),
+        children: n.children.clone(),
+        subqueries: n.subqueries.clone(),
+        reuses: n.reuses.clone(),
     }
 }
 
@@ -721,6 +745,10 @@ fn induced(n: &PlanNode, by: &str, reason: &str, plan: &Plan, owned: &HashMap<St
         evidence: vec![EvidenceOut { signal: "induced".into(), weight: 1.0, detail: reason.to_string() }],
         alternatives,
         error: None,
+        parent: None,
+        children: vec![],
+        subqueries: vec![],
+        reuses: None,
         plugins: vec![],
         shadows: vec![],
         scored: vec![],

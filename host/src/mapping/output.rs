@@ -1,26 +1,44 @@
 //! Rendering a job's result: a readable table, the JSON shape clients consume, and
 //! SARIF 2.1.0 so editors and code review can show mappings on the lines.
 
-use super::MapResult;
+use super::{MapResult, Mapping};
 use std::fmt::Write;
 
-/// One row per node.
-pub fn table(r: &MapResult) -> String {
+/// Widest operator and location columns on a terminal; longer text is cut there
+/// (piped output is never cut).
+const MAX_OPERATOR: usize = 48;
+const MAX_LOCATION: usize = 40;
+
+/// The plan as an indented tree, one row per node: status, confidence, location,
+/// symbol and explanation. `width` is the terminal's: rows are cut to it; `None`
+/// (piped output, `--wide`) prints every text in full.
+pub fn table(r: &MapResult, width: Option<usize>) -> String {
+    let rows = tree_rows(r);
+    let cap = |n: usize, max: usize| if width.is_some() { n.min(max) } else { n };
+    let op_w = cap(rows.iter().map(|(prefix, m)| prefix.chars().count() + m.operator.chars().count()).max().unwrap_or(8).max(8), MAX_OPERATOR);
+    let loc = |m: &Mapping| m.mapped_code.as_ref().map(|c| format!("{}:{}", c.file, c.lines)).unwrap_or_else(|| "-".into());
+    let sym = |m: &Mapping| m.mapped_code.as_ref().map(|c| c.symbol.clone()).unwrap_or_else(|| "-".into());
+    let loc_w = cap(rows.iter().map(|(_, m)| loc(m).chars().count()).max().unwrap_or(10).max(10), MAX_LOCATION);
+    let sym_w = cap(rows.iter().map(|(_, m)| sym(m).chars().count()).max().unwrap_or(6).max(6), 24);
+    let id_w = rows.iter().map(|(_, m)| m.dag_node_id.len()).max().unwrap_or(2).max(2);
     let mut out = String::new();
-    let _ = writeln!(out, "{:>5}  {:<28} {:<10} {:>5}  {:<34} {:<22} explanation", "id", "operator", "status", "conf", "file:lines", "symbol");
-    for m in &r.mappings {
-        let (loc, sym) = match &m.mapped_code {
-            Some(c) => (format!("{}:{}", c.file, c.lines), c.symbol.clone()),
-            None => ("-".into(), "-".into()),
-        };
-        let status = if m.ownership == "infrastructure" { "infra".to_string() } else { m.status.clone() };
+    let header = format!("{:>id_w$}  {:<op_w$}  {:<10} {:>5}  {:<loc_w$}  {:<sym_w$}  explanation", "id", "operator", "status", "conf", "file:lines", "symbol");
+    let _ = writeln!(out, "{}", fit(&header, width));
+    for (prefix, m) in &rows {
+        let op = format!("{prefix}{}", m.operator);
+        let status = if m.ownership == "infrastructure" { "infra" } else { m.status.as_str() };
         let conf = if m.mapped_code.is_some() { format!("{:.2}", m.confidence) } else { "-".into() };
-        let mut expl = m.explanation.replace('\n', " ");
-        if expl.chars().count() > 110 {
-            expl = expl.chars().take(107).collect::<String>() + "...";
-        }
-        let op: String = m.operator.chars().take(28).collect();
-        let _ = writeln!(out, "{:>5}  {:<28} {:<10} {:>5}  {:<34} {:<22} {}", m.dag_node_id, op, status, conf, trunc(&loc, 34), trunc(&sym, 22), expl);
+        let row = format!(
+            "{:>id_w$}  {:<op_w$}  {:<10} {:>5}  {:<loc_w$}  {:<sym_w$}  {}",
+            m.dag_node_id,
+            cut_end(&op, op_w),
+            status,
+            conf,
+            cut_start(&loc(m), loc_w),
+            cut_end(&sym(m), sym_w),
+            m.explanation.replace('\n', " ")
+        );
+        let _ = writeln!(out, "{}", fit(&row, width));
     }
     let s = &r.summary;
     let _ = writeln!(
@@ -31,12 +49,66 @@ pub fn table(r: &MapResult) -> String {
     out
 }
 
-fn trunc(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("…{}", s.chars().rev().take(n - 1).collect::<Vec<_>>().into_iter().rev().collect::<String>()) }
+/// The mappings in plan-tree order (roots first, each node above its children, hosted
+/// subqueries after the children), with the tree-drawing prefix of each row. Nodes
+/// the tree does not reach (a malformed plan) follow at the top level.
+fn tree_rows(r: &MapResult) -> Vec<(String, &Mapping)> {
+    let by_id: std::collections::HashMap<&str, &Mapping> = r.mappings.iter().map(|m| (m.dag_node_id.as_str(), m)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = Vec::with_capacity(r.mappings.len());
+    fn walk<'a>(m: &'a Mapping, lead: &str, prefix: String, by_id: &std::collections::HashMap<&str, &'a Mapping>, seen: &mut std::collections::HashSet<&'a str>, rows: &mut Vec<(String, &'a Mapping)>) {
+        if !seen.insert(m.dag_node_id.as_str()) {
+            return;
+        }
+        rows.push((prefix, m));
+        let kids: Vec<&Mapping> = m.children.iter().chain(&m.subqueries).filter_map(|c| by_id.get(c.as_str()).copied()).filter(|c| !seen.contains(c.dag_node_id.as_str())).collect();
+        for (i, k) in kids.iter().enumerate() {
+            let last = i + 1 == kids.len();
+            let branch = if last { "└─ " } else { "├─ " };
+            let next_lead = format!("{lead}{}", if last { "   " } else { "│  " });
+            walk(k, &next_lead, format!("{lead}{branch}"), by_id, seen, rows);
+        }
+    }
+    for m in r.mappings.iter().filter(|m| m.parent.is_none()) {
+        walk(m, "", String::new(), &by_id, &mut seen, &mut rows);
+    }
+    for m in &r.mappings {
+        walk(m, "", String::new(), &by_id, &mut seen, &mut rows);
+    }
+    rows
 }
 
-/// SARIF 2.1.0: one result per mapped node, located on its lines.
+/// A row cut to the terminal's width (never on piped output).
+fn fit(row: &str, width: Option<usize>) -> String {
+    match width {
+        Some(w) if row.chars().count() > w => row.chars().take(w.saturating_sub(1)).collect::<String>() + "…",
+        _ => row.to_string(),
+    }
+}
+
+/// Keep the end of a path (the file name matters most).
+fn cut_start(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n { s.to_string() } else { format!("…{}", s.chars().skip(len - n + 1).collect::<String>()) }
+}
+
+/// Keep the start of a name.
+fn cut_end(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+}
+
+/// SARIF 2.1.0 of one result: one result per mapped node, located on its lines.
 pub fn sarif(r: &MapResult) -> serde_json::Value {
+    sarif_document(vec![sarif_run(r)])
+}
+
+/// A SARIF document of several runs (one per execution of an event log).
+pub fn sarif_document(runs: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": runs})
+}
+
+/// One SARIF run: the tool, its rules (one per operator family) and the results.
+pub fn sarif_run(r: &MapResult) -> serde_json::Value {
     let results: Vec<serde_json::Value> = r
         .mappings
         .iter()
@@ -47,6 +119,12 @@ pub fn sarif(r: &MapResult) -> serde_json::Value {
                 "level": "note",
                 "message": {"text": format!("Spark plan node {} {} ({}, confidence {:.2}): {}", m.dag_node_id, m.operator, m.status, m.confidence, m.explanation)},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": c.file}, "region": {"startLine": c.line_start, "endLine": c.line_end}}}],
+                // The ranked alternatives, so a reviewer can jump to the other candidates.
+                "relatedLocations": m.alternatives.iter().enumerate().map(|(i, a)| serde_json::json!({
+                    "id": i + 1,
+                    "physicalLocation": {"artifactLocation": {"uri": a.file}, "region": {"startLine": a.line_start, "endLine": a.line_end}},
+                    "message": {"text": format!("alternative {} ({}, confidence {:.2}): {}", i + 1, a.symbol, a.confidence, a.reasoning)},
+                })).collect::<Vec<_>>(),
                 "properties": {"dagNodeId": m.dag_node_id, "status": m.status, "confidence": m.confidence, "symbol": c.symbol, "ownership": m.ownership},
             }))
         })
@@ -55,16 +133,12 @@ pub fn sarif(r: &MapResult) -> serde_json::Value {
     families.sort();
     families.dedup();
     serde_json::json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "planmap",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": families.iter().map(|f| serde_json::json!({"id": format!("planmap/{f}"), "shortDescription": {"text": format!("Spark {f} operator mapped to code")}})).collect::<Vec<_>>(),
-            }},
-            "properties": {"commit": r.repo.commit, "graph": r.graph.name, "graphVersion": r.graph.version},
-            "results": results,
-        }]
+        "tool": {"driver": {
+            "name": "planmap",
+            "version": env!("CARGO_PKG_VERSION"),
+            "rules": families.iter().map(|f| serde_json::json!({"id": format!("planmap/{f}"), "shortDescription": {"text": format!("Spark {f} operator mapped to code")}})).collect::<Vec<_>>(),
+        }},
+        "properties": {"commit": r.repo.commit, "graph": r.graph.name, "graphVersion": r.graph.version},
+        "results": results,
     })
 }

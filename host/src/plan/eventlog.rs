@@ -260,10 +260,11 @@ struct Acc {
 
 /// List every SQL execution: id, description, call site, node count of its final plan.
 pub fn list(source: &LogSource) -> Result<Vec<ExecutionInfo>, PlanError> {
-    Ok(collect(source, None)?.into_values().filter_map(|a| a.info).collect())
+    Ok(collect(source, &|_| false)?.into_values().filter_map(|a| a.info).collect())
 }
 
-fn collect(source: &LogSource, keep_plan_of: Option<i64>) -> Result<BTreeMap<i64, Acc>, PlanError> {
+/// One pass over the log: every execution's listing, and the plans of those `keep` picks.
+fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<BTreeMap<i64, Acc>, PlanError> {
     let mut execs: BTreeMap<i64, Acc> = BTreeMap::new();
     let (mut app_name, mut submitted) = (None, None);
     let lines = scan(source, |ev| {
@@ -294,7 +295,7 @@ fn collect(source: &LogSource, keep_plan_of: Option<i64>) -> Result<BTreeMap<i64
         if replace {
             info.nodes = ev.info.as_ref().map(|i| i.count()).unwrap_or(0);
             let src = if is_start { "SQLExecutionStart".to_string() } else { format!("SQLAdaptiveExecutionUpdate #{}", info.updates) };
-            if keep_plan_of == Some(id) {
+            if keep(id) {
                 acc.plan = Some((ev.plan.unwrap_or_default(), ev.info, is_final, src));
             } else {
                 acc.plan = Some((String::new(), None, is_final, src));
@@ -328,7 +329,7 @@ pub fn select(source: &LogSource, execution: Option<i64>) -> Result<(ExecutionPl
     let (id, why, mut execs) = match execution {
         // A named execution needs one pass: keep its plan while listing the rest.
         Some(id) => {
-            let execs = collect(source, Some(id))?;
+            let execs = collect(source, &|e| e == id)?;
             if !execs.contains_key(&id) {
                 let ids: Vec<String> = execs.keys().map(|e| e.to_string()).collect();
                 return Err(PlanError::NoExecution { id, available: ids.join(", ") });
@@ -339,14 +340,31 @@ pub fn select(source: &LogSource, execution: Option<i64>) -> Result<(ExecutionPl
         None => {
             let listing = list(source)?;
             let best = listing.iter().max_by_key(|e| (e.nodes, -e.id)).expect("collect() returns at least one execution");
-            let why = format!("execution {} (the one with most nodes, {}, of {} executions; choose another with --execution)", best.id, best.nodes, listing.len());
-            (best.id, why, collect(source, Some(best.id))?)
+            let why = format!("execution {} (the one with most nodes, {}, of {} executions; another can be chosen by its id)", best.id, best.nodes, listing.len());
+            let best = best.id;
+            (best, why, collect(source, &|e| e == best)?)
         }
     };
     let acc = execs.remove(&id).expect("checked above");
-    let info = acc.info.expect("every listed execution has info");
-    let (text, tree, _, src) = acc.plan.expect("every listed execution has a plan");
-    Ok((ExecutionPlan { info, description: if text.trim().is_empty() { None } else { Some(text) }, tree, source: src }, why))
+    Ok((acc.into_plan(), why))
+}
+
+/// The plans of the executions `ids` names, in id order, in one pass over the log.
+pub fn select_many(source: &LogSource, ids: &std::collections::BTreeSet<i64>) -> Result<Vec<ExecutionPlan>, PlanError> {
+    let execs = collect(source, &|e| ids.contains(&e))?;
+    if let Some(missing) = ids.iter().find(|id| !execs.contains_key(id)) {
+        let ids: Vec<String> = execs.keys().map(|e| e.to_string()).collect();
+        return Err(PlanError::NoExecution { id: *missing, available: ids.join(", ") });
+    }
+    Ok(execs.into_iter().filter(|(id, _)| ids.contains(id)).map(|(_, acc)| acc.into_plan()).collect())
+}
+
+impl Acc {
+    fn into_plan(self) -> ExecutionPlan {
+        let info = self.info.expect("every listed execution has info");
+        let (text, tree, _, src) = self.plan.expect("every listed execution has a plan");
+        ExecutionPlan { info, description: if text.trim().is_empty() { None } else { Some(text) }, tree, source: src }
+    }
 }
 
 /// Raw nodes from a `sparkPlanInfo` tree (used when the text description is missing

@@ -34,10 +34,13 @@ pub enum PlanError {
     Empty,
     #[error("the plan input is binary data ({0}), not a plan or a known compressed event log (gzip, zstd, Spark lz4, Spark snappy)")]
     Binary(String),
-    #[error("could not recognise the plan format: {0}; pass --plan-format to say which it is")]
+    #[error("could not recognise the plan format: {0}; name the format explicitly")]
     Unknown(String),
     #[error("malformed plan: {0}")]
     Malformed(String),
+    /// A choice of executions that the input cannot satisfy.
+    #[error("{0}")]
+    Selection(String),
     #[error("{0}")]
     NoPlan(String),
     #[error("execution {id} is not in this input (executions: {available})")]
@@ -120,7 +123,14 @@ pub fn parse(input: PlanInput<'_>, opts: &ParseOptions) -> Result<Plan, PlanErro
     from_text(text, format, opts)
 }
 
-fn is_event_json(head: &[u8]) -> bool {
+/// Whether bytes start with a compression codec's header (gzip, zstd, Spark's lz4 or
+/// snappy): only event logs are read compressed.
+pub fn is_compressed(head: &[u8]) -> bool {
+    codec::sniff(head) != codec::Codec::Plain
+}
+
+/// Whether bytes start like an event log's first line.
+pub fn is_event_json(head: &[u8]) -> bool {
     let s = String::from_utf8_lossy(&head[..head.len().min(200)]);
     s.trim_start().starts_with("{\"Event\"")
 }
@@ -234,6 +244,12 @@ fn finish(raw: Vec<raw::RawNode>, format: PlanFormat, source: String, execution:
 
 fn from_event_log(src: &eventlog::LogSource, opts: &ParseOptions) -> Result<Plan, PlanError> {
     let (exec, why) = eventlog::select(src, opts.execution)?;
+    from_execution(exec, why)
+}
+
+/// One execution of an event log as a plan: its text description when readable, else
+/// its `sparkPlanInfo` tree.
+fn from_execution(exec: eventlog::ExecutionPlan, why: String) -> Result<Plan, PlanError> {
     let mut warnings = Vec::new();
     let parsed = exec.description.as_deref().map(text::parse);
     let (raw, source) = match (parsed, &exec.tree) {
@@ -251,6 +267,86 @@ fn from_event_log(src: &eventlog::LogSource, opts: &ParseOptions) -> Result<Plan
         _ => return Err(PlanError::NoPlan(format!("execution {} carries no plan", exec.info.id))),
     };
     Ok(finish(raw, PlanFormat::EventLog, source, Some(exec.info), warnings))
+}
+
+/// Which executions of an input that holds several (an event log, a REST listing) to
+/// map: as `--execution` and the service's `executionId` name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executions {
+    /// The one with the most nodes.
+    Largest,
+    Id(i64),
+    All,
+    /// Every execution whose description or call site contains this text (any case).
+    Matching(String),
+}
+
+impl std::str::FromStr for Executions {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("give an execution id, `all`, or text of the description or call site".into());
+        }
+        Ok(match s.parse::<i64>() {
+            Ok(id) if id >= 0 => Executions::Id(id),
+            Ok(_) => return Err(format!("{s}: execution ids are zero or more")),
+            Err(_) if s.eq_ignore_ascii_case("all") => Executions::All,
+            Err(_) => Executions::Matching(s.to_string()),
+        })
+    }
+}
+
+/// Whether a file (or folder) can hold several executions: an event log or a REST
+/// execution listing, as opposed to one plan (EXPLAIN text, query profile, DAG list).
+pub fn holds_executions(path: &Path) -> bool {
+    if path.is_dir() {
+        return true;
+    }
+    let head = read_head(path, 1 << 16);
+    if codec::sniff(&head) != codec::Codec::Plain || is_event_json(&head) {
+        return true;
+    }
+    let t = String::from_utf8_lossy(&head);
+    let t = t.trim_start();
+    (t.starts_with('[') || t.starts_with('{')) && detect_json(t).is_ok_and(|f| f == PlanFormat::Rest)
+}
+
+/// Read every execution `which` selects, each as its own plan, in execution order (one
+/// listing pass and one reading pass over an event log, however many are chosen). A
+/// single-plan input is its one plan for `Largest` and `All`.
+pub fn parse_each(path: &Path, format: Option<PlanFormat>, which: &Executions) -> Result<Vec<Plan>, PlanError> {
+    let single = |execution| parse(PlanInput::Path(path), &ParseOptions { format, execution }).map(|p| vec![p]);
+    match which {
+        Executions::Largest => return single(None),
+        Executions::Id(id) => return single(Some(*id)),
+        _ if !holds_executions(path) => {
+            if let Executions::Matching(text) = which {
+                return Err(PlanError::Selection(format!("{} holds one plan, not a list of executions: choosing executions by text ({text:?}) needs an event log or a REST execution listing", path.display())));
+            }
+            return single(None);
+        }
+        _ => {}
+    }
+    let listing = list_executions(path)?;
+    let chosen: std::collections::BTreeSet<i64> = match which {
+        Executions::Matching(text) => {
+            let needle = text.to_lowercase();
+            listing.iter().filter(|e| e.description.to_lowercase().contains(&needle) || e.call_site.to_lowercase().contains(&needle)).map(|e| e.id).collect()
+        }
+        _ => listing.iter().map(|e| e.id).collect(),
+    };
+    if chosen.is_empty() {
+        let text = if let Executions::Matching(t) = which { t.as_str() } else { "" };
+        let known: Vec<String> = listing.iter().take(20).map(|e| format!("{} ({})", e.id, if e.call_site.is_empty() { e.description.chars().take(60).collect::<String>() } else { e.call_site.clone() })).collect();
+        return Err(PlanError::Selection(format!("no execution's description or call site contains {text:?}; the executions are: {}{}", known.join(", "), if listing.len() > 20 { ", …" } else { "" })));
+    }
+    let looks_log = path.is_dir() || { let head = read_head(path, 512); codec::sniff(&head) != codec::Codec::Plain || is_event_json(&head) };
+    if looks_log && format.is_none_or(|f| f == PlanFormat::EventLog) {
+        let src = eventlog::resolve(path)?;
+        return eventlog::select_many(&src, &chosen)?.into_iter().map(|e| { let why = format!("execution {}", e.info.id); from_execution(e, why) }).collect();
+    }
+    chosen.iter().map(|id| parse(PlanInput::Path(path), &ParseOptions { format, execution: Some(*id) })).collect()
 }
 
 /// List the executions of an event log (or REST listing).

@@ -213,9 +213,14 @@ fn classify(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize) -> Owner
             // The join right above, or one further up whose keys are exactly what is
             // checked: Spark infers `isnotnull(key)` from a join and pushes it down
             // through windows, aggregates and shuffles partitioned by that key.
-            let near = ancestor(nodes, pos, i, |a| is_infra(a) || matches!(a.family, Family::Project | Family::Exchange | Family::Sort | Family::Filter), |a| a.family == Family::Join);
+            // Only a join's keys are inferred not null: a check of another column is the
+            // user's own (`where(col.isNotNull())`). A join whose keys the plan does not
+            // show (text without details, a non-equi join) is taken at its word.
             let checked = null_checked(n);
-            let far = || ancestor(nodes, pos, i, |_| true, |a| a.family == Family::Join && !checked.is_empty() && checked.iter().all(|c| a.semantics.left_keys.contains(c) || a.semantics.right_keys.contains(c)));
+            let keyed = |a: &PlanNode| !checked.is_empty() && checked.iter().all(|c| a.semantics.left_keys.contains(c) || a.semantics.right_keys.contains(c));
+            let keys_unknown = |a: &PlanNode| a.semantics.left_keys.is_empty() && a.semantics.right_keys.is_empty();
+            let near = ancestor(nodes, pos, i, |a| is_infra(a) || matches!(a.family, Family::Project | Family::Exchange | Family::Sort | Family::Filter), |a| a.family == Family::Join).filter(|&j| keys_unknown(&nodes[j]) || keys_above(nodes, pos, i, &checked));
+            let far = || ancestor(nodes, pos, i, |_| true, |a| a.family == Family::Join && keyed(a));
             match near.or_else(far) {
                 Some(j) => induced(&nodes[j], format!("null filter inferred from the join keys of {}", label(&nodes[j]))),
                 None => Ownership::Owned,
@@ -265,6 +270,37 @@ fn same_set(a: &[String], b: &[String]) -> bool {
 
 /// A Filter whose condition is only `isnotnull(...)` checks (inferred by the optimizer).
 /// The columns a null-check-only filter checks: `isnotnull(customer_id)` -> `customer_id`.
+/// Whether every column in `checked` is in the condition of some join above node `i`
+/// (Spark infers `isnotnull` from a join's keys and from the rest of its condition, and
+/// a star join checks the keys of every dimension at once), followed through the
+/// renames of the projects on the way (`product_id AS p1` under a join on `p1`).
+fn keys_above(nodes: &[PlanNode], pos: &HashMap<String, usize>, i: usize, checked: &[String]) -> bool {
+    let mut names = checked.to_vec();
+    let mut found = vec![false; names.len()];
+    let mut cur = i;
+    for _ in 0..MAX_CLIMB * 2 {
+        let Some(&p) = nodes[cur].parent.as_ref().and_then(|p| pos.get(p)) else { break };
+        let a = &nodes[p];
+        if a.family == Family::Project {
+            for (from, to) in a.semantics.output_columns.iter().filter_map(|c| c.split_once(" AS ")) {
+                names.iter_mut().filter(|n| n.as_str() == from.trim()).for_each(|n| *n = to.trim().to_string());
+            }
+        }
+        if a.family == Family::Join {
+            for (n, f) in names.iter().zip(found.iter_mut()) {
+                *f |= a.semantics.left_keys.contains(n) || a.semantics.right_keys.contains(n) || a.semantics.predicates.iter().any(|p| mentions(p, n));
+            }
+        }
+        cur = p;
+    }
+    !checked.is_empty() && found.iter().all(|f| *f)
+}
+
+/// Whether an expression names a column (as a whole identifier).
+fn mentions(expr: &str, column: &str) -> bool {
+    expr.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == column)
+}
+
 fn null_checked(n: &PlanNode) -> Vec<String> {
     let Some(p) = n.semantics.predicates.first() else { return vec![] };
     p.split(" AND ")

@@ -22,6 +22,9 @@ pub struct TextPlan {
 }
 
 /// Parse EXPLAIN text of any mode.
+/// A FORMATTED tree without its `(N) Operator` blocks holds operators only.
+const PARTIAL_FORMATTED: &str = "this EXPLAIN FORMATTED tree comes without its detail blocks (the `(1) Scan parquet …` sections after it): columns, keys, conditions and paths are unknown, so answers rest on operators alone; paste the whole output";
+
 pub fn parse(text: &str) -> Result<TextPlan, PlanError> {
     if text.trim_start().starts_with("Found ") && text.contains("WholeStageCodegen subtrees") {
         return Err(PlanError::Malformed("this is EXPLAIN CODEGEN output (generated Java per codegen stage), which does not hold the whole plan; use EXPLAIN FORMATTED".into()));
@@ -43,11 +46,18 @@ pub fn parse(text: &str) -> Result<TextPlan, PlanError> {
     let rest_end = rest.iter().position(|l| l.starts_with("== ") || l.starts_with("-- !query")).unwrap_or(rest.len());
     let rest = &rest[..rest_end];
     let formatted = nodes.iter().any(|n| n.id.is_some()) && rest.iter().any(|l| DETAIL_HEADER.is_match(l));
+    if nodes.iter().any(|n| n.id.is_some()) && !formatted {
+        warnings.push(PARTIAL_FORMATTED.into());
+    }
     if formatted {
         let sub_start = rest.iter().position(|l| l.trim().starts_with("===== Subqueries =====")).unwrap_or(rest.len());
         let mut details = parse_details(&rest[..sub_start]);
         parse_subqueries(&rest[sub_start..], &mut nodes, &mut details, &mut warnings)?;
         attach_details(&mut nodes, &details);
+        let missing: Vec<&str> = nodes.iter().filter(|n| n.fields.is_empty()).filter_map(|n| n.id.as_deref()).collect();
+        if !missing.is_empty() {
+            warnings.push(format!("the EXPLAIN FORMATTED output lacks the detail blocks of operators {} (cut short?): their columns, keys and conditions are unknown", missing.join(", ")));
+        }
     }
     Ok(TextPlan { nodes, source, warnings })
 }
@@ -215,6 +225,9 @@ pub fn node_from_line(content: &str) -> RawNode {
             codegen = c[2].parse().ok();
             (c[1].trim().to_string(), None)
         }
+        // `ShuffleQueryStage (31), Statistics(…)`: what follows a comma annotates the
+        // stage; it is not part of the operator.
+        Some(c) if !c[1].trim().is_empty() && c[3].trim_start().starts_with(',') => (c[1].to_string(), Some(c[2].to_string())),
         Some(c) if !c[1].trim().is_empty() => (format!("{}{}", &c[1], &c[3]), Some(c[2].to_string())),
         _ => (s.to_string(), None),
     };
