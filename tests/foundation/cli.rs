@@ -51,5 +51,6 @@ fn plugin_inspect_reports_world_version_exports_imports_size_and_digest() {
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
     let (code, _, err) = planmap(&["plugin", "inspect", "README.md"]);
     assert_eq!(code, 1);
-    assert!(err.contains("not a valid WebAssembly component"), "{err}");
+    assert!(err.contains("not a valid WebAssembly component") && err.contains("it is not WebAssembly"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line, not a dump of the bytes: {err}");
 }

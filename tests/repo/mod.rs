@@ -251,7 +251,20 @@ fn git_urls_are_cloned_at_a_commit_and_the_token_never_reaches_disk() {
     // A bad ref fails with a message that names the repository and never the token.
     let bad = repo::RepoSpec { commit: Some("no-such-ref".into()), ..spec.clone() };
     let err = repo::source::acquire(&bad, &repo::RepoPolicy::cli(), &clones).unwrap_err().to_string();
-    assert!(err.contains("git fetch failed") && !err.contains(token), "{err}");
+    assert!(err.contains("commit no-such-ref is not in it") && !err.contains(token), "{err}");
+    // An abbreviated sha is resolved to the full one; an unknown full sha, an unknown
+    // branch and a missing repository are told in planmap's words, not git's.
+    let short = repo::RepoSpec { commit: Some(first[..8].to_string()), ..spec.clone() };
+    assert_eq!(repo::source::acquire(&short, &repo::RepoPolicy::cli(), &clones).unwrap().commit, first);
+    let wrong = repo::RepoSpec { commit: Some("0123456789abcdef0123456789abcdef01234567".into()), ..spec.clone() };
+    let err = repo::source::acquire(&wrong, &repo::RepoPolicy::cli(), &clones).unwrap_err().to_string();
+    assert!(err.contains("commit 0123456789abcdef0123456789abcdef01234567 is not in it") && !err.contains("not our ref"), "{err}");
+    let branch = repo::RepoSpec { commit: None, branch: Some("no-such-branch".into()), ..spec.clone() };
+    let err = repo::source::acquire(&branch, &repo::RepoPolicy::cli(), &clones).unwrap_err().to_string();
+    assert!(err.contains("no branch or tag \"no-such-branch\""), "{err}");
+    let missing = repo::RepoSpec { url: format!("file://{}", tmp.path().join("nowhere").display()), commit: Some(first.clone()), ..spec.clone() };
+    let err = repo::source::acquire(&missing, &repo::RepoPolicy::cli(), &clones).unwrap_err().to_string();
+    assert!(err.contains("no such folder"), "{err}");
     // The service's policy refuses local repositories outright.
     let strict = repo::RepoPolicy { allow_local: false, allowed_hosts: vec![] };
     assert!(repo::source::acquire(&spec, &strict, &clones).unwrap_err().to_string().contains("not allowed"));

@@ -158,6 +158,9 @@ impl Runtime {
     /// Compile with the on-disk cache keyed by digest + engine hash.
     fn compile(&self, name: &str, digest: &str, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
         let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), cause: format!("{e:#}") };
+        if let Some(cause) = not_a_component(bytes) {
+            return Err(LoadError::Invalid { name: name.to_string(), cause });
+        }
         let Some(dir) = &self.cache_dir else {
             return Ok((Component::new(&self.engine, bytes).map_err(invalid)?, false));
         };
@@ -185,6 +188,23 @@ impl Runtime {
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
         Ok(self.load(name, &bytes, &path.display().to_string())?.info)
     }
+}
+
+/// Why these bytes cannot be a component, told from their 8-byte header (wasmtime's
+/// own message for a text file is a dump of the bytes it read).
+fn not_a_component(bytes: &[u8]) -> Option<String> {
+    /// `\0asm`, then a version and a layer: 1.0 of layer 0 is a core module; components
+    /// are layer 1.
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE: &[u8] = &[1, 0, 0, 0];
+    if bytes.len() < 8 || !bytes.starts_with(MAGIC) {
+        let head: String = bytes.iter().take(16).flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect();
+        return Some(format!("it is not WebAssembly (a .wasm file starts with \\0asm; this one starts with \"{head}\")"));
+    }
+    if &bytes[4..8] == CORE_MODULE {
+        return Some("it is a WebAssembly core module, not a component: build the plugin for the wasm32-wasip2 target, or make the module a component with `wasm-tools component new`".into());
+    }
+    None
 }
 
 fn write_cache(file: &Path, component: &Component) -> anyhow::Result<()> {

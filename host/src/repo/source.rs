@@ -88,6 +88,14 @@ pub enum RepoError {
     NotFound(String),
     #[error("repository {url}: git {what} failed: {message}")]
     Git { url: String, what: String, message: String },
+    #[error("repository {url}: commit {commit} is not in it{hint}")]
+    UnknownCommit { url: String, commit: String, hint: String },
+    #[error("repository {url}: there is no branch or tag {branch:?}")]
+    UnknownRef { url: String, branch: String },
+    #[error("repository {url}: it does not exist, or it is private and needs an access token (the job's `token`; PLANMAP_GIT_TOKEN for the command line){}", if *.token_given { "; the token given was refused" } else { "" })]
+    NeedsAccess { url: String, token_given: bool },
+    #[error("repository {url}: the host could not be reached")]
+    Unreachable { url: String },
     #[error("repository {url}: git {what} took longer than {} s", CLONE_TIMEOUT.as_secs())]
     Timeout { url: String, what: String },
     #[error("repository {url}: {size} bytes is over the {MAX_REPO_BYTES} byte limit")]
@@ -137,7 +145,12 @@ fn internal_host(host: &str) -> Option<&'static str> {
 pub fn check(spec: &RepoSpec, policy: &RepoPolicy) -> Result<(), RepoError> {
     let url = &spec.url;
     if !is_url(url) || url.starts_with("file://") {
-        return if policy.allow_local { Ok(()) } else { Err(RepoError::LocalNotAllowed(url.clone())) };
+        if !policy.allow_local {
+            return Err(RepoError::LocalNotAllowed(url.clone()));
+        }
+        // A folder that is not there fails the request, not a job later.
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        return if Path::new(path).is_dir() { Ok(()) } else { Err(RepoError::NotFound(url.clone())) };
     }
     if url.starts_with("http://") {
         return Err(RepoError::BadUrl(format!("{url} (plain http is refused; use https)")));
@@ -267,13 +280,20 @@ fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoE
     std::fs::create_dir_all(&work).map_err(|e| RepoError::Git { url: url.into(), what: "setup".into(), message: e.to_string() })?;
     let run = |args: &[&str], what: &str| git(&work, args, token, url, what);
     run(&["init", "-q"], "init")?;
-    let wanted = spec.commit.clone().or_else(|| spec.branch.clone()).unwrap_or_else(|| "HEAD".into());
+    let commit = match &spec.commit {
+        Some(c) if c.len() < 40 => Some(resolve_short(&work, url, c, spec.branch.as_deref(), token)?),
+        c => c.clone(),
+    };
+    let wanted = commit.clone().or_else(|| spec.branch.clone()).unwrap_or_else(|| "HEAD".into());
     // The URL is passed on the command line for this fetch only (no `origin` remote is
     // configured, so nothing about it is written into .git/config).
     let fetched = run(&["fetch", "-q", "--depth", "1", "--filter=blob:limit=2m", url, &wanted], "fetch");
     if fetched.is_err() {
         // Servers that refuse filters or fetching by sha: a full fetch of the ref.
-        run(&["fetch", "-q", url, &wanted], "fetch")?;
+        if let Err(e) = run(&["fetch", "-q", url, &wanted], "fetch") {
+            let _ = std::fs::remove_dir_all(&work);
+            return Err(explain_fetch(e, url, commit.as_deref(), spec.branch.as_deref(), token.is_some()));
+        }
     }
     run(&["checkout", "-q", "--detach", "FETCH_HEAD"], "checkout")?;
     let commit = run(&["rev-parse", "HEAD"], "rev-parse")?.trim().to_string();
@@ -291,6 +311,56 @@ fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoE
     touch(&dir);
     let evicted = evict(clone_dir, MAX_CLONE_CACHE_BYTES, &dir);
     Ok(Checkout { root: dir, commit: commit.clone(), cache_key: format!("{repo_key}-{commit}"), evicted })
+}
+
+/// The full sha of an abbreviated one: fetch the history of the branch (or of every
+/// branch and tag) without trees or files, and look the prefix up there. Servers
+/// cannot be asked for a commit by a prefix.
+fn resolve_short(work: &Path, url: &str, short: &str, branch: Option<&str>, token: Option<&str>) -> Result<String, RepoError> {
+    let refs: Vec<String> = match branch {
+        Some(b) => vec![format!("+{b}:refs/planmap/wanted")],
+        None => vec!["+refs/heads/*:refs/planmap/heads/*".into(), "+refs/tags/*:refs/planmap/tags/*".into()],
+    };
+    let mut args = vec!["fetch", "-q", "--filter=tree:0", url];
+    args.extend(refs.iter().map(String::as_str));
+    if let Err(e) = git(work, &args, token, url, "fetch") {
+        // Servers without partial clone: the same history with everything in it.
+        let mut args = vec!["fetch", "-q", url];
+        args.extend(refs.iter().map(String::as_str));
+        git(work, &args, token, url, "fetch").map_err(|_| explain_fetch(e, url, None, branch, token.is_some()))?;
+    }
+    let unknown = |hint: String| RepoError::UnknownCommit { url: url.into(), commit: short.into(), hint };
+    match git(work, &["rev-parse", "--verify", "-q", &format!("{short}^{{commit}}")], None, url, "rev-parse") {
+        Ok(full) if full.trim().len() == 40 => Ok(full.trim().to_string()),
+        _ => {
+            // Ambiguous prefixes and unknown ones both fail to verify; say which.
+            let ambiguous = git(work, &["rev-parse", "--disambiguate", short], None, url, "rev-parse").map(|o| o.lines().count() > 1).unwrap_or(false);
+            let place = branch.map(|b| format!(" on {b}")).unwrap_or_else(|| " on any branch or tag".into());
+            Err(unknown(if ambiguous { format!(" uniquely ({short} names several commits); give the full 40-hex SHA") } else { format!("{place}; give the full 40-hex SHA") }))
+        }
+    }
+}
+
+/// A failed fetch in planmap's words: an unknown commit or branch, a repository that
+/// needs access, an unreachable host. Git's own text is kept only for other failures:
+/// its network errors tell an outsider which ports answer.
+fn explain_fetch(e: RepoError, url: &str, commit: Option<&str>, branch: Option<&str>, token_given: bool) -> RepoError {
+    let RepoError::Git { message, .. } = &e else { return e };
+    let m = message.to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if has(&["couldn't find remote ref", "not our ref", "unadvertised object", "no such remote ref", "invalid refspec", "upload-pack: not our ref", "fatal: remote error: upload-pack"]) {
+        return match commit {
+            Some(c) => RepoError::UnknownCommit { url: url.into(), commit: c.into(), hint: String::new() },
+            None => RepoError::UnknownRef { url: url.into(), branch: branch.unwrap_or("HEAD").into() },
+        };
+    }
+    if has(&["authentication failed", "could not read username", "terminal prompts disabled", "permission denied", "repository not found", "not found", "http 401", "http 403", "error: 403", "does not appear to be a git repository", "access denied"]) {
+        return RepoError::NeedsAccess { url: url.into(), token_given };
+    }
+    if has(&["could not resolve host", "couldn't connect", "failed to connect", "connection refused", "connection reset", "connection timed out", "network is unreachable", "no route to host", "operation timed out", "ssl", "tls", "unable to access"]) {
+        return RepoError::Unreachable { url: url.into() };
+    }
+    e
 }
 
 fn touch(dir: &Path) {
@@ -380,5 +450,31 @@ mod tests {
         let mut v = Vec::new();
         Base64(&mut v).write_all(b"x-access-token:abc").unwrap();
         assert_eq!(String::from_utf8(v).unwrap(), "eC1hY2Nlc3MtdG9rZW46YWJj");
+    }
+}
+
+#[cfg(test)]
+mod fetch_errors {
+    use super::*;
+
+    fn fetch_error(message: &str) -> RepoError {
+        RepoError::Git { url: "https://example.com/a/b".into(), what: "fetch".into(), message: message.into() }
+    }
+
+    #[test]
+    fn git_fetch_failures_are_told_in_planmaps_words() {
+        let url = "https://example.com/a/b";
+        let say = |m: &str, commit: Option<&str>, branch: Option<&str>| explain_fetch(fetch_error(m), url, commit, branch, false).to_string();
+        assert!(say("fatal: remote error: upload-pack: not our ref 0123", Some("0123456789abcdef0123456789abcdef01234567"), None).contains("commit 0123456789abcdef0123456789abcdef01234567 is not in it"));
+        assert!(say("fatal: couldn't find remote ref refs/heads/nope", None, Some("nope")).contains("no branch or tag \"nope\""));
+        assert!(say("fatal: could not read Username for 'https://example.com': terminal prompts disabled", None, None).contains("needs an access token"));
+        assert!(say("remote: Repository not found.\nfatal: repository 'https://example.com/a/b/' not found", None, None).contains("does not exist, or it is private"));
+        // Network failures are one message, whatever git said: its wording tells which
+        // ports answer.
+        let refused = say("fatal: unable to access 'https://10.0.0.1/': Failed to connect to 10.0.0.1 port 443: Connection refused", None, None);
+        let reset = say("fatal: unable to access 'https://10.0.0.1/': Connection reset by peer", None, None);
+        assert_eq!(refused, reset);
+        assert!(refused.contains("could not be reached") && !refused.contains("443"), "{refused}");
+        assert!(explain_fetch(fetch_error("fatal: repository corrupt"), url, None, None, true).to_string().contains("repository corrupt"), "other failures keep git's words");
     }
 }
