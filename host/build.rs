@@ -38,9 +38,9 @@ fn main() {
     for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PRIMARY_PACKAGE"] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"));
+    let status = cmd.status().unwrap_or_else(|e| fail(&format!("cannot run cargo to build the plugins: {e}")));
     if !status.success() {
-        panic!("building the plugins in {} for {TARGET} failed (see the cargo output above)", plugins.display());
+        fail(&format!("building the plugins in {} for {TARGET} failed (see the cargo output above)", plugins.display()));
     }
 
     let wasm_dir = target_dir.join(TARGET).join("release");
@@ -57,6 +57,12 @@ fn main() {
     for name in TESTING {
         assert!(wasm_dir.join(format!("{}.wasm", name.replace('-', "_"))).exists(), "test plugin {name} missing");
     }
+}
+
+/// Stop the build with one clear line (a panic would add a backtrace hint).
+fn fail(message: &str) -> ! {
+    eprintln!("\nerror: {message}\n");
+    std::process::exit(1)
 }
 
 /// The plugins get their own target dir beside the host's profile folders
@@ -78,16 +84,23 @@ fn plugin_target_dir(out_dir: &Path, root: &Path) -> PathBuf {
         .unwrap_or_else(|| out_dir.join(&name))
 }
 
-/// Fail early, with the exact fix, when the wasm target is missing.
+/// The wasm target must be installed for the toolchain building us. On a fresh machine
+/// with rustup it usually is not (rust-toolchain.toml lists it, but rustup adds listed
+/// targets only when it installs the toolchain), so install it here; without rustup,
+/// stop with the exact fix instead of a backtrace.
 fn check_target_installed() {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok().and_then(|o| String::from_utf8(o.stdout).ok());
-    if let Some(sysroot) = sysroot {
-        let lib = Path::new(sysroot.trim()).join("lib/rustlib").join(TARGET);
-        if !lib.exists() {
-            panic!(
-                "the {TARGET} target is not installed for this toolchain; install it with:\n\n    rustup target add --toolchain 1.95.0 {TARGET}\n"
-            );
-        }
+    let Some(sysroot) = Command::new(&rustc).args(["--print", "sysroot"]).output().ok().and_then(|o| String::from_utf8(o.stdout).ok()) else { return };
+    let lib = Path::new(sysroot.trim()).join("lib/rustlib").join(TARGET);
+    if lib.exists() {
+        return;
+    }
+    // rustup's proxies tell the processes they start which toolchain they run.
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").unwrap_or_else(|_| "1.95.0".into());
+    println!("cargo:warning=installing the {TARGET} target for toolchain {toolchain} (the built-in plugins are compiled for it)");
+    let installed = Command::new("rustup").args(["target", "add", "--toolchain", &toolchain, TARGET]).status().is_ok_and(|s| s.success());
+    if !installed || !lib.exists() {
+        eprintln!("\nerror: the {TARGET} target is not installed for this toolchain and rustup could not add it; install it with:\n\n    rustup target add --toolchain {toolchain} {TARGET}\n");
+        std::process::exit(1);
     }
 }

@@ -3,5 +3,6 @@
 
 mod ab;
 mod api;
+mod python_client;
 mod replicas;
 pub mod server;
