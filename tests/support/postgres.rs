@@ -18,7 +18,7 @@ impl PgDb {
     pub async fn new() -> PgDb {
         static N: AtomicUsize = AtomicUsize::new(0);
         let name = format!("planmap_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-        let admin = sqlx::PgPool::connect(&admin_url()).await.expect("the machine's Postgres answers (see README: Tests)");
+        let admin = sqlx::PgPool::connect(&admin_url()).await.expect("the machine's Postgres answers (see docs/development.md)");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
         admin.close().await;
         let base = admin_url();
