@@ -293,3 +293,22 @@ fn eval_reports_cases_whose_checkout_is_missing_as_skipped() {
     let (_, text, _) = planmap(&["eval", "--dataset", "tests/fixtures/public", "--checkouts", empty.path().to_str().unwrap(), "--only", "claim-analysis-process_data-0"]);
     assert!(text.contains("skipped 1 case(s)") && text.contains("claim-analysis-process_data-0"), "{text}");
 }
+
+/// An installed planmap works from any folder: the built-in plugins and the default
+/// graph are in the binary, and `plugins/` and `graphs/` folders are optional.
+#[test]
+fn map_runs_from_a_folder_without_plugins_or_graphs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planmap"))
+        .args(["map", "--plan", root.join(PLAN).to_str().unwrap(), "--execution", "7", "--repo", root.join(REPO).to_str().unwrap(), "--format", "json"])
+        .current_dir(elsewhere.path())
+        .env_remove("PLANMAP_PLUGIN_DIR")
+        .env_remove("PLANMAP_GRAPH_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["graph"]["name"], "default");
+    assert!(v["mappings"].as_array().unwrap().iter().any(|m| m["operator"] == "SortMergeJoin" && m["mappedCode"]["lineStart"] == 100));
+}
