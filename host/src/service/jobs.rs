@@ -120,9 +120,15 @@ async fn accept(state: &AppState, caller: &Caller, key: Option<String>, sub: val
         }
         PlanSource::File(up) => {
             let checked = tokio::task::spawn_blocking(move || {
-                let executions = if chosen_by_caller { None } else { upload::executions(&up.file) };
+                // List once, then read the largest execution by its id: two passes over
+                // a large event log instead of three.
+                let listing = if chosen_by_caller || !plan::holds_executions(&up.file) { None } else { plan::list_executions(&up.file).ok() };
+                let mut opts = opts;
+                if let Some(l) = &listing {
+                    opts.execution = l.iter().max_by_key(|e| (e.nodes, -e.id)).map(|e| e.id);
+                }
                 let parsed = plan::parse(PlanInput::Path(&up.file), &opts);
-                (parsed, executions, up)
+                (parsed, listing.filter(|l| l.len() > 1), up)
             });
             let (parsed, executions, up) = checked.await.map_err(|e| ApiError::internal("plan parsing stopped", e))?;
             ("plan", parsed, executions, Some(up))

@@ -242,9 +242,3 @@ fn decode_to_file(mut from: Box<dyn Read>, dir: &Path, limit: u64, undecodable: 
     }
     Ok(out)
 }
-
-/// The executions of a stored upload when it holds several (an event log, a REST
-/// listing), for the submit response.
-pub fn executions(path: &Path) -> Option<Vec<plan::ExecutionInfo>> {
-    plan::holds_executions(path).then(|| plan::list_executions(path).ok()).flatten().filter(|e| e.len() > 1)
-}
