@@ -13,7 +13,8 @@ fn error_responses(codes: &[&str]) -> Value {
             "401" => "Missing, invalid or expired credentials",
             "404" => "No such job for this tenant",
             "409" => "The job is not in a state that allows this",
-            "413" => "Request body larger than MAX_BODY_BYTES",
+            "413" => "Request body larger than MAX_BODY_BYTES (JSON) or MAX_UPLOAD_BYTES (a plan file)",
+            "415" => "Content-Encoding other than gzip or zstd (or any on a multipart request)",
             "422" => "Validation failed; `fields` lists each invalid field by path",
             "429" => "Rate limit reached; see Retry-After",
             "503" => "Store unavailable; retry",
@@ -75,7 +76,12 @@ pub fn spec() -> Value {
                         "graph": {"type": "string", "default": "default"}
                     }
                 },
-                "Accepted": {"type": "object", "properties": {"jobId": {"type": "string"}, "status": {"type": "string"}, "created": {"type": "boolean"}, "statusUrl": {"type": "string"}, "eventsUrl": {"type": "string"}, "mappingsUrl": {"type": "string"}}},
+                "Accepted": {"type": "object", "properties": {
+                    "jobId": {"type": "string"}, "status": {"type": "string"}, "created": {"type": "boolean"}, "statusUrl": {"type": "string"}, "eventsUrl": {"type": "string"}, "mappingsUrl": {"type": "string"},
+                    "execution": {"$ref": "#/components/schemas/Execution"},
+                    "executions": {"type": "array", "items": {"$ref": "#/components/schemas/Execution"}, "description": "Every execution of an uploaded file that holds several, when none was chosen (the largest is mapped)"},
+                }},
+                "Execution": {"type": "object", "properties": {"id": {"type": "integer"}, "description": {"type": "string"}, "callSite": {"type": "string"}, "nodes": {"type": "integer"}}},
                 "Job": {"type": "object", "properties": {
                     "jobId": {"type": "string"}, "analysisId": {"type": ["string", "null"]},
                     "status": {"type": "string", "enum": ["queued", "running", "completed", "failed", "cancelled"]},
@@ -99,9 +105,18 @@ pub fn spec() -> Value {
         "paths": {
             "/api/agent/map-to-code": {"post": {
                 "summary": "Submit a mapping job", "security": secured,
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}, "description": "The same key and body return the same job"}],
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submission"}}}},
-                "responses": with(json!({"202": {"description": "Accepted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}}}), error_responses(&["400", "401", "409", "413", "422", "429", "503"]))
+                "description": "The plan inline in a JSON body, or as a file: a raw body (any other content type, optionally Content-Encoding gzip or zstd) with the other fields as query parameters, or multipart/form-data with a `plan` file part and the fields as form fields.",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}, "description": "The same key and body return the same job"},
+                    {"name": "X-Repo-Token", "in": "header", "schema": {"type": "string"}, "description": "The repository access token with a raw upload (never in the URL)"},
+                    {"name": "repoUrl", "in": "query", "schema": {"type": "string"}, "description": "With a raw upload: the submission's fields as query parameters (repoUrl, branch, commit, targetPaths, planFormat, executionId, graph, analysisId)"},
+                ],
+                "requestBody": {"required": true, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Submission"}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["plan", "repoUrl"], "properties": {"plan": {"type": "string", "format": "binary"}, "repoUrl": {"type": "string"}}}},
+                }},
+                "responses": with(json!({"202": {"description": "Accepted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}}}), error_responses(&["400", "401", "409", "413", "415", "422", "429", "503"]))
             }},
             "/api/agent/jobs": {"get": {
                 "summary": "The caller's recent jobs", "security": secured,
