@@ -177,7 +177,7 @@ fn json_result(plan: &plan::Plan, result: &mapping::MapResult) -> anyhow::Result
         }
     }
     if let Some(e) = &plan.execution {
-        v["execution"] = serde_json::json!({"id": e.id, "description": e.description, "callSite": e.call_site, "nodes": e.nodes});
+        v["execution"] = e.summary();
     }
     Ok(v)
 }

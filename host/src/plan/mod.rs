@@ -91,7 +91,7 @@ pub fn parse(input: PlanInput<'_>, opts: &ParseOptions) -> Result<Plan, PlanErro
                 let mut f = std::fs::File::open(p).map_err(PlanError::io(&p.display().to_string()))?;
                 f.read(&mut head).map_err(PlanError::io(&p.display().to_string()))?
             };
-            let looks_log = codec::sniff(&head[..n]) != codec::Codec::Plain || is_event_json(&head[..n]);
+            let looks_log = looks_like_event_log(&head[..n]);
             if opts.format == Some(PlanFormat::EventLog) || (opts.format.is_none() && looks_log) {
                 (None, Some(eventlog::LogSource::Files(vec![p.to_path_buf()])))
             } else {
@@ -103,7 +103,7 @@ pub fn parse(input: PlanInput<'_>, opts: &ParseOptions) -> Result<Plan, PlanErro
             }
         }
         PlanInput::Bytes(b) => {
-            let looks_log = codec::sniff(b) != codec::Codec::Plain || is_event_json(b);
+            let looks_log = looks_like_event_log(b);
             if opts.format == Some(PlanFormat::EventLog) || (opts.format.is_none() && looks_log) {
                 (None, Some(eventlog::LogSource::Bytes(b.clone())))
             } else {
@@ -129,8 +129,14 @@ pub fn is_compressed(head: &[u8]) -> bool {
     codec::sniff(head) != codec::Codec::Plain
 }
 
+/// Whether bytes start like an event log: compressed (only logs are read compressed)
+/// or with an event line.
+pub fn looks_like_event_log(head: &[u8]) -> bool {
+    is_compressed(head) || is_event_json(head)
+}
+
 /// Whether bytes start like an event log's first line.
-pub fn is_event_json(head: &[u8]) -> bool {
+fn is_event_json(head: &[u8]) -> bool {
     let s = String::from_utf8_lossy(&head[..head.len().min(200)]);
     s.trim_start().starts_with("{\"Event\"")
 }
@@ -144,7 +150,7 @@ pub fn detect(bytes: &[u8]) -> Result<PlanFormat, PlanError> {
     if nul > 0 {
         return Err(PlanError::Binary(format!("{nul} NUL bytes in the first 4 KiB")));
     }
-    if codec::sniff(bytes) != codec::Codec::Plain || is_event_json(bytes) {
+    if looks_like_event_log(bytes) {
         return Ok(PlanFormat::EventLog);
     }
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 16)]);
@@ -304,7 +310,7 @@ pub fn holds_executions(path: &Path) -> bool {
         return true;
     }
     let head = read_head(path, 1 << 16);
-    if codec::sniff(&head) != codec::Codec::Plain || is_event_json(&head) {
+    if looks_like_event_log(&head) {
         return true;
     }
     let t = String::from_utf8_lossy(&head);
@@ -341,7 +347,7 @@ pub fn parse_each(path: &Path, format: Option<PlanFormat>, which: &Executions) -
         let known: Vec<String> = listing.iter().take(20).map(|e| format!("{} ({})", e.id, if e.call_site.is_empty() { e.description.chars().take(60).collect::<String>() } else { e.call_site.clone() })).collect();
         return Err(PlanError::Selection(format!("no execution's description or call site contains {text:?}; the executions are: {}{}", known.join(", "), if listing.len() > 20 { ", …" } else { "" })));
     }
-    let looks_log = path.is_dir() || { let head = read_head(path, 512); codec::sniff(&head) != codec::Codec::Plain || is_event_json(&head) };
+    let looks_log = path.is_dir() || looks_like_event_log(&read_head(path, 512));
     if looks_log && format.is_none_or(|f| f == PlanFormat::EventLog) {
         let src = eventlog::resolve(path)?;
         return eventlog::select_many(&src, &chosen)?.into_iter().map(|e| { let why = format!("execution {}", e.info.id); from_execution(e, why) }).collect();

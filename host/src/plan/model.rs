@@ -144,6 +144,14 @@ pub struct ExecutionInfo {
     pub submitted: Option<String>,
 }
 
+impl ExecutionInfo {
+    /// What clients are shown of an execution (the service's submit response, the
+    /// command line's JSON): id, description, call site, node count.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({"id": self.id, "description": self.description, "callSite": self.call_site, "nodes": self.nodes})
+    }
+}
+
 impl Plan {
     pub fn node(&self, id: &str) -> Option<&PlanNode> {
         self.nodes.iter().find(|n| n.id == id)

@@ -169,18 +169,14 @@ async fn accept(state: &AppState, caller: &Caller, key: Option<String>, sub: val
     state.wake.notify_one();
     let mut body = with_links(json!({"jobId": job.id, "status": job.status, "created": submitted.created}), &job.id);
     if let Some(e) = &parsed.execution {
-        body["execution"] = execution_view(e);
+        body["execution"] = e.summary();
     }
     // A file of several executions with none chosen: the largest is mapped, and the
     // caller sees the others to choose from (`executionId`).
     if let Some(list) = executions {
-        body["executions"] = list.iter().map(execution_view).collect::<Vec<_>>().into();
+        body["executions"] = list.iter().map(plan::ExecutionInfo::summary).collect::<Vec<_>>().into();
     }
     Ok((StatusCode::ACCEPTED, Json(body)))
-}
-
-fn execution_view(e: &plan::ExecutionInfo) -> Value {
-    json!({"id": e.id, "description": e.description, "callSite": e.call_site, "nodes": e.nodes})
 }
 
 /// A plan error in the API's words (fields, not command-line flags).

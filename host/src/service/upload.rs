@@ -79,7 +79,7 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 
 /// Receive the file and its fields from a raw or multipart request.
 pub async fn receive(headers: &HeaderMap, query: Option<&str>, body: Body, multipart: Option<Multipart>, dir: &Path, limit: u64) -> Result<Upload, ApiError> {
-    let raw = tempfile::Builder::new().prefix("planmap-upload-").tempfile_in(dir).map_err(|e| ApiError::internal("creating the upload file", e))?.into_temp_path();
+    let raw = new_file(dir)?;
     let (fields, received, enc) = match multipart {
         Some(mp) => {
             if headers.contains_key(axum::http::header::CONTENT_ENCODING) {
@@ -205,7 +205,7 @@ fn stored_form(raw: tempfile::TempPath, enc: Encoding, dir: &Path, limit: u64) -
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     open(&raw)?.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(undecodable)?;
     let compressed_log = plan::is_compressed(&head);
-    let log = compressed_log || plan::is_event_json(&head);
+    let log = plan::looks_like_event_log(&head);
     if log && (enc != Encoding::Identity || compressed_log) {
         // Compressed on the wire or in the file: the parser reads it as it is. A log
         // that is both (a .gz sent with Content-Encoding) is decoded once here.
