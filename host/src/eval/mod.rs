@@ -227,6 +227,9 @@ pub struct CandidateRow {
     pub family: String,
     pub rank: usize,
     pub correct: bool,
+    /// Where the candidate is (`file:lines`) and its final confidence, to read a miss.
+    pub site: String,
+    pub confidence: f64,
     pub features: BTreeMap<String, f64>,
 }
 
@@ -431,6 +434,8 @@ pub async fn run_with(dataset: &Path, registry: &Registry, backends: &Backends, 
                         family: m.family.clone(),
                         rank,
                         correct: correct(label, &c.code.file, c.code.line_start, c.code.line_end),
+                        site: format!("{}:{}", c.code.file, c.code.lines),
+                        confidence: c.confidence,
                         features: c.features.iter().cloned().collect(),
                     });
                 }
