@@ -62,7 +62,7 @@ struct Pending {
     /// (file index, query).
     sql: Vec<(usize, PendingSql)>,
     /// (file, view name, producing sites).
-    views: Vec<(String, String, Vec<String>)>,
+    views: Vec<link::View>,
     raws: Vec<files::Raw>,
 }
 
@@ -186,7 +186,7 @@ pub fn build_with_progress(root: &Path, targets: &[String], commit: &str, progre
             let file_index = p.raws.len();
             p.sql.extend(e.pending_sql.drain(..).map(|q| (file_index, q)));
             p.terms.append(&mut e.pending);
-            p.views.extend(e.views.drain(..).map(|(n, prods)| (rel.clone(), n, prods)));
+            p.views.extend(e.views.drain(..).map(|(name, line, producers)| link::View { file: rel.clone(), name, line, producers }));
             ctx.edges.append(&mut e.edges);
             p.functions.append(&mut e.functions);
             p.calls.append(&mut e.calls);

@@ -106,25 +106,68 @@ pub fn queries(pending: &[PendingSql], names: &Names) -> (Vec<Site>, Vec<Value>)
     (sites, reads)
 }
 
+/// A temp view registered in code (`df.createOrReplaceTempView("orders")`).
+pub struct View {
+    pub file: String,
+    pub name: String,
+    /// The line registering it.
+    pub line: u32,
+    /// The sites producing the registered DataFrame.
+    pub producers: Vec<String>,
+}
+
 /// Temp views: SQL that reads a view reads what was registered under that name (in the
-/// same file when it is registered there, else anywhere in the repository).
-pub fn views(sites: &[Site], views: &[(String, String, Vec<String>)]) -> Vec<(String, String)> {
-    let mut by_name: HashMap<String, Vec<(&str, &[String])>> = HashMap::new();
-    for (file, name, producers) in views {
-        by_name.entry(name.to_ascii_lowercase()).or_default().push((file.as_str(), producers.as_slice()));
+/// same file when it is registered there, else anywhere in the repository). A file
+/// that registers one name several times (a script re-registering `ans` per query)
+/// is read top to bottom: SQL reads the last registration above it, when there is one.
+pub fn views(sites: &[Site], views: &[View]) -> Vec<(String, String)> {
+    let mut by_name: HashMap<String, Vec<&View>> = HashMap::new();
+    for v in views {
+        by_name.entry(v.name.to_ascii_lowercase()).or_default().push(v);
     }
     let mut edges = Vec::new();
     for s in sites.iter().filter(|s| matches!(s.kind.as_str(), "sql-from" | "sql-join")) {
         for t in &s.tables {
             let Some(regs) = by_name.get(&t.to_ascii_lowercase()) else { continue };
-            let here: Vec<&(&str, &[String])> = regs.iter().filter(|(f, _)| *f == s.file).collect();
-            let chosen: Vec<&(&str, &[String])> = if here.is_empty() { regs.iter().collect() } else { here };
-            for (_, producers) in chosen {
-                for p in producers.iter() {
+            let here: Vec<&View> = regs.iter().copied().filter(|v| v.file == s.file).collect();
+            let above = here.iter().filter(|v| v.line <= s.line_start).map(|v| v.line).max();
+            let chosen: Vec<&View> = match above {
+                Some(last) => here.into_iter().filter(|v| v.line == last).collect(),
+                None if here.is_empty() => regs.clone(),
+                None => here,
+            };
+            for v in chosen {
+                for p in &v.producers {
                     edges.push((p.clone(), s.id.clone()));
                 }
             }
         }
     }
     edges
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sql_reads_the_last_registration_of_a_view_above_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "\
+ans = spark.sql('select a from x').persist()
+ans.createOrReplaceTempView('ans')
+spark.sql('select sum(a) from ans').collect()
+ans = spark.sql('select b from x').persist()
+ans.createOrReplaceTempView('ans')
+spark.sql('select sum(b) from ans').collect()
+";
+        std::fs::write(dir.path().join("bench.py"), script).unwrap();
+        let ctx = crate::repo::build(dir.path(), &[], "t").unwrap();
+        let feeds = |line: u32| -> Vec<u32> {
+            let from = ctx.sites.iter().find(|s| s.kind == "sql-from" && s.line_start == line && s.tables == ["ans"]).unwrap();
+            let mut v: Vec<u32> = ctx.edges.iter().filter(|(_, to)| *to == from.id).map(|(p, _)| ctx.sites.iter().find(|s| s.id == *p).unwrap().line_start).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(feeds(3), vec![1], "the first query reads the first registration");
+        assert_eq!(feeds(6), vec![4], "the second reads the one just above it, not both");
+    }
 }

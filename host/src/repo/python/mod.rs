@@ -104,8 +104,9 @@ pub struct Extracted {
     pub names: Vec<(String, Value)>,
     pub pending: Vec<PendingTerm>,
     pub pending_sql: Vec<PendingSql>,
-    /// Temp views registered: (view name, the sites producing the registered DataFrame).
-    pub views: Vec<(String, Vec<String>)>,
+    /// Temp views registered: (view name, the line registering it, the sites producing
+    /// the registered DataFrame).
+    pub views: Vec<(String, u32, Vec<String>)>,
     pub facts: FileFacts,
 }
 
@@ -1350,9 +1351,10 @@ fn register_view(cx: &mut Ctx<'_>, call: Node, obj: Node, made: &[(usize, usize)
     } else {
         chain_root_identifier(obj, cx.src).and_then(|v| cx.producers.get(&format!("{scope}:{v}")).or_else(|| cx.producers.get(&format!("<module>:{v}"))).cloned()).unwrap_or_default()
     };
+    let line = (cx.line_map)(call.start_position().row);
     for name in names {
         add(&mut cx.out.facts.defines, name.to_ascii_lowercase());
-        cx.out.views.push((name, producers.clone()));
+        cx.out.views.push((name, line, producers.clone()));
     }
 }
 
