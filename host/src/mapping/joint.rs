@@ -14,9 +14,6 @@ use planmap_runtime::model::{CodeSite, Evidence};
 use planmap_runtime::Candidate;
 use std::collections::{HashMap, HashSet};
 
-/// Candidates per node the joint choice considers: the ones whose evidence was put in
-/// words (`pipeline::WORDED`), so any choice can be explained.
-const TOP: usize = crate::pipeline::WORDED;
 /// Data-flow hops searched between a node's site and its input's.
 const DEPTH: u32 = 8;
 /// How much the plan's order weighs against the candidates' own confidences.
@@ -180,13 +177,14 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
     for v in children.values_mut() {
         v.sort();
     }
-    // The choices per node: its shown candidates, or its fixed answer.
+    // The choices per node: the candidates whose evidence was put in words (so any
+    // choice can be explained), or its fixed answer.
     let choices: HashMap<&str, Vec<(CodeSite, f64)>> = owned
         .iter()
         .map(|&id| {
             let v = match (fixed.get(id), outcomes.get(id)) {
                 (Some(site), _) => vec![(site.clone(), 1.0)],
-                (None, Some(o)) if o.error.is_none() => o.candidates.iter().take(TOP).map(|c| (c.site.clone(), c.confidence())).collect(),
+                (None, Some(o)) if o.error.is_none() => o.candidates.iter().take(crate::pipeline::worded_len(&o.candidates)).map(|c| (c.site.clone(), c.confidence())).collect(),
                 _ => vec![],
             };
             (id, v)
@@ -218,6 +216,8 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
     // Bottom-up: best[node][k] = the best log-score of node's subtree with candidate k.
     let mut best: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut pick: HashMap<(&str, usize, &str), usize> = HashMap::new();
+    // Per parent-child link: the log-fit of every (parent choice, child choice) pair.
+    let mut links: HashMap<(&str, &str), Vec<Vec<f64>>> = HashMap::new();
     let order = post_order(&owned, &parent_of, &children);
     for &n in &order {
         let own = &choices[n];
@@ -228,16 +228,16 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
                 continue;
             }
             let Some(child_best) = best.get(c) else { continue };
+            let mut link = Vec::with_capacity(own.len());
             for (k, (ps, _)) in own.iter().enumerate() {
                 let (up, direct) = &upstream[&ps.id];
-                let (arg, val) = kids
-                    .iter()
-                    .enumerate()
-                    .map(|(j, (cs, _))| (j, child_best[j] + LINK_WEIGHT * fit(index, ps, cs, up, direct).0.max(FLOOR).ln()))
-                    .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+                let row: Vec<f64> = kids.iter().map(|(cs, _)| LINK_WEIGHT * fit(index, ps, cs, up, direct).0.max(FLOOR).ln()).collect();
+                let (arg, val) = row.iter().zip(child_best).map(|(l, b)| l + b).enumerate().fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
                 scores[k] += val;
                 pick.insert((n, k, c), arg);
+                link.push(row);
             }
+            links.insert((n, c), link);
         }
         best.insert(n, scores);
     }
@@ -250,6 +250,14 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
         };
         chosen.insert(n, k);
     }
+    // How well each choice fits with the rest of the answer: its subtree's best with
+    // its link to its parent's choice. Alternatives are ranked by it, so the ones shown
+    // are those the plan's data flow supports next (the other copy of a repeated query,
+    // with its own inputs), rather than more look-alikes of the answer.
+    let fits_answer = |n: &str, k: usize| {
+        let up = parent_of.get(n).and_then(|&p| Some(links.get(&(p, n))?.get(*chosen.get(p)?)?.get(k).copied()?)).unwrap_or(0.0);
+        best[n].get(k).map_or(f64::NEG_INFINITY, |b| b + up)
+    };
     // Apply: the chosen candidate first, its neighbours' fit in words.
     let site_of = |id: &str| chosen.get(id).and_then(|&k| choices[id].get(k)).map(|(s, _)| s.clone());
     // A Project that only drops columns, answered by no `select` of exactly those
@@ -282,9 +290,15 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             o.candidates.insert(0, c);
             continue;
         }
-        if k > 0 && k < o.candidates.len() {
-            let c = o.candidates.remove(k);
-            o.candidates.insert(0, c);
+        if k < o.candidates.len() {
+            // The choice, then the other considered candidates by how they fit the
+            // answer, then the rest as they were.
+            let considered = choices[n].len().min(o.candidates.len());
+            let mut rank: Vec<usize> = (0..considered).filter(|&i| i != k).collect();
+            rank.sort_by(|&a, &b| fits_answer(n, b).total_cmp(&fits_answer(n, a)));
+            let mut old: Vec<Option<Candidate>> = std::mem::take(&mut o.candidates).into_iter().map(Some).collect();
+            let firsts: Vec<Candidate> = std::iter::once(k).chain(rank).filter_map(|i| old[i].take()).collect();
+            o.candidates = firsts.into_iter().chain(old.into_iter().flatten()).collect();
         }
         let Some(me) = o.candidates.first().map(|c| c.site.clone()) else { continue };
         let mut notes = Vec::new();

@@ -645,13 +645,16 @@ fn calibrate(m: &mut Mapping, cal: &crate::graph::Calibration, t: Thresholds) {
     }
 }
 
-/// No alternative is shown as likelier than the answer: the plan-wide choice (or a
-/// pruning Project's input) can prefer a candidate its scorer rated lower, and the
-/// place the answer names is then the better guess.
+/// No alternative is shown as likelier than the answer or than one listed before it:
+/// the plan-wide choice (or a pruning Project's input) can prefer a candidate its
+/// scorer rated lower, and ranks alternatives by how well the plan's data flow
+/// supports them; the order is then the better guess.
 fn alternatives_below_answer(m: &mut Mapping) {
     if m.mapped_code.is_some() {
+        let mut ceiling = m.confidence;
         for a in &mut m.alternatives {
-            a.confidence = a.confidence.min(m.confidence);
+            a.confidence = a.confidence.min(ceiling);
+            ceiling = a.confidence;
         }
     }
 }

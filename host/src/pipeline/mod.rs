@@ -33,6 +33,23 @@ pub const SHOWN: usize = 4;
 /// of them — a tie among many look-alike sites is broken by the plan's data flow.
 pub const WORDED: usize = 8;
 
+/// Most candidates put in words: past the first `WORDED`, the ones nearly as likely as
+/// the best are too. In a script that repeats one statement a dozen times (a
+/// benchmark's run 1 and run 2, a tutorial's near-identical lines) the right copy is
+/// often past the eighth, and only the plan's data flow tells the copies apart.
+pub const MAX_WORDED: usize = 32;
+
+/// "Nearly as likely as the best": a confidence at least this share of the best's.
+const NEAR_BEST: f64 = 0.5;
+
+/// How many of `candidates` (best first) are put in words: the first `WORDED`, then
+/// those nearly as likely as the best, up to `MAX_WORDED`.
+pub fn worded_len(candidates: &[Candidate]) -> usize {
+    let n = candidates.len().min(WORDED);
+    let Some(best) = candidates.first().map(Candidate::confidence) else { return 0 };
+    n + candidates[n..].iter().take(MAX_WORDED - n).take_while(|c| c.confidence() >= best * NEAR_BEST).count()
+}
+
 /// Most plan nodes sent to a plugin in one invocation: enough to make the per-call
 /// cost negligible (about 25 µs against 64 nodes' work), small enough that a batch's
 /// memory (per-node cap times size) stays within the pooled slot.
@@ -560,7 +577,7 @@ fn batch_label(ids: &[&str]) -> String {
 
 /// The candidates of a finished walk that are put in words.
 fn worded(w: &Walk) -> &[Candidate] {
-    &w.out.candidates[..w.out.candidates.len().min(WORDED)]
+    &w.out.candidates[..worded_len(&w.out.candidates)]
 }
 
 
@@ -606,4 +623,39 @@ fn union_of<'a>(lists: impl Iterator<Item = &'a [String]>) -> Vec<String> {
 /// Where each of `own` names sits in `names` (which holds them all).
 fn columns(own: &[String], names: &[String]) -> Vec<usize> {
     own.iter().map(|n| names.iter().position(|x| x == n).unwrap_or(usize::MAX)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planmap_runtime::model::{CodeSite, Location};
+
+    fn scored(confidences: &[f64]) -> Vec<Candidate> {
+        confidences
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let location = Location { file: "job.py".into(), symbol: "<module>".into(), line_start: i as u32 + 1, line_end: i as u32 + 1 };
+                let site = CodeSite { id: i as u32, location, statement_start: 1, statement_end: 1, kind: "action".into(), columns: vec![], tables: vec![], literals: vec![], functions: vec![] };
+                let mut cand = Candidate::proposed(site, 1.0);
+                cand.assessed_mut().confidence = c;
+                cand
+            })
+            .collect()
+    }
+
+    #[test]
+    fn look_alikes_nearly_as_likely_as_the_best_are_worded_past_the_first_eight() {
+        assert_eq!(worded_len(&[]), 0);
+        assert_eq!(worded_len(&scored(&[0.9, 0.2])), 2);
+        // Twenty copies of one count at 0.64 and 0.62, then weak ones: all the copies.
+        let mut v = vec![0.64; 11];
+        v.extend([0.62; 9]);
+        v.extend([0.1; 5]);
+        assert_eq!(worded_len(&scored(&v)), 20);
+        // Never more than the cap, however many tie.
+        assert_eq!(worded_len(&scored(&[0.5; 100])), MAX_WORDED);
+        // Eight are always worded, even when they are weak.
+        assert_eq!(worded_len(&scored(&[0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])), WORDED);
+    }
 }
