@@ -58,19 +58,28 @@ fn derived_factors(own: &[(CodeSite, f64)], computed: &HashSet<String>, index: &
 }
 
 /// Where the plan's action ran, from the execution's call site (`collect at
-/// /x/jobs/q3.py:45`), resolved to an indexed file.
+/// /x/jobs/q3.py:45`), resolved to an indexed file; or, when the call site names no
+/// line, a line it ran before (the next execution's call site).
 struct Action {
     file: String,
     line: u32,
     /// The action is module-level code (not inside a function), so module-level code
     /// below it ran after it.
     module_level: bool,
+    /// `line` is the next execution's call site, not this one's.
+    next: bool,
 }
 
 /// The action's place, when the plan names a call site that is a file of the index
-/// (the longest indexed path the call site ends with).
+/// (the longest indexed path the call site ends with), else the next execution's.
 fn action_of(plan: &Plan, index: &dyn CodeIndex) -> Option<Action> {
-    let site = plan.execution.as_ref()?.call_site.replace('\\', "/");
+    let e = plan.execution.as_ref()?;
+    action_at(&e.call_site, index).map(|a| Action { next: false, ..a }).or_else(|| action_at(e.ran_before.as_deref()?, index).map(|a| Action { next: true, ..a }))
+}
+
+/// A call site's place in the index.
+fn action_at(site: &str, index: &dyn CodeIndex) -> Option<Action> {
+    let site = site.replace('\\', "/");
     let (_, line) = site.rsplit_once(':')?;
     let line: u32 = line.trim().parse().ok().filter(|&l| l > 0)?;
     let (mut file, mut module_level) = (None::<String>, true);
@@ -88,7 +97,7 @@ fn action_of(plan: &Plan, index: &dyn CodeIndex) -> Option<Action> {
             module_level = false;
         }
     }
-    Some(Action { file: file?, line, module_level })
+    Some(Action { file: file?, line, module_level, next: false })
 }
 
 /// Each choice's factor from the action's place, with a word when it counts.
@@ -103,6 +112,13 @@ fn action_factors(action: Option<&Action>, own: &[(CodeSite, f64)]) -> Vec<(f64,
             }
             if a.module_level && s.location.symbol == "<module>" && s.location.line_start > a.line {
                 return (AFTER_ACTION, None);
+            }
+            // A later execution's line only bounds this one: several may have run
+            // between, so the nearest copy above it is not thereby the one.
+            if a.next {
+                let later = own.iter().any(|(o, _)| o.id != s.id && !before(o) && o.location.file == a.file && twin(o, s));
+                let word = later.then(|| format!("the next execution's call site is {}:{}; the identical operations below it ran later", a.file, a.line));
+                return (1.0, word);
             }
             let nearer = own.iter().any(|(o, _)| o.id != s.id && before(o) && o.location.line_start > s.location.line_start && twin(o, s));
             if nearer {
@@ -440,7 +456,7 @@ mod tests {
 
     #[test]
     fn the_call_site_prefers_the_last_copy_before_the_action() {
-        let action = Action { file: "jobs/bench.py".into(), line: 80, module_level: true };
+        let action = Action { file: "jobs/bench.py".into(), line: 80, module_level: true, next: false };
         // The same query run at 65 and at 79, another query at 70, the first copy's
         // rerun after the action at 95.
         let own = vec![site(1, 65, "<module>", "x"), site(2, 79, "<module>", "x"), site(3, 70, "<module>", "y"), site(4, 95, "<module>", "x")];
@@ -453,6 +469,13 @@ mod tests {
         // Inside a function, code below the action's line may well have run first.
         let in_function = Action { module_level: false, ..action };
         assert_eq!(action_factors(Some(&in_function), &own)[3].0, 1.0);
+        // The next execution's line only bounds this one: what is below it ran later,
+        // but the copy nearest above it is not preferred.
+        let bound = Action { next: true, ..in_function };
+        let bound = Action { module_level: true, ..bound };
+        let f = action_factors(Some(&bound), &own);
+        assert_eq!((f[0].0, f[1].0, f[3].0), (1.0, 1.0, AFTER_ACTION));
+        assert!(f[0].1.as_deref().is_some_and(|w| w.contains("next execution's call site is jobs/bench.py:80")), "{:?}", f[0].1);
         // Without a call site nothing changes.
         assert!(action_factors(None, &own).iter().all(|(x, w)| *x == 1.0 && w.is_none()));
     }

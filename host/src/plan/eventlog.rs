@@ -252,6 +252,12 @@ fn call_site(description: &str, details: &str) -> String {
         .to_string()
 }
 
+/// Whether a call site names a line of code (`etl.py:53`), not a bridge frame
+/// (`NativeMethodAccessorImpl.java:0`) or nothing.
+fn names_a_line(site: &str) -> bool {
+    site.rsplit_once(':').and_then(|(_, l)| l.trim().parse::<u32>().ok()).is_some_and(|l| l > 0)
+}
+
 #[derive(Default)]
 struct Acc {
     info: Option<ExecutionInfo>,
@@ -279,7 +285,7 @@ fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<BT
         let Some(id) = ev.execution_id else { return };
         let acc = execs.entry(id).or_default();
         let is_start = ev.event.ends_with(START);
-        let info = acc.info.get_or_insert_with(|| ExecutionInfo { id, description: String::new(), call_site: String::new(), nodes: 0, updates: 0, app_name: None, submitted: None });
+        let info = acc.info.get_or_insert_with(|| ExecutionInfo { id, description: String::new(), call_site: String::new(), nodes: 0, updates: 0, app_name: None, submitted: None, ran_before: None });
         if is_start {
             info.description = ev.description.clone().unwrap_or_default();
             info.call_site = call_site(info.description.as_str(), ev.details.as_deref().unwrap_or(""));
@@ -305,10 +311,18 @@ fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<BT
     if execs.is_empty() {
         return Err(PlanError::NoPlan(format!("{}: no SQL executions in {lines} events (the application ran no DataFrame or SQL query)", source.describe())));
     }
-    for acc in execs.values_mut() {
+    // Executions start in id order: one whose call site names no line ran before the
+    // next one that names a line.
+    let mut next_named: Option<String> = None;
+    for acc in execs.values_mut().rev() {
         if let Some(info) = acc.info.as_mut() {
             info.app_name.clone_from(&app_name);
             info.submitted.clone_from(&submitted);
+            if names_a_line(&info.call_site) {
+                next_named = Some(info.call_site.clone());
+            } else {
+                info.ran_before.clone_from(&next_named);
+            }
         }
     }
     Ok(execs)
@@ -388,4 +402,23 @@ pub fn raw_from_info(root: &PlanInfo) -> Vec<RawNode> {
     }
     walk(root, None, &mut nodes);
     nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_execution_without_a_line_ran_before_the_next_one_that_names_one() {
+        let log = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/public/plans/dbbench/join.zstd");
+        let execs = list(&LogSource::Files(vec![log])).unwrap();
+        let by_id = |id: i64| execs.iter().find(|e| e.id == id).unwrap();
+        // `ans.count()` reports PySpark's bridge frame; the next named action is the
+        // check query's `collect()` at line 90.
+        assert_eq!(by_id(16).call_site, "NativeMethodAccessorImpl.java:0");
+        assert!(by_id(16).ran_before.as_deref().is_some_and(|s| s.ends_with("spark/join-spark.py:90")), "{:?}", by_id(16).ran_before);
+        // One that names its line needs no bound.
+        assert!(by_id(18).call_site.ends_with("join-spark.py:90") && by_id(18).ran_before.is_none());
+        assert!(names_a_line("etl.py:53") && !names_a_line("NativeMethodAccessorImpl.java:0") && !names_a_line(""));
+    }
 }

@@ -221,7 +221,7 @@ fn from_text(text: &str, format: PlanFormat, opts: &ParseOptions) -> Result<Plan
             }
             let (raw, w) = rest::raw_nodes(chosen)?;
             warnings.extend(w);
-            let info = ExecutionInfo { id: chosen.id, description: chosen.description.clone(), call_site: chosen.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: chosen.nodes.len(), updates: 0, app_name: None, submitted: None };
+            let info = ExecutionInfo { id: chosen.id, description: chosen.description.clone(), call_site: chosen.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: chosen.nodes.len(), updates: 0, app_name: None, submitted: None, ran_before: None };
             (raw, format!("REST execution {}", chosen.id), Some(info))
         }
         PlanFormat::QueryProfile => {
@@ -363,7 +363,7 @@ pub fn list_executions(path: &Path) -> Result<Vec<ExecutionInfo>, PlanError> {
     if path.is_file() && json && !is_event_json(&head) {
         let text = std::fs::read_to_string(path).map_err(PlanError::io(&path.display().to_string()))?;
         let execs: Vec<rest::Execution> = if text.trim_start().starts_with('[') { serde_json::from_str(&text).map_err(|e| PlanError::json("REST execution list", e))? } else { vec![serde_json::from_str(&text).map_err(|e| PlanError::json("REST execution", e))?] };
-        return Ok(execs.iter().map(|e| ExecutionInfo { id: e.id, description: e.description.clone(), call_site: e.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: e.nodes.len(), updates: 0, app_name: None, submitted: None }).collect());
+        return Ok(execs.iter().map(|e| ExecutionInfo { id: e.id, description: e.description.clone(), call_site: e.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: e.nodes.len(), updates: 0, app_name: None, submitted: None, ran_before: None }).collect());
     }
     eventlog::list(&eventlog::resolve(path)?)
 }

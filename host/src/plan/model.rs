@@ -142,6 +142,11 @@ pub struct ExecutionInfo {
     /// What was submitted (`spark-submit … jobs/q3.py`), when the log records it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub submitted: Option<String>,
+    /// When this execution's call site names no source line (PySpark's
+    /// `NativeMethodAccessorImpl.java:0`), the call site of the first later execution
+    /// that does: this one ran before that line did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ran_before: Option<String>,
 }
 
 impl ExecutionInfo {
