@@ -74,14 +74,13 @@ struct Action {
 /// (the longest indexed path the call site ends with), else the next execution's.
 fn action_of(plan: &Plan, index: &dyn CodeIndex) -> Option<Action> {
     let e = plan.execution.as_ref()?;
-    action_at(&e.call_site, index).map(|a| Action { next: false, ..a }).or_else(|| action_at(e.ran_before.as_deref()?, index).map(|a| Action { next: true, ..a }))
+    action_at(&e.call_site, index).or_else(|| action_at(e.ran_before.as_deref()?, index).map(|a| Action { next: true, ..a }))
 }
 
 /// A call site's place in the index.
 fn action_at(site: &str, index: &dyn CodeIndex) -> Option<Action> {
     let site = site.replace('\\', "/");
-    let (_, line) = site.rsplit_once(':')?;
-    let line: u32 = line.trim().parse().ok().filter(|&l| l > 0)?;
+    let line = crate::plan::call_site_line(&site)?;
     let (mut file, mut module_level) = (None::<String>, true);
     for id in 0..index.len() as u32 {
         let Some(s) = index.site(id) else { continue };
@@ -232,8 +231,11 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
     // Bottom-up: best[node][k] = the best log-score of node's subtree with candidate k.
     let mut best: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut pick: HashMap<(&str, usize, &str), usize> = HashMap::new();
-    // Per parent-child link: the log-fit of every (parent choice, child choice) pair.
-    let mut links: HashMap<(&str, &str), Vec<Vec<f64>>> = HashMap::new();
+    // The log-fit of a parent's site with its input's, weighed against confidences.
+    let link = |ps: &CodeSite, cs: &CodeSite| {
+        let (up, direct) = &upstream[&ps.id];
+        LINK_WEIGHT * fit(index, ps, cs, up, direct).0.max(FLOOR).ln()
+    };
     let order = post_order(&owned, &parent_of, &children);
     for &n in &order {
         let own = &choices[n];
@@ -244,16 +246,15 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
                 continue;
             }
             let Some(child_best) = best.get(c) else { continue };
-            let mut link = Vec::with_capacity(own.len());
             for (k, (ps, _)) in own.iter().enumerate() {
-                let (up, direct) = &upstream[&ps.id];
-                let row: Vec<f64> = kids.iter().map(|(cs, _)| LINK_WEIGHT * fit(index, ps, cs, up, direct).0.max(FLOOR).ln()).collect();
-                let (arg, val) = row.iter().zip(child_best).map(|(l, b)| l + b).enumerate().fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+                let (arg, val) = kids
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (cs, _))| (j, child_best[j] + link(ps, cs)))
+                    .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
                 scores[k] += val;
                 pick.insert((n, k, c), arg);
-                link.push(row);
             }
-            links.insert((n, c), link);
         }
         best.insert(n, scores);
     }
@@ -271,7 +272,8 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
     // are those the plan's data flow supports next (the other copy of a repeated query,
     // with its own inputs), rather than more look-alikes of the answer.
     let fits_answer = |n: &str, k: usize| {
-        let up = parent_of.get(n).and_then(|&p| Some(links.get(&(p, n))?.get(*chosen.get(p)?)?.get(k).copied()?)).unwrap_or(0.0);
+        let parent = parent_of.get(n).and_then(|&p| choices[p].get(*chosen.get(p)?));
+        let up = parent.zip(choices[n].get(k)).map_or(0.0, |((ps, _), (cs, _))| link(ps, cs));
         best[n].get(k).map_or(f64::NEG_INFINITY, |b| b + up)
     };
     // Apply: the chosen candidate first, its neighbours' fit in words.
@@ -310,11 +312,9 @@ pub fn decode(plan: &Plan, outcomes: &mut HashMap<String, NodeOutcome>, fixed: &
             // The choice, then the other considered candidates by how they fit the
             // answer, then the rest as they were.
             let considered = choices[n].len().min(o.candidates.len());
-            let mut rank: Vec<usize> = (0..considered).filter(|&i| i != k).collect();
-            rank.sort_by(|&a, &b| fits_answer(n, b).total_cmp(&fits_answer(n, a)));
-            let mut old: Vec<Option<Candidate>> = std::mem::take(&mut o.candidates).into_iter().map(Some).collect();
-            let firsts: Vec<Candidate> = std::iter::once(k).chain(rank).filter_map(|i| old[i].take()).collect();
-            o.candidates = firsts.into_iter().chain(old.into_iter().flatten()).collect();
+            let mut head: Vec<(f64, Candidate)> = o.candidates.drain(..considered).enumerate().map(|(i, c)| (if i == k { f64::INFINITY } else { fits_answer(n, i) }, c)).collect();
+            head.sort_by(|a, b| b.0.total_cmp(&a.0));
+            o.candidates.splice(0..0, head.into_iter().map(|(_, c)| c));
         }
         let Some(me) = o.candidates.first().map(|c| c.site.clone()) else { continue };
         let mut notes = Vec::new();

@@ -252,12 +252,6 @@ fn call_site(description: &str, details: &str) -> String {
         .to_string()
 }
 
-/// Whether a call site names a line of code (`etl.py:53`), not a bridge frame
-/// (`NativeMethodAccessorImpl.java:0`) or nothing.
-fn names_a_line(site: &str) -> bool {
-    site.rsplit_once(':').and_then(|(_, l)| l.trim().parse::<u32>().ok()).is_some_and(|l| l > 0)
-}
-
 #[derive(Default)]
 struct Acc {
     info: Option<ExecutionInfo>,
@@ -318,7 +312,7 @@ fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<BT
         if let Some(info) = acc.info.as_mut() {
             info.app_name.clone_from(&app_name);
             info.submitted.clone_from(&submitted);
-            if names_a_line(&info.call_site) {
+            if super::call_site_line(&info.call_site).is_some() {
                 next_named = Some(info.call_site.clone());
             } else {
                 info.ran_before.clone_from(&next_named);
@@ -419,6 +413,7 @@ mod tests {
         assert!(by_id(16).ran_before.as_deref().is_some_and(|s| s.ends_with("spark/join-spark.py:90")), "{:?}", by_id(16).ran_before);
         // One that names its line needs no bound.
         assert!(by_id(18).call_site.ends_with("join-spark.py:90") && by_id(18).ran_before.is_none());
-        assert!(names_a_line("etl.py:53") && !names_a_line("NativeMethodAccessorImpl.java:0") && !names_a_line(""));
+        let named = |s: &str| super::super::call_site_line(s).is_some();
+        assert!(named("etl.py:53") && !named("NativeMethodAccessorImpl.java:0") && !named(""));
     }
 }

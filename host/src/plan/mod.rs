@@ -22,7 +22,7 @@ mod rest;
 mod semantics;
 mod text;
 
-pub use model::{ExecutionInfo, Family, Ownership, Plan, PlanFormat, PlanNode, Semantics, SortKey};
+pub use model::{call_site_line, ExecutionInfo, Family, Ownership, Plan, PlanFormat, PlanNode, Semantics, SortKey};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -149,6 +149,12 @@ pub struct ExecutionInfo {
     pub ran_before: Option<String>,
 }
 
+/// The line a call site names (`etl.py:53` → 53); none for a bridge frame
+/// (`NativeMethodAccessorImpl.java:0`) or an empty site.
+pub fn call_site_line(site: &str) -> Option<u32> {
+    site.rsplit_once(':')?.1.trim().parse().ok().filter(|&l| l > 0)
+}
+
 impl ExecutionInfo {
     /// What clients are shown of an execution (the service's submit response, the
     /// command line's JSON): id, description, call site, node count.
