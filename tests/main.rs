@@ -1,6 +1,7 @@
 //! planmap's integration tests, in one binary (one link on a small machine) with a
 //! module per area. Each test names the behaviour it proves.
 
+mod cost;
 mod deploy;
 mod foundation;
 mod jobs;

@@ -8,6 +8,7 @@
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod eval;
 pub mod graph;
 pub mod http;

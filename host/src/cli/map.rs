@@ -55,7 +55,74 @@ pub struct MapArgs {
     pub low: f64,
 }
 
+/// Every chosen execution's plan, mapped, and the notes about the backends used.
+pub struct Mapped {
+    pub plans: Vec<plan::Plan>,
+    pub results: Vec<mapping::MapResult>,
+    pub notes: Vec<String>,
+    /// Whether the execution choice can name several (each gets its own section).
+    pub several: bool,
+}
+
 pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
+    let Mapped { plans, results, notes, several } = map_plans(&a, common).await?;
+    let nodes: usize = plans.iter().map(|p| p.nodes.len()).sum();
+    let width = (std::io::IsTerminal::is_terminal(&std::io::stdout()) && !a.wide).then(|| console::Term::stdout().size().1 as usize);
+    match a.format {
+        Format::Table => {
+            for n in &notes {
+                eprintln!("note: {n}");
+            }
+            let mut text = String::new();
+            for (plan, result) in plans.iter().zip(&results) {
+                for w in &plan.warnings {
+                    eprintln!("warning: {w}");
+                }
+                if several {
+                    text.push_str(&format!("== {} ==\n", execution_title(plan)));
+                }
+                text.push_str(&format!("plan: {} ({} nodes)\n{}", plan.source, plan.nodes.len(), output::table(result, width)));
+                if several {
+                    text.push('\n');
+                }
+            }
+            if several {
+                text.push_str(&format!("{} executions mapped, {nodes} nodes\n", results.len()));
+            }
+            super::emit(&text);
+        }
+        Format::Json => {
+            let mut entries = Vec::with_capacity(results.len());
+            for (plan, result) in plans.iter().zip(&results) {
+                entries.push(json_result(plan, result)?);
+            }
+            let v = if several { serde_json::json!({"executions": entries}) } else { entries.pop().expect("one plan") };
+            super::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))
+        }
+        Format::Sarif => super::emit(&format!("{}\n", serde_json::to_string_pretty(&sarif(&plans, &results))?)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One SARIF document, a run per execution.
+pub fn sarif(plans: &[plan::Plan], results: &[mapping::MapResult]) -> serde_json::Value {
+    let runs = plans
+        .iter()
+        .zip(results)
+        .map(|(plan, result)| {
+            let mut run = output::sarif_run(result);
+            if let Some(e) = &plan.execution {
+                run["properties"]["executionId"] = e.id.into();
+            }
+            run
+        })
+        .collect();
+    output::sarif_document(runs)
+}
+
+/// Read the plan, bring and index the repository, load the plugins and map every chosen
+/// execution: what `map` and `hotspots` share.
+pub async fn map_plans(a: &MapArgs, common: &Common) -> anyhow::Result<Mapped> {
     if !(0.0..=1.0).contains(&a.low) || !(0.0..=1.0).contains(&a.high) || a.low > a.high {
         anyhow::bail!("confidence thresholds must satisfy 0 <= low ({}) <= high ({}) <= 1", a.low, a.high);
     }
@@ -105,58 +172,11 @@ pub async fn run(a: MapArgs, common: &Common) -> anyhow::Result<ExitCode> {
         results.push(result);
     }
     bar.finish_and_clear();
-    let width = (std::io::IsTerminal::is_terminal(&std::io::stdout()) && !a.wide).then(|| console::Term::stdout().size().1 as usize);
-    match a.format {
-        Format::Table => {
-            for n in &backends.notes {
-                eprintln!("note: {n}");
-            }
-            let mut text = String::new();
-            for (plan, result) in plans.iter().zip(&results) {
-                for w in &plan.warnings {
-                    eprintln!("warning: {w}");
-                }
-                if several {
-                    text.push_str(&format!("== {} ==\n", execution_title(plan)));
-                }
-                text.push_str(&format!("plan: {} ({} nodes)\n{}", plan.source, plan.nodes.len(), output::table(result, width)));
-                if several {
-                    text.push('\n');
-                }
-            }
-            if several {
-                text.push_str(&format!("{} executions mapped, {nodes} nodes\n", results.len()));
-            }
-            super::emit(&text);
-        }
-        Format::Json => {
-            let mut entries = Vec::with_capacity(results.len());
-            for (plan, result) in plans.iter().zip(&results) {
-                entries.push(json_result(plan, result)?);
-            }
-            let v = if several { serde_json::json!({"executions": entries}) } else { entries.pop().expect("one plan") };
-            super::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))
-        }
-        Format::Sarif => {
-            let runs = plans
-                .iter()
-                .zip(&results)
-                .map(|(plan, result)| {
-                    let mut run = output::sarif_run(result);
-                    if let Some(e) = &plan.execution {
-                        run["properties"]["executionId"] = e.id.into();
-                    }
-                    run
-                })
-                .collect();
-            super::emit(&format!("{}\n", serde_json::to_string_pretty(&output::sarif_document(runs))?))
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Mapped { plans, results, notes: backends.notes.clone(), several })
 }
 
 /// `execution 7: count at orders.py:40 (16 nodes)` for a plan read from an execution.
-fn execution_title(plan: &plan::Plan) -> String {
+pub fn execution_title(plan: &plan::Plan) -> String {
     match &plan.execution {
         Some(e) => {
             let what: String = e.description.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(80).collect();

@@ -9,6 +9,7 @@ mod eval;
 mod experiments;
 mod graph;
 mod healthcheck;
+mod hotspots;
 mod index;
 mod map;
 mod migrate;
@@ -89,6 +90,9 @@ enum Command {
     Plan(plan::PlanCmd),
     /// The main job: map every plan node to the code that produced it.
     Map(map::MapArgs),
+    /// Rank the code spans by what their plan nodes cost (event log, REST or profile
+    /// metrics) and flag anti-patterns at the line: `hotspots --plan LOG --repo DIR`.
+    Hotspots(map::MapArgs),
     /// Run a labelled dataset and report accuracy, coverage and calibration.
     Eval(eval::EvalArgs),
     /// Index a repository: every Spark operation site, with stats.
@@ -145,6 +149,7 @@ pub fn main() -> ExitCode {
             Command::Index(a) => index::run(a, &cli.common).await,
             Command::Program(a) => program::run(a, &cli.common).await,
             Command::Map(a) => map::run(a, &cli.common).await,
+            Command::Hotspots(a) => hotspots::run(a, &cli.common).await,
             Command::Eval(a) => eval::run(a, &cli.common).await,
             Command::Migrate(a) => migrate::run(a).await,
             Command::Serve(a) => serve::run(a, &cli.common).await,

@@ -118,6 +118,9 @@ pub struct Mapping {
     /// first (for `planmap eval --features`, which fits scorer weights).
     #[serde(skip)]
     pub scored: Vec<Scored>,
+    /// What the node cost, where the input has metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::NodeCost>,
 }
 
 /// One plugin that took part in a node's answer.
@@ -199,6 +202,8 @@ pub struct MapResult {
     /// The programs that may have produced the plan, the chosen one first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub program: Option<crate::program::Resolution>,
+    /// Where the time went by code span, and the anti-patterns found.
+    pub cost: crate::cost::Cost,
     /// Where the time went (for benchmarks).
     #[serde(skip)]
     pub timing: Timing,
@@ -511,6 +516,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
                 plugins: vec![],
                 shadows: vec![],
                 scored: vec![],
+                cost: None,
             },
             Ownership::Induced { by, reason } => induced(n, by, reason, plan, &results, &mappings),
         };
@@ -527,7 +533,7 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
     }
     let summary = summarise(&mappings, t.elapsed().as_secs_f64() * 1e3);
     timing.invocations = job.runtime.invocations() - invocations_before;
-    Ok(MapResult {
+    let mut result = MapResult {
         mappings,
         summary,
         repo: RepoInfo { commit: job.commit.clone() },
@@ -535,7 +541,10 @@ pub async fn map_plan_resumable(job: &Job<'_>, plan: &Plan, progress: &(dyn Fn(u
         timing,
         plan: PlanInfo { format: format!("{:?}", plan.format), source: plan.source.clone(), warnings: plan.warnings.clone() },
         program: resolution,
-    })
+        cost: Default::default(),
+    };
+    crate::cost::annotate(plan, &mut result);
+    Ok(result)
 }
 
 /// Map the code-owned nodes in two passes (the first maps each node on its own
@@ -706,6 +715,7 @@ fn from_outcome(n: &PlanNode, o: crate::pipeline::NodeOutcome, t: Thresholds) ->
                 features: c.named_features(&o.feature_names).map(|(n, v)| (n.to_string(), v)).collect(),
             })
             .collect(),
+        cost: None,
         plugins: plugins_used(&o.steps),
         shadows: o
             .shadows
@@ -755,6 +765,7 @@ fn induced(n: &PlanNode, by: &str, reason: &str, plan: &Plan, owned: &HashMap<St
         plugins: vec![],
         shadows: vec![],
         scored: vec![],
+        cost: None,
     }
 }
 

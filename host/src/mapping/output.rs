@@ -114,10 +114,17 @@ pub fn sarif_run(r: &MapResult) -> serde_json::Value {
         .iter()
         .filter_map(|m| {
             let c = m.mapped_code.as_ref()?;
+            let spent = m.cost.as_ref().and_then(|c| c.estimated_ms).filter(|_| r.cost.hotspots.total_ms > 0.0);
+            let cost_text = spent.map(|ms| format!(" [{:.1} % of {}, {}]", 100.0 * ms / r.cost.hotspots.total_ms, r.cost.hotspots.basis, crate::plan::metrics::millis(ms))).unwrap_or_default();
+            let mut properties = serde_json::json!({"dagNodeId": m.dag_node_id, "status": m.status, "confidence": m.confidence, "symbol": c.symbol, "ownership": m.ownership});
+            if let Some(cost) = &m.cost {
+                properties["estimatedMs"] = cost.estimated_ms.into();
+                properties["metrics"] = serde_json::to_value(&cost.metrics).unwrap_or_default();
+            }
             Some(serde_json::json!({
                 "ruleId": format!("planmap/{}", m.family),
                 "level": "note",
-                "message": {"text": format!("Spark plan node {} {} ({}, confidence {:.2}): {}", m.dag_node_id, m.operator, m.status, m.confidence, m.explanation)},
+                "message": {"text": format!("Spark plan node {} {} ({}, confidence {:.2}){cost_text}: {}", m.dag_node_id, m.operator, m.status, m.confidence, m.explanation)},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": c.file}, "region": {"startLine": c.line_start, "endLine": c.line_end}}}],
                 // The ranked alternatives, so a reviewer can jump to the other candidates.
                 "relatedLocations": m.alternatives.iter().enumerate().map(|(i, a)| serde_json::json!({
@@ -125,10 +132,24 @@ pub fn sarif_run(r: &MapResult) -> serde_json::Value {
                     "physicalLocation": {"artifactLocation": {"uri": a.file}, "region": {"startLine": a.line_start, "endLine": a.line_end}},
                     "message": {"text": format!("alternative {} ({}, confidence {:.2}): {}", i + 1, a.symbol, a.confidence, a.reasoning)},
                 })).collect::<Vec<_>>(),
-                "properties": {"dagNodeId": m.dag_node_id, "status": m.status, "confidence": m.confidence, "symbol": c.symbol, "ownership": m.ownership},
+                "properties": properties,
             }))
         })
+        .chain(r.cost.findings.iter().map(|f| {
+            let location = match (&f.file, f.line_start, f.line_end) {
+                (Some(file), Some(a), Some(b)) => vec![serde_json::json!({"physicalLocation": {"artifactLocation": {"uri": file}, "region": {"startLine": a, "endLine": b}}})],
+                _ => vec![],
+            };
+            serde_json::json!({
+                "ruleId": f.rule,
+                "level": "warning",
+                "message": {"text": format!("{} Fix: {}", f.message, f.suggestion)},
+                "locations": location,
+                "properties": {"dagNodeId": f.node, "operator": f.operator, "evidence": f.evidence},
+            })
+        }))
         .collect();
+    let finding_rules = crate::cost::RULES.iter().filter(|rule| r.cost.findings.iter().any(|f| f.rule == rule.id)).map(|rule| serde_json::json!({"id": rule.id, "name": rule.name, "shortDescription": {"text": rule.name}, "help": {"text": rule.help}}));
     let mut families: Vec<&str> = r.mappings.iter().map(|m| m.family.as_str()).collect();
     families.sort();
     families.dedup();
@@ -136,7 +157,7 @@ pub fn sarif_run(r: &MapResult) -> serde_json::Value {
         "tool": {"driver": {
             "name": "planmap",
             "version": env!("CARGO_PKG_VERSION"),
-            "rules": families.iter().map(|f| serde_json::json!({"id": format!("planmap/{f}"), "shortDescription": {"text": format!("Spark {f} operator mapped to code")}})).collect::<Vec<_>>(),
+            "rules": families.iter().map(|f| serde_json::json!({"id": format!("planmap/{f}"), "shortDescription": {"text": format!("Spark {f} operator mapped to code")}})).chain(finding_rules).collect::<Vec<_>>(),
         }},
         "properties": {"commit": r.repo.commit, "graph": r.graph.name, "graphVersion": r.graph.version},
         "results": results,

@@ -2,6 +2,7 @@
 //! (`eventlog_v2_*`) and Databricks-delivery folders. Read as a stream: only SQL
 //! execution events are parsed; memory is bounded by the largest single event.
 
+use super::accumulators::{number, Accumulators, SETTINGS};
 use super::codec;
 use super::model::ExecutionInfo;
 use super::raw::{link, RawNode};
@@ -11,12 +12,16 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 const START: &str = "SparkListenerSQLExecutionStart";
 const UPDATE: &str = "SparkListenerSQLAdaptiveExecutionUpdate";
 const APP_START: &str = "SparkListenerApplicationStart";
 const ENVIRONMENT: &str = "SparkListenerEnvironmentUpdate";
+const END: &str = "SparkListenerSQLExecutionEnd";
+const TASK_END: &str = "SparkListenerTaskEnd";
+const DRIVER_ACCUM: &str = "SparkListenerDriverAccumUpdates";
 
 /// Where an event log's bytes come from; re-openable so it can be read twice.
 #[derive(Clone)]
@@ -104,6 +109,46 @@ struct Event {
     app_name: Option<String>,
     #[serde(rename = "System Properties")]
     system: Option<HashMap<String, String>>,
+    #[serde(rename = "Spark Properties")]
+    spark: Option<serde_json::Value>,
+    #[serde(rename = "Stage ID")]
+    stage: Option<i64>,
+    #[serde(rename = "Task Info")]
+    task: Option<TaskInfo>,
+    #[serde(rename = "Task Metrics")]
+    task_metrics: Option<TaskMetrics>,
+    #[serde(rename = "accumUpdates")]
+    accum_updates: Option<Vec<(i64, serde_json::Value)>>,
+}
+
+#[derive(Deserialize)]
+struct TaskInfo {
+    #[serde(rename = "Accumulables", default)]
+    accumulables: Vec<Accumulable>,
+}
+
+#[derive(Deserialize)]
+struct Accumulable {
+    #[serde(rename = "ID")]
+    id: i64,
+    #[serde(rename = "Update")]
+    update: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct TaskMetrics {
+    #[serde(rename = "Executor Run Time")]
+    run_ms: Option<f64>,
+}
+
+/// One metric of a plan node: which accumulator carries it.
+#[derive(Deserialize, Clone)]
+pub struct MetricDef {
+    pub name: String,
+    #[serde(rename = "accumulatorId")]
+    pub accumulator: i64,
+    #[serde(rename = "metricType", default)]
+    pub metric_type: String,
 }
 
 /// `sparkPlanInfo`: the plan tree as Spark's UI sees it.
@@ -119,6 +164,8 @@ pub struct PlanInfo {
     pub metadata: HashMap<String, String>,
     #[serde(rename = "explainId")]
     pub explain_id: Option<serde_json::Value>,
+    #[serde(default)]
+    pub metrics: Vec<MetricDef>,
 }
 
 impl PlanInfo {
@@ -137,6 +184,8 @@ pub struct ExecutionPlan {
     pub tree: Option<PlanInfo>,
     /// Which event the plan came from.
     pub source: String,
+    /// The metric values gathered in the same pass (shared by the executions read).
+    pub accumulators: Arc<Accumulators>,
 }
 
 /// How deeply an event's JSON may nest. A plan tree is two levels per operator
@@ -190,25 +239,30 @@ fn parse_event(line: &[u8]) -> Result<Event, (String, bool)> {
 
 /// Call each SQL execution event of the log, in order, on a thread whose stack holds
 /// the deepest plan `MAX_EVENT_DEPTH` admits.
-fn scan(source: &LogSource, f: impl FnMut(Event) + Send) -> Result<usize, PlanError> {
+/// Task-end events are read only while `tasks` is set (a kept execution is running):
+/// they are most of a log's lines.
+fn scan(source: &LogSource, tasks: &AtomicBool, f: impl FnMut(Event) + Send) -> Result<usize, PlanError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("eventlog-parse".into())
             .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(s, || scan_here(source, f))
+            .spawn_scoped(s, || scan_here(source, tasks, f))
             .map_err(PlanError::io("event log parser thread"))?
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
 
-fn scan_here(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, PlanError> {
+fn scan_here(source: &LogSource, tasks: &AtomicBool, mut f: impl FnMut(Event)) -> Result<usize, PlanError> {
     let reader = source.open()?;
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let start = memmem::Finder::new(START);
     let update = memmem::Finder::new(UPDATE);
     let app = memmem::Finder::new(APP_START);
     let env = memmem::Finder::new(ENVIRONMENT);
+    let end = memmem::Finder::new(END);
+    let task_end = memmem::Finder::new(TASK_END);
+    let driver = memmem::Finder::new(DRIVER_ACCUM);
     let mut line = Vec::with_capacity(1 << 16);
     let mut lines = 0usize;
     loop {
@@ -220,11 +274,18 @@ fn scan_here(source: &LogSource, mut f: impl FnMut(Event)) -> Result<usize, Plan
         lines += 1;
         // Only SQL execution events are parsed; the filter is a substring search.
         let head = &line[..line.len().min(160)];
-        if start.find(head).is_none() && update.find(head).is_none() && app.find(head).is_none() && env.find(head).is_none() {
+        let wanted = start.find(head).is_some()
+            || update.find(head).is_some()
+            || app.find(head).is_some()
+            || env.find(head).is_some()
+            || end.find(head).is_some()
+            || driver.find(head).is_some()
+            || (task_end.find(head).is_some() && tasks.load(Ordering::Relaxed));
+        if !wanted {
             continue;
         }
         match parse_event(&line) {
-            Ok(ev) if ev.event.ends_with(START) || ev.event.ends_with(UPDATE) || ev.event == APP_START || ev.event == ENVIRONMENT => f(ev),
+            Ok(ev) if [START, UPDATE, END, DRIVER_ACCUM].iter().any(|e| ev.event.ends_with(e)) || [APP_START, ENVIRONMENT, TASK_END].contains(&ev.event.as_str()) => f(ev),
             Ok(_) => {}
             Err((e, eof)) if lines == 1 || eof => {
                 return Err(PlanError::Malformed(format!("{}: line {lines} is not a complete JSON event: {e}", source.describe())));
@@ -260,23 +321,51 @@ struct Acc {
 
 /// List every SQL execution: id, description, call site, node count of its final plan.
 pub fn list(source: &LogSource) -> Result<Vec<ExecutionInfo>, PlanError> {
-    Ok(collect(source, &|_| false)?.into_values().filter_map(|a| a.info).collect())
+    Ok(collect(source, &|_| false)?.0.into_values().filter_map(|a| a.info).collect())
 }
 
 /// One pass over the log: every execution's listing, and the plans of those `keep` picks.
-fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<BTreeMap<i64, Acc>, PlanError> {
+fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<(BTreeMap<i64, Acc>, Accumulators), PlanError> {
     let mut execs: BTreeMap<i64, Acc> = BTreeMap::new();
     let (mut app_name, mut submitted) = (None, None);
-    let lines = scan(source, |ev| {
+    let mut accs = Accumulators::default();
+    let tasks = AtomicBool::new(false);
+    let lines = scan(source, &tasks, |ev| {
         if ev.event == APP_START {
             app_name = ev.app_name.clone();
             return;
         }
         if ev.event == ENVIRONMENT {
             submitted = ev.system.as_ref().and_then(|s| s.get("sun.java.command")).and_then(|c| submitted_entry(c));
+            accs.settings = settings(ev.spark.as_ref());
+            return;
+        }
+        if ev.event == TASK_END {
+            if let (Some(stage), Some(task)) = (ev.stage, &ev.task) {
+                let updates = task.accumulables.iter().filter_map(|a| Some((a.id, number(a.update.as_ref()?)?)));
+                accs.task_end(stage, ev.task_metrics.as_ref().and_then(|m| m.run_ms), updates);
+            }
             return;
         }
         let Some(id) = ev.execution_id else { return };
+        if ev.event.ends_with(END) {
+            accs.active.remove(&id);
+            tasks.store(!accs.active.is_empty(), Ordering::Relaxed);
+            return;
+        }
+        if ev.event.ends_with(DRIVER_ACCUM) {
+            if keep(id) {
+                accs.driver(ev.accum_updates.as_deref().unwrap_or(&[]));
+            }
+            return;
+        }
+        if keep(id) {
+            if let Some(info) = &ev.info {
+                accs.register(id, info);
+            }
+            accs.active.insert(id);
+            tasks.store(true, Ordering::Relaxed);
+        }
         let acc = execs.entry(id).or_default();
         let is_start = ev.event.ends_with(START);
         let info = acc.info.get_or_insert_with(|| ExecutionInfo { id, description: String::new(), call_site: String::new(), nodes: 0, updates: 0, app_name: None, submitted: None, ran_before: None });
@@ -319,7 +408,24 @@ fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<BT
             }
         }
     }
-    Ok(execs)
+    Ok((execs, accs))
+}
+
+/// The settings the cost findings read, from the environment event's Spark properties
+/// (an object in current logs, a list of pairs in old ones).
+fn settings(props: Option<&serde_json::Value>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut put = |k: &str, v: &serde_json::Value| {
+        if SETTINGS.contains(&k) && let Some(v) = v.as_str() {
+            out.insert(k.to_string(), v.to_string());
+        }
+    };
+    match props {
+        Some(serde_json::Value::Object(m)) => m.iter().for_each(|(k, v)| put(k, v)),
+        Some(serde_json::Value::Array(pairs)) => pairs.iter().filter_map(|p| p.as_array()).for_each(|p| if let [k, v] = &p[..] { put(k.as_str().unwrap_or(""), v) }),
+        _ => {}
+    }
+    out
 }
 
 /// The user's program in the JVM's command line (`SparkSubmit … --class x.Main app.jar`,
@@ -334,15 +440,15 @@ fn submitted_entry(command: &str) -> Option<String> {
 
 /// The chosen execution's final plan: `execution`, else the one with the most nodes.
 pub fn select(source: &LogSource, execution: Option<i64>) -> Result<(ExecutionPlan, String), PlanError> {
-    let (id, why, mut execs) = match execution {
+    let (id, why, (mut execs, accs)) = match execution {
         // A named execution needs one pass: keep its plan while listing the rest.
         Some(id) => {
-            let execs = collect(source, &|e| e == id)?;
+            let (execs, accs) = collect(source, &|e| e == id)?;
             if !execs.contains_key(&id) {
                 let ids: Vec<String> = execs.keys().map(|e| e.to_string()).collect();
                 return Err(PlanError::NoExecution { id, available: ids.join(", ") });
             }
-            (id, format!("execution {id} (as requested)"), execs)
+            (id, format!("execution {id} (as requested)"), (execs, accs))
         }
         // The largest is only known at the end: list, then read its plan.
         None => {
@@ -354,24 +460,25 @@ pub fn select(source: &LogSource, execution: Option<i64>) -> Result<(ExecutionPl
         }
     };
     let acc = execs.remove(&id).expect("checked above");
-    Ok((acc.into_plan(), why))
+    Ok((acc.into_plan(&Arc::new(accs)), why))
 }
 
 /// The plans of the executions `ids` names, in id order, in one pass over the log.
 pub fn select_many(source: &LogSource, ids: &std::collections::BTreeSet<i64>) -> Result<Vec<ExecutionPlan>, PlanError> {
-    let execs = collect(source, &|e| ids.contains(&e))?;
+    let (execs, accs) = collect(source, &|e| ids.contains(&e))?;
     if let Some(missing) = ids.iter().find(|id| !execs.contains_key(id)) {
         let ids: Vec<String> = execs.keys().map(|e| e.to_string()).collect();
         return Err(PlanError::NoExecution { id: *missing, available: ids.join(", ") });
     }
-    Ok(execs.into_iter().filter(|(id, _)| ids.contains(id)).map(|(_, acc)| acc.into_plan()).collect())
+    let accs = Arc::new(accs);
+    Ok(execs.into_iter().filter(|(id, _)| ids.contains(id)).map(|(_, acc)| acc.into_plan(&accs)).collect())
 }
 
 impl Acc {
-    fn into_plan(self) -> ExecutionPlan {
+    fn into_plan(self, accumulators: &Arc<Accumulators>) -> ExecutionPlan {
         let info = self.info.expect("every listed execution has info");
         let (text, tree, _, src) = self.plan.expect("every listed execution has a plan");
-        ExecutionPlan { info, description: if text.trim().is_empty() { None } else { Some(text) }, tree, source: src }
+        ExecutionPlan { info, description: if text.trim().is_empty() { None } else { Some(text) }, tree, source: src, accumulators: accumulators.clone() }
     }
 }
 

@@ -7,12 +7,15 @@
 //! DAG list's ids. Elsewhere (simple EXPLAIN, OSS `sparkPlanInfo`) the id is the
 //! node's position in a pre-order walk from the root, starting at 0.
 
+mod accumulators;
+pub mod adaptive;
 mod assemble;
 mod codec;
 mod dag;
 pub mod eventlog;
 pub mod expr;
 pub mod family;
+pub mod metrics;
 mod model;
 mod ownership;
 mod profile;
@@ -199,6 +202,9 @@ fn detect_json(t: &str) -> Result<PlanFormat, PlanError> {
 
 fn from_text(text: &str, format: PlanFormat, opts: &ParseOptions) -> Result<Plan, PlanError> {
     let mut warnings = Vec::new();
+    let mut costs = None;
+    // The plan's text, where AQE's initial plan can be read beside the final one.
+    let mut described: Option<std::borrow::Cow<str>> = matches!(format, PlanFormat::Explain | PlanFormat::Formatted).then_some(std::borrow::Cow::Borrowed(text));
     let (raw, source, execution) = match format {
         PlanFormat::Explain | PlanFormat::Formatted => {
             let tp = text::parse(text)?;
@@ -221,6 +227,8 @@ fn from_text(text: &str, format: PlanFormat, opts: &ParseOptions) -> Result<Plan
             }
             let (raw, w) = rest::raw_nodes(chosen)?;
             warnings.extend(w);
+            costs = Some(rest::metrics(chosen));
+            described = Some(std::borrow::Cow::Owned(chosen.plan_description.clone()));
             let info = ExecutionInfo { id: chosen.id, description: chosen.description.clone(), call_site: chosen.description.rsplit_once(" at ").map(|(_, s)| s.to_string()).unwrap_or_default(), nodes: chosen.nodes.len(), updates: 0, app_name: None, submitted: None, ran_before: None };
             (raw, format!("REST execution {}", chosen.id), Some(info))
         }
@@ -228,6 +236,7 @@ fn from_text(text: &str, format: PlanFormat, opts: &ParseOptions) -> Result<Plan
             let p: profile::Profile = serde_json::from_str(text).map_err(|e| PlanError::json("query profile", e))?;
             let (raw, w) = profile::raw_nodes(&p)?;
             warnings.extend(w);
+            costs = Some(profile::metrics(&p));
             (raw, "Databricks query profile".into(), None)
         }
         PlanFormat::DagNodes => {
@@ -239,13 +248,20 @@ fn from_text(text: &str, format: PlanFormat, opts: &ParseOptions) -> Result<Plan
         PlanFormat::EventLog => unreachable!("event logs are streamed, not read as text"),
     };
     let format = if format == PlanFormat::Explain && raw.iter().any(|r| r.id.is_some()) && raw.iter().any(|r| !r.fields.is_empty()) { PlanFormat::Formatted } else { format };
-    Ok(finish(raw, format, source, execution, warnings))
+    let mut plan = finish(raw, format, source, execution, warnings);
+    if let Some(costs) = costs {
+        plan.metrics = costs;
+    }
+    if let Some(described) = described {
+        plan.metrics.adaptive = adaptive::changes(&described, &plan.nodes);
+    }
+    Ok(plan)
 }
 
 fn finish(raw: Vec<raw::RawNode>, format: PlanFormat, source: String, execution: Option<ExecutionInfo>, mut warnings: Vec<String>) -> Plan {
     let nodes = assemble::assemble(raw, &mut warnings);
     let roots = nodes.iter().filter(|n| n.parent.is_none()).map(|n| n.id.clone()).collect();
-    Plan { format, nodes, roots, source, execution, warnings }
+    Plan { format, nodes, roots, source, execution, warnings, metrics: metrics::PlanMetrics::none(metrics::NO_METRICS_TEXT) }
 }
 
 fn from_event_log(src: &eventlog::LogSource, opts: &ParseOptions) -> Result<Plan, PlanError> {
@@ -272,7 +288,16 @@ fn from_execution(exec: eventlog::ExecutionPlan, why: String) -> Result<Plan, Pl
         (Some(Err(e)), None) => return Err(e),
         _ => return Err(PlanError::NoPlan(format!("execution {} carries no plan", exec.info.id))),
     };
-    Ok(finish(raw, PlanFormat::EventLog, source, Some(exec.info), warnings))
+    let id = exec.info.id;
+    let mut plan = finish(raw, PlanFormat::EventLog, source, Some(exec.info), warnings);
+    plan.metrics = match &exec.tree {
+        Some(tree) => exec.accumulators.plan_metrics(id, tree, &plan.nodes, &plan.roots),
+        None => metrics::PlanMetrics::none("the event log holds no sparkPlanInfo tree for this execution, so its metrics cannot be placed on nodes"),
+    };
+    if let Some(text) = exec.description.as_deref() {
+        plan.metrics.adaptive = adaptive::changes(text, &plan.nodes);
+    }
+    Ok(plan)
 }
 
 /// Which executions of an input that holds several (an event log, a REST listing) to

@@ -124,6 +124,8 @@ pub struct Plan {
     pub execution: Option<ExecutionInfo>,
     /// Things the user should know (truncation, unknown operators, choices made).
     pub warnings: Vec<String>,
+    /// What each node cost, where the input says (event logs, REST, query profiles).
+    pub metrics: super::metrics::PlanMetrics,
 }
 
 /// One SQL execution in an event log or REST listing.

@@ -2,6 +2,7 @@
 //! parent → child `edges`. Node ids are the profile's ids.
 
 use super::family::spark_name_from_tag;
+use super::metrics::{Metric, NodeMetrics, PlanMetrics, Unit};
 use super::raw::{link, RawNode};
 use super::PlanError;
 use serde::Deserialize;
@@ -27,6 +28,50 @@ pub struct Node {
     pub tag: String,
     #[serde(default)]
     pub metadata: Vec<Meta>,
+    #[serde(default)]
+    pub metrics: Vec<ProfileMetric>,
+    #[serde(rename = "keyMetrics", default)]
+    pub key_metrics: HashMap<String, serde_json::Value>,
+}
+
+/// One metric of a profile node: label, type and a numeric value.
+#[derive(Deserialize)]
+pub struct ProfileMetric {
+    pub label: String,
+    #[serde(rename = "metricType", default)]
+    pub metric_type: String,
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+/// The profile's metrics by node id. Photon reports each operator's exclusive time; a
+/// cumulative time includes its children's and is kept under its name but never added.
+pub fn metrics(p: &Profile) -> PlanMetrics {
+    let mut out = PlanMetrics { source: Some("Databricks query profile: per-operator metrics".into()), ..Default::default() };
+    let Some(g) = p.graphs.first() else { return out };
+    for n in &g.nodes {
+        let mut node = NodeMetrics::default();
+        for m in &n.metrics {
+            let Some(v) = super::accumulators::number(&m.value) else { continue };
+            let (unit, scale) = match m.metric_type.as_str() {
+                "TIMING_METRIC_NS" => (Unit::Millis, 1e-6),
+                "TIMING_METRIC_MS" => (Unit::Millis, 1.0),
+                "SIZE_METRIC_BYTES" => (Unit::Bytes, 1.0),
+                _ => (Unit::Count, 1.0),
+            };
+            // Cumulative times overlap their children's: not this operator's own cost.
+            let unit = if unit == Unit::Millis && m.label.to_ascii_lowercase().contains("cumulative") { Unit::Cumulative } else { unit };
+            node.metrics.push(Metric::total(&m.label, unit, v * scale));
+        }
+        if node.output_rows().is_none() && let Some(rows) = n.key_metrics.get("rowsNum").and_then(super::accumulators::number) {
+            node.metrics.push(Metric::total("number of output rows", Unit::Count, rows));
+        }
+        if node.peak_memory().is_none() && let Some(b) = n.key_metrics.get("peakMemoryBytes").and_then(super::accumulators::number) {
+            node.metrics.push(Metric::total("peak memory", Unit::Bytes, b));
+        }
+        out.nodes.insert(n.id.clone(), node);
+    }
+    out
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 //! when present, aligned to the nodes by operator name in pre-order.
 
 use super::assemble::operator_name;
+use super::metrics::{parse_rest_metric, NodeMetrics, PlanMetrics};
 use super::raw::{link, RawNode};
 use super::{text, PlanError};
 use serde::Deserialize;
@@ -28,6 +29,40 @@ pub struct Node {
     pub node_name: String,
     #[serde(rename = "wholeStageCodegenId")]
     pub codegen: Option<u32>,
+    #[serde(default)]
+    pub metrics: Vec<RestMetric>,
+}
+
+/// A metric as the REST API prints it: name and display value.
+#[derive(Deserialize)]
+pub struct RestMetric {
+    pub name: String,
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+/// The execution's metrics by node id, read from the values the REST API displays.
+pub fn metrics(e: &Execution) -> PlanMetrics {
+    let mut out = PlanMetrics { source: Some(format!("REST execution {}: the metric values Spark displays", e.id)), ..Default::default() };
+    let mut unreadable = 0;
+    for n in &e.nodes {
+        let mut node = NodeMetrics::default();
+        for m in &n.metrics {
+            let value = match &m.value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match parse_rest_metric(&m.name, &value) {
+                Some(metric) => node.metrics.push(metric),
+                None => unreadable += 1,
+            }
+        }
+        out.nodes.insert(n.node_id.to_string(), node);
+    }
+    if unreadable > 0 {
+        out.note = Some(format!("{unreadable} metric value(s) are not numbers Spark's UI prints and were left out"));
+    }
+    out
 }
 
 #[derive(Deserialize)]

@@ -95,7 +95,20 @@ pub fn extract(op: &str, family: Family, raw: &RawNode) -> Semantics {
         }
         Family::PythonUdf => {
             let args = arguments(raw, name_len);
-            s.udfs = expr::functions(args).into_iter().filter(|f| !f.starts_with("pythonudf")).collect();
+            let all: Vec<String> = expr::functions(args).into_iter().filter(|f| !f.starts_with("pythonudf")).collect();
+            // `BatchEvalPython [tidy(concat(...))#2], [pythonUDF0#11]`: the UDFs are the
+            // outer calls; what they are applied to (an inlined `concat`) is not a UDF.
+            let outer: Vec<String> = if matches!(op, "BatchEvalPython" | "ArrowEvalPython") {
+                split_top(args).first().map(|k| list_items(k)).unwrap_or_default().iter().filter_map(|i| i.split_once('(').map(|(f, _)| f.trim().to_ascii_lowercase())).filter(|f| !f.is_empty()).collect()
+            } else {
+                Vec::new()
+            };
+            if outer.is_empty() {
+                s.udfs = all;
+            } else {
+                s.functions = all.into_iter().filter(|f| !outer.contains(f)).collect();
+                s.udfs = outer;
+            }
             s.columns = attributes(args);
             s.aliases = expr::aliases(args);
             if op == "FlatMapGroupsInPandas" || op == "AggregateInPandas" {

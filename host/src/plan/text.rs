@@ -333,3 +333,10 @@ fn attach_details(nodes: &mut [RawNode], details: &HashMap<String, Detail>) {
         n.fields.insert(0, ("__header".into(), header.trim().to_string()));
     }
 }
+
+/// Every `(N) Name` detail block of EXPLAIN FORMATTED text, the initial plan's and the
+/// subqueries' included: id, header and fields.
+pub(super) fn detail_blocks(text: &str) -> Vec<(String, String, Vec<(String, String)>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    parse_details(&lines).into_iter().map(|(id, d)| (id, d.header, d.fields)).collect()
+}

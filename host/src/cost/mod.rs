@@ -1,0 +1,55 @@
+//! Where the time goes, by line of code: each plan node's share of the query's task
+//! time (from the metrics the input carries), added up by the code span that owns it —
+//! its own nodes and the shuffles and sorts it induced — and the anti-patterns a Spark
+//! engineer would fix, each at its span with the numbers that show it.
+
+mod attribute;
+pub mod findings;
+pub mod hotspots;
+
+pub use attribute::{node_times, NodeTimes};
+pub use findings::{find, Finding, RULES};
+pub use hotspots::{rank, Hotspot, Hotspots};
+
+use crate::mapping::MapResult;
+use crate::plan::metrics::Metric;
+use crate::plan::Plan;
+use serde::{Deserialize, Serialize};
+
+/// One node's cost, beside its mapping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeCost {
+    /// Its estimated share of the query's time (see `Hotspots::basis`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_ms: Option<f64>,
+    /// The metrics as the input reports them, units normalised.
+    pub metrics: Vec<Metric>,
+}
+
+/// A mapped plan's costs: the ranking by span and the findings.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cost {
+    pub hotspots: Hotspots,
+    pub findings: Vec<Finding>,
+}
+
+impl Default for Cost {
+    fn default() -> Self {
+        Cost { hotspots: Hotspots { known: false, note: None, basis: String::new(), total_ms: 0.0, spans: Vec::new(), unattributed_ms: 0.0 }, findings: Vec::new() }
+    }
+}
+
+/// Put each node's metrics on its mapping and the plan's ranking and findings on the result.
+pub fn annotate(plan: &Plan, result: &mut MapResult) {
+    let times = node_times(plan);
+    for m in &mut result.mappings {
+        let metrics = plan.metrics.nodes.get(&m.dag_node_id);
+        let ms = times.ms.get(&m.dag_node_id).copied();
+        if metrics.is_some() || ms.is_some() {
+            m.cost = Some(NodeCost { estimated_ms: ms, metrics: metrics.map(|n| n.metrics.clone()).unwrap_or_default() });
+        }
+    }
+    result.cost = Cost { hotspots: rank(plan, result), findings: find(plan, result) };
+}
