@@ -51,6 +51,59 @@ pub fn synthetic_formatted(n: usize) -> String {
     tree + &details.replace("\\n", "\n")
 }
 
+/// A log of about `log_mib` MiB in which one SQL execution runs every task (its task-end
+/// events repeated), then that execution read with its metrics: the worst case for
+/// metrics extraction, since every task line of the chosen execution is parsed.
+fn metrics(log_mib: u64) -> anyhow::Result<()> {
+    let seed = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/hotspots/logs/sessions_by_user-planted.zstd"));
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut r = std::io::BufReader::new(crate::plan::eventlog_open(&seed)?);
+    let mut buf = Vec::new();
+    while r.read_until(b'\n', &mut buf)? > 0 {
+        lines.push(std::mem::take(&mut buf));
+    }
+    let has = |l: &[u8], what: &str| l.windows(what.len()).take(200).any(|w| w == what.as_bytes());
+    let start = lines.iter().position(|l| has(l, "SparkListenerSQLExecutionStart")).ok_or_else(|| anyhow::anyhow!("{}: no SQL execution", seed.display()))?;
+    let end = lines.iter().position(|l| has(l, "SparkListenerSQLExecutionEnd")).unwrap_or(lines.len());
+    let tasks: Vec<&Vec<u8>> = lines[start..end].iter().filter(|l| has(l, "SparkListenerTaskEnd")).collect();
+    anyhow::ensure!(!tasks.is_empty(), "{}: the execution ran no tasks", seed.display());
+    let dir = std::env::temp_dir().join(format!("planmap-bench-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("tasks-eventlog");
+    let mut task_lines = 0u64;
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let target = log_mib << 20;
+        let mut written = 0u64;
+        for l in &lines[..end] {
+            w.write_all(l)?;
+            written += l.len() as u64;
+        }
+        while written < target {
+            for l in &tasks {
+                w.write_all(l)?;
+                written += l.len() as u64;
+                task_lines += 1;
+            }
+        }
+        for l in &lines[end..] {
+            w.write_all(l)?;
+        }
+    }
+    drop(lines);
+    let size = std::fs::metadata(&path)?.len() as f64 / (1 << 20) as f64;
+    let rss_before = peak_rss_mib();
+    let t = Instant::now();
+    let p = plan::parse(PlanInput::Path(&path), &ParseOptions { execution: Some(0), ..Default::default() })?;
+    let secs = t.elapsed().as_secs_f64();
+    let most_tasks = p.metrics.nodes.values().flat_map(|n| n.metrics.iter()).filter_map(|m| m.tasks).max().unwrap_or(0);
+    println!("\n## metrics: {size:.0} MiB log, {task_lines} task-end events of one execution");
+    println!("read execution 0 with its metrics: {secs:.2} s ({:.0} MiB/s, one pass); {} nodes with metrics, up to {most_tasks} task updates per metric", size / secs, p.metrics.nodes.len());
+    println!("peak RSS: {rss_before:.1} MiB before, {:.1} MiB after", peak_rss_mib());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 pub fn run(log_mib: u64, seed_log: Option<PathBuf>, nodes: usize) -> anyhow::Result<ExitCode> {
     // 1. The event log first, so peak memory reflects streaming alone.
     let seed = seed_log.unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/plans/generated/eventlog/local-run.zstd")));
@@ -93,7 +146,10 @@ pub fn run(log_mib: u64, seed_log: Option<PathBuf>, nodes: usize) -> anyhow::Res
     println!("peak RSS: {rss_before:.1} MiB before, {rss_after:.1} MiB after (the log is {size:.0} MiB)");
     let _ = std::fs::remove_dir_all(&dir);
 
-    // 2. A large formatted plan, parsed repeatedly.
+    // 2. Metrics: one execution whose tasks fill the log, read with its accumulators.
+    metrics(log_mib)?;
+
+    // 3. A large formatted plan, parsed repeatedly.
     let text = synthetic_formatted(nodes);
     let mut times = Vec::new();
     let mut count = 0;

@@ -174,7 +174,7 @@ pub fn find(plan: &Plan, result: &MapResult) -> Vec<Finding> {
             let skewed = m.metrics.iter().filter(|x| x.tasks.is_some_and(|t| t >= SKEW_MIN_TASKS)).find_map(|x| {
                 let (max, med) = (x.max?, x.median?);
                 let floor = match x.unit {
-                    crate::plan::metrics::Unit::Count if x.name.contains("rows") => SKEW_MIN_ROWS,
+                    crate::plan::metrics::Unit::Count if x.name.contains("rows") || x.name.contains("records") => SKEW_MIN_ROWS,
                     crate::plan::metrics::Unit::Millis => SKEW_MIN_MS,
                     _ => return None,
                 };

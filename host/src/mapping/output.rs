@@ -145,6 +145,7 @@ pub fn sarif_run(r: &MapResult) -> serde_json::Value {
                 "level": "warning",
                 "message": {"text": format!("{} Fix: {}", f.message, f.suggestion)},
                 "locations": location,
+                "relatedLocations": [],
                 "properties": {"dagNodeId": f.node, "operator": f.operator, "evidence": f.evidence},
             })
         }))

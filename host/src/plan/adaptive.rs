@@ -91,8 +91,6 @@ fn strip_ids(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn a_join_that_aqe_turned_broadcast_is_reported_at_the_final_join() {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/public/plans/la-crime-variants/query-3-no-hint/9.txt")).unwrap();

@@ -2,7 +2,7 @@
 //! (`eventlog_v2_*`) and Databricks-delivery folders. Read as a stream: only SQL
 //! execution events are parsed; memory is bounded by the largest single event.
 
-use super::accumulators::{number, Accumulators, SETTINGS};
+use super::accumulators::{Accumulators, SETTINGS};
 use super::codec;
 use super::model::ExecutionInfo;
 use super::raw::{link, RawNode};
@@ -111,14 +111,20 @@ struct Event {
     system: Option<HashMap<String, String>>,
     #[serde(rename = "Spark Properties")]
     spark: Option<serde_json::Value>,
+    #[serde(rename = "accumUpdates")]
+    accum_updates: Option<Vec<(i64, serde_json::Value)>>,
+}
+
+/// A task-end event: most of a log's lines, so it has its own small type (read with
+/// serde's default nesting limit: a task event is a few levels deep).
+#[derive(Deserialize)]
+struct TaskEnd {
     #[serde(rename = "Stage ID")]
     stage: Option<i64>,
     #[serde(rename = "Task Info")]
     task: Option<TaskInfo>,
     #[serde(rename = "Task Metrics")]
     task_metrics: Option<TaskMetrics>,
-    #[serde(rename = "accumUpdates")]
-    accum_updates: Option<Vec<(i64, serde_json::Value)>>,
 }
 
 #[derive(Deserialize)]
@@ -131,8 +137,47 @@ struct TaskInfo {
 struct Accumulable {
     #[serde(rename = "ID")]
     id: i64,
-    #[serde(rename = "Update")]
-    update: Option<serde_json::Value>,
+    #[serde(rename = "Update", default, deserialize_with = "number_or_text")]
+    update: Option<f64>,
+}
+
+/// An accumulator update: a number (task metrics) or a numeric string (SQL metrics),
+/// read without building a JSON value.
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number or a numeric string")
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.trim().parse().ok())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 #[derive(Deserialize)]
@@ -239,9 +284,15 @@ fn parse_event(line: &[u8]) -> Result<Event, (String, bool)> {
 
 /// Call each SQL execution event of the log, in order, on a thread whose stack holds
 /// the deepest plan `MAX_EVENT_DEPTH` admits.
+/// A line read: a SQL or application event, or a task's end.
+enum Parsed {
+    Event(Event),
+    Task(TaskEnd),
+}
+
 /// Task-end events are read only while `tasks` is set (a kept execution is running):
 /// they are most of a log's lines.
-fn scan(source: &LogSource, tasks: &AtomicBool, f: impl FnMut(Event) + Send) -> Result<usize, PlanError> {
+fn scan(source: &LogSource, tasks: &AtomicBool, f: impl FnMut(Parsed) + Send) -> Result<usize, PlanError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("eventlog-parse".into())
@@ -253,7 +304,7 @@ fn scan(source: &LogSource, tasks: &AtomicBool, f: impl FnMut(Event) + Send) -> 
     })
 }
 
-fn scan_here(source: &LogSource, tasks: &AtomicBool, mut f: impl FnMut(Event)) -> Result<usize, PlanError> {
+fn scan_here(source: &LogSource, tasks: &AtomicBool, mut f: impl FnMut(Parsed)) -> Result<usize, PlanError> {
     let reader = source.open()?;
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let start = memmem::Finder::new(START);
@@ -274,18 +325,21 @@ fn scan_here(source: &LogSource, tasks: &AtomicBool, mut f: impl FnMut(Event)) -
         lines += 1;
         // Only SQL execution events are parsed; the filter is a substring search.
         let head = &line[..line.len().min(160)];
-        let wanted = start.find(head).is_some()
-            || update.find(head).is_some()
-            || app.find(head).is_some()
-            || env.find(head).is_some()
-            || end.find(head).is_some()
-            || driver.find(head).is_some()
-            || (task_end.find(head).is_some() && tasks.load(Ordering::Relaxed));
+        if task_end.find(head).is_some() {
+            if tasks.load(Ordering::Relaxed) {
+                match serde_json::from_slice::<TaskEnd>(&line) {
+                    Ok(t) => f(Parsed::Task(t)),
+                    Err(e) => tracing::warn!("{}: skipping unreadable task event on line {lines}: {e}", source.describe()),
+                }
+            }
+            continue;
+        }
+        let wanted = start.find(head).is_some() || update.find(head).is_some() || app.find(head).is_some() || env.find(head).is_some() || end.find(head).is_some() || driver.find(head).is_some();
         if !wanted {
             continue;
         }
         match parse_event(&line) {
-            Ok(ev) if [START, UPDATE, END, DRIVER_ACCUM].iter().any(|e| ev.event.ends_with(e)) || [APP_START, ENVIRONMENT, TASK_END].contains(&ev.event.as_str()) => f(ev),
+            Ok(ev) if [START, UPDATE, END, DRIVER_ACCUM].iter().any(|e| ev.event.ends_with(e)) || [APP_START, ENVIRONMENT].contains(&ev.event.as_str()) => f(Parsed::Event(ev)),
             Ok(_) => {}
             Err((e, eof)) if lines == 1 || eof => {
                 return Err(PlanError::Malformed(format!("{}: line {lines} is not a complete JSON event: {e}", source.describe())));
@@ -330,7 +384,17 @@ fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<(B
     let (mut app_name, mut submitted) = (None, None);
     let mut accs = Accumulators::default();
     let tasks = AtomicBool::new(false);
-    let lines = scan(source, &tasks, |ev| {
+    let lines = scan(source, &tasks, |parsed| {
+        let ev = match parsed {
+            Parsed::Task(t) => {
+                if let (Some(stage), Some(task)) = (t.stage, &t.task) {
+                    let updates = task.accumulables.iter().filter_map(|a| Some((a.id, a.update?)));
+                    accs.task_end(stage, t.task_metrics.as_ref().and_then(|m| m.run_ms), updates);
+                }
+                return;
+            }
+            Parsed::Event(ev) => ev,
+        };
         if ev.event == APP_START {
             app_name = ev.app_name.clone();
             return;
@@ -338,13 +402,6 @@ fn collect(source: &LogSource, keep: &(dyn Fn(i64) -> bool + Sync)) -> Result<(B
         if ev.event == ENVIRONMENT {
             submitted = ev.system.as_ref().and_then(|s| s.get("sun.java.command")).and_then(|c| submitted_entry(c));
             accs.settings = settings(ev.spark.as_ref());
-            return;
-        }
-        if ev.event == TASK_END {
-            if let (Some(stage), Some(task)) = (ev.stage, &ev.task) {
-                let updates = task.accumulables.iter().filter_map(|a| Some((a.id, number(a.update.as_ref()?)?)));
-                accs.task_end(stage, ev.task_metrics.as_ref().and_then(|m| m.run_ms), updates);
-            }
             return;
         }
         let Some(id) = ev.execution_id else { return };

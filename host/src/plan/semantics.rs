@@ -97,18 +97,14 @@ pub fn extract(op: &str, family: Family, raw: &RawNode) -> Semantics {
             let args = arguments(raw, name_len);
             let all: Vec<String> = expr::functions(args).into_iter().filter(|f| !f.starts_with("pythonudf")).collect();
             // `BatchEvalPython [tidy(concat(...))#2], [pythonUDF0#11]`: the UDFs are the
-            // outer calls; what they are applied to (an inlined `concat`) is not a UDF.
+            // outer calls. What they are applied to (an inlined `concat`) is neither a UDF
+            // nor this node's work: it was written where that column was made.
             let outer: Vec<String> = if matches!(op, "BatchEvalPython" | "ArrowEvalPython") {
                 split_top(args).first().map(|k| list_items(k)).unwrap_or_default().iter().filter_map(|i| i.split_once('(').map(|(f, _)| f.trim().to_ascii_lowercase())).filter(|f| !f.is_empty()).collect()
             } else {
                 Vec::new()
             };
-            if outer.is_empty() {
-                s.udfs = all;
-            } else {
-                s.functions = all.into_iter().filter(|f| !outer.contains(f)).collect();
-                s.udfs = outer;
-            }
+            s.udfs = if outer.is_empty() { all } else { outer };
             s.columns = attributes(args);
             s.aliases = expr::aliases(args);
             if op == "FlatMapGroupsInPandas" || op == "AggregateInPandas" {
