@@ -384,6 +384,9 @@ async fn plans_are_accepted_as_uploaded_files_raw_compressed_or_multipart() {
     let (_, page) = api.get(&format!("/api/agent/jobs/{job}/mappings")).await;
     let smj = page["mappings"].as_array().unwrap().iter().find(|m| m["operator"] == "SortMergeJoin").expect("execution 7 has a sort-merge join");
     assert_eq!((smj["mappedCode"]["file"].as_str(), smj["mappedCode"]["lineStart"].as_u64()), (Some("generate_plans.py"), Some(100)), "{smj}");
+    // An event log carries metrics: each stored mapping keeps its node's.
+    let metrics = smj["metadata"]["cost"]["metrics"].as_array().unwrap_or_else(|| panic!("no cost on the stored mapping: {smj}"));
+    assert!(metrics.iter().any(|m| m["name"] == "number of output rows" && m["unit"] == "count"), "{smj}");
 
     // EXPLAIN FORMATTED as a multipart file with the fields beside it.
     let plan = std::fs::read(fixtures.join("plans/generated/explain/union_distinct/formatted.txt")).unwrap();

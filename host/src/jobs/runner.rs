@@ -455,6 +455,10 @@ impl Runner {
             crate::metrics::record_node(&m.status);
         }
         self.store.event(id, "stage-finished", &json!({"stage": "save", "mappings": values.len()})).await?;
+        // Where the time went by code span, and the findings, when the plan had metrics.
+        if result.cost.hotspots.known {
+            self.store.event(id, "costs", &serde_json::to_value(&result.cost).unwrap_or(Value::Null)).await?;
+        }
         self.store.progress(id, "finished", total, total).await?;
         Ok(serde_json::to_value(&result.summary).unwrap_or(Value::Null))
     }

@@ -519,11 +519,12 @@ impl Store {
         let text = |v: &Value| v.as_str().map(str::to_string);
         let int = |v: &Value| v.as_i64().map(|n| n as i32);
         let now = now_ms();
-        // The job's metadata plus each node's own exposure record (plugins, variants)
-        // and shadow answers (kept for experiment reports, never returned as results).
+        // The job's metadata plus each node's own exposure record (plugins, variants),
+        // its cost (metrics and estimated time, where the plan had them) and shadow
+        // answers (kept for experiment reports, never returned as results).
         let meta = |m: &Value| {
             let mut md = metadata.clone();
-            for (from, to) in [("plugins", "plugins"), ("shadows", "shadow")] {
+            for (from, to) in [("plugins", "plugins"), ("cost", "cost"), ("shadows", "shadow")] {
                 if let Some(v) = m.get(from) {
                     md[to] = v.clone();
                 }
