@@ -28,11 +28,11 @@ fn every_planted_problem_is_found_at_its_span_and_clean_runs_have_none() {
         ("basket_pairs", "planmap/cost/exploding-join", Some(13)),
         // The skewed shuffle read feeds the window on line 17, which induced it.
         ("sessions_by_user", "planmap/cost/skew", Some(17)),
-        // The UDF's node is answered with the column it is applied to (Spark inlined it),
-        // not the UDF call on line 20 (an alternative): a mapping miss, so only the
-        // file is held here.
+        // The UDF: its definition (15-16) or its call (20) are both its span.
         ("normalise_names", "planmap/cost/python-udf", None),
     ];
+    let udf = findings(&hotspots("normalise_names", "planted"));
+    assert!(matches!(udf[0].2, 15 | 20), "the UDF's finding is at its definition or call: {udf:?}");
     for (job, rule, line) in planted {
         let found = findings(&hotspots(job, "planted"));
         assert_eq!(found.len(), 1, "{job}: {found:?}");

@@ -143,6 +143,11 @@ fn fit(index: &dyn CodeIndex, parent: &CodeSite, child: &CodeSite, upstream: &Ha
     if upstream.contains(&child.id) {
         return (0.8, "feeds it");
     }
+    // A UDF's definition sits wherever the function was written, outside the data flow
+    // that applies it: its place says nothing of the plan's order.
+    if parent.kind == "udf" || child.kind == "udf" {
+        return (0.8, "is a UDF definition, applied where the data flow calls it");
+    }
     // Clauses of one SQL text (no data-flow edges between them).
     if p.file == c.file && parent.kind.starts_with("sql-") && child.kind.starts_with("sql-") && same_query(index, parent, child) {
         return (0.8, "is in the same query");
