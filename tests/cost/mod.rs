@@ -58,6 +58,8 @@ fn spans_are_ranked_by_task_time_with_their_induced_nodes_and_evidence() {
     let join = spans.iter().find(|s| s["lineStart"] == 13).expect("the join's span");
     assert!(!join["induced"].as_array().unwrap().is_empty(), "{join}");
     assert!(join["why"].as_str().unwrap().contains("SortMergeJoin") && join["why"].as_str().unwrap().contains("Exchange"), "{join}");
+    // AQE's changes stand beside the span they touched.
+    assert!(spans.iter().any(|s| s["adaptive"].as_array().is_some_and(|a| a.iter().any(|x| x.as_str().unwrap().contains("coalesced")))), "{spans:?}");
     // The UDF's stage dominates its job.
     let udf = hotspots("normalise_names", "planted");
     assert!(udf["hotspots"]["spans"][0]["share"].as_f64().unwrap() > 0.5, "{}", udf["hotspots"]["spans"][0]);
@@ -89,5 +91,22 @@ fn rest_and_profile_metrics_are_read_with_units() {
         let metrics = v["metrics"]["nodes"][node]["metrics"].as_array().unwrap_or_else(|| panic!("{path}: no metrics on {node}"));
         let m = metrics.iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("{path}: {name} missing"));
         assert!(m["total"].as_f64().unwrap() > 0.0, "{m}");
+    }
+}
+
+#[test]
+fn findings_from_the_plan_alone_need_no_metrics() {
+    // EXPLAIN text has no metrics, but a cartesian product and a source read twice show
+    // in the plan itself, each at the code that asked for it.
+    for (plan, rule, line) in [("cross_join", "planmap/cost/cartesian-product", 103), ("union_distinct", "planmap/cost/repeated-scan", 75)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_planmap"))
+            .args(["hotspots", "--plan", &format!("tests/fixtures/plans/generated/explain/{plan}/formatted.txt"), "--repo", "tests/fixtures/spark", "--format", "json"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["hotspots"]["known"], false);
+        assert_eq!(findings(&v), vec![(rule.to_string(), "generate_plans.py".to_string(), line)], "{plan}");
     }
 }

@@ -52,17 +52,8 @@ pub fn table(h: &Hotspots, findings: &[Finding]) -> String {
     let mut out = String::new();
     if !h.known {
         let _ = writeln!(out, "no costs: {}", h.note.as_deref().unwrap_or("the input carries no metrics"));
-        return out;
-    }
-    let _ = writeln!(out, "{} spans, {} of {} in all{}", h.spans.len(), crate::plan::metrics::millis(h.total_ms), h.basis, if h.unattributed_ms > 0.0 { format!(" ({} on unmapped nodes)", crate::plan::metrics::millis(h.unattributed_ms)) } else { String::new() });
-    for (i, s) in h.spans.iter().take(TABLE_SPANS).enumerate() {
-        let _ = writeln!(out, "{:>3}. {:>5.1} %  {}", i + 1, s.share * 100.0, s.why);
-    }
-    if h.spans.len() > TABLE_SPANS {
-        let _ = writeln!(out, "     … {} more spans (--format json lists every one)", h.spans.len() - TABLE_SPANS);
-    }
-    if let Some(n) = &h.note {
-        let _ = writeln!(out, "note: {n}");
+    } else {
+        spans(&mut out, h);
     }
     if findings.is_empty() {
         let _ = writeln!(out, "\nno findings");
@@ -78,4 +69,18 @@ pub fn table(h: &Hotspots, findings: &[Finding]) -> String {
         }
     }
     out
+}
+
+/// The ranked spans.
+fn spans(out: &mut String, h: &Hotspots) {
+    let _ = writeln!(out, "{} spans, {} of {} in all{}", h.spans.len(), crate::plan::metrics::millis(h.total_ms), h.basis, if h.unattributed_ms > 0.0 { format!(" ({} on unmapped nodes)", crate::plan::metrics::millis(h.unattributed_ms)) } else { String::new() });
+    for (i, s) in h.spans.iter().take(TABLE_SPANS).enumerate() {
+        let _ = writeln!(out, "{:>3}. {:>5.1} %  {}", i + 1, s.share * 100.0, s.why);
+    }
+    if h.spans.len() > TABLE_SPANS {
+        let _ = writeln!(out, "     … {} more spans (--format json lists every one)", h.spans.len() - TABLE_SPANS);
+    }
+    if let Some(n) = &h.note {
+        let _ = writeln!(out, "note: {n}");
+    }
 }

@@ -34,6 +34,7 @@ const SKEW_MIN_TASKS: u64 = 4;
 /// …and large in absolute terms (a 5× spread over tiny tasks costs nothing).
 const SKEW_MIN_ROWS: f64 = 100_000.0;
 const SKEW_MIN_MS: f64 = 500.0;
+const SKEW_MIN_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
 /// Spark's default broadcast threshold (`spark.sql.autoBroadcastJoinThreshold`, 10 MiB),
 /// used when the setting is unknown or broadcasting is switched off.
 const DEFAULT_BROADCAST_BYTES: f64 = 10.0 * 1024.0 * 1024.0;
@@ -176,12 +177,18 @@ pub fn find(plan: &Plan, result: &MapResult) -> Vec<Finding> {
                 let floor = match x.unit {
                     crate::plan::metrics::Unit::Count if x.name.contains("rows") || x.name.contains("records") => SKEW_MIN_ROWS,
                     crate::plan::metrics::Unit::Millis => SKEW_MIN_MS,
+                    // Bytes read or shuffled per task (not memory or spill, which are their own findings).
+                    crate::plan::metrics::Unit::Bytes if x.name.contains("bytes") && !x.name.contains("spill") => SKEW_MIN_BYTES,
                     _ => return None,
                 };
                 (max >= floor && max >= SKEW_RATIO * med.max(1.0)).then_some((x, max, med))
             });
             if let Some((x, max, med)) = skewed {
-                let show = |v: f64| if x.unit == crate::plan::metrics::Unit::Millis { crate::plan::metrics::millis(v) } else { count(v) };
+                let show = |v: f64| match x.unit {
+                    crate::plan::metrics::Unit::Millis => crate::plan::metrics::millis(v),
+                    crate::plan::metrics::Unit::Bytes => bytes(v),
+                    _ => count(v),
+                };
                 out.push(ctx.finding(
                     "planmap/cost/skew",
                     n,
@@ -240,7 +247,7 @@ pub fn find(plan: &Plan, result: &MapResult) -> Vec<Finding> {
                 n,
                 format!("{} pairs every row of one input with every row of the other", n.operator),
                 "add the join keys, or make the cross join explicit and keep one side tiny",
-                &[("outputRows", ctx.rows(&n.id).unwrap_or(0.0))],
+                &ctx.rows(&n.id).map(|r| vec![("outputRows", r)]).unwrap_or_default(),
             ));
         }
     }
@@ -293,7 +300,7 @@ fn repeated_scans(ctx: &Ctx<'_>) -> Vec<Finding> {
                 again,
                 format!("{} reads {what} again: the plan scans it {} times", again.operator, scans.len()),
                 "cache or reuse the DataFrame, or compute the results in one pass",
-                &[("scans", scans.len() as f64), ("rows", ctx.rows(&again.id).unwrap_or(0.0))],
+                &[("scans", scans.len() as f64)].into_iter().chain(ctx.rows(&again.id).map(|r| ("rows", r))).collect::<Vec<_>>(),
             ));
         }
     }

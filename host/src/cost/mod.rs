@@ -25,6 +25,28 @@ pub struct NodeCost {
     pub estimated_ms: Option<f64>,
     /// The metrics as the input reports them, units normalised.
     pub metrics: Vec<Metric>,
+    /// What the input does not say about this node, of rows, time, shuffle and spill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
+}
+
+/// The quantities a node's cost is read from, and whether its metrics hold each.
+fn unknown(family: &str, m: Option<&crate::plan::metrics::NodeMetrics>, ms: Option<f64>) -> Vec<String> {
+    let mut out = Vec::new();
+    let has = |f: &dyn Fn(&crate::plan::metrics::NodeMetrics) -> bool| m.is_some_and(f);
+    if !has(&|m| m.output_rows().is_some() || m.get("records read").is_some()) {
+        out.push("rows".to_string());
+    }
+    if ms.is_none() {
+        out.push("time".to_string());
+    }
+    if family == "exchange" && !has(&|m| m.shuffle_written().is_some() || m.data_size().is_some()) {
+        out.push("shuffle bytes".to_string());
+    }
+    if matches!(family, "sort" | "aggregate" | "join" | "window") && !has(&|m| m.spill().is_some()) {
+        out.push("spill".to_string());
+    }
+    out
 }
 
 /// A mapped plan's costs: the ranking by span and the findings.
@@ -47,8 +69,10 @@ pub fn annotate(plan: &Plan, result: &mut MapResult) {
     for m in &mut result.mappings {
         let metrics = plan.metrics.nodes.get(&m.dag_node_id);
         let ms = times.ms.get(&m.dag_node_id).copied();
-        if metrics.is_some() || ms.is_some() {
-            m.cost = Some(NodeCost { estimated_ms: ms, metrics: metrics.map(|n| n.metrics.clone()).unwrap_or_default() });
+        // Where the plan has metrics at all, every node that code owns says what is known.
+        let reported = metrics.is_some_and(|n| !n.metrics.is_empty());
+        if reported || ms.is_some() || (plan.metrics.known() && m.ownership != "infrastructure") {
+            m.cost = Some(NodeCost { estimated_ms: ms, metrics: metrics.map(|n| n.metrics.clone()).unwrap_or_default(), unknown: unknown(&m.family, metrics, ms) });
         }
     }
     result.cost = Cost { hotspots: rank(plan, result), findings: find(plan, result) };

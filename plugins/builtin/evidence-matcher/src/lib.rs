@@ -545,7 +545,9 @@ fn join_type(c: &mut Found, cand: &Candidate, x: &Context) {
     let Some(plan) = x.s.join_type.and_then(sdk::join_kind) else { return };
     let t = &cand.site.terms;
     let code = t.literals.iter().find_map(|l| sdk::join_kind(l)).unwrap_or(if t.functions.contains(&"crossJoin") { "cross" } else { "inner" });
-    let same = plan == code;
+    // Spark plans a cross join as an inner one with no condition (`CartesianProduct
+    // Inner`, `BroadcastNestedLoopJoin … Inner`): `crossJoin` is that inner join.
+    let same = plan == code || matches!((plan, code), ("inner", "cross") | ("cross", "inner"));
     push(c, "join_type", f64::from(u8::from(same)), if same { 0.5 } else { -1.0 }, || {
         if same { format!("a {code} join, as in the plan") } else { format!("the code asks for a {code} join, the plan has {plan}") }
     });
