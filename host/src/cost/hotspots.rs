@@ -8,6 +8,9 @@ use crate::plan::Plan;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
+/// Operator families in the order that names a span holding several.
+const PRIMARY: &[&str] = &["join", "aggregate", "window", "python-udf", "sort", "generate", "expand", "union", "limit", "write", "scan", "filter", "exchange", "project"];
+
 /// One span of code and what its nodes cost.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,7 +150,10 @@ fn explain(h: &Hotspot, by_id: &HashMap<&str, &Mapping>, basis: &str) -> String 
         }
     }
     let ops: Vec<String> = ops.into_iter().map(|(o, n)| if n > 1 { format!("{n} {o}") } else { o }).collect();
-    let family = h.nodes.first().and_then(|id| by_id.get(id.as_str())).map(|m| m.family.clone()).unwrap_or_default();
+    // The span is named by the operation that defines it: a join over the projection
+    // that trims its output, an aggregate over its partial half.
+    let rank = |f: &str| PRIMARY.iter().position(|p| *p == f).unwrap_or(PRIMARY.len());
+    let family = h.nodes.iter().filter_map(|id| by_id.get(id.as_str())).map(|m| m.family.as_str()).min_by_key(|f| rank(f)).unwrap_or_default().to_string();
     let lines = if h.line_start == h.line_end { h.line_start.to_string() } else { format!("{}-{}", h.line_start, h.line_end) };
     let mut why = format!("{}:{lines} {family}: {:.0} % of {basis} ({}): {}", h.file, h.share * 100.0, millis(h.ms), ops.join(" + "));
     if let Some(r) = h.rows {
