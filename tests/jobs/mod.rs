@@ -266,3 +266,26 @@ async fn an_interrupted_job_resumes_from_its_checkpoints_without_redoing_finishe
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_completed_jobs_checkpoints_are_pruned_and_its_mappings_kept() {
+    on_both(|store, backend| async move {
+        let clones = tempfile::tempdir().unwrap();
+        let plan = std::fs::read_to_string(fixture("plans/generated/explain/sort_merge_join/formatted.txt")).unwrap();
+        let r = runner(store.clone(), clones.path()).await;
+        let done = store.submit(&new_job(&json!({"repoUrl": fixture("spark"), "plan": plan}), "p", None)).await.unwrap().job.id;
+        r.run_once().await.unwrap().unwrap();
+        // A job that did not complete keeps its checkpoints for a resume.
+        let open = store.submit(&new_job(&json!({"repoUrl": fixture("spark"), "plan": "x"}), "q", None)).await.unwrap().job.id;
+        store.checkpoint(&open, "1", 1, &json!({"kept": true})).await.unwrap();
+        assert!(!store.checkpoints(&done).await.unwrap().is_empty(), "{backend}");
+        // Nothing finished before an hour ago: nothing goes.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        assert_eq!(store.prune_checkpoints(now - 3_600_000).await.unwrap(), 0, "{backend}");
+        assert!(store.prune_checkpoints(now + 1).await.unwrap() > 0, "{backend}");
+        assert!(store.checkpoints(&done).await.unwrap().is_empty(), "{backend}");
+        assert_eq!(store.checkpoints(&open).await.unwrap().len(), 1, "{backend}");
+        assert!(!store.mappings(&done, &Default::default()).await.unwrap().0.is_empty(), "{backend}: the mappings stay");
+    })
+    .await;
+}

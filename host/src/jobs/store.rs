@@ -489,6 +489,14 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Delete the checkpoints of jobs that completed before `before` (Unix ms): their
+    /// mappings are saved and nothing resumes them. Failed and cancelled jobs keep theirs
+    /// for a resume. Returns how many rows went.
+    pub async fn prune_checkpoints(&self, before: i64) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM node_checkpoints WHERE job_id IN (SELECT id FROM jobs WHERE status = 'completed' AND finished_at < $1)";
+        execute!(self, sql, before).map_err(query_error("prune checkpoints", None))
+    }
+
     /// Record what the job has spent on the model so far (US dollars).
     pub async fn set_cost(&self, id: &str, usd: f64) -> Result<(), StoreError> {
         execute!(self, "UPDATE jobs SET cost_usd = $2, updated_at = $3 WHERE id = $1", id, usd, now_ms()).map_err(query_error("record cost", Some(id)))?;

@@ -46,6 +46,8 @@ impl Authenticator {
                 };
                 let mut v = Validation::new(j.algorithm);
                 v.leeway = 30;
+                // A token whose `nbf` lies ahead (beyond the leeway) is not valid yet.
+                v.validate_nbf = true;
                 if let Some(iss) = &j.issuer {
                     v.set_issuer(&[iss]);
                 }
@@ -155,6 +157,9 @@ mod tests {
         // An HS256 token signed with the public key text (the classic confusion attack).
         let forged = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &json!({"org": "acme", "aud": "planmap", "exp": exp}), &jsonwebtoken::EncodingKey::from_secret(b"whatever").unwrap()).unwrap();
         assert_eq!(auth.authenticate(&headers(&forged)).unwrap_err().status, axum::http::StatusCode::UNAUTHORIZED);
+        // A token that is not valid yet (`nbf` an hour ahead, past the leeway).
+        let early = auth.authenticate(&headers(&sign(json!({"sub": "ci-bot", "org": "acme", "aud": "planmap", "exp": exp + 3600, "nbf": exp + 3000})))).unwrap_err();
+        assert!(early.message.contains("not valid yet"), "{}", early.message);
     }
 
     #[test]

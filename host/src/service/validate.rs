@@ -25,6 +25,16 @@ pub struct Submission {
 
 /// An optional string field: `None` when absent or null; a problem when empty, longer
 /// than `max` or not a string.
+/// The path of the first string (or object key) under `v` holding a NUL character.
+fn nul_at(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| nul_at(x, &format!("{path}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| if k.contains('\0') { Some(path.to_string()) } else { nul_at(x, &format!("{path}.{k}")) }),
+        _ => None,
+    }
+}
+
 pub fn text<'a>(body: &'a Map<String, Value>, field: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<&'a str> {
     match body.get(field) {
         None | Some(Value::Null) => None,
@@ -72,6 +82,13 @@ fn check(body: &Value, policy: &RepoPolicy, uploaded: bool) -> Result<Submission
         return Err(vec![FieldError::new("", format!("the body must be a JSON object, not {}", kind(body)))]);
     };
     let mut errors = Vec::new();
+    // Postgres stores no NUL character in text or JSONB: refused here, by field, rather
+    // than failing the insert.
+    for (k, v) in obj {
+        if let Some(at) = nul_at(v, k) {
+            errors.push(FieldError::new(at, "must not contain a NUL character (U+0000)"));
+        }
+    }
     for k in obj.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
         errors.push(FieldError::new(k.as_str(), format!("unknown field (expected one of: {})", FIELDS.join(", "))));
     }
@@ -229,6 +246,12 @@ mod tests {
         assert_eq!(paths(json!({"repoUrl": "https://me:ghp_x@github.com/a/b", "plan": "x"})), vec!["repoUrl"]);
         assert_eq!(paths(json!({"repoUrl": "https://10.0.0.5/a/b", "plan": "x"})), vec!["repoUrl"]);
         assert_eq!(paths(json!({"repoUrl": "https://github.com/a/b", "branch": "--upload-pack=x", "plan": "x"})), vec!["branch"]);
+    }
+
+    #[test]
+    fn a_nul_character_anywhere_is_refused_by_its_path() {
+        let p = paths(json!({"repoUrl": "https://github.com/a/b", "analysisId": "a\u{0}b", "targetPaths": ["ok", "x\u{0}"], "dagNodes": [{"id": "1", "name": "Scan\u{0}"}]}));
+        assert_eq!(p, vec!["analysisId", "dagNodes[0].name", "targetPaths[1]"]);
     }
 
     #[test]

@@ -14,6 +14,11 @@ use tokio::task::JoinSet;
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How often the queue-depth gauge is refreshed from the store.
 const QUEUE_GAUGE_EVERY: Duration = Duration::from_secs(5);
+/// How long a completed job's checkpoints are kept (for an operator looking at a job
+/// that just ended) before the store prunes them; they resume nothing.
+const CHECKPOINT_RETENTION: Duration = Duration::from_secs(600);
+/// Prune every this many queue-gauge rounds (once a minute).
+const PRUNE_EVERY_ROUNDS: u32 = 12;
 /// Longest pause after the store fails, so a database outage is not hammered.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Time allowed for releasing jobs after the grace period ends.
@@ -71,10 +76,20 @@ impl Workers {
         }
         let (store, stop_rx) = (runner.store.clone(), stop_rx.clone());
         tasks.spawn(async move {
+            let mut round = 0u32;
             while !*stop_rx.borrow() {
                 if let Ok(n) = store.queued().await {
                     crate::metrics::set_queue_depth(n);
                 }
+                if round % PRUNE_EVERY_ROUNDS == 0 {
+                    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0) - CHECKPOINT_RETENTION.as_millis() as i64;
+                    match store.prune_checkpoints(before).await {
+                        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned the checkpoints of completed jobs"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!("pruning checkpoints: {e}"),
+                    }
+                }
+                round = round.wrapping_add(1);
                 tokio::select! {
                     _ = tokio::time::sleep(QUEUE_GAUGE_EVERY) => {}
                     _ = until_true(stop_rx.clone()) => {}
