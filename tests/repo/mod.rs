@@ -442,3 +442,23 @@ fn repo_of(files: &[(&str, &str)]) -> repo::RepoContext {
     }
     repo::build(dir.path(), &[], "t").unwrap()
 }
+
+/// Each spelling of a loopback address, with the port of a listener on this machine:
+/// refused before git runs, so the listener never sees a connection.
+#[test]
+fn internal_addresses_in_any_spelling_are_refused_without_a_connection() {
+    use planmap::repo::source::{acquire, RepoError, RepoPolicy, RepoSpec};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let strict = RepoPolicy { allow_local: false, allowed_hosts: vec![] };
+    let clones = tempfile::tempdir().unwrap();
+    for host in ["2130706433", "0x7f.1", "127.1", "0177.0.0.1", "0", "[::1]", "[::ffff:127.0.0.1]", "localhost.", "[::]"] {
+        for url in [format!("https://{host}:{port}/a/b.git"), format!("ssh://git@{host}:{port}/a/b.git")] {
+            let spec = RepoSpec { url: url.clone(), ..Default::default() };
+            let err = acquire(&spec, &strict, clones.path()).err().unwrap_or_else(|| panic!("{url} was fetched"));
+            assert!(matches!(err, RepoError::HostNotAllowed { .. }), "{url}: {err}");
+        }
+    }
+    assert!(matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "a connection reached the listener");
+}

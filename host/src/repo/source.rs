@@ -111,33 +111,106 @@ fn scrub(text: &str, token: Option<&str>) -> String {
 }
 
 fn is_url(s: &str) -> bool {
-    s.starts_with("https://") || s.starts_with("http://") || s.starts_with("ssh://") || s.starts_with("git@") || s.starts_with("file://")
+    s.starts_with("https://") || s.starts_with("http://") || s.starts_with("ssh://") || s.starts_with("file://") || is_scp_like(s)
 }
 
-/// The host of an https/ssh URL.
+/// git's scp-like remote, `user@host:path` (`git@github.com:org/repo.git`).
+fn is_scp_like(s: &str) -> bool {
+    !s.contains("://") && s.split_once('@').is_some_and(|(user, rest)| !user.contains(['/', ':']) && rest.contains(':'))
+}
+
+/// The host of an https/ssh URL or scp-like remote: unbracketed, lowercase, without a
+/// trailing dot (`localhost.` is `localhost`).
 fn host_of(url: &str) -> Option<String> {
-    if let Some(rest) = url.strip_prefix("git@") {
-        return rest.split(':').next().map(str::to_string);
-    }
-    let after = url.split_once("://")?.1;
-    let authority = after.split('/').next()?;
-    let host = authority.rsplit('@').next()?;
-    Some(host.split(':').next()?.trim_matches(['[', ']']).to_ascii_lowercase())
+    let hostport = match url.split_once("://") {
+        Some((_, after)) => {
+            let authority = after.split('/').next()?;
+            authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority)
+        }
+        // scp-like `user@host:path` or `user@[v6]:path`.
+        None => {
+            let after = url.split_once('@').map(|(_, h)| h).unwrap_or(url);
+            match after.strip_prefix('[') {
+                Some(v6) => return v6.split(']').next().filter(|h| !h.is_empty()).map(str::to_ascii_lowercase),
+                None => after.split(':').next()?,
+            }
+        }
+    };
+    let host = match hostport.strip_prefix('[') {
+        Some(rest) => rest.split(']').next()?,
+        None => hostport.split(':').next()?,
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    (!host.is_empty()).then_some(host)
 }
 
-fn internal_host(host: &str) -> Option<&'static str> {
-    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || host.ends_with(".local") {
-        return Some("an internal name");
+/// An IPv4 address in any spelling the C resolver (and so git) accepts: dotted, and
+/// also one to three parts with the last filling the rest (`127.1`, `2130706433`),
+/// hexadecimal (`0x7f.1`) and octal (`0177.0.0.1`) parts.
+fn ipv4_any_spelling(host: &str) -> Option<std::net::Ipv4Addr> {
+    let part = |p: &str| -> Option<u64> {
+        if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            u64::from_str_radix(h, 16).ok()
+        } else if p.len() > 1 && p.starts_with('0') {
+            u64::from_str_radix(&p[1..], 8).ok()
+        } else {
+            p.parse().ok()
+        }
+    };
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 || parts.iter().any(|p| p.is_empty()) {
+        return None;
     }
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        let internal = match ip {
-            std::net::IpAddr::V4(v) => v.is_loopback() || v.is_private() || v.is_link_local() || v.is_unspecified() || v.octets()[0] == 100 && (64..128).contains(&v.octets()[1]),
-            std::net::IpAddr::V6(v) => v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80,
-        };
-        if internal {
-            return Some("a loopback, private or link-local address");
+    let nums = parts.iter().map(|p| part(p)).collect::<Option<Vec<u64>>>()?;
+    let (last, init) = nums.split_last()?;
+    if init.iter().any(|&n| n > 255) || *last >= 1u64 << (8 * (4 - init.len())) {
+        return None;
+    }
+    let v = init.iter().enumerate().fold(0u32, |v, (i, &n)| v | (n as u32) << (24 - 8 * i)) | *last as u32;
+    Some(std::net::Ipv4Addr::from(v))
+}
+
+/// The address a host names literally, in any spelling.
+fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
+    host.parse::<std::net::IpAddr>().ok().or_else(|| ipv4_any_spelling(host).map(std::net::IpAddr::V4))
+}
+
+/// Whether an address is not on the public internet: loopback, private, link-local,
+/// unique-local, carrier-grade NAT, unspecified, broadcast or multicast, and IPv6 forms
+/// that carry such an IPv4 address (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`).
+fn internal_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v) => {
+            let o = v.octets();
+            v.is_loopback() || v.is_private() || v.is_link_local() || v.is_unspecified() || v.is_broadcast() || v.is_multicast() || o[0] == 0 || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        std::net::IpAddr::V6(v) => {
+            if let Some(v4) = v.to_ipv4_mapped() {
+                return internal_ip(std::net::IpAddr::V4(v4));
+            }
+            let s = v.segments();
+            if s[..6].iter().all(|&x| x == 0) {
+                return internal_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8)));
+            }
+            v.is_loopback() || v.is_unspecified() || v.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
         }
     }
+}
+
+fn internal_host(host: &str) -> Option<String> {
+    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || host.ends_with(".local") {
+        return Some("an internal name".into());
+    }
+    if let Some(ip) = ip_literal(host) {
+        return internal_ip(ip).then(|| format!("a loopback, private, link-local or unspecified address ({ip})"));
+    }
+    // A name: every address it resolves to must be public. A name that does not resolve
+    // here cannot be fetched either; git reports that when it tries.
+    use std::net::ToSocketAddrs;
+    if let Ok(addrs) = (host, 443).to_socket_addrs()
+        && let Some(a) = addrs.map(|a| a.ip()).find(|ip| internal_ip(*ip)) {
+            return Some(format!("a name that resolves to an internal address ({a})"));
+        }
     None
 }
 
@@ -161,7 +234,7 @@ pub fn check(spec: &RepoSpec, policy: &RepoPolicy) -> Result<(), RepoError> {
             return Err(RepoError::HostNotAllowed { url: url.clone(), host, why: format!("allowed: {}", policy.allowed_hosts.join(", ")) });
         }
     } else if let Some(why) = internal_host(&host) {
-        return Err(RepoError::HostNotAllowed { url: url.clone(), host, why: why.into() });
+        return Err(RepoError::HostNotAllowed { url: url.clone(), host, why });
     }
     Ok(())
 }
@@ -435,6 +508,27 @@ mod tests {
         let pinned = RepoPolicy { allow_local: false, allowed_hosts: vec!["github.com".into()] };
         assert!(matches!(check(&spec("https://gitlab.com/a/b.git"), &pinned), Err(RepoError::HostNotAllowed { .. })));
         assert!(matches!(check(&spec("http://github.com/a/b.git"), &pinned), Err(RepoError::BadUrl(_))));
+    }
+
+    #[test]
+    fn every_spelling_of_an_internal_address_is_refused_and_ssh_users_are_fine() {
+        let strict = RepoPolicy { allow_local: false, allowed_hosts: vec![] };
+        let spec = |u: &str| RepoSpec { url: u.into(), ..Default::default() };
+        for u in [
+            "https://2130706433/x", "https://0x7f.1/x", "https://127.1/x", "https://0177.0.0.1/x", "https://0/x", "https://[::1]/x",
+            "https://[::ffff:127.0.0.1]/x", "https://localhost./x", "https://[fd00::1]/x", "https://[fe80::1]/x", "https://[::]/x",
+            "ssh://2130706433:8443/x", "git@2130706433:x", "deploy@[::1]:x", "ssh://git@127.0.0.1/x",
+        ] {
+            assert!(matches!(check(&spec(u), &strict), Err(RepoError::HostNotAllowed { .. })), "{u} was accepted");
+        }
+        // /etc/hosts names resolve without a network: localhost's aliases are internal.
+        assert_eq!(host_of("ssh://git@github.com/org/repo.git").as_deref(), Some("github.com"));
+        assert_eq!(host_of("deploy@git.example.com:org/repo.git").as_deref(), Some("git.example.com"));
+        assert_eq!(host_of("https://[2001:db8::1]:8443/x").as_deref(), Some("2001:db8::1"));
+        assert!(is_url("deploy@git.example.com:org/repo.git") && !is_url("jobs/etl.py"));
+        assert_eq!(ipv4_any_spelling("8.8.8.8"), Some(std::net::Ipv4Addr::new(8, 8, 8, 8)));
+        assert_eq!(ipv4_any_spelling("github.com"), None);
+        assert!(!internal_ip("2606:4700::1".parse().unwrap()) && !internal_ip("140.82.112.3".parse().unwrap()));
     }
 
     #[test]

@@ -100,7 +100,12 @@ fn check(body: &Value, policy: &RepoPolicy, uploaded: bool) -> Result<Submission
             None
         }
         None => None,
-        Some(u) if u.split_once("://").is_some_and(|(_, rest)| rest.split('/').next().unwrap_or("").contains('@')) => {
+        // An https user (and any password) is a credential; an ssh user (`ssh://git@host`)
+        // is the account to log in as, unless it carries a password.
+        Some(u) if u.split_once("://").is_some_and(|(scheme, rest)| {
+            let userinfo = rest.split('/').next().unwrap_or("").rsplit_once('@').map(|(user, _)| user);
+            userinfo.is_some_and(|user| scheme != "ssh" || user.contains(':'))
+        }) => {
             errors.push(FieldError::new("repoUrl", "must not carry credentials; pass the access token in `token`"));
             None
         }
@@ -246,6 +251,13 @@ mod tests {
         assert_eq!(paths(json!({"repoUrl": "https://me:ghp_x@github.com/a/b", "plan": "x"})), vec!["repoUrl"]);
         assert_eq!(paths(json!({"repoUrl": "https://10.0.0.5/a/b", "plan": "x"})), vec!["repoUrl"]);
         assert_eq!(paths(json!({"repoUrl": "https://github.com/a/b", "branch": "--upload-pack=x", "plan": "x"})), vec!["branch"]);
+    }
+
+    #[test]
+    fn an_ssh_user_is_not_a_credential_but_a_password_is() {
+        assert!(submission(&json!({"repoUrl": "ssh://git@github.com/org/repo.git", "plan": "x"}), &policy()).is_ok());
+        assert!(submission(&json!({"repoUrl": "git@github.com:org/repo.git", "plan": "x"}), &policy()).is_ok());
+        assert_eq!(paths(json!({"repoUrl": "ssh://git:hunter2@github.com/org/repo.git", "plan": "x"})), vec!["repoUrl"]);
     }
 
     #[test]
