@@ -462,3 +462,30 @@ fn internal_addresses_in_any_spelling_are_refused_without_a_connection() {
     }
     assert!(matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "a connection reached the listener");
 }
+
+/// An allowed host is fetched from the address that was checked: git reaches the
+/// listener there, and its failure comes back in planmap's words, not git's.
+#[test]
+fn an_allowed_host_is_fetched_from_the_checked_address_and_failures_are_not_gits_words() {
+    use planmap::repo::source::{acquire, RepoError, RepoPolicy, RepoSpec};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    // Answer every connection by closing it (not TLS): git fails at once.
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+        }
+    });
+    let policy = RepoPolicy { allow_local: false, allowed_hosts: vec!["127.0.0.1".into()] };
+    let clones = tempfile::tempdir().unwrap();
+    let spec = RepoSpec { url: format!("https://127.0.0.1:{port}/a/b.git"), ..Default::default() };
+    let err = acquire(&spec, &policy, clones.path()).err().expect("nothing to fetch there");
+    assert!(matches!(err, RepoError::Unreachable { .. }), "{err}");
+    let text = err.to_string();
+    assert!(!text.contains("SSL") && !text.contains("reset") && !text.contains("Connection"), "{text}");
+    assert!(seen.load(Ordering::SeqCst) >= 1, "git connected to the checked address");
+}

@@ -252,7 +252,7 @@ pub fn acquire(spec: &RepoSpec, policy: &RepoPolicy, clone_dir: &Path) -> Result
         let abs = std::fs::canonicalize(url).map_err(|_| RepoError::NotFound(url.to_string()))?;
         format!("file://{}", abs.display())
     };
-    clone(&git_url, spec, clone_dir)
+    clone(&git_url, spec, clone_dir, policy)
 }
 
 fn local_in_place(path: &str) -> Result<Checkout, RepoError> {
@@ -260,7 +260,7 @@ fn local_in_place(path: &str) -> Result<Checkout, RepoError> {
     if !root.is_dir() {
         return Err(RepoError::NotFound(path.to_string()));
     }
-    let commit = git(&root, &["rev-parse", "HEAD"], None, path, "rev-parse").map(|s| s.trim().to_string()).unwrap_or_else(|_| "worktree".into());
+    let commit = git(&root, &["rev-parse", "HEAD"], Access::default(), path, "rev-parse").map(|s| s.trim().to_string()).unwrap_or_else(|_| "worktree".into());
     // A working tree can differ from its commit: the key covers names, sizes and times.
     let mut h = Sha256::new();
     h.update(root.to_string_lossy().as_bytes());
@@ -278,10 +278,68 @@ fn local_in_place(path: &str) -> Result<Checkout, RepoError> {
 }
 
 /// Run git with the token (if any) in its environment as an HTTP header.
-fn git(dir: &Path, args: &[&str], token: Option<&str>, url: &str, what: &str) -> Result<String, RepoError> {
+/// The address a fetch must connect to: the one the policy checked, so git makes no
+/// lookup of its own (a name that resolves differently the second time reaches nothing).
+#[derive(Debug, Clone)]
+struct Pin {
+    host: String,
+    port: u16,
+    ip: std::net::IpAddr,
+    ssh: bool,
+}
+
+/// Resolve the URL's host once and check every address: the pin for the fetch. Names
+/// that do not resolve cannot be fetched; local paths and `file://` need no pin.
+fn pin_for(url: &str, policy: &RepoPolicy) -> Result<Option<Pin>, RepoError> {
+    if !is_url(url) || url.starts_with("file://") {
+        return Ok(None);
+    }
+    let host = host_of(url).ok_or_else(|| RepoError::BadUrl(url.to_string()))?;
+    let ssh = url.starts_with("ssh://") || is_scp_like(url);
+    let explicit_port = url.split_once("://").and_then(|(_, a)| a.split('/').next()).and_then(|auth| {
+        let hp = auth.rsplit_once('@').map(|(_, h)| h).unwrap_or(auth);
+        let after = if hp.starts_with('[') { hp.split_once(']').map(|(_, r)| r)? } else { hp };
+        after.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok())
+    });
+    let port = explicit_port.unwrap_or(if ssh { 22 } else { 443 });
+    let allowed = policy.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host));
+    let addrs: Vec<std::net::IpAddr> = match ip_literal(&host) {
+        Some(ip) => vec![ip],
+        None => {
+            use std::net::ToSocketAddrs;
+            (host.as_str(), port).to_socket_addrs().map_err(|_| RepoError::Unreachable { url: url.to_string() })?.map(|a| a.ip()).collect()
+        }
+    };
+    if !allowed && let Some(bad) = addrs.iter().find(|ip| internal_ip(**ip)) {
+        return Err(RepoError::HostNotAllowed { url: url.to_string(), host, why: format!("a name that resolves to an internal address ({bad})") });
+    }
+    let ip = *addrs.first().ok_or_else(|| RepoError::Unreachable { url: url.to_string() })?;
+    Ok(Some(Pin { host, port, ip, ssh }))
+}
+
+/// What a git call may use: the token, and the address to connect to.
+#[derive(Clone, Copy, Default)]
+struct Access<'a> {
+    token: Option<&'a str>,
+    pin: Option<&'a Pin>,
+}
+
+fn git(dir: &Path, args: &[&str], access: Access<'_>, url: &str, what: &str) -> Result<String, RepoError> {
+    let token = access.token;
     let mut cmd = Command::new("git");
     cmd.current_dir(dir).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.env("GIT_TERMINAL_PROMPT", "0");
+    let mut config: Vec<(&str, String)> = Vec::new();
+    match access.pin {
+        Some(p) if p.ssh => {
+            cmd.env("GIT_SSH_COMMAND", format!("ssh -o HostName={} -o HostKeyAlias={}", p.ip, p.host));
+        }
+        Some(p) => {
+            let ip = if p.ip.is_ipv6() { format!("[{}]", p.ip) } else { p.ip.to_string() };
+            config.push(("http.curloptResolve", format!("{}:{}:{ip}", p.host, p.port)));
+        }
+        None => {}
+    }
     if let Some(t) = token {
         // Passed as configuration through the environment: never on disk, never in argv.
         use std::io::Write as _;
@@ -291,7 +349,12 @@ fn git(dir: &Path, args: &[&str], token: Option<&str>, url: &str, what: &str) ->
             let mut enc = Base64(&mut b64);
             let _ = enc.write_all(raw.as_bytes());
         }
-        cmd.env("GIT_CONFIG_COUNT", "1").env("GIT_CONFIG_KEY_0", "http.extraHeader").env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {}", String::from_utf8_lossy(&b64)));
+        config.push(("http.extraHeader", format!("Authorization: Basic {}", String::from_utf8_lossy(&b64))));
+    }
+    // Configuration through the environment: never on disk, never in argv.
+    cmd.env("GIT_CONFIG_COUNT", config.len().to_string());
+    for (i, (k, v)) in config.iter().enumerate() {
+        cmd.env(format!("GIT_CONFIG_KEY_{i}"), k).env(format!("GIT_CONFIG_VALUE_{i}"), v);
     }
     let mut child = cmd.spawn().map_err(|e| RepoError::Git { url: url.into(), what: what.into(), message: format!("cannot run git: {e}") })?;
     let start = Instant::now();
@@ -335,7 +398,7 @@ impl std::io::Write for Base64<'_> {
 }
 
 /// Shallow clone at the requested branch/commit into `clone_dir/<url hash>/<commit>`.
-fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoError> {
+fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path, policy: &RepoPolicy) -> Result<Checkout, RepoError> {
     let token = spec.token.as_deref();
     let repo_key = hex::encode(&Sha256::digest(url.as_bytes())[..8]);
     let base = clone_dir.join(&repo_key);
@@ -348,13 +411,16 @@ fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoE
             return Ok(Checkout { root: dir, commit: c.clone(), cache_key: format!("{repo_key}-{c}"), evicted: vec![] });
         }
     }
+    // Resolved once, here, for the fetches below (a cached commit needs none).
+    let pin = pin_for(url, policy)?;
+    let access = Access { token, pin: pin.as_ref() };
     let work = base.join(format!("incoming-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| RepoError::Git { url: url.into(), what: "setup".into(), message: e.to_string() })?;
-    let run = |args: &[&str], what: &str| git(&work, args, token, url, what);
+    let run = |args: &[&str], what: &str| git(&work, args, access, url, what);
     run(&["init", "-q"], "init")?;
     let commit = match &spec.commit {
-        Some(c) if c.len() < 40 => Some(resolve_short(&work, url, c, spec.branch.as_deref(), token)?),
+        Some(c) if c.len() < 40 => Some(resolve_short(&work, url, c, spec.branch.as_deref(), access)?),
         c => c.clone(),
     };
     let wanted = commit.clone().or_else(|| spec.branch.clone()).unwrap_or_else(|| "HEAD".into());
@@ -389,25 +455,26 @@ fn clone(url: &str, spec: &RepoSpec, clone_dir: &Path) -> Result<Checkout, RepoE
 /// The full sha of an abbreviated one: fetch the history of the branch (or of every
 /// branch and tag) without trees or files, and look the prefix up there. Servers
 /// cannot be asked for a commit by a prefix.
-fn resolve_short(work: &Path, url: &str, short: &str, branch: Option<&str>, token: Option<&str>) -> Result<String, RepoError> {
+fn resolve_short(work: &Path, url: &str, short: &str, branch: Option<&str>, access: Access<'_>) -> Result<String, RepoError> {
+    let token = access.token;
     let refs: Vec<String> = match branch {
         Some(b) => vec![format!("+{b}:refs/planmap/wanted")],
         None => vec!["+refs/heads/*:refs/planmap/heads/*".into(), "+refs/tags/*:refs/planmap/tags/*".into()],
     };
     let mut args = vec!["fetch", "-q", "--filter=tree:0", url];
     args.extend(refs.iter().map(String::as_str));
-    if let Err(e) = git(work, &args, token, url, "fetch") {
+    if let Err(e) = git(work, &args, access, url, "fetch") {
         // Servers without partial clone: the same history with everything in it.
         let mut args = vec!["fetch", "-q", url];
         args.extend(refs.iter().map(String::as_str));
-        git(work, &args, token, url, "fetch").map_err(|_| explain_fetch(e, url, None, branch, token.is_some()))?;
+        git(work, &args, access, url, "fetch").map_err(|_| explain_fetch(e, url, None, branch, token.is_some()))?;
     }
     let unknown = |hint: String| RepoError::UnknownCommit { url: url.into(), commit: short.into(), hint };
-    match git(work, &["rev-parse", "--verify", "-q", &format!("{short}^{{commit}}")], None, url, "rev-parse") {
+    match git(work, &["rev-parse", "--verify", "-q", &format!("{short}^{{commit}}")], Access::default(), url, "rev-parse") {
         Ok(full) if full.trim().len() == 40 => Ok(full.trim().to_string()),
         _ => {
             // Ambiguous prefixes and unknown ones both fail to verify; say which.
-            let ambiguous = git(work, &["rev-parse", "--disambiguate", short], None, url, "rev-parse").map(|o| o.lines().count() > 1).unwrap_or(false);
+            let ambiguous = git(work, &["rev-parse", "--disambiguate", short], Access::default(), url, "rev-parse").map(|o| o.lines().count() > 1).unwrap_or(false);
             let place = branch.map(|b| format!(" on {b}")).unwrap_or_else(|| " on any branch or tag".into());
             Err(unknown(if ambiguous { format!(" uniquely ({short} names several commits); give the full 40-hex SHA") } else { format!("{place}; give the full 40-hex SHA") }))
         }
@@ -529,6 +596,23 @@ mod tests {
         assert_eq!(ipv4_any_spelling("8.8.8.8"), Some(std::net::Ipv4Addr::new(8, 8, 8, 8)));
         assert_eq!(ipv4_any_spelling("github.com"), None);
         assert!(!internal_ip("2606:4700::1".parse().unwrap()) && !internal_ip("140.82.112.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_fetch_is_pinned_to_the_address_the_policy_checked() {
+        let open = RepoPolicy { allow_local: false, allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()] };
+        let p = pin_for("https://127.0.0.1:8443/a/b.git", &open).unwrap().unwrap();
+        assert_eq!((p.host.as_str(), p.port, p.ip.to_string().as_str(), p.ssh), ("127.0.0.1", 8443, "127.0.0.1", false));
+        let p = pin_for("ssh://git@localhost/a/b.git", &open).unwrap().unwrap();
+        assert!(p.ssh && p.port == 22 && p.ip.is_loopback(), "{p:?}");
+        // A name the policy allows but that does not resolve is not fetched at all.
+        let named = RepoPolicy { allow_local: false, allowed_hosts: vec!["repo.planmap.invalid".into()] };
+        assert!(matches!(pin_for("https://repo.planmap.invalid/a/b.git", &named), Err(RepoError::Unreachable { .. })));
+        // Without an allow list, an internal address is refused here too (a second lookup
+        // that changed its answer).
+        let strict = RepoPolicy { allow_local: false, allowed_hosts: vec![] };
+        assert!(matches!(pin_for("https://localhost:9/a", &strict), Err(RepoError::HostNotAllowed { .. })));
+        assert!(pin_for("/some/path", &strict).unwrap().is_none());
     }
 
     #[test]
