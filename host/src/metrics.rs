@@ -93,6 +93,13 @@ pub fn record_budget_exhausted() {
 }
 
 /// Set the queue depth.
+static CIRCUITS: LazyLock<prometheus::IntGaugeVec> = LazyLock::new(|| register(prometheus::IntGaugeVec::new(Opts::new("planmap_backend_circuit_open", "1 while a backend's circuit breaker is open (the backend is skipped)"), &["backend"]).expect("valid metric")));
+
+/// Whether a backend's circuit is open.
+pub fn set_circuit(backend: &str, open: bool) {
+    CIRCUITS.with_label_values(&[backend]).set(i64::from(open));
+}
+
 pub fn set_queue_depth(n: i64) {
     QUEUE.set(n);
 }

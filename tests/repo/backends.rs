@@ -113,3 +113,23 @@ async fn without_embeddings_vector_retrieval_is_off_with_a_clear_error() {
     let err = caps.nearest(&CallScope::default(), "x".into(), 3).await.unwrap_err();
     assert!(err.message.contains("no embedding model is configured"), "{}", err.message);
 }
+
+/// A Redis that dies while the service runs: after a few failed calls its circuit opens
+/// and each cache call falls back at once instead of waiting out its timeout.
+#[tokio::test]
+async fn a_redis_that_dies_is_skipped_by_its_circuit_breaker() {
+    use planmap::capabilities::cache::Cache;
+    let mut redis = services::private_redis();
+    let cache = planmap::capabilities::redis_cache::RedisCache::connect(&redis.url).await.unwrap();
+    cache.set("breaker-probe", b"x".to_vec(), None).await.unwrap();
+    redis.stop();
+    for _ in 0..planmap::capabilities::breaker::FAILURES_TO_OPEN {
+        assert!(cache.get("breaker-probe").await.is_err());
+    }
+    let t = std::time::Instant::now();
+    let skipped = cache.get("breaker-probe").await.unwrap_err().to_string();
+    assert!(skipped.contains("redis skipped"), "{skipped}");
+    assert!(t.elapsed() < std::time::Duration::from_millis(50), "an open circuit answers at once: {:?}", t.elapsed());
+    let report = planmap::capabilities::breaker::reports().into_iter().find(|r| r["backend"] == "redis" && r["state"] == "open");
+    assert!(report.is_some(), "/ready reports the open circuit");
+}

@@ -19,6 +19,16 @@ pub struct Service {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Service {
+    /// Stop the service now (as an outage would); a shared one is left alone.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         if let Some(c) = &mut self.child {
@@ -50,6 +60,11 @@ pub fn redis() -> Service {
     if redis_answers(&url) {
         return Service { url, child: None, _dir: None };
     }
+    private_redis()
+}
+
+/// A `redis-server` of this test's own on a free port (one it may stop).
+pub fn private_redis() -> Service {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new("redis-server")

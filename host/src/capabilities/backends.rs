@@ -66,7 +66,7 @@ impl Backends {
         };
         let vectors: Arc<dyn VectorIndex> = match &cfg.chroma_url {
             Some(url) => match ChromaVectors::connect(url, cfg.chroma_token.as_deref()).await {
-                Ok(c) => Arc::new(c),
+                Ok(c) => Arc::new(super::vectors::Guarded::new(c, "chroma")),
                 Err(e) => {
                     notes.push(format!("vectors: {}; using the in-process vector index", scrub(&e.to_string(), cfg.chroma_token.as_deref())));
                     Arc::new(MemoryVectors::default())

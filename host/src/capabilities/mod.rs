@@ -3,6 +3,7 @@
 //! configured). `JobCapabilities` bundles one job's backends for the sandbox.
 
 pub mod backends;
+pub mod breaker;
 pub mod cache;
 pub mod code_index;
 pub mod embeddings;

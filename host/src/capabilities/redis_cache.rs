@@ -14,6 +14,9 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct RedisCache {
     conn: redis::aio::ConnectionManager,
+    /// A dead Redis is skipped (cache misses at once) instead of costing every call its
+    /// timeout.
+    breaker: std::sync::Arc<super::breaker::Breaker>,
 }
 
 /// A URL with any password replaced, for messages.
@@ -40,7 +43,7 @@ impl RedisCache {
             .await
             .map_err(|_| anyhow::anyhow!("redis at {}: PING timed out", redact_url(url)))?
             .map_err(|e| anyhow::anyhow!("redis at {}: {e}", redact_url(url)))?;
-        Ok(RedisCache { conn })
+        Ok(RedisCache { conn, breaker: super::breaker::Breaker::new("redis") })
     }
 }
 
@@ -48,15 +51,23 @@ impl RedisCache {
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let mut c = self.conn.clone();
-        let v: Option<Vec<u8>> = tokio::time::timeout(COMMAND_TIMEOUT, c.get(format!("{KEY_PREFIX}{key}"))).await.map_err(|_| anyhow::anyhow!("redis GET timed out"))??;
-        Ok(v)
+        self.breaker
+            .call(async {
+                let v: Option<Vec<u8>> = tokio::time::timeout(COMMAND_TIMEOUT, c.get(format!("{KEY_PREFIX}{key}"))).await.map_err(|_| anyhow::anyhow!("redis GET timed out"))??;
+                Ok(v)
+            })
+            .await
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> anyhow::Result<()> {
         let mut c = self.conn.clone();
         let secs = ttl.unwrap_or(DEFAULT_TTL).as_secs().max(1);
-        let _: () = tokio::time::timeout(COMMAND_TIMEOUT, c.set_ex(format!("{KEY_PREFIX}{key}"), value, secs)).await.map_err(|_| anyhow::anyhow!("redis SET timed out"))??;
-        Ok(())
+        self.breaker
+            .call(async {
+                let _: () = tokio::time::timeout(COMMAND_TIMEOUT, c.set_ex(format!("{KEY_PREFIX}{key}"), value, secs)).await.map_err(|_| anyhow::anyhow!("redis SET timed out"))??;
+                Ok(())
+            })
+            .await
     }
 
     fn backend(&self) -> &'static str {

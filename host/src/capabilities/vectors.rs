@@ -190,3 +190,35 @@ impl VectorIndex for ChromaVectors {
         "chroma"
     }
 }
+
+/// A vector index behind a circuit breaker: a Chroma that stopped answering is skipped
+/// (retrieval falls back to the lexical index at once) until it cools down.
+pub struct Guarded {
+    inner: Box<dyn VectorIndex>,
+    breaker: std::sync::Arc<super::breaker::Breaker>,
+}
+
+impl Guarded {
+    pub fn new(inner: impl VectorIndex + 'static, name: &'static str) -> Guarded {
+        Guarded { inner: Box::new(inner), breaker: super::breaker::Breaker::new(name) }
+    }
+}
+
+#[async_trait::async_trait]
+impl VectorIndex for Guarded {
+    async fn upsert(&self, collection: &str, records: Vec<Record>) -> anyhow::Result<()> {
+        self.breaker.call(self.inner.upsert(collection, records)).await
+    }
+    async fn query(&self, collection: &str, embedding: &[f32], k: usize) -> anyhow::Result<Hits> {
+        self.breaker.call(self.inner.query(collection, embedding, k)).await
+    }
+    async fn count(&self, collection: &str) -> anyhow::Result<usize> {
+        self.breaker.call(self.inner.count(collection)).await
+    }
+    async fn delete_collection(&self, collection: &str) -> anyhow::Result<()> {
+        self.breaker.call(self.inner.delete_collection(collection)).await
+    }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}

@@ -33,7 +33,9 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let snapshot = json!({"ok": !snap.graphs.is_empty(), "generation": snap.generation, "graphs": snap.graphs.len(), "plugins": snap.plugins.len()});
     let ok = store["ok"] == true && snapshot["ok"] == true;
     let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(json!({"status": if ok { "ready" } else { "not ready" }, "store": store, "snapshot": snapshot, "backends": state.backends.notes})))
+    // Optional backends degrade rather than fail readiness; their breakers say how.
+    let circuits = crate::capabilities::breaker::reports();
+    (code, Json(json!({"status": if ok { "ready" } else { "not ready" }, "store": store, "snapshot": snapshot, "backends": state.backends.notes, "circuits": circuits})))
 }
 
 /// `GET /metrics`: Prometheus text format (404 when METRICS_ENABLED is false).
