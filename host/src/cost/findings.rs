@@ -5,7 +5,7 @@
 
 use super::hotspots::owner;
 use crate::mapping::{MapResult, Mapping};
-use crate::plan::metrics::{bytes, count, NodeMetrics};
+use crate::plan::metrics::{bytes, count, millis, NodeMetrics, Unit};
 use crate::plan::{Family, Plan, PlanNode};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -145,13 +145,12 @@ fn parse_bytes(s: &str) -> Option<f64> {
 }
 
 /// Every finding on a mapped plan, one per rule and span (the strongest), in plan order.
-pub fn find(plan: &Plan, result: &MapResult) -> Vec<Finding> {
+pub fn find(plan: &Plan, result: &MapResult, times: &super::NodeTimes) -> Vec<Finding> {
     let ctx = Ctx { plan, by_id: result.mappings.iter().map(|m| (m.dag_node_id.as_str(), m)).collect(), metrics: &plan.metrics.nodes };
     let mut out = Vec::new();
     let threshold = plan.metrics.settings.get("spark.sql.autoBroadcastJoinThreshold").and_then(|s| parse_bytes(s));
     let broadcast_off = threshold.is_some_and(|t| t < 0.0);
     let limit = threshold.filter(|t| *t > 0.0).unwrap_or(DEFAULT_BROADCAST_BYTES);
-    let times = super::node_times(plan);
     for n in &plan.nodes {
         let m = ctx.m(&n.id);
         // A shuffle join with a side a broadcast would carry.
@@ -175,18 +174,18 @@ pub fn find(plan: &Plan, result: &MapResult) -> Vec<Finding> {
             let skewed = m.metrics.iter().filter(|x| x.tasks.is_some_and(|t| t >= SKEW_MIN_TASKS)).find_map(|x| {
                 let (max, med) = (x.max?, x.median?);
                 let floor = match x.unit {
-                    crate::plan::metrics::Unit::Count if x.name.contains("rows") || x.name.contains("records") => SKEW_MIN_ROWS,
-                    crate::plan::metrics::Unit::Millis => SKEW_MIN_MS,
+                    Unit::Count if x.name.contains("rows") || x.name.contains("records") => SKEW_MIN_ROWS,
+                    Unit::Millis => SKEW_MIN_MS,
                     // Bytes read or shuffled per task (not memory or spill, which are their own findings).
-                    crate::plan::metrics::Unit::Bytes if x.name.contains("bytes") && !x.name.contains("spill") => SKEW_MIN_BYTES,
+                    Unit::Bytes if x.name.contains("bytes") && !x.name.contains("spill") => SKEW_MIN_BYTES,
                     _ => return None,
                 };
                 (max >= floor && max >= SKEW_RATIO * med.max(1.0)).then_some((x, max, med))
             });
             if let Some((x, max, med)) = skewed {
                 let show = |v: f64| match x.unit {
-                    crate::plan::metrics::Unit::Millis => crate::plan::metrics::millis(v),
-                    crate::plan::metrics::Unit::Bytes => bytes(v),
+                    Unit::Millis => millis(v),
+                    Unit::Bytes => bytes(v),
                     _ => count(v),
                 };
                 out.push(ctx.finding(

@@ -1,7 +1,7 @@
 //! Cost by code span: every node's time, rows, shuffle and spill added to the span that
 //! owns it (an induced shuffle or sort to the span that caused it), ranked by time.
 
-use super::attribute::{node_times, NodeTimes};
+use super::attribute::NodeTimes;
 use crate::mapping::{MapResult, Mapping};
 use crate::plan::metrics::{bytes, count, millis};
 use crate::plan::Plan;
@@ -56,6 +56,13 @@ pub struct Hotspots {
     pub unattributed_ms: f64,
 }
 
+impl Hotspots {
+    /// The ranking of a plan whose input has no metrics.
+    pub fn unknown(note: Option<String>, basis: &str) -> Hotspots {
+        Hotspots { known: false, note, basis: basis.into(), total_ms: 0.0, spans: Vec::new(), unattributed_ms: 0.0 }
+    }
+}
+
 /// The span a node's cost goes to: its cause's for an induced node, its own otherwise;
 /// an infrastructure node's goes to the nearest owned node above it.
 pub(super) fn owner<'a>(m: &'a Mapping, by_id: &HashMap<&str, &'a Mapping>) -> Option<&'a Mapping> {
@@ -73,11 +80,10 @@ pub(super) fn owner<'a>(m: &'a Mapping, by_id: &HashMap<&str, &'a Mapping>) -> O
 }
 
 /// Rank the spans of `result` (the mapping of `plan`) by the time of their nodes.
-pub fn rank(plan: &Plan, result: &MapResult) -> Hotspots {
-    let times: NodeTimes = node_times(plan);
+pub fn rank(plan: &Plan, result: &MapResult, times: &NodeTimes) -> Hotspots {
     let metrics = &plan.metrics;
     if !metrics.known() {
-        return Hotspots { known: false, note: metrics.note.clone(), basis: times.basis.into(), total_ms: 0.0, spans: Vec::new(), unattributed_ms: 0.0 };
+        return Hotspots::unknown(metrics.note.clone(), times.basis);
     }
     let by_id: HashMap<&str, &Mapping> = result.mappings.iter().map(|m| (m.dag_node_id.as_str(), m)).collect();
     let mut spans: BTreeMap<(String, u32, u32), Hotspot> = BTreeMap::new();

@@ -59,7 +59,7 @@ pub struct Cost {
 
 impl Default for Cost {
     fn default() -> Self {
-        Cost { hotspots: Hotspots { known: false, note: None, basis: String::new(), total_ms: 0.0, spans: Vec::new(), unattributed_ms: 0.0 }, findings: Vec::new() }
+        Cost { hotspots: Hotspots::unknown(None, ""), findings: Vec::new() }
     }
 }
 
@@ -75,5 +75,5 @@ pub fn annotate(plan: &Plan, result: &mut MapResult) {
             m.cost = Some(NodeCost { estimated_ms: ms, metrics: metrics.map(|n| n.metrics.clone()).unwrap_or_default(), unknown: unknown(&m.family, metrics, ms) });
         }
     }
-    result.cost = Cost { hotspots: rank(plan, result), findings: find(plan, result) };
+    result.cost = Cost { hotspots: rank(plan, result, &times), findings: find(plan, result, &times) };
 }

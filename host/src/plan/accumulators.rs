@@ -82,6 +82,8 @@ struct Owner {
     execution: i64,
     unit: Unit,
     scale: f64,
+    /// A codegen stage's `duration`: it covers several operators, none's own time.
+    stage_duration: bool,
 }
 
 /// Accumulator values of the executions being read, gathered in the same pass that reads
@@ -110,7 +112,7 @@ impl Accumulators {
     pub fn register(&mut self, execution: i64, info: &PlanInfo) {
         for m in &info.metrics {
             let (unit, scale) = unit_of_type(&m.metric_type);
-            self.owners.entry(m.accumulator).or_insert(Owner { execution, unit, scale });
+            self.owners.entry(m.accumulator).or_insert(Owner { execution, unit, scale, stage_duration: m.name == "duration" });
         }
         for c in &info.children {
             self.register(execution, c);
@@ -186,9 +188,8 @@ impl Accumulators {
                 if owner.execution != execution {
                     continue;
                 }
-                let name_is_duration = defs.get(*node).and_then(|ds| ds.iter().find(|d| d.accumulator == *acc)).is_some_and(|d| d.name == "duration");
                 let t = per_node.entry(node).or_default();
-                if owner.unit == Unit::Millis && !name_is_duration {
+                if owner.unit == Unit::Millis && !owner.stage_duration {
                     *t += v * owner.scale;
                 }
             }

@@ -197,7 +197,9 @@ fn internal_ip(ip: std::net::IpAddr) -> bool {
     }
 }
 
-fn internal_host(host: &str) -> Option<String> {
+/// Why `host` is internal by its name or literal address; with `resolve`, also by any
+/// address the name resolves to.
+fn internal_host(host: &str, resolve: bool) -> Option<String> {
     if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || host.ends_with(".local") {
         return Some("an internal name".into());
     }
@@ -205,8 +207,11 @@ fn internal_host(host: &str) -> Option<String> {
         return internal_ip(ip).then(|| format!("a loopback, private, link-local or unspecified address ({ip})"));
     }
     // A name: every address it resolves to must be public. A name that does not resolve
-    // here cannot be fetched either; git reports that when it tries.
+    // here cannot be fetched either; the fetch's own pin says so.
     use std::net::ToSocketAddrs;
+    if !resolve {
+        return None;
+    }
     if let Ok(addrs) = (host, 443).to_socket_addrs()
         && let Some(a) = addrs.map(|a| a.ip()).find(|ip| internal_ip(*ip)) {
             return Some(format!("a name that resolves to an internal address ({a})"));
@@ -216,6 +221,11 @@ fn internal_host(host: &str) -> Option<String> {
 
 /// Check a URL or path against the policy.
 pub fn check(spec: &RepoSpec, policy: &RepoPolicy) -> Result<(), RepoError> {
+    check_with(spec, policy, true)
+}
+
+/// `check`, resolving names only when `resolve` (a fetch resolves once, for its pin).
+fn check_with(spec: &RepoSpec, policy: &RepoPolicy, resolve: bool) -> Result<(), RepoError> {
     let url = &spec.url;
     if !is_url(url) || url.starts_with("file://") {
         if !policy.allow_local {
@@ -233,7 +243,7 @@ pub fn check(spec: &RepoSpec, policy: &RepoPolicy) -> Result<(), RepoError> {
         if !policy.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
             return Err(RepoError::HostNotAllowed { url: url.clone(), host, why: format!("allowed: {}", policy.allowed_hosts.join(", ")) });
         }
-    } else if let Some(why) = internal_host(&host) {
+    } else if let Some(why) = internal_host(&host, resolve) {
         return Err(RepoError::HostNotAllowed { url: url.clone(), host, why });
     }
     Ok(())
@@ -241,7 +251,8 @@ pub fn check(spec: &RepoSpec, policy: &RepoPolicy) -> Result<(), RepoError> {
 
 /// Get a checkout for `spec` under the policy, cloning into `clone_dir` when needed.
 pub fn acquire(spec: &RepoSpec, policy: &RepoPolicy, clone_dir: &Path) -> Result<Checkout, RepoError> {
-    check(spec, policy)?;
+    // Names are resolved once, by the fetch's pin (which checks every address).
+    check_with(spec, policy, false)?;
     let url = spec.url.trim_end_matches('/');
     if !is_url(url) && spec.branch.is_none() && spec.commit.is_none() {
         return local_in_place(url);

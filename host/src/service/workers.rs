@@ -82,7 +82,7 @@ impl Workers {
                     crate::metrics::set_queue_depth(n);
                 }
                 if round % PRUNE_EVERY_ROUNDS == 0 {
-                    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0) - CHECKPOINT_RETENTION.as_millis() as i64;
+                    let before = crate::jobs::store::now_ms() - CHECKPOINT_RETENTION.as_millis() as i64;
                     match store.prune_checkpoints(before).await {
                         Ok(n) if n > 0 => tracing::info!(rows = n, "pruned the checkpoints of completed jobs"),
                         Ok(_) => {}
