@@ -3,6 +3,7 @@
 
 mod cost;
 mod deploy;
+mod faults;
 mod foundation;
 mod jobs;
 mod llm;

@@ -42,6 +42,7 @@ static LLM_TOKENS: LazyLock<IntCounterVec> = LazyLock::new(|| counter_vec("planm
 static LLM_COST: LazyLock<Counter> = LazyLock::new(|| register(Counter::new("planmap_llm_cost_usd_total", "LLM spending in US dollars").expect("valid metric")));
 static LLM_BUDGET: LazyLock<IntCounter> = LazyLock::new(|| register(IntCounter::new("planmap_llm_budget_exhausted_total", "Jobs that reached their LLM budget and continued without it").expect("valid metric")));
 static QUEUE: LazyLock<IntGauge> = LazyLock::new(|| register(IntGauge::new("planmap_queue_depth", "Jobs waiting to be leased (queued), as last read from the store").expect("valid metric")));
+static RELOAD_BLOCKED: LazyLock<IntGauge> = LazyLock::new(|| register(IntGauge::new("planmap_reload_blocked", "1 while the plugin and graph folders hold a change that failed to load (no other change loads until it is fixed)").expect("valid metric")));
 static TAKEOVERS: LazyLock<IntCounter> = LazyLock::new(|| register(IntCounter::new("planmap_lease_takeovers_total", "Jobs leased after another worker's lease ran out").expect("valid metric")));
 static HTTP: LazyLock<IntCounterVec> = LazyLock::new(|| counter_vec("planmap_http_requests_total", "HTTP requests by route and status code", &["route", "code"]));
 static HTTP_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| histogram("planmap_http_request_seconds", "HTTP request time by route", vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0], &["route"]));
@@ -55,6 +56,7 @@ pub fn record_invocation(plugin: &str, variant: &str, outcome: &str, took: Durat
 /// Count one reload.
 pub fn record_reload(ok: bool) {
     RELOADS.with_label_values(&[if ok { "ok" } else { "rejected" }]).inc();
+    RELOAD_BLOCKED.set(i64::from(!ok));
 }
 
 /// Count a job reaching `status`; `took` is the run's time when it ran.

@@ -15,13 +15,13 @@ async fn a_postgres_backup_restores_every_job_and_mapping() {
     store.migrate().await.unwrap();
     let spec = json!({"repoUrl": "https://github.com/acme/etl", "plan": "== Physical Plan =="});
     let job = store.submit(&NewJob { spec, request_hash: "h", tenant: "acme", ..Default::default() }).await.unwrap().job.id;
-    store.lease("w", std::time::Duration::from_secs(60)).await.unwrap().unwrap();
+    let fence = store.lease("w", std::time::Duration::from_secs(60)).await.unwrap().unwrap().fence().unwrap();
     store.event(&job, "stage-started", &json!({"stage": "map"})).await.unwrap();
     store.checkpoint(&job, "3", 2, &json!({"mapping": {"status": "confirmed"}})).await.unwrap();
     let mapping = json!({"dagNodeId": "3", "operator": "SortMergeJoin", "family": "join", "ownership": "owned", "status": "confirmed", "confidence": 0.93,
         "mappedCode": {"file": "etl/orders.py", "symbol": "build", "lines": "40-44", "lineStart": 40, "lineEnd": 44}, "explanation": "join keys match", "evidence": [], "alternatives": []});
-    store.save_mappings(&job, &[mapping], &json!({"graph": {"name": "default", "version": "2"}})).await.unwrap();
-    store.finish(&job, "w", Finish::Completed { summary: json!({"nodes": 1}) }).await.unwrap();
+    store.save_mappings(&fence, &[mapping], &json!({"graph": {"name": "default", "version": "2"}})).await.unwrap();
+    store.finish(&fence, Finish::Completed { summary: json!({"nodes": 1}) }).await.unwrap();
     drop(store);
 
     let dir = tempfile::tempdir().unwrap();
@@ -39,7 +39,7 @@ async fn a_postgres_backup_restores_every_job_and_mapping() {
     run_ok(Command::new("bash").arg(root().join("deploy/backup/pg-restore.sh")).arg(&dump).arg("--yes").env("DATABASE_URL", &db.url));
 
     let store = Store::connect(&db.url).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), vec![1, 2, 3], "the migration history came back too: nothing re-applied");
+    assert_eq!(store.migrate().await.unwrap(), vec![1, 2, 3, 4], "the migration history came back too: nothing re-applied");
     let restored = store.job_of(&job, "acme").await.unwrap().expect("the job is back");
     assert_eq!((restored.status.as_str(), restored.summary), ("completed", Some(json!({"nodes": 1}))));
     let (maps, total) = store.mappings(&job, &Default::default()).await.unwrap();

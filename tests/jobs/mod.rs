@@ -10,7 +10,7 @@ use std::time::Duration;
 mod steps;
 
 use crate::support::postgres::PgDb;
-use planmap::jobs::store::NewJob;
+use planmap::jobs::store::{CheckpointWrite, Fence, NewJob};
 
 /// A job to submit, with no tenant, budget or token.
 fn new_job<'a>(spec: &serde_json::Value, hash: &'a str, key: Option<&'a str>) -> NewJob<'a> {
@@ -37,7 +37,7 @@ where
 async fn migrations_apply_once_and_report_their_versions() {
     on_both(|store, backend| async move {
         assert_eq!(store.backend(), backend);
-        assert_eq!(store.migrate().await.unwrap(), vec![1, 2, 3], "re-running applies nothing new");
+        assert_eq!(store.migrate().await.unwrap(), vec![1, 2, 3, 4], "re-running applies nothing new");
     })
     .await;
 }
@@ -94,26 +94,47 @@ async fn an_expired_lease_moves_the_job_to_another_worker_which_sees_its_checkpo
     on_both(|store, backend| async move {
         let id = store.submit(&new_job(&json!({}), "h", None)).await.unwrap().job.id;
         let first = store.lease("a", Duration::from_millis(1500)).await.unwrap().expect("a job to lease");
-        assert_eq!((first.id.as_str(), first.attempts), (id.as_str(), 1));
-        store.checkpoint(&id, "7", 1, &json!({"site": 3})).await.unwrap();
-        store.checkpoint(&id, "7", 1, &json!({"site": 4})).await.unwrap();
+        assert_eq!((first.id.as_str(), first.attempts, first.lease_epoch), (id.as_str(), 1, 1));
+        let a = first.fence().unwrap();
+        let w = |site: i64| CheckpointWrite { node: "7".into(), pass: 1, state: json!({"site": site}), event: Some(("node-mapped".into(), json!({"dagNodeId": "7"}))) };
+        store.save_checkpoints(&a, &[w(3)]).await.unwrap();
+        store.save_checkpoints(&a, &[w(4)]).await.unwrap();
         assert!(store.lease("b", Duration::from_secs(60)).await.unwrap().is_none(), "{backend}: held while the lease lasts");
         // Long enough that a loaded machine does not expire the lease before the
         // checks above; then wait it out.
         tokio::time::sleep(Duration::from_millis(1700)).await;
+        // Run out but not yet taken: still nothing is accepted from the old holder,
+        // and its lease cannot be revived.
+        let refused = store.save_checkpoints(&a, &[w(5)]).await;
+        assert!(matches!(refused, Err(StoreError::LeaseLost { .. })), "{backend}: {refused:?}");
+        assert!(!store.heartbeat(&a, Duration::from_secs(60)).await.unwrap(), "{backend}: an ended lease is not renewed");
         let second = store.lease("b", Duration::from_secs(60)).await.unwrap().expect("the expired job is claimable");
-        assert_eq!((second.id.as_str(), second.attempts, second.lease_owner.as_deref()), (id.as_str(), 2, Some("b")));
-        assert!(!store.heartbeat(&id, "a", Duration::from_secs(60)).await.unwrap(), "{backend}: the old owner learns it lost the job");
-        assert!(!store.finish(&id, "a", Finish::Failed { error: "late".into() }).await.unwrap());
+        assert_eq!((second.id.as_str(), second.attempts, second.lease_owner.as_deref(), second.lease_epoch), (id.as_str(), 2, Some("b"), 2));
+        let b = second.fence().unwrap();
+        // Every kind of write of the old holder is refused, and none leaves a trace.
+        assert!(!store.heartbeat(&a, Duration::from_secs(60)).await.unwrap(), "{backend}: the old owner learns it lost the job");
+        assert!(matches!(store.finish(&a, Finish::Failed { error: "late".into() }).await, Err(StoreError::LeaseLost { .. })));
+        assert!(matches!(store.record(&a, "node-mapped", &json!({"dagNodeId": "8"})).await, Err(StoreError::LeaseLost { .. })));
+        assert!(matches!(store.progress(&a, "map", 9, 10, None).await, Err(StoreError::LeaseLost { .. })));
+        assert!(matches!(store.save_mappings(&a, &[json!({"dagNodeId": "7"})], &json!({})).await, Err(StoreError::LeaseLost { .. })));
+        assert!(matches!(store.release(&a, "late").await, Err(StoreError::LeaseLost { .. })));
+        // The same owner name with an old epoch is not the current lease either.
+        let stale = Fence { owner: "b".into(), ..a.clone() };
+        assert!(matches!(store.record(&stale, "x", &json!({})).await, Err(StoreError::LeaseLost { .. })), "{backend}: the epoch is checked");
         let cps = store.checkpoints(&id).await.unwrap();
         assert_eq!(cps.len(), 1, "one checkpoint per node and pass");
         assert_eq!((cps[0].node_id.as_str(), cps[0].pass, cps[0].state.clone()), ("7", 1, json!({"site": 4})));
-        assert!(store.heartbeat(&id, "b", Duration::from_secs(60)).await.unwrap());
-        store.progress(&id, "mapping", 3, 10).await.unwrap();
-        assert!(store.finish(&id, "b", Finish::Completed { summary: json!({"nodes": 10}) }).await.unwrap());
+        let events = store.events_after(&id, 0, 100).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["node-mapped", "node-mapped"], "{backend}: nothing after the lease ended");
+        assert!(store.heartbeat(&b, Duration::from_secs(60)).await.unwrap());
+        store.progress(&b, "mapping", 3, 10, None).await.unwrap();
+        store.finish(&b, Finish::Completed { summary: json!({"nodes": 10}) }).await.unwrap();
         let done = store.job(&id).await.unwrap().unwrap();
         assert_eq!((done.status.as_str(), done.nodes_done, done.nodes_total, done.summary), ("completed", 3, 10, Some(json!({"nodes": 10}))));
         assert!(done.lease_owner.is_none());
+        assert_eq!(store.events_after(&id, 0, 100).await.unwrap().last().map(|e| e.kind.clone()).as_deref(), Some("job-finished"), "{backend}: the ending and its event together");
+        // After the ending, the finishing worker itself can write nothing more.
+        assert!(matches!(store.record(&b, "late", &json!({})).await, Err(StoreError::LeaseLost { .. })), "{backend}");
     })
     .await;
 }
@@ -124,7 +145,7 @@ async fn released_jobs_are_leased_again_and_cancelled_ones_never() {
         let a = store.submit(&new_job(&json!({"a": 1}), "a", None)).await.unwrap().job.id;
         let leased = store.lease("w", Duration::from_secs(60)).await.unwrap().unwrap();
         assert_eq!(leased.id, a);
-        assert!(store.release(&a, "w").await.unwrap(), "graceful shutdown hands the job back");
+        store.release(&leased.fence().unwrap(), "shutting down").await.expect("graceful shutdown hands the job back");
         assert_eq!(store.lease("v", Duration::from_secs(60)).await.unwrap().map(|j| j.id), Some(a.clone()), "{backend}");
         let b = store.submit(&new_job(&json!({"b": 1}), "b", None)).await.unwrap().job.id;
         assert!(store.cancel(&b).await.unwrap());

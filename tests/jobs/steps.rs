@@ -90,11 +90,12 @@ async fn a_pass_checkpoint_replaces_the_node_s_step_states_in_one_transaction_wi
     use serde_json::json;
     super::on_both(|store, backend| async move {
         let id = store.submit(&super::new_job(&json!({"repoUrl": "x"}), "h", None)).await.unwrap().job.id;
+        let fence = store.lease("w", std::time::Duration::from_secs(60)).await.unwrap().unwrap().fence().unwrap();
         let w = |node: &str, pass: i64, event: bool| CheckpointWrite { node: node.into(), pass, state: json!({"walk": {"n": node}}), event: event.then(|| ("node-mapped".to_string(), json!({"dagNodeId": node}))) };
-        store.save_checkpoints(&id, &[w("1", 11, false), w("2", 11, false), w("2", 12, false)]).await.unwrap();
+        store.save_checkpoints(&fence, &[w("1", 11, false), w("2", 11, false), w("2", 12, false)]).await.unwrap();
         let passes = |cps: Vec<planmap::jobs::Checkpoint>| cps.into_iter().map(|c| (c.node_id, c.pass)).collect::<Vec<_>>();
         assert_eq!(passes(store.checkpoints(&id).await.unwrap()), vec![("1".into(), 11), ("2".into(), 11), ("2".into(), 12)], "{backend}");
-        store.save_checkpoints(&id, &[w("1", 1, false), w("2", 2, true)]).await.unwrap();
+        store.save_checkpoints(&fence, &[w("1", 1, false), w("2", 2, true)]).await.unwrap();
         assert_eq!(passes(store.checkpoints(&id).await.unwrap()), vec![("1".into(), 1), ("2".into(), 2)], "{backend}: step states gone");
         let events = store.events_after(&id, 0, 10).await.unwrap();
         assert_eq!(events.iter().filter(|e| e.kind == "node-mapped").count(), 1, "{backend}");

@@ -44,7 +44,10 @@ impl Server {
         for d in ["plugins", "graphs", "clones"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_planmap"));
+        // PLANMAP_TEST_SERVER_BIN runs another build (a release one, to measure what
+        // a deployment would see); by default the test build's binary.
+        let bin = std::env::var_os("PLANMAP_TEST_SERVER_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_planmap")));
+        let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -58,7 +61,10 @@ impl Server {
             .env("PLANMAP_PLUGIN_DIR", dir.path().join("plugins"))
             .env("PLANMAP_GRAPH_DIR", dir.path().join("graphs"))
             .env("PLANMAP_COMPILE_CACHE", compile_cache())
-            .env("REPO_CLONE_DIR", dir.path().join("clones"));
+            .env("REPO_CLONE_DIR", dir.path().join("clones"))
+            // A store of its own unless the test names one: servers of tests running
+            // at once never share the embedded default's file.
+            .env("DATABASE_URL", format!("sqlite:{}", dir.path().join("jobs.db").display()));
         for (k, v) in env {
             cmd.env(k, v);
         }

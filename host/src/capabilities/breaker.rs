@@ -1,4 +1,4 @@
-//! A circuit breaker per backend (Redis, Chroma): after `FAILURES_TO_OPEN` failures in
+//! A circuit breaker per backend (Redis, Chroma, the model, embeddings): after `FAILURES_TO_OPEN` failures in
 //! a row the backend is skipped for `COOL_DOWN` (callers fall back at once instead of
 //! each waiting out a timeout), then one call tries it again; a success closes it.
 //! `/ready` and the `planmap_backend_circuit_open` gauge report every breaker.

@@ -114,18 +114,24 @@ pub enum LlmError {
     Exhausted { attempts: u32, last: String },
     #[error("the model's answer is not a chat completion: {0}")]
     Malformed(String),
+    /// The model's circuit is open: it failed repeatedly and is skipped for a while.
+    #[error("{0}")]
+    Skipped(String),
 }
 
 /// The client of one model endpoint, shared by all jobs of a process.
 pub struct LlmClient {
     pub cfg: LlmConfig,
     api: super::openai::Client,
+    /// An endpoint that keeps failing after its retries is skipped for a while: nodes
+    /// go on without the model at once instead of each waiting out the retries.
+    breaker: std::sync::Arc<super::breaker::Breaker>,
 }
 
 impl LlmClient {
     pub fn new(cfg: LlmConfig) -> anyhow::Result<LlmClient> {
         let api = super::openai::client(&cfg.base_url, cfg.api_key.as_deref(), cfg.timeout, cfg.max_retries)?;
-        Ok(LlmClient { cfg, api })
+        Ok(LlmClient { cfg, api, breaker: super::breaker::Breaker::new("model") })
     }
 
     /// Ask the model (the transport retries what is worth retrying).
@@ -145,7 +151,23 @@ impl LlmClient {
             response_format: req.json.then_some(ResponseFormat::JsonObject),
             ..Default::default()
         };
-        let r = self.api.chat().create(request).await.map_err(|e| self.failure(e))?;
+        self.breaker.allow().map_err(LlmError::Skipped)?;
+        let r = match self.api.chat().create(request).await {
+            Ok(r) => {
+                self.breaker.success();
+                r
+            }
+            Err(e) => {
+                let e = self.failure(e);
+                // Only an endpoint that does not answer is an outage; a refusal or an
+                // odd answer is the endpoint at work.
+                match &e {
+                    LlmError::Exhausted { .. } => self.breaker.failure(&e.to_string()),
+                    _ => self.breaker.success(),
+                }
+                return Err(e);
+            }
+        };
         let usage = r.usage.ok_or_else(|| LlmError::Malformed("no usage (token counts are needed for cost accounting)".into()))?;
         let text = r.choices.into_iter().next().and_then(|c| c.message.content).ok_or_else(|| LlmError::Malformed("no choices or no content".into()))?;
         Ok(Answer { text, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens })

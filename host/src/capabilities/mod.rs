@@ -29,6 +29,12 @@ pub use vectors::{MemoryVectors, VectorIndex};
 /// into the sandbox per call (each hit carries a snippet).
 pub const MAX_SEARCH_HITS: u32 = 200;
 
+/// Nearest sites fetched per text ahead of a retriever step: covers a retriever's
+/// `top_k` with widening (a plugin asking for more is answered by its own query).
+pub const PREFETCH_K: u32 = 64;
+/// Texts whose prefetched hits a job keeps; the oldest batch's go first beyond it.
+const MAX_PREFETCHED: usize = 4096;
+
 /// Most tokens a plugin may ask the model to generate in one call.
 pub const MAX_LLM_TOKENS: u32 = 4096;
 
@@ -43,6 +49,8 @@ pub struct JobCapabilities {
     pub llm: Option<Arc<llm::JobLlm>>,
     /// The sites search may return, by id (the program that ran); all when `None`.
     pub scope: Option<Arc<Vec<bool>>>,
+    /// Nearest hits fetched ahead of a step, by text (`prefetch_nearest`).
+    prefetched: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<vectors::Hits>>>>,
 }
 
 /// One repository's collection in a vector index, and the embedder that fills it.
@@ -55,7 +63,7 @@ pub struct RepoVectors {
 
 impl JobCapabilities {
     pub fn new(index: Arc<dyn CodeIndex>, cache: Arc<dyn Cache>) -> Self {
-        JobCapabilities { index, cache, vectors: None, llm: None, scope: None }
+        JobCapabilities { index, cache, vectors: None, llm: None, scope: None, prefetched: Default::default() }
     }
 
     /// The same backends, searching only the sites `scope` marks (a program's files).
@@ -114,10 +122,49 @@ impl Capabilities for JobCapabilities {
         let Some(v) = &self.vectors else {
             return Err(cap_error(CapabilityErrorKind::Unavailable, "vectors: no embedding model is configured; lexical retrieval serves"));
         };
-        let emb = v.embedder.embed(&[text]).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
-        let hits = v.index.query(&v.collection, &emb[0], limit.clamp(1, MAX_SEARCH_HITS) as usize).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
+        let limit = limit.clamp(1, MAX_SEARCH_HITS);
+        let ahead = (limit <= PREFETCH_K).then(|| self.prefetched.lock().unwrap_or_else(|p| p.into_inner()).get(&text).cloned()).flatten();
+        let hits: Arc<vectors::Hits> = match ahead {
+            Some(h) => h,
+            None => {
+                let emb = v.embedder.embed_queries(&[text]).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?;
+                Arc::new(v.index.query(&v.collection, &emb[0], limit as usize).await.map_err(|e| cap_error(CapabilityErrorKind::Unavailable, format!("vectors: {e}")))?)
+            }
+        };
         // The vector store keeps the index's stable names; plugins get numbers.
-        Ok(hits.into_iter().filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(&name)?, similarity })).filter(|h| self.in_scope(h.site_id)).collect())
+        Ok(hits.iter().take(limit as usize).filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(name)?, similarity: *similarity })).filter(|h| self.in_scope(h.site_id)).collect())
+    }
+
+    async fn prefetch_nearest(&self, texts: Vec<String>) {
+        let Some(v) = &self.vectors else { return };
+        let mut texts: Vec<String> = {
+            let have = self.prefetched.lock().unwrap_or_else(|p| p.into_inner());
+            texts.into_iter().filter(|t| !have.contains_key(t)).collect()
+        };
+        texts.sort();
+        texts.dedup();
+        if texts.is_empty() {
+            return;
+        }
+        // One embedding request (cached texts skipped) and one query for the batch; on
+        // failure the plugin's own calls try again, one by one, and report it.
+        let hits = match v.embedder.embed_queries(&texts).await {
+            Ok(embs) => {
+                let embs: Vec<Vec<f32>> = embs.iter().map(|e| e.as_ref().clone()).collect();
+                v.index.query_many(&v.collection, &embs, PREFETCH_K as usize).await
+            }
+            Err(e) => Err(e),
+        };
+        match hits {
+            Ok(hits) => {
+                let mut have = self.prefetched.lock().unwrap_or_else(|p| p.into_inner());
+                if have.len() + texts.len() > MAX_PREFETCHED {
+                    have.clear();
+                }
+                have.extend(texts.into_iter().zip(hits.into_iter().map(Arc::new)));
+            }
+            Err(e) => tracing::debug!("vectors: prefetch failed, the plugin's calls query one by one: {e}"),
+        }
     }
 
     fn model_available(&self) -> bool {

@@ -11,6 +11,12 @@ pub const KEY_PREFIX: &str = "planmap:";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one command may take before the cache counts as unavailable for it.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Reconnection after the connection broke: one quick retry, then the command fails
+/// (and the breaker counts it). The manager's default, six retries backing off from
+/// 100 ms, made every call to a Redis that died wait about two seconds.
+const RECONNECT_RETRIES: usize = 1;
+const RECONNECT_DELAY: Duration = Duration::from_millis(50);
+const RECONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 pub struct RedisCache {
     conn: redis::aio::ConnectionManager,
@@ -34,7 +40,12 @@ impl RedisCache {
     /// Connect and check the server answers.
     pub async fn connect(url: &str) -> anyhow::Result<RedisCache> {
         let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL {}: {e}", redact_url(url)))?;
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, redis::aio::ConnectionManager::new(client))
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_min_delay(RECONNECT_DELAY)
+            .set_connection_timeout(Some(RECONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, redis::aio::ConnectionManager::new_with_config(client, config))
             .await
             .map_err(|_| anyhow::anyhow!("redis at {}: no answer within {} s", redact_url(url), CONNECT_TIMEOUT.as_secs()))?
             .map_err(|e| anyhow::anyhow!("redis at {}: {e}", redact_url(url)))?;

@@ -10,6 +10,9 @@ use std::time::Duration;
 /// Records per upsert request (Chroma's default max batch is far larger; 256 keeps
 /// request bodies around a megabyte with 1536-dimension vectors).
 pub const UPSERT_BATCH: usize = 256;
+/// Queries per Chroma query request (one batch of plan nodes is far fewer; this bounds
+/// a request's body when a caller sends many).
+pub const QUERY_BATCH: usize = 64;
 /// One Chroma request's time limit.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -28,6 +31,15 @@ pub type Hits = Vec<(String, f64)>;
 pub trait VectorIndex: Send + Sync {
     async fn upsert(&self, collection: &str, records: Vec<Record>) -> anyhow::Result<()>;
     async fn query(&self, collection: &str, embedding: &[f32], k: usize) -> anyhow::Result<Hits>;
+    /// The nearest records of each embedding, in order: one request where the backend
+    /// takes several queries at once (Chroma does).
+    async fn query_many(&self, collection: &str, embeddings: &[Vec<f32>], k: usize) -> anyhow::Result<Vec<Hits>> {
+        let mut out = Vec::with_capacity(embeddings.len());
+        for e in embeddings {
+            out.push(self.query(collection, e, k).await?);
+        }
+        Ok(out)
+    }
     async fn count(&self, collection: &str) -> anyhow::Result<usize>;
     async fn delete_collection(&self, collection: &str) -> anyhow::Result<()>;
     fn backend(&self) -> &'static str;
@@ -161,14 +173,24 @@ impl VectorIndex for ChromaVectors {
     }
 
     async fn query(&self, collection: &str, embedding: &[f32], k: usize) -> anyhow::Result<Hits> {
-        let Some(id) = self.uuid(collection, false).await? else { return Ok(vec![]) };
-        let body = serde_json::json!({"query_embeddings": [embedding], "n_results": k, "include": ["distances"]});
-        let r = self.http.post(format!("{}{TD}/collections/{id}/query", self.base)).json(&body).send().await?;
-        let v = self.check(r, "query").await?;
-        let ids = v["ids"][0].as_array().cloned().unwrap_or_default();
-        let dist = v["distances"][0].as_array().cloned().unwrap_or_default();
-        // Cosine distance is in [0, 2]; similarity = 1 - d/2.
-        Ok(ids.iter().zip(dist.iter()).filter_map(|(i, d)| Some((i.as_str()?.to_string(), (1.0 - d.as_f64()? / 2.0).clamp(0.0, 1.0)))).collect())
+        Ok(self.query_many(collection, std::slice::from_ref(&embedding.to_vec()), k).await?.pop().unwrap_or_default())
+    }
+
+    async fn query_many(&self, collection: &str, embeddings: &[Vec<f32>], k: usize) -> anyhow::Result<Vec<Hits>> {
+        let Some(id) = self.uuid(collection, false).await? else { return Ok(vec![Hits::new(); embeddings.len()]) };
+        let mut out = Vec::with_capacity(embeddings.len());
+        for batch in embeddings.chunks(QUERY_BATCH) {
+            let body = serde_json::json!({"query_embeddings": batch, "n_results": k, "include": ["distances"]});
+            let r = self.http.post(format!("{}{TD}/collections/{id}/query", self.base)).json(&body).send().await?;
+            let v = self.check(r, "query").await?;
+            for q in 0..batch.len() {
+                let ids = v["ids"][q].as_array().cloned().unwrap_or_default();
+                let dist = v["distances"][q].as_array().cloned().unwrap_or_default();
+                // Cosine distance is in [0, 2]; similarity = 1 - d/2.
+                out.push(ids.iter().zip(dist.iter()).filter_map(|(i, d)| Some((i.as_str()?.to_string(), (1.0 - d.as_f64()? / 2.0).clamp(0.0, 1.0)))).collect());
+            }
+        }
+        Ok(out)
     }
 
     async fn count(&self, collection: &str) -> anyhow::Result<usize> {
@@ -211,6 +233,9 @@ impl VectorIndex for Guarded {
     }
     async fn query(&self, collection: &str, embedding: &[f32], k: usize) -> anyhow::Result<Hits> {
         self.breaker.call(self.inner.query(collection, embedding, k)).await
+    }
+    async fn query_many(&self, collection: &str, embeddings: &[Vec<f32>], k: usize) -> anyhow::Result<Vec<Hits>> {
+        self.breaker.call(self.inner.query_many(collection, embeddings, k)).await
     }
     async fn count(&self, collection: &str) -> anyhow::Result<usize> {
         self.breaker.call(self.inner.count(collection)).await

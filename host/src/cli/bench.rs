@@ -67,6 +67,18 @@ pub enum BenchCmd {
         /// The repository every job maps against.
         #[arg(long, default_value = "tests/fixtures/spark")]
         repo: std::path::PathBuf,
+        /// Event streams held open on the first job while the rest run (status latency
+        /// is then measured with them open).
+        #[arg(long, default_value_t = 0)]
+        streams: usize,
+        /// A Chroma server: run the load twice, without and then with vector retrieval
+        /// (Chroma plus embeddings from a local OpenAI-compatible endpoint started here),
+        /// and report the throughput ratio.
+        #[arg(long)]
+        chroma_url: Option<String>,
+        /// The local embeddings endpoint's delay per request, as a remote API's round trip.
+        #[arg(long, default_value_t = 50)]
+        embedding_latency_ms: u64,
     },
     /// Plugin runtime: compile, instantiate + call, steps per second.
     Runtime {
@@ -167,7 +179,9 @@ pub async fn run(cmd: BenchCmd, common: &Common) -> anyhow::Result<ExitCode> {
         BenchCmd::Plan { log_mib, seed_log, nodes } => return tokio::task::spawn_blocking(move || super::bench_plan::run(log_mib, seed_log, nodes)).await?,
         BenchCmd::Map { nodes, lines, runs } => return tokio::task::spawn_blocking(move || super::bench_map::run(nodes, lines, runs as usize)).await?,
         BenchCmd::Programs { files } => return tokio::task::spawn_blocking(move || super::bench_programs::run(files)).await?,
-        BenchCmd::Serve { database_url, jobs, workers, plan, repo } => return super::bench_serve::run(super::bench_serve::Args { database_url, jobs, workers, plan, repo }).await,
+        BenchCmd::Serve { database_url, jobs, workers, plan, repo, streams, chroma_url, embedding_latency_ms } => {
+            return super::bench_serve::run(super::bench_serve::Args { database_url, jobs, workers, plan, repo, streams, chroma_url, embedding_latency: Duration::from_millis(embedding_latency_ms) }).await;
+        }
     };
     let (sources, _) = crate::plugins::discover(None);
     println!("## compile per plugin");

@@ -7,7 +7,7 @@ use super::Common;
 use crate::capabilities::Backends;
 use crate::jobs::{Runner, Store};
 use crate::service::config::{ServiceConfig, Settings};
-use crate::service::{self, auth::Authenticator, limit::RateLimiter, workers::Workers, AppState};
+use crate::service::{self, auth::Authenticator, limit::{PlanBudget, RateLimiter, Slots}, workers::Workers, AppState};
 use crate::snapshot::{Registry, Sources, Watcher};
 use clap::Args;
 use std::path::PathBuf;
@@ -15,8 +15,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Time open connections (event streams) get to close after the workers are done.
-const HTTP_DRAIN: Duration = Duration::from_secs(5);
+/// Least time open connections get to close at shutdown when the grace period is
+/// already spent (event streams end at once when shutdown starts; this is for
+/// responses being written).
+const HTTP_DRAIN_MIN: Duration = Duration::from_secs(1);
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -92,9 +94,23 @@ pub async fn run(a: ServeArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.bind))?;
     let bound = listener.local_addr()?;
     let grace = cfg.shutdown_grace;
-    let state = Arc::new(AppState { auth: Authenticator::new(&cfg.auth)?, limiter: RateLimiter::new(cfg.rate_per_minute, cfg.rate_burst), config: cfg, store, registry, runner, backends, wake });
-    let app = service::router(state);
     let (stop_http, stopped) = tokio::sync::watch::channel(false);
+    let state = Arc::new(AppState {
+        auth: Authenticator::new(&cfg.auth)?,
+        limiter: RateLimiter::new(cfg.rate_per_minute, cfg.rate_burst),
+        submissions: Slots::new(cfg.max_submissions_per_tenant),
+        streams: Slots::new(cfg.max_streams_per_caller),
+        plan_budget: PlanBudget::new(cfg.max_plan_bytes_in_flight),
+        feed: service::feed::Feed::start(store.clone()),
+        closing: stopped.clone(),
+        config: cfg,
+        store,
+        registry,
+        runner,
+        backends,
+        wake,
+    });
+    let app = service::router(state);
     let server = tokio::spawn(async move {
         let mut stopped = stopped;
         axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -107,9 +123,14 @@ pub async fn run(a: ServeArgs, common: &Common) -> anyhow::Result<ExitCode> {
     tracing::info!(addr = %bound, "listening");
     service::shutdown_signal().await;
     tracing::info!("shutting down: no new requests or jobs; finishing the jobs in hand");
+    // One deadline for everything: event streams end now (clients reconnect to another
+    // replica with Last-Event-ID), jobs in hand finish or are released within the grace
+    // period, and the last responses drain by its end.
+    let deadline = tokio::time::Instant::now() + grace;
     let _ = stop_http.send(true);
     workers.shutdown(grace).await;
-    if tokio::time::timeout(HTTP_DRAIN, server).await.is_err() {
+    let drain = deadline.saturating_duration_since(tokio::time::Instant::now()).max(HTTP_DRAIN_MIN);
+    if tokio::time::timeout(drain, server).await.is_err() {
         tracing::info!("closing the connections still open");
     }
     tracing::info!("stopped");

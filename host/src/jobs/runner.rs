@@ -2,7 +2,7 @@
 //! events, a heartbeat that keeps the lease (a job whose lease is lost stops at once),
 //! and failures recorded on the job rather than lost.
 
-use super::store::{CheckpointWrite, Finish, JobRow, Store, StoreError, STEP_PASS_OFFSET};
+use super::store::{CheckpointWrite, Fence, Finish, JobRow, Store, StoreError, STEP_PASS_OFFSET};
 use crate::capabilities::Backends;
 use crate::mapping::{self, Job, Thresholds};
 use crate::pipeline::RunContext;
@@ -38,6 +38,15 @@ const MAX_NOTES_PER_WRITE: usize = 512;
 /// consecutive step states into one row write) at the price of a node-mapped event
 /// arriving up to this much later.
 const WRITE_WINDOW: Duration = Duration::from_millis(25);
+/// Pause before the writer tries a failed write again (the store is down or
+/// restarting): its notes are kept, never dropped, until the lease is lost.
+const WRITE_RETRY: Duration = Duration::from_millis(500);
+/// Pause before a failed heartbeat is tried again: several tries fit in the slack
+/// between beats (a beat is due each third of the lease).
+const HEARTBEAT_RETRY: Duration = Duration::from_millis(500);
+/// Runs of a job that ended on a job-store failure before the job is failed instead
+/// of given back again (a failure that repeats is not an outage).
+const MAX_STORE_ATTEMPTS: i64 = 5;
 
 /// What the mapper tells the job's writer task.
 enum Note {
@@ -124,6 +133,62 @@ fn checkpoint_writes(notes: Vec<(String, i64, State)>) -> Vec<CheckpointWrite> {
         .collect()
 }
 
+/// The job's writer: saves what the mapper notes (progress, checkpoints with their
+/// node-mapped events), gathering notes for `WRITE_WINDOW` into one transaction. A
+/// failed write is retried with its notes kept, so an outage delays events but loses
+/// none; a refused one (the lease is lost) ends the writer and the run.
+async fn write_notes(store: Store, fence: Fence, mut rx: tokio::sync::mpsc::UnboundedReceiver<Note>, lost: Arc<tokio::sync::Notify>) {
+    while let Some(note) = rx.recv().await {
+        let mut notes = vec![note];
+        let window = tokio::time::sleep(WRITE_WINDOW);
+        tokio::pin!(window);
+        while notes.len() < MAX_NOTES_PER_WRITE {
+            tokio::select! {
+                n = rx.recv() => match n {
+                    Some(n) => notes.push(n),
+                    None => break,
+                },
+                _ = &mut window => break,
+            }
+        }
+        let mut progress = None;
+        let mut checkpoints = Vec::new();
+        for note in notes {
+            match note {
+                Note::Progress(done, total) if done % PROGRESS_EVERY == 0 || done == total => progress = Some((done as i64, total as i64)),
+                Note::Progress(..) => {}
+                Note::Checkpoint(node, pass, state) => checkpoints.push((node, pass, state)),
+            }
+        }
+        let mut writes = checkpoint_writes(checkpoints);
+        loop {
+            // Each part is written once: checkpoints (with their events) first, then
+            // progress; a retry redoes only the part that failed.
+            let mut r = store.save_checkpoints(&fence, &writes).await;
+            if r.is_ok() {
+                writes.clear();
+                if let Some((done, total)) = progress {
+                    r = store.progress(&fence, "map", done, total, Some(("progress", &json!({"done": done, "total": total})))).await;
+                    if r.is_ok() {
+                        progress = None;
+                    }
+                }
+            }
+            match r {
+                Ok(()) => break,
+                Err(StoreError::LeaseLost { .. }) => {
+                    lost.notify_one();
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(job = %fence.job, "writing checkpoints, will retry: {e}");
+                    tokio::time::sleep(WRITE_RETRY).await;
+                }
+            }
+        }
+    }
+}
+
 /// What a client submits (the body of `POST /api/agent/map-to-code`, minus the token).
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -164,7 +229,57 @@ enum JobFailure {
     #[error("the worker is shutting down")]
     Stopped,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for JobFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::LeaseLost { .. } => JobFailure::LeaseLost,
+            e => JobFailure::Store(e),
+        }
+    }
+}
+
+/// A spawned task that is cancelled when this handle is dropped: the job's writer and
+/// heartbeat never outlive the job's run (a run stopped because its lease was lost
+/// drops its queue of writes with it).
+struct Scoped<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Scoped<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keep `fence`'s lease alive while the job runs: a beat each third of the lease,
+/// quick retries when one fails. The lease is taken as lost (`lost` is notified) when
+/// the store says so, or when the lease's end passes without a successful beat: the
+/// end is counted from before each request was sent, so this worker stops no later
+/// than the database (whose clock the store's fences use) stops accepting its writes.
+async fn keep_lease(store: Store, fence: Fence, lease: Duration, mut deadline: tokio::time::Instant, lost: Arc<tokio::sync::Notify>) {
+    let mut next = tokio::time::Instant::now() + lease / 3;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+        let sent = tokio::time::Instant::now();
+        match tokio::time::timeout_at(deadline, store.heartbeat(&fence, lease)).await {
+            Ok(Ok(true)) => {
+                deadline = sent + lease;
+                next = sent + lease / 3;
+            }
+            Ok(Ok(false)) => break,
+            Ok(Err(e)) => {
+                tracing::warn!(job = %fence.job, "heartbeat failed, retrying: {e}");
+                next = tokio::time::Instant::now() + HEARTBEAT_RETRY;
+            }
+            Err(_) => break,
+        }
+    }
+    tracing::warn!(job = %fence.job, epoch = fence.epoch, "the lease ended without renewal: stopping work on the job");
+    lost.notify_one();
 }
 
 /// Everything a worker needs to run jobs.
@@ -219,82 +334,93 @@ impl Runner {
     /// `run_once`, but when `stop` completes first (graceful shutdown ran out of time)
     /// the job is given back to the queue with its checkpoints, for another worker.
     pub async fn run_once_until(&self, stop: impl std::future::Future<Output = ()>) -> Result<Option<JobRow>, StoreError> {
+        let asked = tokio::time::Instant::now();
         let Some(job) = self.store.lease(&self.owner, self.lease).await? else { return Ok(None) };
+        let fence = job.fence().ok_or_else(|| StoreError::Query { op: "lease a job", job: Some(job.id.clone()), cause: "the leased row names no owner".into() })?;
         if job.lease_takeover {
             crate::metrics::record_takeover();
             tracing::info!(job = %job.id, attempt = job.attempts, "took over a job whose worker's lease ran out");
         }
-        self.store.event(&job.id, "job-leased", &json!({"worker": self.owner, "attempt": job.attempts, "takeover": job.lease_takeover})).await?;
         let started = std::time::Instant::now();
         let lost = Arc::new(tokio::sync::Notify::new());
-        let beat = {
-            let (store, id, owner, lease, lost) = (self.store.clone(), job.id.clone(), self.owner.clone(), self.lease, lost.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(lease / 3).await;
-                    match store.heartbeat(&id, &owner, lease).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            lost.notify_one();
-                            return;
-                        }
-                        // A store hiccup: try again next beat; the lease has slack.
-                        Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
-                    }
-                }
-            })
-        };
+        // The lease ends `lease` after the database granted it, which is after `asked`.
+        let _beat = Scoped(tokio::spawn(keep_lease(self.store.clone(), fence.clone(), self.lease, asked + self.lease, lost.clone())));
         // Boxed as `Send` here, at one concrete lifetime: otherwise rustc cannot prove the
         // whole future Send for every lifetime and spawning a worker fails to compile.
-        let run: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, JobFailure>> + Send + '_>> = Box::pin(self.run(&job));
+        let run: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, JobFailure>> + Send + '_>> = Box::pin(async {
+            self.store.record(&fence, "job-leased", &json!({"worker": self.owner, "attempt": job.attempts, "epoch": fence.epoch, "takeover": job.lease_takeover})).await?;
+            self.run(&job, &fence, lost.clone()).await
+        });
         let outcome = tokio::select! {
             r = run => r,
             _ = lost.notified() => Err(JobFailure::LeaseLost),
             _ = stop => Err(JobFailure::Stopped),
         };
-        beat.abort();
+        drop(_beat);
         let took = Some(started.elapsed());
-        match outcome {
+        let ended = match outcome {
             Ok(summary) => {
                 self.tokens.forget(&job.id);
-                self.store.event(&job.id, "job-finished", &json!({"status": "completed", "summary": summary})).await?;
-                self.store.finish(&job.id, &self.owner, Finish::Completed { summary }).await?;
-                crate::metrics::record_job("completed", took);
+                let r = self.store.finish(&fence, Finish::Completed { summary }).await;
+                if r.is_ok() {
+                    crate::metrics::record_job("completed", took);
+                }
+                r
             }
-            Err(JobFailure::LeaseLost) => {
-                self.tokens.forget(&job.id);
-                tracing::warn!(job = %job.id, "stopped: the lease was lost (cancelled or taken over)");
-            }
+            Err(JobFailure::LeaseLost) => Err(StoreError::LeaseLost { job: job.id.clone() }),
             Err(JobFailure::Stopped) => {
                 // The token stays: this process may take the job up again before it exits.
-                self.store.release(&job.id, &self.owner).await?;
-                self.store.event(&job.id, "released", &json!({"reason": "the worker is shutting down; another worker resumes from the checkpoints"})).await?;
-                crate::metrics::record_job("released", took);
-                tracing::info!(job = %job.id, "released for another worker (shutting down)");
+                let r = self.store.release(&fence, "the worker is shutting down; another worker resumes from the checkpoints").await;
+                if r.is_ok() {
+                    crate::metrics::record_job("released", took);
+                    tracing::info!(job = %job.id, "released for another worker (shutting down)");
+                }
+                r
+            }
+            Err(JobFailure::Store(e)) if job.attempts < MAX_STORE_ATTEMPTS => {
+                // An outage is not the job's fault: give it back (checkpoints kept) for
+                // this or another worker once the store answers again.
+                tracing::warn!(job = %job.id, "job store failure mid-run, giving the job back: {e}");
+                self.tokens.forget(&job.id);
+                let r = self.store.release(&fence, &format!("the job store failed mid-run ({}); the job resumes from its checkpoints", e.kind())).await;
+                if r.is_ok() {
+                    crate::metrics::record_job("released", took);
+                }
+                r
             }
             Err(e) => {
                 self.tokens.forget(&job.id);
                 let error = e.to_string();
                 tracing::warn!(job = %job.id, "failed: {error}");
-                self.store.event(&job.id, "job-finished", &json!({"status": "failed", "error": error})).await?;
-                self.store.finish(&job.id, &self.owner, Finish::Failed { error }).await?;
-                crate::metrics::record_job("failed", took);
+                let r = self.store.finish(&fence, Finish::Failed { error }).await;
+                if r.is_ok() {
+                    crate::metrics::record_job("failed", took);
+                }
+                r
             }
+        };
+        match ended {
+            Ok(()) => {}
+            // Someone else holds the job now (or it was cancelled): nothing of this run
+            // is written any more, and the job goes on elsewhere.
+            Err(StoreError::LeaseLost { .. }) => {
+                self.tokens.forget(&job.id);
+                tracing::warn!(job = %job.id, epoch = fence.epoch, "stopped: the lease was lost (cancelled, run out or taken over); nothing more is written for this run");
+            }
+            Err(e) => return Err(e),
         }
         self.store.job(&job.id).await
     }
 
-    async fn stage(&self, id: &str, stage: &str, done: i64, total: i64) -> Result<(), StoreError> {
-        self.store.progress(id, stage, done, total).await?;
-        self.store.event(id, "stage-started", &json!({"stage": stage})).await?;
-        Ok(())
+    async fn stage(&self, fence: &Fence, stage: &str, done: i64, total: i64) -> Result<(), StoreError> {
+        self.store.progress(fence, stage, done, total, Some(("stage-started", &json!({"stage": stage})))).await
     }
 
-    async fn run(&self, job: &JobRow) -> Result<Value, JobFailure> {
+    async fn run(&self, job: &JobRow, fence: &Fence, lost: Arc<tokio::sync::Notify>) -> Result<Value, JobFailure> {
         let id = job.id.as_str();
         let spec: JobSpec = serde_json::from_value(job.spec.clone()).map_err(|e| JobFailure::Failed(format!("the stored request is not a job: {e}")))?;
 
-        self.stage(id, "plan", 0, 0).await?;
+        self.stage(fence, "plan", 0, 0).await?;
         let bytes: Arc<[u8]> = match (&spec.plan, &spec.dag_nodes, &spec.plan_upload) {
             (Some(p), None, None) => Arc::from(p.as_bytes()),
             (None, Some(d), None) => Arc::from(d.to_string().into_bytes()),
@@ -310,9 +436,9 @@ impl Runner {
             .map_err(|e| JobFailure::Failed(format!("plan parsing stopped: {e}")))?
             .map_err(|e| JobFailure::Failed(format!("plan: {e}")))?;
         let total = plan.nodes.len() as i64;
-        self.store.event(id, "stage-finished", &json!({"stage": "plan", "nodes": total, "format": format!("{:?}", plan.format), "warnings": plan.warnings})).await?;
+        self.store.record(fence, "stage-finished", &json!({"stage": "plan", "nodes": total, "format": format!("{:?}", plan.format), "warnings": plan.warnings})).await?;
 
-        self.stage(id, "repo", 0, total).await?;
+        self.stage(fence, "repo", 0, total).await?;
         let token = self.tokens.get(id);
         let token_missing = token.is_none();
         let rs = RepoSpec { url: spec.repo_url.clone(), branch: spec.branch.clone(), commit: spec.commit.clone(), token: token.clone() };
@@ -337,16 +463,16 @@ impl Runner {
         let budget = model.as_ref().map(|m| m.budget.clone());
         let caps = caps.with_llm(model);
 
-        self.store.event(id, "stage-finished", &json!({"stage": "repo", "commit": ctx.commit, "sites": ctx.sites.len()})).await?;
-        self.stage(id, "map", 0, total).await?;
+        self.store.record(fence, "stage-finished", &json!({"stage": "repo", "commit": ctx.commit, "sites": ctx.sites.len()})).await?;
+        self.stage(fence, "map", 0, total).await?;
         let snapshot = self.registry.snapshot();
         let graph_name = spec.graph.clone().unwrap_or_else(|| "default".into());
         let graph = snapshot.graph(&graph_name).map_err(|e| JobFailure::Failed(e.to_string()))?;
-        self.store.describe(id, &graph.name, &graph.version, &ctx.commit).await?;
+        self.store.describe(fence, &graph.name, &graph.version, &ctx.commit).await?;
         // Under load, shadow variants go first: they cost time and change no answer.
         let skip_shadows = self.store.queued().await.map(|n| n > SHADOW_SKIP_QUEUE).unwrap_or(false);
         if skip_shadows {
-            self.store.event(id, "shadows-skipped", &json!({"reason": format!("more than {SHADOW_SKIP_QUEUE} jobs are waiting")})).await?;
+            self.store.record(fence, "shadows-skipped", &json!({"reason": format!("more than {SHADOW_SKIP_QUEUE} jobs are waiting")})).await?;
         }
         let caps = Arc::new(caps);
         let mjob = Job {
@@ -371,46 +497,12 @@ impl Runner {
         let resume = resume_from(self.store.checkpoints(id).await?);
         let in_graph = resume.first_steps.len() + resume.final_steps.len();
         if !resume.done.is_empty() || !resume.first.is_empty() || in_graph > 0 {
-            self.store.event(id, "resumed", &json!({"finished": resume.done.len(), "firstPass": resume.first.len(), "inGraph": in_graph})).await?;
+            self.store.record(fence, "resumed", &json!({"finished": resume.done.len(), "firstPass": resume.first.len(), "inGraph": in_graph})).await?;
         }
         // Progress and checkpoints go through a channel to a writer, so mapping never
         // waits on the database; the writer saves what piled up in one transaction.
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Note>();
-        let writer = {
-            let (store, id) = (self.store.clone(), id.to_string());
-            tokio::spawn(async move {
-                while let Some(note) = rx.recv().await {
-                    let mut notes = vec![note];
-                    let window = tokio::time::sleep(WRITE_WINDOW);
-                    tokio::pin!(window);
-                    while notes.len() < MAX_NOTES_PER_WRITE {
-                        tokio::select! {
-                            n = rx.recv() => match n {
-                                Some(n) => notes.push(n),
-                                None => break,
-                            },
-                            _ = &mut window => break,
-                        }
-                    }
-                    let mut checkpoints = Vec::new();
-                    for note in notes {
-                        match note {
-                            Note::Progress(done, total) if done % PROGRESS_EVERY == 0 || done == total => {
-                                let _ = store.progress(&id, "map", done as i64, total as i64).await;
-                                if let Err(e) = store.event(&id, "progress", &json!({"done": done, "total": total})).await {
-                                    tracing::warn!(job = %id, "{e}");
-                                }
-                            }
-                            Note::Progress(..) => {}
-                            Note::Checkpoint(node, pass, state) => checkpoints.push((node, pass, state)),
-                        }
-                    }
-                    if let Err(e) = store.save_checkpoints(&id, &checkpoint_writes(checkpoints)).await {
-                        tracing::warn!(job = %id, "{e}");
-                    }
-                }
-            })
-        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Note>();
+        let mut writer = Scoped(tokio::spawn(write_notes(self.store.clone(), fence.clone(), rx, lost)));
         let result = mapping::map_plan_resumable(
             &mjob,
             &plan,
@@ -432,34 +524,36 @@ impl Runner {
         )
         .await;
         drop(tx);
-        let _ = writer.await;
+        // Everything the mapping noted is written (or the lease is lost) before the
+        // results are saved.
+        let _ = (&mut writer.0).await;
         let result = result.map_err(|e| JobFailure::Failed(format!("mapping: {e}")))?;
         let mut llm = Value::Null;
         if let Some(b) = &budget {
             let sp = b.spend();
             llm = json!({"calls": sp.calls, "cacheHits": sp.cache_hits, "promptTokens": sp.prompt_tokens, "completionTokens": sp.completion_tokens, "usd": sp.usd, "budgetUsd": b.limit_usd, "budgetExhausted": sp.exhausted});
-            self.store.set_cost(id, sp.usd).await?;
+            self.store.set_cost(fence, sp.usd).await?;
             if sp.exhausted {
-                self.store.event(id, "llm-budget-exhausted", &json!({"spentUsd": sp.usd, "budgetUsd": b.limit_usd, "note": "nodes after this point were mapped without the model"})).await?;
+                self.store.record(fence, "llm-budget-exhausted", &json!({"spentUsd": sp.usd, "budgetUsd": b.limit_usd, "note": "nodes after this point were mapped without the model"})).await?;
             }
         }
-        self.store.event(id, "stage-finished", &json!({"stage": "map", "summary": result.summary, "llm": llm})).await?;
+        self.store.record(fence, "stage-finished", &json!({"stage": "map", "summary": result.summary, "llm": llm})).await?;
 
-        self.stage(id, "save", result.mappings.len() as i64, total).await?;
+        self.stage(fence, "save", result.mappings.len() as i64, total).await?;
         let metadata = json!({"graph": {"name": result.graph.name, "version": result.graph.version}, "repoCommit": result.repo.commit});
         let values = result.mappings.iter().map(|m| serde_json::to_value(m).map_err(|e| JobFailure::Failed(format!("mapping of node {}: {e}", m.dag_node_id)))).collect::<Result<Vec<_>, _>>()?;
-        self.store.save_mappings(id, &values, &metadata).await?;
+        self.store.save_mappings(fence, &values, &metadata).await?;
         // Code-owned nodes were announced as they finished; the ones that follow from
         // them (induced, infrastructure) are counted here.
         for m in result.mappings.iter().filter(|m| m.ownership != "owned") {
             crate::metrics::record_node(&m.status);
         }
-        self.store.event(id, "stage-finished", &json!({"stage": "save", "mappings": values.len()})).await?;
+        self.store.record(fence, "stage-finished", &json!({"stage": "save", "mappings": values.len()})).await?;
         // Where the time went by code span, and the findings, when the plan had metrics.
         if result.cost.hotspots.known {
-            self.store.event(id, "costs", &serde_json::to_value(&result.cost).unwrap_or(Value::Null)).await?;
+            self.store.record(fence, "costs", &serde_json::to_value(&result.cost).unwrap_or(Value::Null)).await?;
         }
-        self.store.progress(id, "finished", total, total).await?;
+        self.store.progress(fence, "finished", total, total, None).await?;
         Ok(serde_json::to_value(&result.summary).unwrap_or(Value::Null))
     }
 }

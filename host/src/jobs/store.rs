@@ -4,7 +4,7 @@
 //! writers), kept by heartbeats, and claimable again once the lease runs out, so a
 //! crashed worker's job resumes elsewhere from its checkpoints. Times are Unix ms.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sha2::{Digest, Sha256};
@@ -34,6 +34,22 @@ pub enum StoreError {
     Query { op: &'static str, job: Option<String>, cause: String },
     #[error("idempotency key '{0}' was already used for a different request")]
     IdempotencyConflict(String),
+    /// A worker's write was refused: its lease on the job ended (ran out, was taken
+    /// over, or the job was cancelled). The worker must stop working on the job.
+    #[error("job store: the lease on job {job} is no longer held by this worker; the write was refused")]
+    LeaseLost { job: String },
+}
+
+impl StoreError {
+    /// What failed, as a class for messages to callers (no database text).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Connect { .. } => "the database is unreachable",
+            StoreError::Query { op, .. } => op,
+            StoreError::IdempotencyConflict(_) => "idempotency conflict",
+            StoreError::LeaseLost { .. } => "lease lost",
+        }
+    }
 }
 
 fn query_error<'a>(op: &'static str, job: Option<&'a str>) -> impl Fn(sqlx::Error) -> StoreError + 'a {
@@ -68,6 +84,8 @@ pub struct JobRow {
     pub error: Option<String>,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<i64>,
+    /// How many leases the job has had: the current lease's fencing epoch.
+    pub lease_epoch: i64,
     pub attempts: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -77,6 +95,26 @@ pub struct JobRow {
     pub token_holder: Option<String>,
     /// True when the current lease took the job over from a worker whose lease ran out.
     pub lease_takeover: bool,
+}
+
+impl JobRow {
+    /// The fence of the lease this row was read under, when it is leased.
+    pub fn fence(&self) -> Option<Fence> {
+        Some(Fence { job: self.id.clone(), owner: self.lease_owner.clone()?, epoch: self.lease_epoch })
+    }
+}
+
+/// A worker's hold on a job. Every write the worker makes names it, and the store
+/// refuses the write ([`StoreError::LeaseLost`]) unless, in the same transaction, this
+/// is still the job's current lease (same owner, same epoch) and has not run out by the
+/// database's clock. A later lease increments the epoch, so a worker that lost its lease
+/// during an outage cannot write a checkpoint, an event, a mapping or an ending when the
+/// database comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub job: String,
+    pub owner: String,
+    pub epoch: i64,
 }
 
 /// A job to create.
@@ -162,7 +200,7 @@ pub enum Store {
     Sqlite(SqlitePool),
 }
 
-const JOB_COLUMNS: &str = "id, idempotency_key, request_hash, status, stage, CAST(spec AS TEXT) AS spec, CAST(nodes_total AS BIGINT) AS nodes_total, CAST(nodes_done AS BIGINT) AS nodes_done, cost_usd, budget_usd, CAST(summary AS TEXT) AS summary, graph_name, graph_version, repo_commit, error, lease_owner, lease_expires_at, CAST(attempts AS BIGINT) AS attempts, created_at, updated_at, tenant, token_holder, CAST(lease_takeover AS BIGINT) AS lease_takeover";
+const JOB_COLUMNS: &str = "id, idempotency_key, request_hash, status, stage, CAST(spec AS TEXT) AS spec, CAST(nodes_total AS BIGINT) AS nodes_total, CAST(nodes_done AS BIGINT) AS nodes_done, cost_usd, budget_usd, CAST(summary AS TEXT) AS summary, graph_name, graph_version, repo_commit, error, lease_owner, lease_expires_at, CAST(lease_epoch AS BIGINT) AS lease_epoch, CAST(attempts AS BIGINT) AS attempts, created_at, updated_at, tenant, token_holder, CAST(lease_takeover AS BIGINT) AS lease_takeover";
 
 fn json_text(v: Option<String>) -> Option<Value> {
     v.and_then(|t| serde_json::from_str(&t).ok())
@@ -189,6 +227,7 @@ macro_rules! job_from_row {
             error: r.try_get("error")?,
             lease_owner: r.try_get("lease_owner")?,
             lease_expires_at: r.try_get("lease_expires_at")?,
+            lease_epoch: r.try_get("lease_epoch")?,
             attempts: r.try_get("attempts")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
@@ -239,6 +278,34 @@ macro_rules! execute {
     };
 }
 
+/// Run `$body` in a transaction that first proves `$fence` still holds the job: the
+/// statement `$guard` (binding $1 job, $2 owner, $3 epoch, then `$extra`) must return a
+/// row, and it locks the job's row until commit, so no new lease can slip in between
+/// the check and the writes. Without the hold nothing is written and the result is
+/// `StoreError::LeaseLost`.
+macro_rules! fenced {
+    ($self:expr, $fence:expr, $op:expr, $guard:expr, [$($extra:expr),*], |$tx:ident| $body:block) => {{
+        let fence: &Fence = $fence;
+        let guard: String = $guard;
+        let r: Result<bool, sqlx::Error> = on_pool!($self, |p| async {
+            let mut $tx = p.begin().await?;
+            let held = sqlx::query(sqlx::AssertSqlSafe(guard.as_str())).bind(fence.job.as_str()).bind(fence.owner.as_str()).bind(fence.epoch)$(.bind($extra))*.fetch_optional(&mut *$tx).await?.is_some();
+            if !held {
+                return Ok(false);
+            }
+            $body
+            $tx.commit().await?;
+            Ok(true)
+        }
+        .await);
+        match r {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(StoreError::LeaseLost { job: fence.job.clone() }),
+            Err(e) => Err(query_error($op, Some(&fence.job))(e)),
+        }
+    }};
+}
+
 impl Store {
     /// Open the store at `url`: `postgres://…` or `postgresql://…` for Postgres,
     /// `sqlite:PATH`, `sqlite::memory:` or a plain file path for SQLite (created if
@@ -284,6 +351,30 @@ impl Store {
         let versions: Vec<i64> = on_pool!(self, |p| sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version").fetch_all(p).await)
             .map_err(query_error("migrate", None))?;
         Ok(versions)
+    }
+
+    /// The database's clock in Unix ms, as an SQL expression: lease times come from it,
+    /// so replicas with skewed clocks agree on when a lease runs out.
+    fn db_now(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+            Store::Sqlite(_) => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+        }
+    }
+
+    /// The condition that the lease ($1 job, $2 owner, $3 epoch) is the job's current
+    /// one and has not run out.
+    fn held(&self) -> String {
+        format!("id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND status = 'running' AND lease_expires_at > {}", self.db_now())
+    }
+
+    /// The guard of a fenced write that changes nothing itself: it locks the job's row
+    /// (Postgres `FOR UPDATE`; in SQLite a no-op update takes the write lock at once).
+    fn hold(&self) -> String {
+        match self {
+            Store::Postgres(_) => format!("SELECT id FROM jobs WHERE {} FOR UPDATE", self.held()),
+            Store::Sqlite(_) => format!("UPDATE jobs SET lease_epoch = lease_epoch WHERE {} RETURNING id", self.held()),
+        }
     }
 
     /// JSON parameter `$n`: JSONB in Postgres, text in SQLite.
@@ -396,14 +487,17 @@ impl Store {
     }
 
     /// Claim the oldest claimable job for `owner` for `ttl`: a queued job, or a running
-    /// one whose lease ran out (its worker died). No two callers get the same job.
+    /// one whose lease ran out (its worker died). No two callers get the same job. The
+    /// lease's end is computed by the database when the row is claimed (never before a
+    /// wait for a connection, so a lease is never granted already over) and the epoch
+    /// goes up by one: the returned row's [`JobRow::fence`] is the only key to the job.
     pub async fn lease(&self, owner: &str, ttl: Duration) -> Result<Option<JobRow>, StoreError> {
         let now = now_ms();
-        let until = now + ttl.as_millis() as i64;
+        let db_now = self.db_now();
         // A queued job whose token another process holds waits for that process, for
         // TOKEN_HOLD at most (then the holder is presumed gone and anyone may try; a
         // private repository then fails with a message asking for the token again).
-        let cond = "status = 'queued' AND (token_holder IS NULL OR token_holder = $1 OR updated_at < $4) OR (status = 'running' AND lease_expires_at < $3)";
+        let cond = format!("status = 'queued' AND (token_holder IS NULL OR token_holder = $1 OR updated_at < $4) OR (status = 'running' AND lease_expires_at < {db_now})");
         let pick = match self {
             // Oldest first; submissions within one millisecond in the order they arrived.
             Store::Postgres(_) => format!("SELECT id FROM jobs WHERE {cond} ORDER BY created_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED"),
@@ -412,42 +506,56 @@ impl Store {
         // SET expressions read the row as it was: `status = 'running'` here means the
         // previous holder's lease ran out.
         let sql = format!(
-            "UPDATE jobs SET lease_takeover = CASE WHEN status = 'running' THEN 1 ELSE 0 END, status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3, started_at = COALESCE(started_at, $3) WHERE id = ({pick}) RETURNING {JOB_COLUMNS}"
+            "UPDATE jobs SET lease_takeover = CASE WHEN status = 'running' THEN 1 ELSE 0 END, status = 'running', lease_owner = $1, lease_expires_at = {db_now} + $2, \
+             lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_at = $3, started_at = COALESCE(started_at, $3) WHERE id = ({pick}) RETURNING {JOB_COLUMNS}"
         );
-        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), owner, until, now, now - TOKEN_HOLD.as_millis() as i64);
+        let row: Result<Option<JobRow>, sqlx::Error> = optional_job!(self, sql.as_str(), owner, ttl.as_millis() as i64, now, now - TOKEN_HOLD.as_millis() as i64);
         row.map_err(query_error("lease a job", None))
     }
 
-    /// Extend `owner`'s lease; false when the lease was lost (expired and taken, or
-    /// the job was cancelled), in which case the worker must stop working on it.
-    pub async fn heartbeat(&self, id: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+    /// Extend a lease by `ttl` from now (database clock); false when it was lost
+    /// (taken over, cancelled, or already run out: an ended lease is never revived), in
+    /// which case the worker must stop working on the job.
+    pub async fn heartbeat(&self, fence: &Fence, ttl: Duration) -> Result<bool, StoreError> {
+        let sql = format!("UPDATE jobs SET lease_expires_at = {} + $4, updated_at = $5 WHERE {}", self.db_now(), self.held());
+        let n = execute!(self, sql.as_str(), fence.job.as_str(), fence.owner.as_str(), fence.epoch, ttl.as_millis() as i64, now_ms())
+            .map_err(query_error("heartbeat", Some(&fence.job)))?;
+        Ok(n == 1)
+    }
+
+    /// Give a job back (graceful shutdown, or a store failure mid-run): queued again,
+    /// kept checkpoints, with the event saying why, in one transaction. The token leaves
+    /// with the process, so any worker may take the job at once.
+    pub async fn release(&self, fence: &Fence, reason: &str) -> Result<(), StoreError> {
         let now = now_ms();
-        let sql = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
-        let n = execute!(self, sql, id, owner, now + ttl.as_millis() as i64, now)
-            .map_err(query_error("heartbeat", Some(id)))?;
-        Ok(n == 1)
+        let guard = format!("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, token_holder = NULL, updated_at = $4 WHERE {} RETURNING id", self.held());
+        let (ev, data) = (self.event_sql(), json!({"reason": reason}).to_string());
+        fenced!(self, fence, "release", guard, [now], |tx| {
+            sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(fence.job.as_str()).bind("released").bind(data.as_str()).bind(now).execute(&mut *tx).await?;
+        })
     }
 
-    /// Give a job back (graceful shutdown): queued again, kept checkpoints. The token
-    /// leaves with the process, so any worker may take the job at once.
-    pub async fn release(&self, id: &str, owner: &str) -> Result<bool, StoreError> {
-        let sql = "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, token_holder = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
-        let n = execute!(self, sql, id, owner, now_ms())
-            .map_err(query_error("release", Some(id)))?;
-        Ok(n == 1)
-    }
-
-    /// Record the stage and node counts of a running job.
-    pub async fn progress(&self, id: &str, stage: &str, done: i64, total: i64) -> Result<(), StoreError> {
+    /// Record the stage and node counts of a running job, with the event announcing it
+    /// if any (kind, data), in one fenced transaction.
+    pub async fn progress(&self, fence: &Fence, stage: &str, done: i64, total: i64, event: Option<(&str, &Value)>) -> Result<(), StoreError> {
+        let now = now_ms();
         let sql = "UPDATE jobs SET stage = $2, nodes_done = $3, nodes_total = $4, updated_at = $5 WHERE id = $1";
-        execute!(self, sql, id, stage, done as i32, total as i32, now_ms())
-            .map_err(query_error("record progress", Some(id)))?;
-        Ok(())
+        let ev = self.event_sql();
+        let event = event.map(|(k, d)| (k, d.to_string()));
+        fenced!(self, fence, "record progress", self.hold(), [], |tx| {
+            sqlx::query(sql).bind(fence.job.as_str()).bind(stage).bind(done as i32).bind(total as i32).bind(now).execute(&mut *tx).await?;
+            if let Some((kind, data)) = &event {
+                sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(fence.job.as_str()).bind(*kind).bind(data.as_str()).bind(now).execute(&mut *tx).await?;
+            }
+        })
     }
 
-    /// Save a node's state after a pass (replacing an earlier save of that pass).
+    /// Save a node's state after a pass outside any lease (tools and tests that prepare
+    /// a job's checkpoints before a worker resumes it). Workers use `save_checkpoints`.
     pub async fn checkpoint(&self, id: &str, node_id: &str, pass: i64, state: &Value) -> Result<(), StoreError> {
-        self.save_checkpoints(id, &[CheckpointWrite { node: node_id.to_string(), pass, state: state.clone(), event: None }]).await
+        let sql = self.checkpoint_sql();
+        execute!(self, sql.as_str(), id, node_id, pass as i32, state.to_string(), now_ms()).map_err(query_error("checkpoint", Some(id)))?;
+        Ok(())
     }
 
     /// Every checkpoint of a job, by node and pass.
@@ -457,12 +565,27 @@ impl Store {
         rows.map_err(query_error("read checkpoints", Some(id)))
     }
 
-    /// Append a progress event; returns its id (increasing per store, so clients
-    /// resume a stream from the last id they saw).
+    /// Append an event written by the API (submission, cancellation, resume): outside
+    /// any lease. Returns its id (increasing per store, so clients resume a stream from
+    /// the last id they saw).
     pub async fn event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StoreError> {
         let sql = format!("{} RETURNING id", self.event_sql());
         on_pool!(self, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(kind).bind(data.to_string()).bind(now_ms()).fetch_one(p).await)
             .map_err(query_error("append event", Some(id)))
+    }
+
+    /// Append an event a worker writes for the job it holds: refused once the lease is lost.
+    pub async fn record(&self, fence: &Fence, kind: &str, data: &Value) -> Result<(), StoreError> {
+        let (ev, data, now) = (self.event_sql(), data.to_string(), now_ms());
+        fenced!(self, fence, "append event", self.hold(), [], |tx| {
+            sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(fence.job.as_str()).bind(kind).bind(data.as_str()).bind(now).execute(&mut *tx).await?;
+        })
+    }
+
+    /// The id of a job's newest event (0 when it has none).
+    pub async fn last_event_id(&self, id: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM job_events WHERE job_id = $1";
+        on_pool!(self, |p| sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_one(p).await).map_err(query_error("read events", Some(id)))
     }
 
     /// Events of a job after `after` (0 for all), oldest first, at most `limit`.
@@ -472,21 +595,24 @@ impl Store {
         rows.map_err(query_error("read events", Some(id)))
     }
 
-    /// End a job held by `owner`. False when `owner` no longer holds it.
-    pub async fn finish(&self, id: &str, owner: &str, how: Finish) -> Result<bool, StoreError> {
+    /// End a job: its status and the `job-finished` event in one transaction, only
+    /// while `fence` holds it (a worker whose lease ended cannot end the job, and no
+    /// write of that worker follows the ending: the ending clears the lease).
+    pub async fn finish(&self, fence: &Fence, how: Finish) -> Result<(), StoreError> {
         let now = now_ms();
-        let (status, summary, error) = match how {
-            Finish::Completed { summary } => ("completed", Some(summary.to_string()), None),
-            Finish::Failed { error } => ("failed", None, Some(error)),
+        let (status, summary, error, data) = match how {
+            Finish::Completed { summary } => ("completed", Some(summary.to_string()), None, json!({"status": "completed", "summary": summary})),
+            Finish::Failed { error } => ("failed", None, Some(error.clone()), json!({"status": "failed", "error": error})),
         };
-        let sql = format!(
-            "UPDATE jobs SET status = $3, stage = 'finished', summary = {}, error = $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = $6, finished_at = $6 \
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-            self.json(4)
+        let guard = format!(
+            "UPDATE jobs SET status = $4, stage = 'finished', summary = {}, error = $6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $7, finished_at = $7 WHERE {} RETURNING id",
+            self.json(5),
+            self.held()
         );
-        let n = execute!(self, sql.as_str(), id, owner, status, summary.as_deref(), error.as_deref(), now)
-            .map_err(query_error("finish", Some(id)))?;
-        Ok(n == 1)
+        let (ev, data) = (self.event_sql(), data.to_string());
+        fenced!(self, fence, "finish", guard, [status, summary.as_deref(), error.as_deref(), now], |tx| {
+            sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(fence.job.as_str()).bind("job-finished").bind(data.as_str()).bind(now).execute(&mut *tx).await?;
+        })
     }
 
     /// Delete the checkpoints of jobs that completed before `before` (Unix ms): their
@@ -498,23 +624,27 @@ impl Store {
     }
 
     /// Record what the job has spent on the model so far (US dollars).
-    pub async fn set_cost(&self, id: &str, usd: f64) -> Result<(), StoreError> {
-        execute!(self, "UPDATE jobs SET cost_usd = $2, updated_at = $3 WHERE id = $1", id, usd, now_ms()).map_err(query_error("record cost", Some(id)))?;
-        Ok(())
+    pub async fn set_cost(&self, fence: &Fence, usd: f64) -> Result<(), StoreError> {
+        let now = now_ms();
+        fenced!(self, fence, "record cost", self.hold(), [], |tx| {
+            sqlx::query("UPDATE jobs SET cost_usd = $2, updated_at = $3 WHERE id = $1").bind(fence.job.as_str()).bind(usd).bind(now).execute(&mut *tx).await?;
+        })
     }
 
     /// Record the outcome of the job's graph and repository (shown with its status).
-    pub async fn describe(&self, id: &str, graph_name: &str, graph_version: &str, repo_commit: &str) -> Result<(), StoreError> {
+    pub async fn describe(&self, fence: &Fence, graph_name: &str, graph_version: &str, repo_commit: &str) -> Result<(), StoreError> {
         let sql = "UPDATE jobs SET graph_name = $2, graph_version = $3, repo_commit = $4, updated_at = $5 WHERE id = $1";
-        execute!(self, sql, id, graph_name, graph_version, repo_commit, now_ms())
-            .map_err(query_error("describe", Some(id)))?;
-        Ok(())
+        let now = now_ms();
+        fenced!(self, fence, "describe", self.hold(), [], |tx| {
+            sqlx::query(sql).bind(fence.job.as_str()).bind(graph_name).bind(graph_version).bind(repo_commit).bind(now).execute(&mut *tx).await?;
+        })
     }
 
     /// Save a job's mappings in one transaction (a re-run replaces them). Each is a
     /// `planmap map --format json` element; `metadata` holds graph version, plugin
     /// digests and variant.
-    pub async fn save_mappings(&self, id: &str, mappings: &[Value], metadata: &Value) -> Result<(), StoreError> {
+    pub async fn save_mappings(&self, fence: &Fence, mappings: &[Value], metadata: &Value) -> Result<(), StoreError> {
+        let id = fence.job.as_str();
         let sql = format!(
             "INSERT INTO code_mappings (job_id, node_id, operator, status, file, symbol, line_start, line_end, confidence, explanation, evidence, alternatives, metadata, created_at, family, ownership, induced_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {}, {}, {}, $14, $15, $16, $17) \
@@ -539,8 +669,7 @@ impl Store {
             }
             md.to_string()
         };
-        let r: Result<(), sqlx::Error> = on_pool!(self, |p| async {
-            let mut tx = p.begin().await?;
+        fenced!(self, fence, "save mappings", self.hold(), [], |tx| {
             for m in mappings {
                 let code = &m["mappedCode"];
                 sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
@@ -564,10 +693,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await
-        }
-        .await);
-        r.map_err(query_error("save mappings", Some(id)))
+        })
     }
 
     /// A page of a job's mappings in the `planmap map --format json` shape (plus
@@ -683,7 +809,8 @@ impl Store {
     /// Save checkpoints, each with the event announcing it if any, in one transaction
     /// (so a crash never leaves a checkpoint without its event, or the reverse). A
     /// pass's own checkpoint removes the node's step states (`STEP_PASS_OFFSET`).
-    pub async fn save_checkpoints(&self, id: &str, writes: &[CheckpointWrite]) -> Result<(), StoreError> {
+    pub async fn save_checkpoints(&self, fence: &Fence, writes: &[CheckpointWrite]) -> Result<(), StoreError> {
+        let id = fence.job.as_str();
         if writes.is_empty() {
             return Ok(());
         }
@@ -695,8 +822,7 @@ impl Store {
         // them in a crash costs a step or two of work again; a pass's checkpoint and its
         // event stay durable.
         let relaxed = matches!(self, Store::Postgres(_)) && writes.iter().all(|w| w.pass >= STEP_PASS_OFFSET);
-        let r: Result<(), sqlx::Error> = on_pool!(self, |p| async {
-            let mut tx = p.begin().await?;
+        fenced!(self, fence, "checkpoint", self.hold(), [], |tx| {
             if relaxed {
                 sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
             }
@@ -709,10 +835,7 @@ impl Store {
                     sqlx::query(sqlx::AssertSqlSafe(ev.as_str())).bind(id).bind(kind.as_str()).bind(data.as_str()).bind(now).execute(&mut *tx).await?;
                 }
             }
-            tx.commit().await
-        }
-        .await);
-        r.map_err(query_error("checkpoint", Some(id)))
+        })
     }
 
     /// Queue a failed or cancelled job again; it resumes from its checkpoints. False

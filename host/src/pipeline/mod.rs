@@ -336,6 +336,12 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
 #[allow(clippy::too_many_arguments)]
 async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &GraphNode, walks: &mut [Walk], chunk: &[usize], caps: &Arc<dyn Capabilities>, ctx: &RunContext) {
     let (variant, experiment) = choose(gnode, ctx);
+    if gnode.kind == planmap_runtime::Kind::Retriever {
+        // The texts a retriever asks vectors for (operator and fragment): fetched for the
+        // whole batch at once, not one request per node.
+        let texts = chunk.iter().map(|&i| &walks[i].input.node).filter(|n| n.family != Family::Infrastructure).map(|n| format!("{} {}", n.operator, n.fragment)).collect();
+        caps.prefetch_nearest(texts).await;
+    }
     let results = step(runtime, snap, gnode, variant.as_ref(), experiment.clone(), walks, chunk, caps, ctx, false, graph.max_visits).await;
     if let PluginChoice::Experiment { shadow, .. } = &gnode.plugin
         && !ctx.skip_shadows {

@@ -14,6 +14,12 @@ use std::time::Duration;
 /// Largest uploaded plan file: a real job's event log is hundreds of MB uncompressed.
 const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 
+/// Plan bytes in flight per process: a submission is held about twice over while it is
+/// checked (its parsed body and its plan) plus the parsed plan, so 128 MiB keeps the
+/// submissions of a burst under about half a GiB, inside the shipped 2 GiB limit with
+/// the workers' jobs beside them.
+const DEFAULT_PLAN_BYTES_IN_FLIGHT: u64 = 128 << 20;
+
 /// Every setting the service reads. Keys of the TOML file must be one of these (lower
 /// case), so a typo is an error rather than a silently ignored line.
 pub const SETTINGS: &[(&str, &str)] = &[
@@ -58,6 +64,9 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("MAX_BODY_BYTES", "largest JSON request body (default 33554432)"),
     ("MAX_UPLOAD_BYTES", "largest plan file uploaded as a raw or multipart body, and the most it may decode to (default 1073741824)"),
     ("MAX_PLAN_NODES", "largest plan, in nodes (default 20000)"),
+    ("MAX_PLAN_BYTES_IN_FLIGHT", "plan bytes this process accepts at once across submissions being checked; more is 429 (default 134217728)"),
+    ("MAX_SUBMISSIONS_PER_TENANT", "submissions of one tenant checked at once by this process; more is 429 (default 4)"),
+    ("MAX_STREAMS_PER_CALLER", "event streams one caller may hold open on this process; more is 429 (default 64)"),
     ("WORKERS", "jobs this process runs at once (default 2; 0 = API only)"),
     ("JOB_LEASE_SECONDS", "lease on a running job, renewed every third (default 30)"),
     ("SHUTDOWN_GRACE_SECONDS", "time to finish jobs in hand on shutdown before releasing them (default 20)"),
@@ -111,6 +120,9 @@ pub struct ServiceConfig {
     pub max_body_bytes: usize,
     pub max_upload_bytes: u64,
     pub max_plan_nodes: usize,
+    pub max_plan_bytes_in_flight: u64,
+    pub max_submissions_per_tenant: usize,
+    pub max_streams_per_caller: usize,
     pub workers: usize,
     pub lease: Duration,
     pub shutdown_grace: Duration,
@@ -264,6 +276,17 @@ impl ServiceConfig {
             p.push(format!("MAX_UPLOAD_BYTES: {max_upload_bytes} is too small for any plan (at least 1024)"));
         }
         let max_plan_nodes = s.parse("MAX_PLAN_NODES", 20_000usize, "a whole number", p);
+        let max_plan_bytes_in_flight = s.parse("MAX_PLAN_BYTES_IN_FLIGHT", DEFAULT_PLAN_BYTES_IN_FLIGHT, "a number of bytes", p);
+        if max_plan_bytes_in_flight < 1 << 20 {
+            p.push(format!("MAX_PLAN_BYTES_IN_FLIGHT: {max_plan_bytes_in_flight} is too small (at least 1048576)"));
+        }
+        let max_submissions_per_tenant = s.parse("MAX_SUBMISSIONS_PER_TENANT", 4usize, "a whole number", p);
+        let max_streams_per_caller = s.parse("MAX_STREAMS_PER_CALLER", 64usize, "a whole number", p);
+        for (name, v) in [("MAX_SUBMISSIONS_PER_TENANT", max_submissions_per_tenant), ("MAX_STREAMS_PER_CALLER", max_streams_per_caller)] {
+            if v == 0 {
+                p.push(format!("{name}: must be at least 1"));
+            }
+        }
         let workers = s.parse("WORKERS", 2usize, "a whole number", p);
         if workers > 64 {
             p.push(format!("WORKERS: at most 64, got {workers}"));
@@ -317,6 +340,9 @@ impl ServiceConfig {
             max_body_bytes,
             max_upload_bytes,
             max_plan_nodes,
+            max_plan_bytes_in_flight,
+            max_submissions_per_tenant,
+            max_streams_per_caller,
             workers,
             lease: Duration::from_secs(lease_secs),
             shutdown_grace: Duration::from_secs(grace),

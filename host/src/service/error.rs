@@ -73,6 +73,11 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{context}: {cause}"))
     }
 
+    /// 429 over a limit the message names, with when to try again.
+    pub fn too_many(message: impl Into<String>, retry: std::time::Duration) -> Self {
+        ApiError { retry_after: Some(retry.as_secs().max(1)), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many", message) }
+    }
+
     /// The store did not answer: the client should retry.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(request_id = request_id().unwrap_or_default(), "store unavailable: {cause}");

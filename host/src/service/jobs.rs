@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Results per page unless the caller asks otherwise, and the most it may ask for.
 const DEFAULT_PAGE: i64 = 100;
@@ -48,6 +49,43 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column())))
 }
 
+/// Inline plans larger than this are kept as a stored upload rather than in the job's
+/// request (see `submit`).
+const INLINE_PLAN_MAX: usize = 1 << 20;
+
+/// A submission's share of the process's plan budget, or why there is none: 413 when
+/// the plan is larger than the whole budget, 429 while others hold it.
+fn plan_share(state: &AppState, bytes: u64) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    use super::limit::OverBudget;
+    state.plan_budget.take(bytes).map_err(|over| match over {
+        OverBudget::TooLarge { budget } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "plan_too_large",
+            format!("the plan's {bytes} bytes are more than the {budget} bytes of plans this service checks at once (MAX_PLAN_BYTES_IN_FLIGHT); upload a compressed event log, or one execution's plan"),
+        ),
+        OverBudget::Busy { budget, free } => ApiError::too_many(
+            format!("this replica is checking other plans ({} of its {} MiB in use, MAX_PLAN_BYTES_IN_FLIGHT); this one needs {} MiB: retry shortly", (budget - free) >> 20, budget >> 20, bytes.div_ceil(1 << 20)),
+            Duration::from_secs(2),
+        ),
+    })
+}
+
+/// Read and discard what is left of a refused request's body (at most `limit` bytes,
+/// streamed, never held), so a client still sending reads the refusal instead of a
+/// connection closed under it.
+async fn refuse(req: Request, limit: u64, e: ApiError) -> ApiError {
+    use futures::StreamExt;
+    let mut body = req.into_body().into_data_stream();
+    let mut n = 0u64;
+    while let Some(Ok(chunk)) = body.next().await {
+        n += chunk.len() as u64;
+        if n > limit {
+            break;
+        }
+    }
+    e
+}
+
 /// What a submission's plan is: inline in the JSON body, or an uploaded file.
 enum PlanSource {
     Inline { field: &'static str, bytes: Arc<[u8]> },
@@ -57,37 +95,60 @@ enum PlanSource {
 /// `POST /api/agent/map-to-code`: a JSON body with the plan inline, or the plan as an
 /// uploaded file (raw body or multipart; see `upload`).
 pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, req: Request) -> Result<impl IntoResponse, ApiError> {
+    let drain_limit = state.config.max_upload_bytes;
     if let Err(wait) = state.limiter.check(&format!("{}/{}", caller.tenant, caller.principal)) {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many job submissions; retry in {secs} s (RATE_LIMIT_PER_MINUTE)"));
         e.retry_after = Some(secs);
-        return Err(e);
+        return Err(refuse(req, drain_limit, e).await);
     }
     let headers = req.headers().clone();
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
             Ok(k) if !k.trim().is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN => Some(k.trim().to_string()),
-            _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_idempotency_key", format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible characters"))),
+            _ => return Err(refuse(req, drain_limit, ApiError::new(StatusCode::BAD_REQUEST, "bad_idempotency_key", format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible characters"))).await),
         },
     };
-    let (sub, source) = if upload::is_json(&headers) {
-        let limited = http_body_util::Limited::new(req.into_body(), state.config.max_body_bytes);
-        let bytes = http_body_util::BodyExt::collect(limited).await.map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the JSON body is larger than the {} bytes this service accepts (MAX_BODY_BYTES); upload the plan as a file instead (raw body or multipart, up to MAX_UPLOAD_BYTES)", state.config.max_body_bytes))
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_body", format!("the request body could not be read: {e}"))
+    // One tenant's burst is checked a few at a time, whatever its rate allows.
+    let Some(_slot) = state.submissions.take(&caller.tenant) else {
+        let e = ApiError::too_many(format!("this tenant already has {} submissions being checked on this replica (MAX_SUBMISSIONS_PER_TENANT); retry when one is answered", state.submissions.max()), Duration::from_secs(1));
+        return Err(refuse(req, drain_limit, e).await);
+    };
+    let (sub, source, _share) = if upload::is_json(&headers) {
+        // The body's share of the plan budget: its declared length, or the most it may be.
+        let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let share = match plan_share(&state, declared.unwrap_or(state.config.max_body_bytes as u64).min(state.config.max_body_bytes as u64)) {
+            Ok(share) => share,
+            Err(e) => return Err(refuse(req, drain_limit, e).await),
+        };
+        let body = upload::read_json(req.into_body(), state.config.max_body_bytes, &std::env::temp_dir()).await?;
+        let mut sub = validate::submission(&body, &state.config.policy).map_err(ApiError::validation)?;
+        drop(body);
+        // A large inline plan is kept like an uploaded file (on disk while it is checked,
+        // as a stored upload after): the job's request stays small, and is not copied
+        // again for its hash, its row and every read of the job.
+        let (tmp, limit) = (std::env::temp_dir(), state.config.max_upload_bytes);
+        let source = match (sub.spec.plan.take(), sub.spec.dag_nodes.take()) {
+            (Some(p), _) if p.len() > INLINE_PLAN_MAX => PlanSource::File(upload::spill(p.into_bytes(), &tmp, limit).await?),
+            (Some(p), _) => {
+                let bytes = Arc::from(p.as_bytes());
+                sub.spec.plan = Some(p);
+                PlanSource::Inline { field: "plan", bytes }
             }
-        })?;
-        let body = parse_json(&bytes.to_bytes())?;
-        let sub = validate::submission(&body, &state.config.policy).map_err(ApiError::validation)?;
-        let (field, bytes): (&'static str, Arc<[u8]>) = match (&sub.spec.plan, &sub.spec.dag_nodes) {
-            (Some(p), _) => ("plan", Arc::from(p.as_bytes())),
-            (None, Some(d)) => ("dagNodes", Arc::from(d.to_string().into_bytes())),
+            (None, Some(d)) => {
+                let text = d.to_string();
+                if text.len() > INLINE_PLAN_MAX {
+                    sub.spec.plan_format.get_or_insert(crate::plan::PlanFormat::DagNodes);
+                    PlanSource::File(upload::spill(text.into_bytes(), &tmp, limit).await?)
+                } else {
+                    sub.spec.dag_nodes = Some(d);
+                    PlanSource::Inline { field: "dagNodes", bytes: Arc::from(text.into_bytes()) }
+                }
+            }
             (None, None) => unreachable!("validation requires one of them"),
         };
-        (sub, PlanSource::Inline { field, bytes })
+        (sub, source, share)
     } else {
         let query = req.uri().query().map(str::to_string);
         let (mp, body) = if upload::is_multipart(&headers) {
@@ -98,7 +159,10 @@ pub async fn submit(State(state): State<Arc<AppState>>, Extension(caller): Exten
         };
         let up = upload::receive(&headers, query.as_deref(), body, mp, &std::env::temp_dir(), state.config.max_upload_bytes).await?;
         let sub = validate::upload_fields(&up.fields, &state.config.policy).map_err(ApiError::validation)?;
-        (sub, PlanSource::File(up))
+        // Streamed to disk; what is read back to check and store it is the stored form.
+        let stored = std::fs::metadata(&up.file).map(|m| m.len()).unwrap_or(up.received);
+        let share = plan_share(&state, stored)?;
+        (sub, PlanSource::File(up), share)
     };
     accept(&state, &caller, key, sub, source).await
 }

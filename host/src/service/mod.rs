@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod events;
+pub mod feed;
 mod feedback;
 pub use feedback::{check as feedback_check, REPORT_WINDOW};
 mod jobs;
@@ -45,6 +46,16 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Wakes this process's idle workers when a job is submitted here.
     pub wake: Arc<Notify>,
+    /// Submissions being checked, per tenant (`MAX_SUBMISSIONS_PER_TENANT`).
+    pub submissions: limit::Slots,
+    /// Open event streams, per caller (`MAX_STREAMS_PER_CALLER`).
+    pub streams: limit::Slots,
+    /// Plan bytes being checked (`MAX_PLAN_BYTES_IN_FLIGHT`).
+    pub plan_budget: limit::PlanBudget,
+    /// New job events for this process's streams.
+    pub feed: Arc<feed::Feed>,
+    /// Becomes true when the process starts shutting down: open streams end.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The API's prefix.

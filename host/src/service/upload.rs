@@ -107,6 +107,68 @@ pub async fn receive(headers: &HeaderMap, query: Option<&str>, body: Body, multi
     Ok(Upload { fields: Value::Object(fields), file, received })
 }
 
+/// JSON bodies up to this size are read in memory; larger ones go to disk first, so a
+/// body is never held whole beside its parsed value.
+const JSON_IN_MEMORY: usize = 1 << 20;
+
+/// Read and parse a JSON body of at most `limit` bytes (413 beyond), spooling a large
+/// one to a file in `dir` and parsing it from there.
+pub async fn read_json(body: Body, limit: usize, dir: &Path) -> Result<Value, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut head: Vec<u8> = Vec::new();
+    let mut spool: Option<(tempfile::TempPath, tokio::fs::File)> = None;
+    let mut n = 0usize;
+    let write_err = |e: std::io::Error| ApiError::internal("spooling the request body", e);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| bad_body(format!("the request body could not be read: {e}")))?;
+        n += chunk.len();
+        if n > limit {
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the JSON body is larger than the {limit} bytes this service accepts (MAX_BODY_BYTES); upload the plan as a file instead (raw body or multipart, up to MAX_UPLOAD_BYTES)")));
+        }
+        match &mut spool {
+            Some((_, f)) => f.write_all(&chunk).await.map_err(write_err)?,
+            None if head.len() + chunk.len() > JSON_IN_MEMORY => {
+                let path = new_file(dir)?;
+                let mut f = tokio::fs::File::create(&path).await.map_err(write_err)?;
+                f.write_all(&head).await.map_err(write_err)?;
+                f.write_all(&chunk).await.map_err(write_err)?;
+                head = Vec::new();
+                spool = Some((path, f));
+            }
+            None => head.extend_from_slice(&chunk),
+        }
+    }
+    let parsed = match spool {
+        None => serde_json::from_slice::<Value>(&head),
+        Some((path, mut f)) => {
+            f.flush().await.map_err(write_err)?;
+            drop(f);
+            tokio::task::spawn_blocking(move || {
+                let file = std::fs::File::open(&path).map_err(serde_json::Error::io)?;
+                serde_json::from_reader::<_, Value>(std::io::BufReader::new(file))
+            })
+            .await
+            .map_err(|e| ApiError::internal("parsing the request body", e))?
+        }
+    };
+    parsed.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column())))
+}
+
+fn bad_body(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_body", message)
+}
+
+/// Keep a plan taken out of a JSON body as a file in its stored form (see the module
+/// docs), as if it had been uploaded.
+pub async fn spill(plan: Vec<u8>, dir: &Path, limit: u64) -> Result<Upload, ApiError> {
+    let raw = new_file(dir)?;
+    let received = plan.len() as u64;
+    tokio::fs::write(&raw, plan).await.map_err(|e| ApiError::internal("writing the plan to disk", e))?;
+    let dir = dir.to_path_buf();
+    let file = tokio::task::spawn_blocking(move || stored_form(raw, Encoding::Identity, &dir, limit)).await.map_err(|e| ApiError::internal("reading the plan", e))??;
+    Ok(Upload { fields: Value::Null, file, received })
+}
+
 /// Copy a body stream to `path`, refusing it past `limit` bytes.
 async fn stream_to<S, E>(mut stream: S, path: &Path, limit: u64) -> Result<u64, ApiError>
 where

@@ -21,8 +21,11 @@ const CHECKPOINT_RETENTION: Duration = Duration::from_secs(600);
 const PRUNE_EVERY_ROUNDS: u32 = 12;
 /// Longest pause after the store fails, so a database outage is not hammered.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Time allowed for releasing jobs after the grace period ends.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The part of the grace period kept for releasing the jobs still running (a release is
+/// one statement per job): at most this, and at most half the period.
+const RELEASE_RESERVE: Duration = Duration::from_secs(3);
+/// Least time for releasing when the grace period is zero or nearly so.
+const RELEASE_MIN: Duration = Duration::from_millis(500);
 
 /// A running pool.
 pub struct Workers {
@@ -99,17 +102,19 @@ impl Workers {
         Workers { tasks, stop, release }
     }
 
-    /// Stop taking jobs; wait up to `grace` for the jobs in hand, then release them.
+    /// Stop taking jobs; let the jobs in hand finish, then release the rest, all within
+    /// `grace` (releasing is given the end of it, see `RELEASE_RESERVE`).
     pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
-        let drained = tokio::time::timeout(grace, async {
+        let reserve = RELEASE_RESERVE.min(grace / 2);
+        let drained = tokio::time::timeout(grace - reserve, async {
             while self.tasks.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
             tracing::info!("grace period over: releasing the jobs still running");
             let _ = self.release.send(true);
-            if tokio::time::timeout(RELEASE_TIMEOUT, async { while self.tasks.join_next().await.is_some() {} }).await.is_err() {
+            if tokio::time::timeout(reserve.max(RELEASE_MIN), async { while self.tasks.join_next().await.is_some() {} }).await.is_err() {
                 tracing::warn!("some jobs could not be released in time; their leases will expire and another worker resumes them");
                 self.tasks.abort_all();
             }

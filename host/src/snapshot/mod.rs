@@ -51,6 +51,15 @@ pub struct ReloadStatus {
     pub errors: Vec<String>,
     pub at_unix_ms: u64,
     pub duration_ms: f64,
+    /// Since when (Unix ms) the folders have held a change that does not load: the
+    /// snapshot is all or nothing, so no other change in `plugins/` or `graphs/` loads
+    /// until the errors are fixed (a graph and the plugins it names are validated
+    /// together, and a half-applied change could run a mix nobody checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_since_unix_ms: Option<u64>,
+    /// What that means for the operator, when blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Holds the current snapshot and rebuilds it on demand.
@@ -68,7 +77,7 @@ impl Registry {
     pub fn open(runtime: Arc<Runtime>, sources: Sources) -> Result<Registry, Vec<String>> {
         let t = Instant::now();
         let snap = build(&runtime, &sources, None, 1)?;
-        let status = ReloadStatus { generation: 1, ok: true, errors: vec![], at_unix_ms: now_ms(), duration_ms: t.elapsed().as_secs_f64() * 1e3 };
+        let status = ReloadStatus { generation: 1, ok: true, errors: vec![], at_unix_ms: now_ms(), duration_ms: t.elapsed().as_secs_f64() * 1e3, blocked_since_unix_ms: None, note: None };
         Ok(Registry { runtime, sources, current: ArcSwap::from_pointee(snap), status: Mutex::new(status), reload_lock: Mutex::new(()) })
     }
 
@@ -97,7 +106,7 @@ impl Registry {
             Ok(snap) => {
                 let g = snap.generation;
                 self.current.store(Arc::new(snap));
-                *status = ReloadStatus { generation: g, ok: true, errors: vec![], ..status.clone() };
+                *status = ReloadStatus { generation: g, ok: true, errors: vec![], blocked_since_unix_ms: None, note: None, ..status.clone() };
                 tracing::info!(generation = g, ms = status.duration_ms, "reloaded plugins and graphs");
                 Ok(g)
             }
@@ -105,7 +114,12 @@ impl Registry {
                 for e in &errors {
                     tracing::error!(generation = prev.generation, "reload rejected, keeping the last good snapshot: {e}");
                 }
-                *status = ReloadStatus { generation: prev.generation, ok: false, errors: errors.clone(), ..status.clone() };
+                let since = status.blocked_since_unix_ms.unwrap_or(status.at_unix_ms);
+                let note = format!(
+                    "generation {} keeps serving; no change in the plugin or graph folders loads until these errors are fixed (a snapshot is loaded whole or not at all)",
+                    prev.generation
+                );
+                *status = ReloadStatus { generation: prev.generation, ok: false, errors: errors.clone(), blocked_since_unix_ms: Some(since), note: Some(note), ..status.clone() };
                 Err(errors)
             }
         }
