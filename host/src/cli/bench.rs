@@ -67,7 +67,7 @@ pub enum BenchCmd {
         /// The repository every job maps against.
         #[arg(long, default_value = "tests/fixtures/spark")]
         repo: std::path::PathBuf,
-        /// Event streams held open on the first job while the rest run (status latency
+        /// Event streams held open on the last job submitted while the rest run (status latency
         /// is then measured with them open).
         #[arg(long, default_value_t = 0)]
         streams: usize,

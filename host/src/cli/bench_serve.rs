@@ -56,7 +56,9 @@ pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
     let plain = load(&a, &[]).await?;
     let (embeddings, requests) = embeddings_endpoint(a.embedding_latency).await?;
     println!("## with Chroma ({chroma}) and embeddings ({embeddings}, {} ms a request)", a.embedding_latency.as_millis());
-    let env = [("CHROMA_URL", chroma.as_str()), ("OPENAI_BASE_URL", embeddings.as_str()), ("OPENAI_API_KEY", "sk-bench-local"), ("EMBEDDING_MODEL", "bench-hash")];
+    // The same endpoint configures the chat model; a zero budget keeps it out of the
+    // run (no call is made), so what is compared is retrieval with and without vectors.
+    let env = [("CHROMA_URL", chroma.as_str()), ("OPENAI_BASE_URL", embeddings.as_str()), ("OPENAI_API_KEY", "sk-bench-local"), ("EMBEDDING_MODEL", "bench-hash"), ("MAX_JOB_COST_USD", "0")];
     let vectors = load(&a, &env).await?;
     println!(
         "vectors: {:.1} jobs/s against {:.1} without: {:.0} % kept (target >= 80 %); {} embedding requests",
@@ -120,6 +122,8 @@ async fn load(a: &Args, extra: &[(&str, &str)]) -> anyhow::Result<Outcome> {
         .env("LOG_LEVEL", "warn")
         .env("REPO_CLONE_DIR", &clones)
         .env("MAX_STREAMS_PER_CALLER", (a.streams + 8).to_string())
+        // Like the rate limit, the per-tenant limit is off: this measures throughput.
+        .env("MAX_SUBMISSIONS_PER_TENANT", a.jobs.max(1).to_string())
         .envs(extra.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -134,11 +138,13 @@ async fn load(a: &Args, extra: &[(&str, &str)]) -> anyhow::Result<Outcome> {
     // Keys of this run only: a second run on the same store makes new jobs.
     let run = uuid::Uuid::new_v4().simple().to_string();
     let t0 = Instant::now();
-    let first_job: Arc<tokio::sync::OnceCell<tokio::task::JoinSet<anyhow::Result<()>>>> = Arc::new(tokio::sync::OnceCell::new());
+    let stream_job: Arc<tokio::sync::OnceCell<tokio::task::JoinSet<anyhow::Result<()>>>> = Arc::new(tokio::sync::OnceCell::new());
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..a.jobs {
-        let (http, base, body, run, first) = (http.clone(), base.clone(), body.clone(), run.clone(), first_job.clone());
-        let streams = if i == 0 { a.streams } else { 0 };
+        let (http, base, body, run, streamed) = (http.clone(), base.clone(), body.clone(), run.clone(), stream_job.clone());
+        // On the last job submitted: it is leased last, so its streams stay open while the
+        // others run.
+        let streams = if i + 1 == a.jobs { a.streams } else { 0 };
         tasks.spawn(async move {
             let t = Instant::now();
             let r = http.post(format!("{base}/api/agent/map-to-code")).bearer_auth(BENCH_KEY).header("idempotency-key", format!("bench-{run}-{i}")).json(&*body).send().await?;
@@ -147,7 +153,7 @@ async fn load(a: &Args, extra: &[(&str, &str)]) -> anyhow::Result<Outcome> {
             let v: serde_json::Value = r.json().await?;
             let id = v["jobId"].as_str().unwrap_or_default().to_string();
             if streams > 0 {
-                first.set(open_streams(&http, &base, &id, streams).await?).ok();
+                streamed.set(open_streams(&http, &base, &id, streams).await?).ok();
             }
             let mut status_times = Vec::new();
             loop {
@@ -183,9 +189,9 @@ async fn load(a: &Args, extra: &[(&str, &str)]) -> anyhow::Result<Outcome> {
     })
     .await;
     if a.streams > 0 {
-        println!("streams: {} held open on the first job during the run", a.streams);
+        println!("streams: {} held open on the last job submitted during the run", a.streams);
     }
-    drop(first_job);
+    drop(stream_job);
     let _ = child.kill().await;
     let _ = std::fs::remove_dir_all(&clones);
     if all.is_err() {

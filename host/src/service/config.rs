@@ -65,7 +65,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("MAX_UPLOAD_BYTES", "largest plan file uploaded as a raw or multipart body, and the most it may decode to (default 1073741824)"),
     ("MAX_PLAN_NODES", "largest plan, in nodes (default 20000)"),
     ("MAX_PLAN_BYTES_IN_FLIGHT", "plan bytes this process accepts at once across submissions being checked; more is 429 (default 134217728)"),
-    ("MAX_SUBMISSIONS_PER_TENANT", "submissions of one tenant checked at once by this process; more is 429 (default 4)"),
+    ("MAX_SUBMISSIONS_PER_TENANT", "submissions of one tenant checked at once by this process; more is 429 (default 32)"),
     ("MAX_STREAMS_PER_CALLER", "event streams one caller may hold open on this process; more is 429 (default 64)"),
     ("WORKERS", "jobs this process runs at once (default 2; 0 = API only)"),
     ("JOB_LEASE_SECONDS", "lease on a running job, renewed every third (default 30)"),
@@ -280,7 +280,9 @@ impl ServiceConfig {
         if max_plan_bytes_in_flight < 1 << 20 {
             p.push(format!("MAX_PLAN_BYTES_IN_FLIGHT: {max_plan_bytes_in_flight} is too small (at least 1048576)"));
         }
-        let max_submissions_per_tenant = s.parse("MAX_SUBMISSIONS_PER_TENANT", 4usize, "a whole number", p);
+        // At least the rate limit's default burst: a burst it allows is not refused here; the
+        // plan budget is what bounds memory.
+        let max_submissions_per_tenant = s.parse("MAX_SUBMISSIONS_PER_TENANT", 32usize, "a whole number", p);
         let max_streams_per_caller = s.parse("MAX_STREAMS_PER_CALLER", 64usize, "a whole number", p);
         for (name, v) in [("MAX_SUBMISSIONS_PER_TENANT", max_submissions_per_tenant), ("MAX_STREAMS_PER_CALLER", max_streams_per_caller)] {
             if v == 0 {
