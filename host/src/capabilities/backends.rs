@@ -42,6 +42,9 @@ pub struct Backends {
     pub llm: Option<Arc<super::llm::LlmClient>>,
     /// Degradations, for the user and the logs.
     pub notes: Vec<String>,
+    /// Vector collections known complete in `vectors`, and since when (see
+    /// `repo::context::ensure_vectors`).
+    pub complete_collections: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 impl Backends {
@@ -97,7 +100,7 @@ impl Backends {
         for n in &notes {
             tracing::warn!("{n}");
         }
-        Backends { cache, vectors, embedder, llm, notes }
+        Backends { cache, vectors, embedder, llm, notes, complete_collections: Default::default() }
     }
 }
 

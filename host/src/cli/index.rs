@@ -73,6 +73,7 @@ pub async fn run(a: IndexArgs, _common: &Common) -> anyhow::Result<ExitCode> {
     let backends = crate::capabilities::Backends::connect(&crate::capabilities::BackendConfig::from_env()).await;
     for key in &checkout.evicted {
         let name = format!("planmap-{key}-v{}", repo::INDEXER_VERSION);
+        backends.complete_collections.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
         if let Err(e) = backends.vectors.delete_collection(&name).await {
             tracing::warn!("could not delete the vector collection {name} of an evicted clone: {e}");
         }

@@ -96,27 +96,21 @@ pub async fn ensure_vectors(backends: &Backends, checkout: &Checkout, ctx: &Repo
     let Some(embedder) = backends.embedder.clone() else { return Ok(None) };
     let name = collection(checkout);
     let index: Arc<dyn VectorIndex> = backends.vectors.clone();
-    // Known complete by this process: no request at all. Otherwise the index is asked
+    // Known complete by these backends (a collection is per commit and indexer version,
+    // so a complete one stays complete until it is deleted with its clone, possibly by
+    // another process: hence the recheck): no request at all. Otherwise the index is asked
     // how many records the collection holds, against the distinct site ids (sites may
     // share an id, and the index keeps one record per id: comparing with the number of
     // sites re-embedded such repositories on every job).
-    let known = complete_collections().lock().unwrap_or_else(|p| p.into_inner()).get(&name).is_some_and(|at| at.elapsed() < COMPLETE_RECHECK);
+    let known = backends.complete_collections.lock().unwrap_or_else(|p| p.into_inner()).get(&name).is_some_and(|at| at.elapsed() < COMPLETE_RECHECK);
     if !known {
         let want = ctx.sites.iter().map(|s| s.id.as_str()).collect::<std::collections::HashSet<_>>().len();
         if index.count(&name).await? < want {
             upsert_sites(&*index, &embedder, &name, ctx).await?;
         }
-        complete_collections().lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone(), Instant::now());
+        backends.complete_collections.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone(), Instant::now());
     }
     Ok(Some(RepoVectors { index, embedder, collection: name }))
-}
-
-/// Collections this process filled or found complete, and when (a collection is per
-/// commit and indexer version, so a complete one stays complete until it is deleted
-/// with its clone, possibly by another process: hence the recheck).
-fn complete_collections() -> &'static std::sync::Mutex<std::collections::HashMap<String, Instant>> {
-    static SET: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = std::sync::OnceLock::new();
-    SET.get_or_init(Default::default)
 }
 
 /// How long a collection known complete is trusted before its count is asked again.
