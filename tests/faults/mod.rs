@@ -2,10 +2,11 @@
 //! the fix asserted — a database outage longer than the lease with two replicas
 //! (`outage`), hostile repository URLs (`urls`), a burst of large submissions
 //! (`memory`), hundreds of event streams (`streams`), a Redis killed under load
-//! (`redis`).
+//! (`redis`), a shutdown with a job and a stream in hand (`shutdown`).
 
 mod memory;
 mod outage;
 mod redis;
+mod shutdown;
 mod streams;
 mod urls;

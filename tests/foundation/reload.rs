@@ -110,11 +110,15 @@ async fn a_corrupt_wasm_leaves_the_last_good_snapshot_serving() {
     tokio::task::spawn_blocking(move || wait_rejected(&reg, "test-scorer.wasm")).await.unwrap();
     assert_eq!(s.registry.snapshot().generation, 1);
     assert_eq!(used_digest(&run_once(&s.registry, s.registry.snapshot()).await), digest(&wasm("chaos_scorer")));
+    // The status says the folders are blocked: nothing else loads until this is fixed.
+    let st = s.registry.status();
+    assert!(st.blocked_since_unix_ms.is_some() && st.note.as_deref().is_some_and(|n| n.contains("no change")), "{st:?}");
     // Fixing the file recovers.
     publish(&s.plugins, "test-scorer.wasm", &new_version(&wasm("chaos_scorer"), "fixed"));
     let reg = s.registry.clone();
     tokio::task::spawn_blocking(move || wait_generation(&reg, 2)).await.unwrap();
-    assert!(s.registry.status().ok);
+    let st = s.registry.status();
+    assert!(st.ok && st.blocked_since_unix_ms.is_none() && st.note.is_none(), "{st:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
