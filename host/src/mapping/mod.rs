@@ -333,12 +333,17 @@ async fn run_pass<T>(
     let on_step: &(dyn Fn(&str, crate::pipeline::SavedWalk) + Sync) = &on_step;
     // Collected first: a stream over a lazy `map` keeps a higher-ranked closure in the
     // future's type, which makes rustc unable to prove a job's future `Send`.
+    let converted: Vec<planmap_runtime::model::PlanNode> = owned.iter().map(|n| convert::for_plugins(plan, n, known)).collect();
+    // The vector hits of the whole pass in a few requests, before any batch asks.
+    job.caps.prefetch_all(crate::pipeline::retrieval_texts(converted.iter())).await;
+    let mut converted = converted.into_iter();
     let futures: Vec<_> = owned
         .chunks(batch)
         .map(|chunk| {
             let starts: Vec<_> = chunk
                 .iter()
-                .map(|n| {
+                .zip(converted.by_ref())
+                .map(|(n, node)| {
                     let resumed = saved.get(&n.id).and_then(|w| match w.restore(&graph.version, &|id| job.caps.index.site(id).cloned()) {
                         Ok(r) => Some(r),
                         Err(why) => {
@@ -346,7 +351,7 @@ async fn run_pass<T>(
                             None
                         }
                     });
-                    (convert::for_plugins(plan, n, known), resumed)
+                    (node, resumed)
                 })
                 .collect();
             let ids: Vec<String> = chunk.iter().map(|n| n.id.clone()).collect();

@@ -337,10 +337,9 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
 async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &GraphNode, walks: &mut [Walk], chunk: &[usize], caps: &Arc<dyn Capabilities>, ctx: &RunContext) {
     let (variant, experiment) = choose(gnode, ctx);
     if gnode.kind == planmap_runtime::Kind::Retriever {
-        // The texts a retriever asks vectors for (operator and fragment): fetched for the
-        // whole batch at once, not one request per node.
-        let texts = chunk.iter().map(|&i| &walks[i].input.node).filter(|n| n.family != Family::Infrastructure).map(|n| format!("{} {}", n.operator, n.fragment)).collect();
-        caps.prefetch_nearest(texts).await;
+        // Fetched for the whole batch at once, not one request per node (texts the job
+        // prefetched for the pass are not asked again).
+        caps.prefetch_nearest(retrieval_texts(chunk.iter().map(|&i| &walks[i].input.node))).await;
     }
     let results = step(runtime, snap, gnode, variant.as_ref(), experiment.clone(), walks, chunk, caps, ctx, false, graph.max_visits).await;
     if let PluginChoice::Experiment { shadow, .. } = &gnode.plugin
@@ -403,6 +402,12 @@ async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &Gr
             Target::Unmapped => w.end(Terminal::Unmapped, None),
         }
     }
+}
+
+/// The texts a retriever asks vectors for: each plan node's operator and fragment
+/// (infrastructure nodes are not retrieved for).
+pub fn retrieval_texts<'a>(nodes: impl Iterator<Item = &'a PlanNode>) -> Vec<String> {
+    nodes.filter(|n| n.family != Family::Infrastructure).map(|n| format!("{} {}", n.operator, n.fragment)).collect()
 }
 
 /// Add a node's share of an invocation that served `n` nodes to its outcome: plugin,
