@@ -103,7 +103,7 @@ pub async fn stream(
         Some(v) => v.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()).ok_or_else(|| ApiError::validation(vec![FieldError::new("Last-Event-ID", "must be the id of an event")]))?,
         None => q.after.unwrap_or(0),
     };
-    let slot = state.streams.take(&caller.principal).ok_or_else(|| {
+    let slot = state.streams.take(&format!("{}/{}", caller.tenant, caller.principal)).ok_or_else(|| {
         ApiError::too_many(format!("at most {} event streams may be open per caller (MAX_STREAMS_PER_CALLER); close one first", state.streams.max()), Duration::from_secs(1))
     })?;
     state.store.job_of(&id, &caller.tenant).await?.ok_or_else(|| ApiError::not_found("job", &id))?;

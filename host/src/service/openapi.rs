@@ -13,10 +13,10 @@ fn error_responses(codes: &[&str]) -> Value {
             "401" => "Missing, invalid or expired credentials",
             "404" => "No such job for this tenant",
             "409" => "The job is not in a state that allows this",
-            "413" => "Request body larger than MAX_BODY_BYTES (JSON) or MAX_UPLOAD_BYTES (a plan file)",
+            "413" => "Request body larger than MAX_BODY_BYTES (JSON) or MAX_UPLOAD_BYTES (a plan file), or a plan larger than MAX_PLAN_BYTES_IN_FLIGHT",
             "415" => "Content-Encoding other than gzip or zstd (or any on a multipart request)",
             "422" => "Validation failed; `fields` lists each invalid field by path",
-            "429" => "Rate limit reached; see Retry-After",
+            "429" => "A limit reached (RATE_LIMIT_PER_MINUTE, MAX_SUBMISSIONS_PER_TENANT, MAX_PLAN_BYTES_IN_FLIGHT, MAX_STREAMS_PER_CALLER; the message names it); see Retry-After",
             "503" => "Store unavailable; retry",
             _ => "Error",
         };
@@ -139,7 +139,7 @@ pub fn spec() -> Value {
             "/api/agent/jobs/{id}/events": {"get": {
                 "summary": "Server-Sent Events: stage started/finished, node mapped, job finished", "security": secured,
                 "parameters": [job_id(), {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}, {"name": "after", "in": "query", "schema": {"type": "integer"}}],
-                "responses": with(json!({"200": {"description": "An event stream", "content": {"text/event-stream": {}}}}), error_responses(&["401", "404", "422"]))
+                "responses": with(json!({"200": {"description": "An event stream", "content": {"text/event-stream": {}}}}), error_responses(&["401", "404", "422", "429"]))
             }},
             "/api/agent/jobs/{id}/cancel": {"post": {
                 "summary": "Cancel a queued or running job", "security": secured, "parameters": [job_id()],
