@@ -70,19 +70,9 @@ fn plan_share(state: &AppState, bytes: u64) -> Result<tokio::sync::OwnedSemaphor
     })
 }
 
-/// Read and discard what is left of a refused request's body (at most `limit` bytes,
-/// streamed, never held), so a client still sending reads the refusal instead of a
-/// connection closed under it.
+/// Refuse a request with `e` after draining its body (see `upload::drain`).
 async fn refuse(req: Request, limit: u64, e: ApiError) -> ApiError {
-    use futures::StreamExt;
-    let mut body = req.into_body().into_data_stream();
-    let mut n = 0u64;
-    while let Some(Ok(chunk)) = body.next().await {
-        n += chunk.len() as u64;
-        if n > limit {
-            break;
-        }
-    }
+    upload::drain(req.into_body(), limit).await;
     e
 }
 

@@ -89,12 +89,22 @@ pub async fn receive(headers: &HeaderMap, query: Option<&str>, body: Body, multi
             (fields, n, Encoding::Identity)
         }
         None => {
-            let enc = encoding(headers)?;
-            let mut fields = query_fields(query)?;
-            if let Some(t) = headers.get(TOKEN_HEADER) {
-                let t = t.to_str().map_err(|_| bad_upload("X-Repo-Token must be visible ASCII"))?;
-                fields.insert("token".into(), Value::String(t.to_string()));
-            }
+            let checked = (|| {
+                let enc = encoding(headers)?;
+                let mut fields = query_fields(query)?;
+                if let Some(t) = headers.get(TOKEN_HEADER) {
+                    let t = t.to_str().map_err(|_| bad_upload("X-Repo-Token must be visible ASCII"))?;
+                    fields.insert("token".into(), Value::String(t.to_string()));
+                }
+                Ok((enc, fields))
+            })();
+            let (enc, fields) = match checked {
+                Ok(ok) => ok,
+                Err(e) => {
+                    drain(body, limit).await;
+                    return Err(e);
+                }
+            };
             let n = stream_to(body.into_data_stream(), &raw, limit).await?;
             (fields, n, enc)
         }
@@ -167,6 +177,20 @@ pub async fn spill(plan: Vec<u8>, dir: &Path, limit: u64) -> Result<Upload, ApiE
     let dir = dir.to_path_buf();
     let file = tokio::task::spawn_blocking(move || stored_form(raw, Encoding::Identity, &dir, limit)).await.map_err(|e| ApiError::internal("reading the plan", e))??;
     Ok(Upload { fields: Value::Null, file, received })
+}
+
+/// Read and discard what is left of a refused request's body (at most `limit` bytes,
+/// streamed, never held), so a client still sending reads the refusal instead of a
+/// connection closed under it.
+pub async fn drain(body: Body, limit: u64) {
+    let mut body = body.into_data_stream();
+    let mut n = 0u64;
+    while let Some(Ok(chunk)) = body.next().await {
+        n += chunk.len() as u64;
+        if n > limit {
+            break;
+        }
+    }
 }
 
 /// Copy a body stream to `path`, refusing it past `limit` bytes.
