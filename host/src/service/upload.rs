@@ -133,6 +133,7 @@ pub async fn read_json(body: Body, limit: usize, dir: &Path) -> Result<Value, Ap
         let chunk = chunk.map_err(|e| bad_body(format!("the request body could not be read: {e}")))?;
         n += chunk.len();
         if n > limit {
+            drop_rest(&mut stream, MAX_DRAIN_BYTES).await;
             return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the JSON body is larger than the {limit} bytes this service accepts (MAX_BODY_BYTES); upload the plan as a file instead (raw body or multipart, up to MAX_UPLOAD_BYTES)")));
         }
         match &mut spool {
@@ -179,15 +180,27 @@ pub async fn spill(plan: Vec<u8>, dir: &Path, limit: u64) -> Result<Upload, ApiE
     Ok(Upload { fields: Value::Null, file, received })
 }
 
+/// Most bytes of a refused request read and dropped so that its client reads the
+/// refusal: a JSON body's limit and then some; a larger body gets its connection
+/// closed rather than hold a worker reading it.
+const MAX_DRAIN_BYTES: u64 = 64 << 20;
+
 /// Read and discard what is left of a refused request's body (at most `limit` bytes,
-/// streamed, never held), so a client still sending reads the refusal instead of a
-/// connection closed under it.
+/// and `MAX_DRAIN_BYTES`; streamed, never held), so a client still sending reads the
+/// refusal instead of a connection closed under it.
 pub async fn drain(body: Body, limit: u64) {
-    let mut body = body.into_data_stream();
+    drop_rest(&mut body.into_data_stream(), limit.min(MAX_DRAIN_BYTES)).await;
+}
+
+/// Read and drop what is left of `stream`, up to about `cap` bytes.
+async fn drop_rest<S, E>(stream: &mut S, cap: u64)
+where
+    S: futures::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+{
     let mut n = 0u64;
-    while let Some(Ok(chunk)) = body.next().await {
+    while let Some(Ok(chunk)) = stream.next().await {
         n += chunk.len() as u64;
-        if n > limit {
+        if n > cap {
             break;
         }
     }
@@ -205,6 +218,9 @@ where
         let chunk = chunk.map_err(|e| bad_upload(format!("the upload stopped: {e}")))?;
         n += chunk.len() as u64;
         if n > limit {
+            // Read (and drop) a bounded rest, so the client reads the 413 and its
+            // connection stays usable; past that the connection is closed.
+            drop_rest(&mut stream, MAX_DRAIN_BYTES).await;
             return Err(too_large(limit));
         }
         out.write_all(&chunk).await.map_err(|e| ApiError::internal("writing the upload", e))?;
