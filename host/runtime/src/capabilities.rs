@@ -110,9 +110,14 @@ pub trait Capabilities: Send + Sync {
     fn model_available(&self) -> bool {
         false
     }
-    /// A step is about to run whose plugin may ask `nearest` for these texts (one per
-    /// plan node of the batch): a backend may fetch them all at once, so the plugin's
-    /// calls are answered without a request each. Nothing by default.
+    /// Whether `nearest` has a vector index behind it (callers skip preparing texts
+    /// for `prefetch_nearest` when it has none).
+    fn vectors_available(&self) -> bool {
+        false
+    }
+    /// Steps are about to run whose plugins may ask `nearest` for these texts (one per
+    /// plan node): a backend may fetch them all at once, so the plugins' calls are
+    /// answered without a request each. Nothing by default.
     async fn prefetch_nearest(&self, texts: Vec<String>) {
         let _ = texts;
     }

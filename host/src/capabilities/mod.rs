@@ -135,8 +135,44 @@ impl Capabilities for JobCapabilities {
         Ok(hits.iter().take(limit as usize).filter_map(|(name, similarity)| Some(wit_vectors::VectorHit { site_id: self.index.id_of(name)?, similarity: *similarity })).filter(|h| self.in_scope(h.site_id)).collect())
     }
 
+    fn vectors_available(&self) -> bool {
+        self.vectors.is_some()
+    }
+
+    /// One embedding request for the texts the process has not embedded yet, one query
+    /// per `vectors::QUERY_BATCH` texts; texts already fetched for this job are skipped.
     async fn prefetch_nearest(&self, texts: Vec<String>) {
-        self.prefetch_all(texts).await
+        let Some(v) = &self.vectors else { return };
+        let mut texts: Vec<String> = {
+            let have = self.prefetched.lock().unwrap_or_else(|p| p.into_inner());
+            texts.into_iter().filter(|t| !have.contains_key(t)).collect()
+        };
+        texts.sort();
+        texts.dedup();
+        // A very large plan is fetched ahead in part; its other batches ask for theirs.
+        texts.truncate(MAX_PREFETCHED);
+        if texts.is_empty() {
+            return;
+        }
+        // One embedding request (cached texts skipped) and one query for the batch; on
+        // failure the plugin's own calls try again, one by one, and report it.
+        let hits = match v.embedder.embed_queries(&texts).await {
+            Ok(embs) => {
+                let embs: Vec<&[f32]> = embs.iter().map(|e| e.as_slice()).collect();
+                v.index.query_many(&v.collection, &embs, PREFETCH_K as usize).await
+            }
+            Err(e) => Err(e),
+        };
+        match hits {
+            Ok(hits) => {
+                let mut have = self.prefetched.lock().unwrap_or_else(|p| p.into_inner());
+                if have.len() + texts.len() > MAX_PREFETCHED {
+                    have.clear();
+                }
+                have.extend(texts.into_iter().zip(hits.into_iter().map(Arc::new)));
+            }
+            Err(e) => tracing::debug!("vectors: prefetch failed, the plugin's calls query one by one: {e}"),
+        }
     }
 
     fn model_available(&self) -> bool {
@@ -165,41 +201,3 @@ impl Capabilities for JobCapabilities {
     }
 }
 
-impl JobCapabilities {
-    /// Fetch the nearest sites of `texts` ahead of the steps that ask: one embedding
-    /// request for the texts the process has not embedded yet, one query per
-    /// `vectors::QUERY_BATCH` texts. Texts already fetched for this job are skipped.
-    pub async fn prefetch_all(&self, texts: Vec<String>) {
-        let Some(v) = &self.vectors else { return };
-        let mut texts: Vec<String> = {
-            let have = self.prefetched.lock().unwrap_or_else(|p| p.into_inner());
-            texts.into_iter().filter(|t| !have.contains_key(t)).collect()
-        };
-        texts.sort();
-        texts.dedup();
-        // A very large plan is fetched ahead in part; its other batches ask for theirs.
-        texts.truncate(MAX_PREFETCHED);
-        if texts.is_empty() {
-            return;
-        }
-        // One embedding request (cached texts skipped) and one query for the batch; on
-        // failure the plugin's own calls try again, one by one, and report it.
-        let hits = match v.embedder.embed_queries(&texts).await {
-            Ok(embs) => {
-                let embs: Vec<Vec<f32>> = embs.iter().map(|e| e.as_ref().clone()).collect();
-                v.index.query_many(&v.collection, &embs, PREFETCH_K as usize).await
-            }
-            Err(e) => Err(e),
-        };
-        match hits {
-            Ok(hits) => {
-                let mut have = self.prefetched.lock().unwrap_or_else(|p| p.into_inner());
-                if have.len() + texts.len() > MAX_PREFETCHED {
-                    have.clear();
-                }
-                have.extend(texts.into_iter().zip(hits.into_iter().map(Arc::new)));
-            }
-            Err(e) => tracing::debug!("vectors: prefetch failed, the plugin's calls query one by one: {e}"),
-        }
-    }
-}

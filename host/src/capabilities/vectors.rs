@@ -33,7 +33,7 @@ pub trait VectorIndex: Send + Sync {
     async fn query(&self, collection: &str, embedding: &[f32], k: usize) -> anyhow::Result<Hits>;
     /// The nearest records of each embedding, in order: one request where the backend
     /// takes several queries at once (Chroma does).
-    async fn query_many(&self, collection: &str, embeddings: &[Vec<f32>], k: usize) -> anyhow::Result<Vec<Hits>> {
+    async fn query_many(&self, collection: &str, embeddings: &[&[f32]], k: usize) -> anyhow::Result<Vec<Hits>> {
         let mut out = Vec::with_capacity(embeddings.len());
         for e in embeddings {
             out.push(self.query(collection, e, k).await?);
@@ -173,10 +173,10 @@ impl VectorIndex for ChromaVectors {
     }
 
     async fn query(&self, collection: &str, embedding: &[f32], k: usize) -> anyhow::Result<Hits> {
-        Ok(self.query_many(collection, std::slice::from_ref(&embedding.to_vec()), k).await?.pop().unwrap_or_default())
+        Ok(self.query_many(collection, &[embedding], k).await?.pop().unwrap_or_default())
     }
 
-    async fn query_many(&self, collection: &str, embeddings: &[Vec<f32>], k: usize) -> anyhow::Result<Vec<Hits>> {
+    async fn query_many(&self, collection: &str, embeddings: &[&[f32]], k: usize) -> anyhow::Result<Vec<Hits>> {
         let Some(id) = self.uuid(collection, false).await? else { return Ok(vec![Hits::new(); embeddings.len()]) };
         let mut out = Vec::with_capacity(embeddings.len());
         for batch in embeddings.chunks(QUERY_BATCH) {
@@ -234,7 +234,7 @@ impl VectorIndex for Guarded {
     async fn query(&self, collection: &str, embedding: &[f32], k: usize) -> anyhow::Result<Hits> {
         self.breaker.call(self.inner.query(collection, embedding, k)).await
     }
-    async fn query_many(&self, collection: &str, embeddings: &[Vec<f32>], k: usize) -> anyhow::Result<Vec<Hits>> {
+    async fn query_many(&self, collection: &str, embeddings: &[&[f32]], k: usize) -> anyhow::Result<Vec<Hits>> {
         self.breaker.call(self.inner.query_many(collection, embeddings, k)).await
     }
     async fn count(&self, collection: &str) -> anyhow::Result<usize> {

@@ -358,47 +358,38 @@ impl Runner {
         };
         drop(_beat);
         let took = Some(started.elapsed());
-        let ended = match outcome {
+        // How the run ends in the store, and the outcome counted once that is written.
+        let (counted, ended) = match outcome {
             Ok(summary) => {
                 self.tokens.forget(&job.id);
-                let r = self.store.finish(&fence, Finish::Completed { summary }).await;
-                if r.is_ok() {
-                    crate::metrics::record_job("completed", took);
-                }
-                r
+                ("completed", self.store.finish(&fence, Finish::Completed { summary }).await)
             }
-            Err(JobFailure::LeaseLost) => Err(StoreError::LeaseLost { job: job.id.clone() }),
+            Err(JobFailure::LeaseLost) => ("", Err(StoreError::LeaseLost { job: job.id.clone() })),
             Err(JobFailure::Stopped) => {
                 // The token stays: this process may take the job up again before it exits.
                 let r = self.store.release(&fence, "the worker is shutting down; another worker resumes from the checkpoints").await;
                 if r.is_ok() {
-                    crate::metrics::record_job("released", took);
                     tracing::info!(job = %job.id, "released for another worker (shutting down)");
                 }
-                r
+                ("released", r)
             }
             Err(JobFailure::Store(e)) if job.attempts < MAX_STORE_ATTEMPTS => {
                 // An outage is not the job's fault: give it back (checkpoints kept) for
                 // this or another worker once the store answers again.
                 tracing::warn!(job = %job.id, "job store failure mid-run, giving the job back: {e}");
                 self.tokens.forget(&job.id);
-                let r = self.store.release(&fence, &format!("the job store failed mid-run ({}); the job resumes from its checkpoints", e.kind())).await;
-                if r.is_ok() {
-                    crate::metrics::record_job("released", took);
-                }
-                r
+                ("released", self.store.release(&fence, &format!("the job store failed mid-run ({}); the job resumes from its checkpoints", e.kind())).await)
             }
             Err(e) => {
                 self.tokens.forget(&job.id);
                 let error = e.to_string();
                 tracing::warn!(job = %job.id, "failed: {error}");
-                let r = self.store.finish(&fence, Finish::Failed { error }).await;
-                if r.is_ok() {
-                    crate::metrics::record_job("failed", took);
-                }
-                r
+                ("failed", self.store.finish(&fence, Finish::Failed { error }).await)
             }
         };
+        if ended.is_ok() {
+            crate::metrics::record_job(counted, took);
+        }
         match ended {
             Ok(()) => {}
             // Someone else holds the job now (or it was cancelled): nothing of this run

@@ -335,7 +335,10 @@ async fn run_pass<T>(
     // future's type, which makes rustc unable to prove a job's future `Send`.
     let converted: Vec<planmap_runtime::model::PlanNode> = owned.iter().map(|n| convert::for_plugins(plan, n, known)).collect();
     // The vector hits of the whole pass in a few requests, before any batch asks.
-    job.caps.prefetch_all(crate::pipeline::retrieval_texts(converted.iter())).await;
+    use planmap_runtime::Capabilities;
+    if job.caps.vectors_available() {
+        job.caps.prefetch_nearest(crate::pipeline::retrieval_texts(converted.iter())).await;
+    }
     let mut converted = converted.into_iter();
     let futures: Vec<_> = owned
         .chunks(batch)

@@ -336,7 +336,7 @@ async fn explain(runtime: &Runtime, snap: &Snapshot, graph: &Graph, walks: &mut 
 #[allow(clippy::too_many_arguments)]
 async fn run_batch(runtime: &Runtime, snap: &Snapshot, graph: &Graph, gnode: &GraphNode, walks: &mut [Walk], chunk: &[usize], caps: &Arc<dyn Capabilities>, ctx: &RunContext) {
     let (variant, experiment) = choose(gnode, ctx);
-    if gnode.kind == planmap_runtime::Kind::Retriever {
+    if gnode.kind == planmap_runtime::Kind::Retriever && caps.vectors_available() {
         // Fetched for the whole batch at once, not one request per node (texts the job
         // prefetched for the pass are not asked again).
         caps.prefetch_nearest(retrieval_texts(chunk.iter().map(|&i| &walks[i].input.node))).await;
